@@ -1,0 +1,87 @@
+"""Run a model only as far as the deepest layer a job needs, capture those layers, and always remove the hooks.
+
+Every technique gets activations through `ActivationCapture` (or `capture_activations`), so early
+stopping, in-place safety and hook hygiene live in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from featurelens.capture.layers import LOGIT, find_layer
+
+
+class _StopForward(Exception):
+    """Raised from a hook once every requested layer has been captured."""
+
+
+class ActivationCapture:
+    """Context manager that hooks `layers` of `module`; `run(x)` returns {layer: activation}.
+
+    - The forward pass stops as soon as all requested layers have produced output, unless the
+      model output (`"logit"`) is requested.
+    - A module called several times is captured at its first call.
+    - A captured tensor is shielded from later in-place ops (e.g. `ReLU(inplace=True)`) by handing
+      the rest of the network a clone, so captured values and their gradients stay correct.
+    - Hooks are removed on exit, also when the forward raises.
+    """
+
+    def __init__(self, module: nn.Module, layers: Iterable[str], stop_early: bool = True):
+        self.module = module
+        self.layers = list(dict.fromkeys(layers))
+        self.hooked = [name for name in self.layers if name != LOGIT]
+        self.stop_early = stop_early and LOGIT not in self.layers
+        self._targets = {name: find_layer(module, name) for name in self.hooked}
+        self._handles: list = []
+        self._captured: dict[str, torch.Tensor] = {}
+
+    def __enter__(self) -> "ActivationCapture":
+        for name, target in self._targets.items():
+            self._handles.append(target.register_forward_hook(self._hook(name)))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _hook(self, name: str):
+        def hook(mod, args, output):
+            if name in self._captured or not isinstance(output, torch.Tensor):
+                return None
+            self._captured[name] = output
+            if self.stop_early and len(self._captured) == len(self.hooked):
+                raise _StopForward
+            return output.clone()  # later in-place ops then change the clone, not the captured tensor
+        return hook
+
+    def run(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Forward `inputs` (already normalised) and return the captured activations."""
+        self._captured = {}
+        output = None
+        try:
+            output = self.module(inputs)
+        except _StopForward:
+            pass
+        captured = self._captured
+        self._captured = {}
+        if LOGIT in self.layers:
+            captured[LOGIT] = output
+        missing = [name for name in self.layers if name not in captured]
+        if missing:
+            raise RuntimeError(f"layers {missing} produced no tensor output in the forward pass")
+        return captured
+
+
+def capture_activations(
+    module: nn.Module, inputs: torch.Tensor, layers: Iterable[str], stop_early: bool = True
+) -> dict[str, torch.Tensor]:
+    """One-shot capture: hook, run, unhook."""
+    with ActivationCapture(module, layers, stop_early) as capture:
+        return capture.run(inputs)

@@ -1,0 +1,82 @@
+"""Finding layers by name and listing every hookable layer with its output shape (one dry-run forward)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from featurelens.errors import FeaturelensError
+
+LOGIT = "logit"  # the model's output, addressed like a layer
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One hookable layer: its dotted module path, module type and output shape (without the batch)."""
+
+    name: str
+    type: str
+    shape: tuple[int, ...]
+
+    @property
+    def channels(self) -> int:
+        return self.shape[0] if self.shape else 1
+
+
+def module_names(module: nn.Module) -> list[str]:
+    return [name for name, _ in module.named_modules() if name]
+
+
+def find_layer(module: nn.Module, name: str) -> nn.Module:
+    """The submodule at dotted path `name`, or an error that lists the closest names."""
+    modules = dict(module.named_modules())
+    if name and name in modules:
+        return modules[name]
+    raise FeaturelensError(unknown_layer_message(name, module_names(module)))
+
+
+def unknown_layer_message(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=4, cutoff=0.4)
+    if not close:  # fall back to names sharing the typed prefix, e.g. "_blocks.5" → "_blocks.5._bn2"
+        close = [k for k in known if k.startswith(name.split(".")[0])][:4]
+    hint = f"; closest: {', '.join(close)}" if close else ""
+    return f"unknown layer {name!r}{hint} (run `featurelens layers` for the full list)"
+
+
+def list_layers(module: nn.Module, example: torch.Tensor) -> list[LayerInfo]:
+    """Every named submodule that returns a tensor, in the order the forward pass enters them."""
+    order: list[str] = []
+    shapes: dict[str, tuple[int, ...]] = {}
+    types: dict[str, str] = {}
+    handles = []
+
+    def on_enter(name):
+        def hook(mod, args):
+            if name not in types:
+                order.append(name)
+                types[name] = type(mod).__name__
+        return hook
+
+    def on_exit(name):
+        def hook(mod, args, output):
+            if name not in shapes and isinstance(output, torch.Tensor):
+                shapes[name] = tuple(output.shape[1:])
+        return hook
+
+    try:
+        for name, sub in module.named_modules():
+            if name:
+                handles.append(sub.register_forward_pre_hook(on_enter(name)))
+                handles.append(sub.register_forward_hook(on_exit(name)))
+        with torch.no_grad():
+            output = module(example)
+    finally:
+        for handle in handles:
+            handle.remove()
+    layers = [LayerInfo(name, types[name], shapes[name]) for name in order if name in shapes]
+    if isinstance(output, torch.Tensor):
+        layers.append(LayerInfo(LOGIT, "output", tuple(output.shape[1:])))
+    return layers

@@ -1,0 +1,52 @@
+"""The `featurelens` command: subcommands are verbs; user mistakes exit 2 with one line on stderr."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from featurelens.cli import layers_command, overview_command, render_command
+from featurelens.errors import FeaturelensError
+
+app = typer.Typer(
+    name="featurelens",
+    help="See what each unit of a trained PyTorch network responds to.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("layers")(layers_command.layers)
+app.command("render")(render_command.render)
+app.command("overview")(overview_command.overview)
+
+
+def main() -> None:
+    """Entry point: run the app, turning FeaturelensError into one red line and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except FeaturelensError as err:
+        print_error(str(err))
+        sys.exit(2)
+    except typer.Abort:
+        print_error("interrupted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        sys.exit(130)
+    except (typer.Exit, SystemExit) as done:
+        code = getattr(done, "exit_code", getattr(done, "code", 0))
+        sys.exit(code or 0)
+    except Exception as err:  # click usage errors carry their own formatting
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        raise
+
+
+def print_error(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]error:[/red] {message}", markup=True)

@@ -1,0 +1,10 @@
+"""Options shared by every subcommand, declared once."""
+
+from __future__ import annotations
+
+import typer
+
+from featurelens.models.registry import DEFAULT_MODEL
+
+ModelOption = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model spec: efficientnet-lite0/1/2, fashion-cnn, torchvision:NAME, timm:NAME, file.py:factory[:weights] or a TorchScript file.")
+DeviceOption = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: CUDA when present, else CPU).")

@@ -1,0 +1,52 @@
+"""`featurelens render`: activation maximization from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from featurelens.cli.options import DeviceOption, ModelOption
+from featurelens.cli.progress import progress_bar
+from featurelens.device import resolve_device
+from featurelens.models import load_model
+from featurelens.output.render_files import write_render
+from featurelens.render import Regularizers, RenderSettings, RobustnessTransform
+from featurelens.render import render as render_units
+
+
+def render(
+    units: list[str] = typer.Argument(..., help="Unit addresses, one image each: LAYER:C, LAYER:C@Y,X, LAYER, logit:N, A+B, -A …"),
+    model: str = ModelOption,
+    size: int = typer.Option(128, "--size", help="Image side in pixels."),
+    steps: int = typer.Option(512, "--steps", help="Optimisation steps."),
+    param: str = typer.Option("fft", "--param", help="Parameterization: fft (Lucid), pixel or maco."),
+    lr: float = typer.Option(None, "--lr", help="Adam learning rate (default depends on --param)."),
+    batch: int = typer.Option(1, "--batch", help="Images per unit (with --diversity they differ); frames with --interpolate."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same images."),
+    diversity: float = typer.Option(0.0, "--diversity", help="Weight of the diversity term across a unit's batch (Lucid uses ~1e2)."),
+    interpolate: bool = typer.Option(False, "--interpolate", help="Two units: render --batch frames morphing from the first to the second."),
+    l1: float = typer.Option(0.0, "--l1", help="Weight of the L1 prior (pixels towards grey)."),
+    l2: float = typer.Option(0.0, "--l2", help="Weight of the L2 prior."),
+    tv: float = typer.Option(0.0, "--tv", help="Weight of the total-variation prior."),
+    blur: float = typer.Option(0.0, "--blur", help="Weight of the blur prior."),
+    no_transforms: bool = typer.Option(False, "--no-transforms", help="Turn off transformation robustness (pad/jitter/scale/rotate)."),
+    no_decorrelate: bool = typer.Option(False, "--no-decorrelate", help="Optimise in plain RGB instead of decorrelated colour."),
+    max_batch: int = typer.Option(64, "--max-batch", help="Most images optimised at once; more units run in several batches."),
+    out: Path = typer.Option(Path("render"), "--out", "-o", help="Output folder."),
+    device: str = DeviceOption,
+) -> None:
+    """Grow images from noise that maximize (or, with a leading '-', minimize) units of a model."""
+    loaded = load_model(model, resolve_device(device))
+    settings = RenderSettings(
+        size=size, steps=steps, param=param, lr=lr, batch=batch, seed=seed, diversity=diversity,
+        interpolate=interpolate, transforms=None if no_transforms else RobustnessTransform(),
+        regularizers=Regularizers(l1=l1, l2=l2, tv=tv, blur=blur), decorrelate=not no_decorrelate,
+        max_batch=max_batch,
+    )
+    images = settings.batch * (1 if interpolate else len(units))
+    with progress_bar(f"rendering {images} image(s)", images * steps) as advance:
+        result = render_units(loaded, units, settings, progress=advance)
+    paths = write_render(result, out)
+    note = " (interrupted: kept what was finished)" if result.interrupted else ""
+    typer.echo(f"wrote {len(paths)} image(s) and render.json to {out}{note} in {result.seconds:.1f}s", err=True)

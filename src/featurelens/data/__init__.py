@@ -1,0 +1,1 @@
+"""Real datasets featurelens can read offline (installed from Debian packages)."""

@@ -1,0 +1,62 @@
+"""`FashionCNN`: a small plain conv/ReLU/max-pool network for Fashion-MNIST, with trained weights in the package."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import torch
+from torch import nn
+
+from featurelens.data.fashion_mnist import FASHION_CLASSES
+from featurelens.models.loaded import LoadedModel
+
+# Statistics of the Fashion-MNIST training images in [0, 1] units.
+FASHION_MEAN = (0.2860,)
+FASHION_STD = (0.3530,)
+WEIGHTS_FILE = "weights/fashion_cnn.pt"
+
+
+class FashionCNN(nn.Module):
+    """Three conv/ReLU/max-pool stages and a linear classifier; input [B, 1, 28, 28] normalised, output logits [B, 10].
+
+    Only plain Conv2d, ReLU and MaxPool2d layers, each a named submodule, so units are addressable
+    by dotted names (`conv2`, `relu3`) and deconvnet projection can invert every layer.
+    """
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
+        self.relu1 = nn.ReLU()
+        self.pool1 = nn.MaxPool2d(2)  # 28 -> 14
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.relu2 = nn.ReLU()
+        self.pool2 = nn.MaxPool2d(2)  # 14 -> 7
+        self.conv3 = nn.Conv2d(64, 128, 3, padding=1)
+        self.relu3 = nn.ReLU()
+        self.pool3 = nn.MaxPool2d(2)  # 7 -> 3
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(128 * 3 * 3, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool1(self.relu1(self.conv1(x)))
+        x = self.pool2(self.relu2(self.conv2(x)))
+        x = self.pool3(self.relu3(self.conv3(x)))
+        return self.fc(self.flatten(x))
+
+
+def build_fashion_cnn(weights: bool = True) -> FashionCNN:
+    """A `FashionCNN`, with the shipped trained weights loaded strictly unless `weights=False`."""
+    model = FashionCNN()
+    if weights:
+        with resources.as_file(resources.files("featurelens.models").joinpath(WEIGHTS_FILE)) as path:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def loaded_fashion_cnn() -> LoadedModel:
+    """The built-in spec `fashion-cnn`: the trained `FashionCNN` with its greyscale 28×28 input conventions."""
+    return LoadedModel(
+        build_fashion_cnn(), "fashion-cnn", input_size=28, in_channels=1,
+        mean=FASHION_MEAN, std=FASHION_STD, class_names=list(FASHION_CLASSES), min_size=28,
+    )

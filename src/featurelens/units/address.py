@@ -1,0 +1,200 @@
+"""Unit addresses: the one syntax every feature uses to name what to look at.
+
+    LAYER:C            channel C, mean over space          _blocks.8:12
+    LAYER:C@Y,X        one neuron                          _blocks.8:12@3,4
+    LAYER:C@center     the neuron at the spatial centre    _blocks.8:12@center
+    LAYER              the whole layer (mean squared)      _blocks.8      (the DeepDream objective)
+    logit:N            a class logit                       logit:285
+    logit:"name"       a class logit by name               logit:"Egyptian cat"
+    LAYER:dir=F.npy    a direction in channel space        _blocks.8:dir=v.npy
+    A+B  A-B  0.5*A  -A                                    linear combinations of the above
+
+`parse_units` turns text into a `UnitExpression`: a weighted sum of `Unit`s.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from featurelens.errors import FeaturelensError
+
+CENTER = "center"
+
+_NUMBER = re.compile(r"\s*(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)\s*\*")
+_LAYER = re.compile(r"[\w][\w.]*")
+_INT = re.compile(r"\d+")
+_POSITION = re.compile(r"(\d+)\s*,\s*(\d+)")
+_DIRECTION = re.compile(r"dir=(.+?\.npy)")
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One target: a layer, optionally one channel, optionally one position, or a direction."""
+
+    layer: str
+    channel: int | None = None
+    position: tuple[int, int] | str | None = None  # (y, x) or CENTER
+    direction: str | None = None  # path of a .npy vector over the layer's channels
+    class_name: str | None = None  # logit given by name, resolved against the model
+
+    def __str__(self) -> str:
+        if self.direction is not None:
+            return f"{self.layer}:dir={self.direction}"
+        if self.class_name is not None:
+            return f'{self.layer}:"{self.class_name}"'
+        if self.channel is None:
+            return self.layer
+        text = f"{self.layer}:{self.channel}"
+        if self.position == CENTER:
+            return text + "@center"
+        if self.position is not None:
+            return text + f"@{self.position[0]},{self.position[1]}"
+        return text
+
+
+@dataclass(frozen=True)
+class UnitExpression:
+    """A weighted sum of units; composes with +, -, * scalar and unary - (Lucid-style objective algebra)."""
+
+    terms: tuple[tuple[float, Unit], ...]
+
+    @classmethod
+    def of(cls, unit: Unit, weight: float = 1.0) -> "UnitExpression":
+        return cls(((weight, unit),))
+
+    @property
+    def layers(self) -> list[str]:
+        return list(dict.fromkeys(unit.layer for _, unit in self.terms))
+
+    @property
+    def is_minimization(self) -> bool:
+        return all(weight < 0 for weight, _ in self.terms)
+
+    def map_units(self, fn) -> "UnitExpression":
+        return UnitExpression(tuple((w, fn(u)) for w, u in self.terms))
+
+    def __add__(self, other: "UnitExpression") -> "UnitExpression":
+        return UnitExpression(self.terms + other.terms)
+
+    def __sub__(self, other: "UnitExpression") -> "UnitExpression":
+        return self + (-other)
+
+    def __neg__(self) -> "UnitExpression":
+        return UnitExpression(tuple((-w, u) for w, u in self.terms))
+
+    def __mul__(self, scalar: float) -> "UnitExpression":
+        return UnitExpression(tuple((w * float(scalar), u) for w, u in self.terms))
+
+    __rmul__ = __mul__
+
+    def __str__(self) -> str:
+        parts = []
+        for i, (weight, unit) in enumerate(self.terms):
+            sign = "-" if weight < 0 else ("+" if i else "")
+            magnitude = abs(weight)
+            coefficient = "" if magnitude == 1 else f"{magnitude:g}*"
+            parts.append(f"{sign}{coefficient}{unit}")
+        return "".join(parts)
+
+
+def parse_units(text: str) -> UnitExpression:
+    """Parse a unit address or a linear combination of them; errors say where and what is expected."""
+    return _Parser(text).parse()
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.pos = 0
+
+    def fail(self, what: str) -> FeaturelensError:
+        shown = self.text[self.pos:self.pos + 20] or "end of text"
+        return FeaturelensError(f"bad unit address {self.text!r}: {what} at {shown!r} (e.g. _blocks.8:12, logit:285, A+0.5*B)")
+
+    def skip_spaces(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+
+    def peek(self) -> str:
+        self.skip_spaces()
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def match(self, pattern: re.Pattern) -> re.Match | None:
+        found = pattern.match(self.text, self.pos)
+        if found:
+            self.pos = found.end()
+        return found
+
+    def parse(self) -> UnitExpression:
+        if not self.text.strip():
+            raise FeaturelensError("empty unit address: give e.g. _blocks.8:12 or logit:285")
+        expression = self.term(self.sign())
+        while self.peek():
+            char = self.peek()
+            if char not in "+-":
+                raise self.fail("expected + or - between units")
+            expression = expression + self.term(self.sign())
+        return expression
+
+    def sign(self) -> float:
+        sign = 1.0
+        while self.peek() in ("+", "-") and self.peek():
+            sign *= -1.0 if self.text[self.pos] == "-" else 1.0
+            self.pos += 1
+        return sign
+
+    def term(self, sign: float) -> UnitExpression:
+        self.skip_spaces()
+        weight = sign
+        number = self.match(_NUMBER)
+        if number:
+            weight *= float(number.group(1))
+            weight *= self.sign()
+        return UnitExpression.of(self.unit(), weight)
+
+    def unit(self) -> Unit:
+        self.skip_spaces()
+        name = self.match(_LAYER)
+        if not name:
+            raise self.fail("expected a layer name")
+        layer = name.group(0).rstrip(".")
+        if self.peek() != ":":
+            return Unit(layer)
+        self.pos += 1
+        if self.text.startswith("dir=", self.pos):
+            found = self.match(_DIRECTION)
+            if not found:
+                raise self.fail("expected dir=FILE.npy")
+            return Unit(layer, direction=found.group(1))
+        if self.text.startswith('"', self.pos):
+            found = self.match(_QUOTED)
+            if not found:
+                raise self.fail("unterminated quoted class name")
+            if layer != "logit":
+                raise self.fail("a quoted class name only goes with logit:")
+            return Unit(layer, class_name=found.group(1))
+        channel = self.match(_INT)
+        if not channel:
+            raise self.fail("expected a channel number after ':'")
+        if self.peek() != "@":
+            return Unit(layer, int(channel.group(0)))
+        self.pos += 1
+        self.skip_spaces()
+        if self.text.startswith(CENTER, self.pos):
+            self.pos += len(CENTER)
+            return Unit(layer, int(channel.group(0)), CENTER)
+        position = self.match(_POSITION)
+        if not position:
+            raise self.fail("expected Y,X or 'center' after '@'")
+        return Unit(layer, int(channel.group(0)), (int(position.group(1)), int(position.group(2))))
+
+
+def parse_unit_list(texts: list[str]) -> list[UnitExpression]:
+    """Parse several addresses (one per rendered image)."""
+    return [parse_units(text) for text in texts]
+
+
+def with_channel(unit: Unit, channel: int) -> Unit:
+    return replace(unit, channel=channel)

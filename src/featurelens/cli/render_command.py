@@ -13,10 +13,11 @@ from featurelens.models import load_model
 from featurelens.output.render_files import write_render
 from featurelens.render import Regularizers, RenderSettings, RobustnessTransform
 from featurelens.render import render as render_units
+from featurelens.units.address import expand_unit_ranges
 
 
 def render(
-    units: list[str] = typer.Argument(..., help="Unit addresses, one image each: LAYER:C, LAYER:C@Y,X, LAYER, logit:N, A+B, -A …"),
+    units: list[str] = typer.Argument(..., help="Unit addresses, one image each: LAYER:C, LAYER:A..B (a range), LAYER:C@Y,X, LAYER, logit:N, A+B, -A …"),
     model: str = ModelOption,
     size: int = typer.Option(128, "--size", help="Image side in pixels."),
     steps: int = typer.Option(512, "--steps", help="Optimisation steps."),
@@ -37,6 +38,7 @@ def render(
     device: str = DeviceOption,
 ) -> None:
     """Grow images from noise that maximize (or, with a leading '-', minimize) units of a model."""
+    units = expand_unit_ranges(units)
     loaded = load_model(model, resolve_device(device))
     settings = RenderSettings(
         size=size, steps=steps, param=param, lr=lr, batch=batch, seed=seed, diversity=diversity,

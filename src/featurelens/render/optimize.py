@@ -29,6 +29,12 @@ DEFAULT_LR = {"fft": 0.05, "pixel": 0.05, "maco": 0.25}
 ROBUSTNESS_SAMPLES = 16
 
 
+def default_lr(param: str, size: int) -> float:
+    """Adam step for a parameterization; the Fourier basis moves slower on small images, so its step grows there."""
+    lr = DEFAULT_LR[param]
+    return lr * max(1.0, 128 / size) if param == "fft" else lr
+
+
 @dataclass(frozen=True)
 class RenderSettings:
     """Knobs of one render. `batch` is images per unit; `max_batch` caps one optimisation's batch."""
@@ -156,11 +162,11 @@ def _optimise_chunk(model, targets, settings, offset, progress, result) -> bool:
     device = model.device
     generator = torch.Generator(device=device).manual_seed(settings.seed + offset)
     param = _make_param(model, len(targets), settings, generator)
-    optimizer = torch.optim.Adam(param.parameters(), lr=settings.lr or DEFAULT_LR[settings.param])
+    optimizer = torch.optim.Adam(param.parameters(), lr=settings.lr or default_lr(settings.param, settings.size))
     groups = _groups(targets)
     diversity_layer = targets[0].layers[0] if settings.diversity else None
     layers = layers_needed(targets)
-    transform = settings.transforms
+    transform = settings.transforms.for_size(settings.size) if settings.transforms else None
     regularize = any((settings.regularizers.l1, settings.regularizers.l2, settings.regularizers.tv, settings.regularizers.blur))
     objective = torch.zeros(len(targets))
     interrupted = False
@@ -198,7 +204,7 @@ def _measure(model, targets, groups, images, objective, settings, generator) -> 
     layers = layers_needed(targets)
     with ActivationCapture(model.module, layers) as capture:
         activation = _values(groups, capture.run(model.normalize(images)), len(targets))
-        transform = settings.transforms or RobustnessTransform()
+        transform = (settings.transforms or RobustnessTransform()).for_size(settings.size)
         robust = torch.stack([
             _values(groups, capture.run(model.normalize(transform(images, generator))), len(targets))
             for _ in range(ROBUSTNESS_SAMPLES)

@@ -25,6 +25,13 @@ class RobustnessTransform:
     scales: tuple[float, ...] = LUCID_SCALES
     angles: tuple[float, ...] = LUCID_ANGLES
 
+    def for_size(self, size: int) -> "RobustnessTransform":
+        """Shrink the pad and jitter for images smaller than 128 px (Lucid's values are meant for ≥128 px)."""
+        if size >= 128:
+            return self
+        factor = size / 128
+        return RobustnessTransform(round(self.pad * factor), round(self.jitter * factor), self.scales, self.angles)
+
     def output_size(self, size: int) -> int:
         return size + 2 * self.pad - self.jitter
 

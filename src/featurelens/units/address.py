@@ -191,9 +191,22 @@ class _Parser:
         return Unit(layer, int(channel.group(0)), (int(position.group(1)), int(position.group(2))))
 
 
-def parse_unit_list(texts: list[str]) -> list[UnitExpression]:
-    """Parse several addresses (one per rendered image)."""
-    return [parse_units(text) for text in texts]
+_RANGE = re.compile(r"^([\w][\w.]*):(\d+)\.\.(\d+)$")
+
+
+def expand_unit_ranges(texts: list[str]) -> list[str]:
+    """Expand `LAYER:A..B` (inclusive) into one address per channel; other addresses pass through."""
+    expanded = []
+    for text in texts:
+        found = _RANGE.match(text.strip())
+        if not found:
+            expanded.append(text)
+            continue
+        layer, first, last = found.group(1), int(found.group(2)), int(found.group(3))
+        if last < first:
+            raise FeaturelensError(f"bad channel range {text!r}: the end must not be below the start, e.g. {layer}:0..15")
+        expanded.extend(f"{layer}:{c}" for c in range(first, last + 1))
+    return expanded
 
 
 def with_channel(unit: Unit, channel: int) -> Unit:

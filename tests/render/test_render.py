@@ -41,11 +41,11 @@ def test_minimising_drives_the_unit_below_every_photo(fashion):
 def test_two_units_at_once_drive_both(fashion):
     from featurelens.capture import capture_activations
 
-    both = render(fashion, ["conv3:1+conv3:5"], **FAST).units[0]
+    both = render(fashion, ["conv3:1+conv3:11"], size=28, steps=96).units[0]
     image = torch.tensor(both.image).permute(2, 0, 1)[None].float() / 255
     act = capture_activations(fashion.module, fashion.normalize(image), ["conv3"])["conv3"][0].mean((1, 2))
-    alone_1, alone_5 = render(fashion, ["conv3:1", "conv3:5"], size=28, steps=1).units
-    assert act[1] > alone_1.natural_max and act[5] > alone_5.natural_max
+    alone_1, alone_11 = render(fashion, ["conv3:1", "conv3:11"], size=28, steps=1).units
+    assert act[1] > alone_1.natural_max and act[11] > alone_11.natural_max
 
 
 def test_interpolation_moves_from_first_unit_to_second(fashion):

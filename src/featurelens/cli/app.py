@@ -7,6 +7,7 @@ import sys
 import typer
 
 from featurelens.cli import layers_command, overview_command, render_command
+from featurelens.cli import project_command
 from featurelens.errors import FeaturelensError
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
 app.command("layers")(layers_command.layers)
 app.command("render")(render_command.render)
 app.command("overview")(overview_command.overview)
+app.command("project")(project_command.project)
 
 
 def main() -> None:

@@ -1,0 +1,66 @@
+"""The render, layers and overview commands end to end, and their one-line errors."""
+
+import importlib.util
+import json
+
+import pytest
+
+_absent = lambda package: pytest.mark.skipif(importlib.util.find_spec(package) is not None, reason=f"{package} is installed")
+from PIL import Image
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["render", "--model", "efficientnet-lite9", "_blocks.8:1"], "unknown model spec 'efficientnet-lite9': did you mean"),
+        (["render", "_blokcs.8:1"], "unknown layer '_blokcs.8'; closest: _blocks.8"),
+        (["render", "_blocks.8:500"], "channel 500 out of range for layer '_blocks.8': valid channels are 0..111"),
+        (["render", "--size", "16", "_blocks.8:1"], "--size 16 is below the minimum input size 32"),
+        (["render", "--steps", "0", "_blocks.8:1"], "--steps must be positive"),
+        (["render", "--steps", "-5", "_blocks.8:1"], "--steps must be positive"),
+        (["render", "_blocks.8:1@"], "expected Y,X or 'center'"),
+        pytest.param(["render", "--model", "torchvision:resnet18", "layer1:0"], "needs the torchvision package", marks=_absent("torchvision")),
+        pytest.param(["render", "--model", "timm:resnet18", "layer1:0"], "needs the timm package", marks=_absent("timm")),
+        (["layers", "--model", "missing_file.py:build"], "model file 'missing_file.py' not found"),
+        (["overview", "--layers", "_blocks.99"], "unknown layer '_blocks.99'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(cli, args, message):
+    done = cli(*args)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert message in lines[0]
+
+
+def test_render_writes_pngs_contact_sheet_and_json(cli, tmp_path):
+    done = cli("render", "--model", "fashion-cnn", "--size", "28", "--steps", "32", "--out", str(tmp_path), "conv3:0..2", "logit:\"Sneaker\"")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "render.json").read_text())
+    units = summary["units"]
+    assert [u["unit"] for u in units] == ["conv3:0", "conv3:1", "conv3:2", "logit:7"]
+    for unit in units:
+        assert set(unit) >= {"unit", "png", "objective", "activation", "robust_activation", "natural_max"}
+        assert Image.open(tmp_path / unit["png"]).size == (28, 28)
+    assert summary["seconds"] > 0
+    assert Image.open(tmp_path / "contact_sheet.png").size[0] > 28 * 2
+
+
+def test_layers_json_lists_names_types_shapes(cli):
+    done = cli("layers", "--model", "fashion-cnn", "--json")
+    assert done.returncode == 0, done.stderr
+    layers = json.loads(done.stdout)
+    assert layers[0] == {"name": "conv1", "type": "Conv2d", "shape": [32, 28, 28], "channels": 32}
+    assert [entry["name"] for entry in layers][-2:] == ["fc", "logit"]
+
+
+def test_overview_writes_one_grid_per_layer_and_a_page(cli, tmp_path):
+    done = cli("overview", "--model", "fashion-cnn", "--size", "28", "--steps", "16", "--units-per-layer", "4", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "index.html").read_text()
+    for layer in ("conv1", "conv2", "conv3"):  # first to last convolution
+        assert (tmp_path / f"{layer}_grid.png").is_file()
+        assert page.index(f'id="{layer}"') >= 0
+    assert page.index('id="conv1"') < page.index('id="conv2"') < page.index('id="conv3"')
+    for src in __import__("re").findall(r'src="([^"]+)"', page):
+        assert (tmp_path / src).is_file()

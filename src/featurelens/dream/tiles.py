@@ -115,7 +115,7 @@ class TiledGradient:
                         activations = self.capture.run(self.model.normalize(crop))
                         windows = self._windows(rows, cols, full) if full is not None else None
                         value = self.objective.value(activations, windows)
-                    total += float(value)
+                    total += float(value.detach())
                     if with_grad and value.requires_grad:
                         (grad,) = torch.autograd.grad(value, crop)
                         gradient[:, :, rows.crop[0]:rows.crop[1], cols.crop[0]:cols.crop[1]] += grad

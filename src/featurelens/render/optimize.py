@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from featurelens.capture import ActivationCapture, list_layers
+from featurelens.capture.layout import as_layout, use_channels_last
 from featurelens.errors import FeaturelensError
 from featurelens.models import LoadedModel, load_model
 from featurelens.photos import photo_batch
@@ -169,6 +170,7 @@ def _optimise_chunk(model, targets, settings, offset, progress, result) -> bool:
     transform = settings.transforms.for_size(settings.size) if settings.transforms else None
     regularize = any((settings.regularizers.l1, settings.regularizers.l2, settings.regularizers.tv, settings.regularizers.blur))
     objective = torch.zeros(len(targets))
+    channels_last = use_channels_last(model.module)
     interrupted = False
     steps_done = 0
     with ActivationCapture(model.module, layers) as capture:
@@ -177,7 +179,7 @@ def _optimise_chunk(model, targets, settings, offset, progress, result) -> bool:
                 optimizer.zero_grad(set_to_none=True)
                 images = param()
                 seen = transform(images, generator) if transform else images
-                activations = capture.run(model.normalize(seen))
+                activations = capture.run(as_layout(model.normalize(seen), channels_last))
                 score = _values(groups, activations, len(targets))
                 if regularize:
                     score = score - settings.regularizers.penalty(images)

@@ -1,0 +1,133 @@
+"""Benchmark `featurelens render` on the default model, in one run, on one thread by default.
+
+Measures, for 16 channels of a mid block at 128 px:
+  (a) featurelens time per unit against the raw forward+backward cost of the same batch, truncated
+      at the target layer (what any implementation must pay), and
+  (b) Lucent (torch-lucent, installed only for this benchmark) rendering the same channels one by
+      one with its defaults (Fourier + decorrelated colour, standard transforms, Adam 0.05);
+and the activation each reaches on its final image (channel mean, untransformed).
+
+Usage (see RESULTS.md for the install line of the peer):
+  PYTHONPATH=/tmp/bench-lib:benchmarks python benchmarks/render.py [--steps 512] [--lucent-units 4] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import featurelens as fl
+from featurelens.capture import ActivationCapture
+from featurelens.render.transforms import RobustnessTransform
+from featurelens.units import expression_value, parse_units
+
+
+def raw_cost_per_step(model, units, size, steps, channels_last: bool) -> float:
+    """Seconds per step of forward (stopped at the layer) + backward for the batch the network sees."""
+    seen = RobustnessTransform().output_size(size)
+    expressions = [parse_units(u) for u in units]
+    if channels_last:
+        model.module.to(memory_format=torch.channels_last)
+    else:
+        model.module.to(memory_format=torch.contiguous_format)
+    x = torch.rand(len(units), 3, seen, seen, requires_grad=True)
+    if channels_last:
+        x = x.detach().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    layer = expressions[0].layers[0]
+    with ActivationCapture(model.module, [layer]) as capture:
+        for _ in range(3):  # warm-up
+            _raw_step(model, capture, x, expressions)
+        start = time.perf_counter()
+        for _ in range(steps):
+            _raw_step(model, capture, x, expressions)
+    return (time.perf_counter() - start) / steps
+
+
+def _raw_step(model, capture, x, expressions):
+    acts = capture.run(model.normalize(x))
+    total = sum(expression_value(e, {k: v[i:i + 1] for k, v in acts.items()}).sum() for i, e in enumerate(expressions))
+    x.grad = None
+    total.backward()
+
+
+def channel_activation(model, image_uint8, unit) -> float:
+    x = torch.from_numpy(np.asarray(image_uint8, dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    expression = parse_units(unit)
+    with torch.no_grad(), ActivationCapture(model.module, expression.layers) as capture:
+        return float(expression_value(expression, capture.run(model.normalize(x)))[0])
+
+
+def lucent_render(model, unit, size, steps):
+    from _peer_shims import install_lucent_stubs
+
+    install_lucent_stubs()
+    from lucent.optvis import param, render
+
+    class Normalized(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = model.module
+
+        def forward(self, x):
+            return self.net(model.normalize(x))
+
+    layer, channel = unit.split(":")
+    lucent_name = "net_" + layer.replace(".", "_")
+    start = time.perf_counter()
+    images = render.render_vis(
+        Normalized().eval(), f"{lucent_name}:{channel}", param_f=lambda: param.image(size),
+        thresholds=(steps,), show_image=False, progress=False, preprocess=False,
+    )
+    seconds = time.perf_counter() - start
+    return (images[-1][0] * 255).round().astype(np.uint8), seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--layer", default="_blocks.8")
+    parser.add_argument("--units", type=int, default=16)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=512)
+    parser.add_argument("--raw-steps", type=int, default=128, help="steps timed for the raw cost (per-step figure)")
+    parser.add_argument("--lucent-units", type=int, default=4, help="how many of the units Lucent renders (0 to skip)")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = fl.load_model("efficientnet-lite0")
+    # Lucent below runs on the same module object; featurelens leaves it channels-last, which also speeds Lucent up.
+    units = [f"{args.layer}:{c}" for c in range(args.units)]
+
+    raw_plain = raw_cost_per_step(model, units, args.size, args.raw_steps, channels_last=False)
+    raw_fast = raw_cost_per_step(model, units, args.size, args.raw_steps, channels_last=True)
+    ours = fl.render(model, units, size=args.size, steps=args.steps, seed=0)
+    ours_per_unit = ours.seconds / len(units)
+    raw_per_unit = raw_plain * args.steps / len(units)
+    raw_fast_per_unit = raw_fast * args.steps / len(units)
+    print(f"threads={args.threads} model=efficientnet-lite0 units={args.layer}:0..{args.units - 1} size={args.size} steps={args.steps}")
+    print(f"featurelens: {ours.seconds:.1f}s total, {ours_per_unit:.2f}s/unit")
+    print(f"raw fwd+bwd (truncated at {args.layer}, batch {len(units)}, default layout): {raw_per_unit:.2f}s/unit -> featurelens/raw = {ours_per_unit / raw_per_unit:.3f}x")
+    print(f"raw fwd+bwd (same, channels-last layout as featurelens uses): {raw_fast_per_unit:.2f}s/unit -> featurelens/raw = {ours_per_unit / raw_fast_per_unit:.3f}x")
+    ours_acts = [u.activation for u in ours.units]
+    print(f"featurelens activation: median {statistics.median(ours_acts):.2f}, natural-photo max median {statistics.median(u.natural_max for u in ours.units):.2f}")
+
+    if args.lucent_units:
+        compared = units[: args.lucent_units]
+        lucent_seconds, lucent_acts = [], []
+        for unit in compared:
+            image, seconds = lucent_render(model, unit, args.size, args.steps)
+            lucent_seconds.append(seconds)
+            lucent_acts.append(channel_activation(model, image, unit))
+        lucent_per_unit = statistics.mean(lucent_seconds)
+        print(f"lucent: {lucent_per_unit:.2f}s/unit over {len(compared)} units -> lucent/featurelens = {lucent_per_unit / ours_per_unit:.2f}x")
+        for unit, mine, theirs in zip(compared, ours_acts, lucent_acts):
+            print(f"  {unit}: featurelens {mine:.2f}  lucent {theirs:.2f}")
+        print(f"activation (same units): featurelens mean {statistics.mean(ours_acts[: len(compared)]):.2f} vs lucent mean {statistics.mean(lucent_acts):.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,326 @@
+"""Receptive fields: which input pixels a layer's unit at (y, x) sees, exactly, for a given input size.
+
+Two methods, and a check that picks between them:
+
+- analytic: walk the convolutions, pools and padding modules the forward pass runs up to the layer
+  (`nn.Conv2d` and subclasses such as `Conv2dSame`, max/avg pools, `nn.*Pad2d`, EfficientNet's
+  `SamePad2d`, whose asymmetric padding depends on the input size, so it is read at run time);
+- measured: the gradient footprint of units in a *linearised* copy of the model (activations and
+  normalisations removed, max-pools made average pools, every weight a positive constant), where
+  no path can cancel or be gated, so the nonzero-gradient pixels are exactly the pixels a unit depends on.
+
+`receptive_fields` walks; it then checks the walk's boxes against the footprints of four units
+(corners, centre and its neighbour). When they agree the result is "analytic"; when they do not
+(branches in parallel, padding done inside a forward, unknown modules) it measures a box for every
+output row and column ("measured"). Layers without a spatial map (after global pooling, `fc`,
+`logit`) are "global": every unit sees the whole image.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from featurelens.capture import capture_activations, find_layer
+from featurelens.models import LoadedModel
+from featurelens.models.efficientnet_lite import SamePad2d
+
+Span = tuple[int, int]  # [start, stop) in input pixels
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """What a unit of `layer` sees, for inputs of `image_size` (H, W). Pairs are (y, x).
+
+    Unit (y, x) sees input rows `offset[0] + y*stride[0]` … `+ size[0] - 1` (columns likewise),
+    clipped to the image; `offset` is negative where the layer sees padding. `rows`/`cols`, when
+    set (measured fields), give each output row's / column's clipped span directly.
+    """
+
+    layer: str
+    size: tuple[int, int]
+    stride: tuple[int, int]
+    offset: tuple[int, int]
+    image_size: tuple[int, int]
+    method: str  # "analytic" | "measured" | "global"
+    rows: tuple[Span, ...] | None = None
+    cols: tuple[Span, ...] | None = None
+
+    def box(self, y: int, x: int) -> tuple[int, int, int, int]:
+        """Clipped crop box (x0, y0, x1, y1) of unit (y, x) in input pixels; x1, y1 exclusive."""
+        height, width = self.image_size
+        if self.method == "global":
+            return 0, 0, width, height
+        y0, y1 = self.rows[y] if self.rows else _span(self.offset[0], self.stride[0], self.size[0], y, height)
+        x0, x1 = self.cols[x] if self.cols else _span(self.offset[1], self.stride[1], self.size[1], x, width)
+        return x0, y0, x1, y1
+
+    def summary(self) -> dict:
+        return {"layer": self.layer, "size": list(self.size), "stride": list(self.stride), "offset": list(self.offset),
+                "image_size": list(self.image_size), "method": self.method}
+
+
+def _span(offset: int, stride: int, size: int, index: int, limit: int) -> Span:
+    start = offset + index * stride
+    return max(start, 0), min(start + size, limit)
+
+
+def global_field(layer: str, image_size: tuple[int, int]) -> ReceptiveField:
+    """The field of a layer whose units each see the whole image."""
+    return ReceptiveField(layer, image_size, image_size, (0, 0), image_size, "global")
+
+
+def receptive_fields(model: LoadedModel, layers: list[str], size: int | tuple[int, int]) -> dict[str, ReceptiveField]:
+    """Exact receptive field of every layer in `layers` for inputs of `size` pixels (int: square)."""
+    image = (size, size) if isinstance(size, int) else tuple(size)
+    layers = list(dict.fromkeys(layers))
+    walked = analytic_fields(model.module, layers, image, model.in_channels)
+    linear = _linearised(model.module)
+    probe = torch.ones(_CHECKS, model.in_channels, *image, device=model.device, requires_grad=True)
+    with torch.enable_grad():
+        acts = capture_activations(linear, probe, layers)
+        fields = {}
+        for layer in layers:
+            shape = tuple(acts[layer].shape[2:])
+            if len(shape) != 2 or shape == (1, 1):
+                fields[layer] = global_field(layer, image)
+            elif walked[layer] is not None and _agrees(walked[layer], acts[layer], probe):
+                fields[layer] = walked[layer]
+            else:
+                fields[layer] = measured_field(linear, layer, image, shape, model.in_channels)
+    return fields
+
+
+# --- analytic walk -------------------------------------------------------------------------------------
+
+_POINTWISE_OK = (nn.BatchNorm2d, nn.Dropout, nn.Identity)
+_PADS = (nn.ZeroPad2d, nn.ConstantPad2d, nn.ReflectionPad2d, nn.ReplicationPad2d)
+
+
+@dataclass
+class _Op:
+    """One spatial step along an axis: kernel extent (dilated), stride, padding before."""
+
+    extent: tuple[int, int]
+    stride: tuple[int, int]
+    pad: tuple[int, int]
+
+
+class _Reached(Exception):
+    pass
+
+
+def _pair(value) -> tuple[int, int]:
+    return (int(value), int(value)) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def _geometry(module: nn.Module, in_hw: tuple[int, int], out_hw: tuple[int, int]) -> _Op | None | str:
+    """The op's geometry; None for pointwise modules; "unknown" for a spatial op the walk cannot model."""
+    if isinstance(module, SamePad2d):
+        pads = []
+        for size in in_hw:
+            out = math.ceil(size / module.stride)
+            pads.append(max((out - 1) * module.stride + module.kernel_size - size, 0) // 2)
+        return _Op((1, 1), (1, 1), (pads[0], pads[1]))
+    if isinstance(module, _PADS):
+        left, right, top, bottom = module.padding if len(module.padding) == 4 else (*module.padding, *module.padding)
+        return _Op((1, 1), (1, 1), (top, left))
+    if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+        kernel = _pair(module.kernel_size)
+        stride = _pair(module.stride if module.stride is not None else module.kernel_size)
+        dilation = _pair(getattr(module, "dilation", 1))
+        extent = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+        padding = module.padding
+        if padding == "valid":
+            padding = (0, 0)
+        elif padding == "same":
+            padding = tuple((e - 1) // 2 for e in extent)
+        op = _Op(extent, stride, _pair(padding))
+        ceil = getattr(module, "ceil_mode", False)
+        for axis in (0, 1):
+            span = in_hw[axis] + 2 * op.pad[axis] - op.extent[axis]
+            expected = (-(-span // op.stride[axis]) if ceil else span // op.stride[axis]) + 1
+            if ceil and (expected - 1) * op.stride[axis] >= in_hw[axis] + op.pad[axis]:
+                expected -= 1  # PyTorch drops a last window that starts in the right padding
+            if expected != out_hw[axis] and not (isinstance(module, nn.Conv2d) and module.padding == "same"):
+                return "unknown"  # e.g. padding done inside forward: the walk would be wrong
+        return op
+    if in_hw != out_hw:
+        return "unknown"
+    return None
+
+
+def analytic_fields(module: nn.Module, layers: list[str], image: tuple[int, int], in_channels: int) -> dict[str, ReceptiveField | None]:
+    """Walk the spatial modules run up to each layer (one forward); None where the forward is not such a chain."""
+    targets = {find_layer(module, layer): layer for layer in layers}
+    ops: list[_Op] = []
+    state = {"hw": image, "ok": True}
+    outputs: dict[nn.Module, tuple[int, int]] = {}
+    reached: dict[str, tuple[int, bool]] = {}
+    handles = []
+
+    def hook(mod, args, output):
+        if isinstance(output, torch.Tensor) and args and isinstance(args[0], torch.Tensor) and output.dim() == 4:
+            in_hw, out_hw = tuple(args[0].shape[-2:]), tuple(output.shape[-2:])
+            outputs[mod] = out_hw
+            pad_child = next((c for c in mod.children() if isinstance(c, (SamePad2d, *_PADS)) and c in outputs), None)
+            if pad_child is not None:  # e.g. Conv2dSame: the convolution itself sees its padding child's output
+                in_hw = outputs[pad_child]
+            is_leaf = not any(True for _ in mod.children())
+            known = isinstance(mod, (SamePad2d, *_PADS, nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d))
+            if known or is_leaf:
+                op = _geometry(mod, in_hw, out_hw)
+                if op == "unknown" or (op is not None and in_hw != state["hw"]):
+                    state["ok"] = False  # an op the walk cannot model, or one not fed by the previous op
+                elif op is not None:
+                    ops.append(op)
+                    state["hw"] = out_hw
+        name = targets.get(mod)
+        if name is not None and name not in reached:
+            fits = isinstance(output, torch.Tensor) and tuple(output.shape[-2:]) == state["hw"]
+            reached[name] = (len(ops), state["ok"] and fits)
+            if len(reached) == len(targets):
+                raise _Reached
+
+    for sub in module.modules():
+        handles.append(sub.register_forward_hook(hook))
+    try:
+        device = next(module.parameters()).device
+        with torch.no_grad():
+            module(torch.full((1, in_channels, *image), 0.5, device=device))  # zeros would make denormals: 10× slower
+    except _Reached:
+        pass
+    finally:
+        for handle in handles:
+            handle.remove()
+    fields: dict[str, ReceptiveField | None] = {}
+    for layer in layers:
+        count, ok = reached.get(layer, (0, False))
+        fields[layer] = _compose(layer, ops[:count], image) if ok else None
+    return fields
+
+
+def _compose(layer: str, ops: list[_Op], image: tuple[int, int]) -> ReceptiveField:
+    """Fold a chain of ops into size, stride (jump) and offset of unit (0, 0)."""
+    size, jump, start = [1, 1], [1, 1], [0, 0]
+    for op in ops:
+        for axis in (0, 1):
+            size[axis] += (op.extent[axis] - 1) * jump[axis]
+            start[axis] -= op.pad[axis] * jump[axis]
+            jump[axis] *= op.stride[axis]
+    return ReceptiveField(layer, tuple(size), tuple(jump), tuple(start), image, "analytic")
+
+
+# --- measurement on a linearised copy ------------------------------------------------------------------
+
+_ACTIVATIONS = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish,
+    nn.Hardsigmoid, nn.Hardtanh, nn.Sigmoid, nn.Tanh, nn.Softplus,
+)
+_NORMS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm, nn.LocalResponseNorm)
+
+
+def _linearised(module: nn.Module) -> nn.Module:
+    """A copy in which every input pixel a unit depends on gets a strictly positive gradient.
+
+    Activations and normalisations become identities, max-pools average pools, and every
+    convolution/linear weight a positive constant (bias 0), so no path is gated or cancels. The
+    constant is 1/(in-channels × sqrt(kernel area)): a gradient then grows or shrinks by at most
+    sqrt(kernel area) a layer, which float32 holds for ~80 layers of 3×3 without under- or overflow.
+    """
+    linear = copy.deepcopy(module).float().eval()
+    for name, sub in list(linear.named_modules()):
+        replacement = None
+        if isinstance(sub, _ACTIVATIONS + _NORMS):
+            replacement = nn.Identity()
+        elif isinstance(sub, nn.MaxPool2d) and _pair(sub.dilation) == (1, 1):
+            replacement = nn.AvgPool2d(sub.kernel_size, sub.stride, sub.padding, sub.ceil_mode)
+        elif isinstance(sub, nn.AdaptiveMaxPool2d):
+            replacement = nn.AdaptiveAvgPool2d(sub.output_size)
+        if replacement is not None and name:
+            parent_name, _, child = name.rpartition(".")
+            setattr(linear.get_submodule(parent_name) if parent_name else linear, child, replacement)
+    with torch.no_grad():
+        for sub in linear.modules():
+            weight = getattr(sub, "weight", None)
+            if isinstance(sub, (nn.Conv2d, nn.Conv1d, nn.Linear)) and isinstance(weight, torch.Tensor):
+                area = weight[0, 0].numel()
+                weight.fill_(1.0 / (weight.shape[1] * math.sqrt(area)))
+                if getattr(sub, "bias", None) is not None:
+                    sub.bias.zero_()
+    for p in linear.parameters():
+        p.requires_grad_(False)
+    return linear
+
+
+def footprints(linear: nn.Module, layer: str, image: tuple[int, int], units: list[tuple[int, int]], in_channels: int) -> torch.Tensor:
+    """Bool [len(units), H, W]: input pixels with nonzero gradient of (all channels of) each unit (y, x)."""
+    device = next(linear.parameters()).device
+    probe = torch.ones(len(units), in_channels, *image, device=device, requires_grad=True)
+    with torch.enable_grad():
+        act = capture_activations(linear, probe, [layer])[layer]
+        seed = torch.zeros_like(act)
+        for b, (y, x) in enumerate(units):
+            seed[b, :, y, x] = 1.0
+        (grad,) = torch.autograd.grad(act, probe, seed)
+    return grad.abs().sum(1) > 0
+
+
+def _bounds(mask: torch.Tensor) -> tuple[Span, Span]:
+    """([y0, y1), [x0, x1)) of the nonzero pixels of one [H, W] mask."""
+    ys = torch.nonzero(mask.any(1)).flatten()
+    xs = torch.nonzero(mask.any(0)).flatten()
+    return (int(ys[0]), int(ys[-1]) + 1), (int(xs[0]), int(xs[-1]) + 1)
+
+
+_CHECKS = 4  # units checked per layer: two corners, the centre and its lower-right neighbour
+
+
+def _check_units(h: int, w: int) -> list[tuple[int, int]]:
+    return [(0, 0), (h - 1, w - 1), (h // 2, w // 2), (min(h // 2 + 1, h - 1), min(w // 2 + 1, w - 1))]
+
+
+def _agrees(field: ReceptiveField, act: torch.Tensor, probe: torch.Tensor) -> bool:
+    """Whether the walk's boxes equal the footprints of the check units in the linearised activations `act`."""
+    h, w = act.shape[2:]
+    units = _check_units(h, w)
+    seed = torch.zeros_like(act)
+    for b, (y, x) in enumerate(units):
+        seed[b, :, y, x] = 1.0
+    (grad,) = torch.autograd.grad(act, probe, seed, retain_graph=True)
+    masks = grad.abs().sum(1) > 0
+    for (y, x), mask in zip(units, masks):
+        x0, y0, x1, y1 = field.box(y, x)
+        expected = torch.zeros_like(mask)
+        expected[y0:y1, x0:x1] = True
+        if not torch.equal(mask, expected):
+            return False
+    return True
+
+
+def measured_field(linear: nn.Module, layer: str, image: tuple[int, int], shape: tuple[int, int], in_channels: int, chunk: int = 16) -> ReceptiveField:
+    """Measure the clipped span of every output row and column from footprints; fit size/stride/offset where unclipped."""
+    h, w = shape
+    rows: list[Span] = []
+    cols: list[Span] = []
+    for axis, count, out in ((0, h, rows), (1, w, cols)):
+        units = [(i, w // 2) if axis == 0 else (h // 2, i) for i in range(count)]
+        for begin in range(0, count, chunk):
+            for mask in footprints(linear, layer, image, units[begin : begin + chunk], in_channels):
+                out.append(_bounds(mask)[axis])
+    size, stride, offset = [], [], []
+    for spans, limit in ((rows, image[0]), (cols, image[1])):
+        inner = [i for i, (a, b) in enumerate(spans) if a > 0 and b < limit]
+        step = spans[1][0] - spans[0][0] if len(spans) > 1 else limit
+        pairs = [i for i in inner if i + 1 in inner]
+        if pairs:
+            step = spans[pairs[0] + 1][0] - spans[pairs[0]][0]
+        extent = max(b - a for a, b in spans)
+        size.append(spans[inner[0]][1] - spans[inner[0]][0] if inner else extent)
+        stride.append(step)
+        offset.append(spans[inner[0]][0] - inner[0] * step if inner else spans[0][0])
+    return ReceptiveField(layer, tuple(size), tuple(stride), tuple(offset), image, "measured", tuple(rows), tuple(cols))

@@ -101,14 +101,19 @@ def _require(package: str, spec: str):
         ) from None
 
 
+def _create_from_zoo(zoo: str, name: str, create: Callable[[str], nn.Module], known: Callable[[], list[str]], spec: str) -> nn.Module:
+    """Build `name` from a model zoo (random init: weights come from a file); unknown names list close ones."""
+    try:
+        return create(name)
+    except (ValueError, RuntimeError, KeyError):
+        close = difflib.get_close_matches(name, known(), n=3)
+        raise FeaturelensError(f"{zoo} has no model {name!r}; close names: {', '.join(close) or 'none'}") from None
+
+
 def _load_torchvision(spec: str) -> LoadedModel:
     name, weights = _split_spec(spec, "torchvision:")
     models = _require("torchvision", spec).models
-    try:
-        module = models.get_model(name, weights=None)
-    except ValueError:
-        close = difflib.get_close_matches(name, models.list_models(), n=3)
-        raise FeaturelensError(f"torchvision has no model {name!r}; close names: {', '.join(close) or 'none'}") from None
+    module = _create_from_zoo("torchvision", name, lambda n: models.get_model(n, weights=None), models.list_models, spec)
     _load_weights(module, weights, spec)
     return _imagenet_model(module, spec)
 
@@ -116,11 +121,7 @@ def _load_torchvision(spec: str) -> LoadedModel:
 def _load_timm(spec: str) -> LoadedModel:
     name, weights = _split_spec(spec, "timm:")
     timm = _require("timm", spec)
-    try:
-        module = timm.create_model(name, pretrained=False)
-    except RuntimeError:
-        close = difflib.get_close_matches(name, timm.list_models(), n=3)
-        raise FeaturelensError(f"timm has no model {name!r}; close names: {', '.join(close) or 'none'}") from None
+    module = _create_from_zoo("timm", name, lambda n: timm.create_model(n, pretrained=False), timm.list_models, spec)
     _load_weights(module, weights, spec)
     config = timm.data.resolve_data_config({}, model=module)
     classes = imagenet_class_names() if getattr(module, "num_classes", 0) == 1000 else None

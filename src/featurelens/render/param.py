@@ -24,6 +24,17 @@ def _logit(image: torch.Tensor) -> torch.Tensor:
     return torch.log(image / (1 - image))
 
 
+def _to_image(raw: torch.Tensor, decorrelate: bool) -> torch.Tensor:
+    """Unbounded values (decorrelated colour if asked) → RGB in [0, 1]."""
+    return torch.sigmoid(decorrelated_to_rgb(raw) if decorrelate else raw)
+
+
+def _from_image(image: torch.Tensor, decorrelate: bool) -> torch.Tensor:
+    """Exact inverse of `_to_image` (inside the sigmoid's clamp)."""
+    raw = _logit(image)
+    return rgb_to_decorrelated(raw) if decorrelate else raw
+
+
 class PixelImage(nn.Module):
     """Pixels through a sigmoid; decorrelated colour optional."""
 
@@ -33,13 +44,11 @@ class PixelImage(nn.Module):
         self.pixels = nn.Parameter(torch.randn(batch, channels, size, size, generator=generator) * std)
 
     def forward(self) -> torch.Tensor:
-        raw = decorrelated_to_rgb(self.pixels) if self.decorrelate else self.pixels
-        return torch.sigmoid(raw)
+        return _to_image(self.pixels, self.decorrelate)
 
     def set_image(self, image: torch.Tensor) -> None:
-        raw = _logit(image)
         with torch.no_grad():
-            self.pixels.copy_(rgb_to_decorrelated(raw) if self.decorrelate else raw)
+            self.pixels.copy_(_from_image(image, self.decorrelate))
 
 
 def rfft2_frequencies(height: int, width: int) -> torch.Tensor:
@@ -66,15 +75,11 @@ class FourierImage(nn.Module):
     def forward(self) -> torch.Tensor:
         coefficients = torch.view_as_complex(self.spectrum) * self.scale
         raw = torch.fft.irfft2(coefficients, s=(self.size, self.size)) / _FOURIER_SCALE
-        if self.decorrelate:
-            raw = decorrelated_to_rgb(raw)
-        return torch.sigmoid(raw)
+        return _to_image(raw, self.decorrelate)
 
     def set_image(self, image: torch.Tensor) -> None:
         """Set the spectrum so that `forward()` returns `image` (up to the sigmoid's clamp)."""
-        raw = _logit(image)
-        if self.decorrelate:
-            raw = rgb_to_decorrelated(raw)
+        raw = _from_image(image, self.decorrelate)
         coefficients = torch.fft.rfft2(raw * _FOURIER_SCALE) / self.scale
         with torch.no_grad():
             self.spectrum.copy_(torch.view_as_real(coefficients))
@@ -97,15 +102,11 @@ class MacoImage(nn.Module):
         coefficients = torch.polar(self.magnitude.expand_as(phase), phase)
         raw = torch.fft.irfft2(coefficients, s=(self.size, self.size))
         raw = (raw - raw.mean(dim=(1, 2, 3), keepdim=True)) / (raw.std(dim=(1, 2, 3), keepdim=True) + 1e-5)
-        if self.decorrelate:
-            raw = decorrelated_to_rgb(raw)
-        return torch.sigmoid(raw)
+        return _to_image(raw, self.decorrelate)
 
     def set_image(self, image: torch.Tensor) -> None:
         """Take the phase of `image` (MACO keeps the magnitude fixed, so only the phase transfers)."""
-        raw = _logit(image)
-        if self.decorrelate:
-            raw = rgb_to_decorrelated(raw)
+        raw = _from_image(image, self.decorrelate)
         with torch.no_grad():
             self.phase.copy_(torch.angle(torch.fft.rfft2(raw)))
 

@@ -64,3 +64,27 @@ def test_overview_writes_one_grid_per_layer_and_a_page(cli, tmp_path):
     assert page.index('id="conv1"') < page.index('id="conv2"') < page.index('id="conv3"')
     for src in __import__("re").findall(r'src="([^"]+)"', page):
         assert (tmp_path / src).is_file()
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_images(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = "from featurelens.cli.app import main; main()"
+    args = ["render", "--model", "fashion-cnn", "--size", "28", "--steps", "1000000", "--out", str(tmp_path), "conv3:0", "conv3:1"]
+    # A child of a background job inherits an ignored SIGINT; restore the default as a terminal would.
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    time.sleep(10)  # start-up, then some optimisation steps
+    assert process.poll() is None, process.communicate()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    summary = json.loads((tmp_path / "render.json").read_text())
+    assert summary["interrupted"] is True and 0 < summary["steps"] < 1000000
+    assert len(summary["units"]) == 2 and all((tmp_path / u["png"]).is_file() for u in summary["units"])

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from featurelens.errors import FeaturelensError
 from featurelens.project import project, project_batch, rectifier_backward
 
 # style → (rectifier per stage, upper bound the hand reference uses)
@@ -142,6 +143,7 @@ def test_batched_projection_equals_single_projections(fashion, fashion_images) -
             assert abs(batch[i] - single.array).max() < 1e-6
 
 
+@pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU:UserWarning")
 def test_captum_is_wrong_on_functional_and_in_place_relus(fashion, fashion_images) -> None:
     """The case is real: Captum only hooks nn.ReLU modules, so on the rewired net it silently returns something else."""
     captum_attr = pytest.importorskip("captum.attr")
@@ -152,6 +154,23 @@ def test_captum_is_wrong_on_functional_and_in_place_relus(fashion, fashion_image
         x = fashion.normalize(fashion_images[:1])
         ours = project(rewired, fashion_images[0], "pool3:83")
         expected, _ = hand_projection(fashion.module, x, "pool3", 83, ours.position, "deconvnet", math.inf)
-        captum = captum_attr.NeuronDeconvolution(net, net.pool3).attribute(x, neuron_selector=(83, *ours.position)) * ours.activation
+        captum = captum_attr.NeuronDeconvolution(net, net.pool3).attribute(x.clone().requires_grad_(True), neuron_selector=(83, *ours.position)) * ours.activation
         assert torch.allclose(torch.from_numpy(ours.array), expected[0], atol=1e-5)
         assert (captum[0] - expected[0]).abs().max() > 0.1 * expected.abs().max()
+        if style == "functional":  # no nn.ReLU module at all: Captum's "deconvolution" is the plain gradient
+            gradient, _ = hand_projection(fashion.module, x, "pool3", 83, ours.position, "gradient", math.inf)
+            assert (captum - gradient * ours.activation).abs().max() < 1e-5
+
+
+@pytest.mark.filterwarnings("ignore:.*torch.jit.script.* is deprecated:DeprecationWarning")
+def test_torchscript_is_refused_for_deconvnet_and_guided_but_gradient_works(fashion, fashion_images) -> None:
+    """TorchScript bypasses the Python-level override, so a silent plain gradient is refused with a clear error."""
+    scripted = copy.copy(fashion)
+    scripted.module = torch.jit.script(fashion.module)
+    for method in ("deconvnet", "guided"):
+        with pytest.raises(FeaturelensError, match="TorchScript"):
+            project(scripted, fashion_images[0], "logit:9", method)
+    ours = project(scripted, fashion_images[0], "logit:9", "gradient")
+    plain = project(fashion, fashion_images[0], "logit:9", "gradient")
+    assert ours.position is None and ours.activation == pytest.approx(plain.activation, abs=1e-5)
+    assert abs(ours.array - plain.array).max() < 1e-6 and abs(plain.array).max() > 0

@@ -114,7 +114,8 @@ def project_batch(
 ) -> np.ndarray:
     """Projections [B, C, H, W] float32 of unit (channels[b], positions[b]) of `layer` for images [B, C, H, W] in [0, 1].
 
-    positions [B, 2] as (y, x), or None for each image's strongest position in its channel.
+    positions [B, 2] as (y, x), or None for each image's strongest position in its channel. Deconvnet keeps
+    each unit's activation as the seed; guided and gradient seed with 1 (derivatives of the unit).
     """
     inputs = model.normalize(images.to(model.device))
     if positions is not None:

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from featurelens.capture import list_layers
+from featurelens.capture import LOGIT, LayerInfo, capture_activations, find_layer
 from featurelens.errors import FeaturelensError
 from featurelens.images import load_image
 from featurelens.models.loaded import LoadedModel
@@ -60,35 +59,46 @@ def project(model: LoadedModel, image: torch.Tensor | str | Path, unit: str | Un
 
 
 def resolve_projection_unit(model: LoadedModel, inputs: torch.Tensor, unit: str | Unit) -> Unit:
-    """Parse and check a single-unit address against the model at this input size; @center becomes a (y, x)."""
+    """Parse and check a single-unit address against the model at this input size; @center becomes a (y, x).
+
+    Runs the model only up to the unit's layer (no gradient) to learn its shape.
+    """
     expression = parse_units(unit) if isinstance(unit, str) else UnitExpression.of(unit)
     if len(expression.terms) != 1 or expression.terms[0][0] != 1.0:
         raise FeaturelensError(f"projection takes one unit, not a combination: got {str(unit)!r} (e.g. conv3:5 or conv3:5@2,1)")
-    infos = list_layers(model.module, inputs)
-    resolved = resolve_expression(expression, model, infos).terms[0][1]
+    layer = expression.terms[0][1].layer
+    if layer != LOGIT:
+        find_layer(model.module, layer)  # an unknown name fails here, with the closest names
+    shape = _layer_shape(model, inputs, layer)
+    resolved = resolve_expression(expression, model, [LayerInfo(layer, "", shape)]).terms[0][1]
     if resolved.direction is not None:
-        raise FeaturelensError(f"projection takes a channel, not a direction: got {str(unit)!r} (e.g. {resolved.layer}:0)")
+        raise FeaturelensError(f"projection takes a channel, not a direction: got {str(unit)!r} (e.g. {layer}:0)")
     if resolved.channel is None:
-        raise FeaturelensError(f"unit {str(unit)!r} names a whole layer: projection needs a channel, e.g. {resolved.layer}:0")
-    shape = next(info.shape for info in infos if info.name == resolved.layer)
+        raise FeaturelensError(f"unit {str(unit)!r} names a whole layer: projection needs a channel, e.g. {layer}:0")
     if len(shape) not in (1, 3):
-        raise FeaturelensError(f"layer {resolved.layer!r} outputs shape {shape}: projection needs a [C, H, W] or [C] layer")
+        raise FeaturelensError(f"layer {layer!r} outputs shape {shape}: projection needs a [C, H, W] or [C] layer")
     if resolved.position == CENTER:
         return replace(resolved, position=(shape[-2] // 2, shape[-1] // 2))
     return resolved
 
 
+def _layer_shape(model: LoadedModel, inputs: torch.Tensor, layer: str) -> tuple[int, ...]:
+    try:
+        with torch.no_grad():
+            activation = capture_activations(model.module, inputs, [layer])[layer]
+    except RuntimeError as err:
+        if "produced no tensor output" not in str(err):
+            raise
+        raise FeaturelensError(f"layer {layer!r} produces no tensor in the forward pass: pick another (see `featurelens layers`)") from None
+    return tuple(activation.shape[1:])
+
+
 def load_model_image(model: LoadedModel, path: str | Path) -> torch.Tensor:
     """An image file as [1, C, S, S] in [0, 1]: the model's channels, centre square, resized to its input size S."""
-    image = load_image(path, model.in_channels)
-    height, width = image.shape[-2:]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    square = image[..., top:top + side, left:left + side]
-    size = model.input_size
-    if side == size:
-        return square
-    return F.interpolate(square, size=(size, size), mode="bilinear", align_corners=False, antialias=side > size).clamp(0, 1)
+    # imported here: dataset examples (which own the shared resize) will import projections; this avoids a cycle
+    from featurelens.examples.sources import resize_square
+
+    return resize_square(load_image(path, model.in_channels), model.input_size)
 
 
 def _image_batch(model: LoadedModel, image: torch.Tensor | str | Path) -> torch.Tensor:

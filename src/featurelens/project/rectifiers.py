@@ -15,8 +15,8 @@ TorchFunctionMode and routes them through `_Rectify`: forward is the original ca
 Bounded rectifiers (ReLU6 = clamp(x, 0, 6)): guided masks with the true active range 0 < x < 6, the
 range where the unit passes signal forward; deconvnet uses relu(grad) and ignores the upper bound as it
 ignores the lower one, since the deconvnet rule never consults the forward input.
-Not intercepted: code TorchScript compiles (it bypasses Python dispatch) and non-rectifying
-activations (GELU, SiLU, leaky ReLU), which keep their ordinary gradient.
+Not intercepted: TorchScript code (it bypasses Python dispatch, so `backproject` refuses it for these
+methods) and non-rectifying activations (GELU, SiLU, leaky ReLU), which keep their ordinary gradient.
 """
 
 from __future__ import annotations
@@ -96,18 +96,20 @@ class _Signature:
 
 
 def _signatures() -> dict[Callable, _Signature]:
+    """Every rectifier entry point (module forwards go through the F.* ones) and how to read its arguments."""
+    signatures: dict[Callable, _Signature] = {}
+
+    def add(owner: object, names: str, signature: _Signature) -> None:
+        for name in names.split():
+            func = getattr(owner, name, None)
+            if func is not None:
+                signatures.setdefault(func, signature)  # aliases (F.relu_ is torch.relu_) keep their first entry
+
     relu = (("input", "inplace"), (("inplace", False),))
     hardtanh = ("input", "min_val", "max_val", "inplace")
     hardtanh_defaults = (("min_val", -1.0), ("max_val", 1.0), ("inplace", False))
     threshold = ("input", "threshold", "value", "inplace")
-    clamp = ("input", "min", "max")
-    table: list[tuple[str, Callable | None, _Signature]] = []
-
-    def add(owner: object, names: str, signature: _Signature) -> None:
-        for name in names.split():
-            table.append((name, getattr(owner, name, None), signature))
-
-    add(F, "relu", _Signature(*relu, _relu, None))
+    add(F, "relu", _Signature(*relu, _relu, None))  # nn.ReLU
     add(F, "relu6", _Signature(*relu, _relu6, None))
     add(torch, "relu", _Signature(("input",), (), _relu, False))
     add(torch.Tensor, "relu", _Signature(("self",), (), _relu, False))
@@ -115,20 +117,16 @@ def _signatures() -> dict[Callable, _Signature]:
     add(torch.Tensor, "relu_", _Signature(("self",), (), _relu, True))
     add(torch._C._nn, "relu6", _Signature(("input",), (), _relu6, False))
     add(torch._C._nn, "relu6_", _Signature(("input",), (), _relu6, True))
-    add(F, "hardtanh", _Signature(hardtanh, hardtanh_defaults, _hardtanh, None))
+    add(F, "hardtanh", _Signature(hardtanh, hardtanh_defaults, _hardtanh, None))  # nn.ReLU6, nn.Hardtanh
     add(torch._C._nn, "hardtanh", _Signature(hardtanh[:3], hardtanh_defaults[:2], _hardtanh, False))
     add(torch._C._nn, "hardtanh_", _Signature(hardtanh[:3], hardtanh_defaults[:2], _hardtanh, True))  # F.hardtanh_
-    add(F, "threshold", _Signature(threshold, (("inplace", False),), _threshold, None))
+    add(F, "threshold", _Signature(threshold, (("inplace", False),), _threshold, None))  # nn.Threshold
     add(torch, "threshold", _Signature(threshold[:3], (), _threshold, False))
     add(torch, "threshold_", _Signature(threshold[:3], (), _threshold, True))  # F.threshold_
-    add(torch, "clamp clip clamp_min", _Signature(clamp, (), _clamp, False))
-    add(torch, "clamp_ clip_ clamp_min_", _Signature(clamp, (), _clamp, True))
+    add(torch, "clamp clip clamp_min", _Signature(("input", "min", "max"), (), _clamp, False))
+    add(torch, "clamp_ clip_ clamp_min_", _Signature(("input", "min", "max"), (), _clamp, True))
     add(torch.Tensor, "clamp clip clamp_min", _Signature(("self", "min", "max"), (), _clamp, False))
     add(torch.Tensor, "clamp_ clip_ clamp_min_", _Signature(("self", "min", "max"), (), _clamp, True))
-    signatures: dict[Callable, _Signature] = {}
-    for name, func, signature in table:
-        if func is not None and func not in signatures:  # aliases (F.relu_ is torch.relu_) keep the first entry
-            signatures[func] = signature
     return signatures
 
 

@@ -1,0 +1,92 @@
+"""`featurelens project`: writes the PNG / .npy the API computes, and every user mistake exits 2 with one line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from featurelens.cli.app import main
+from featurelens.output.projection_files import projection_picture
+from featurelens.project import load_model_image, project
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
+    monkeypatch.setattr(sys, "argv", ["featurelens", "project", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as done:
+        code = done.code or 0
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture()
+def fashion_png(tmp_path: Path, fashion_images: torch.Tensor) -> Path:
+    path = tmp_path / "ankle_boot.png"
+    Image.fromarray((fashion_images[0, 0].numpy() * 255).round().astype(np.uint8)).save(path)
+    return path
+
+
+def test_writes_npy_equal_to_the_api_and_a_png_of_it(monkeypatch, capsys, tmp_path, fashion, fashion_png) -> None:
+    npy, png = tmp_path / "p.npy", tmp_path / "out" / "p.png"
+    code, err = run_cli(monkeypatch, capsys, str(fashion_png), "relu3:80", "--model", "fashion-cnn", "--out", str(npy), "--device", "cpu")
+    assert code == 0 and "wrote" in err and "relu3:80@" in err
+    expected = project(fashion, load_model_image(fashion, fashion_png), "relu3:80")
+    array = np.load(npy)
+    assert array.shape == (1, 28, 28) and array.dtype == np.float32
+    assert np.array_equal(array, expected.array)
+    code, _ = run_cli(monkeypatch, capsys, str(fashion_png), "relu3:80", "--model", "fashion-cnn", "--out", str(png), "--method", "guided")
+    picture = np.asarray(Image.open(png))
+    assert code == 0 and picture.shape == (28, 28)
+    guided = project(fashion, load_model_image(fashion, fashion_png), "relu3:80", "guided").array
+    assert np.array_equal(picture, projection_picture(guided)[:, :, 0])
+
+
+def test_png_is_centred_at_grey_and_scaled_by_max_abs() -> None:
+    array = np.zeros((3, 4, 4), dtype=np.float32)
+    array[0, 0, 0], array[1, 1, 1], array[2, 2, 2] = 2.0, -4.0, 1.0
+    picture = projection_picture(array)
+    assert picture.shape == (4, 4, 3) and picture.dtype == np.uint8
+    assert picture[3, 3].tolist() == [128, 128, 128]  # zero is mid-grey
+    assert picture[1, 1, 1] == 0 and picture[0, 0, 0] == 191 and picture[2, 2, 2] == 159  # -max → 0, +max/2 → 191
+    assert (projection_picture(np.zeros((1, 2, 2), np.float32)) == 128).all()
+
+
+def test_loaded_image_is_the_centre_square_at_the_model_size(tmp_path, fashion) -> None:
+    wide = np.zeros((56, 112), dtype=np.uint8)
+    wide[:, 28:84] = 255  # only the centre square is white
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    image = load_model_image(fashion, tmp_path / "wide.png")
+    assert image.shape == (1, 1, 28, 28) and image.min() > 0.99
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{missing}", "conv3:5"], "not found"),
+        (["{unreadable}", "conv3:5"], "cannot read image"),
+        (["{image}", "conv9:5"], "closest: conv"),
+        (["{image}", "conv3:500"], "valid channels are 0..127"),
+        (["{image}", "conv3:5@9,9"], "out of range"),
+        (["{image}", "conv3"], "needs a channel"),
+        (["{image}", "conv3:5+conv3:6"], "one unit"),
+        (["{image}", "conv3:5", "--method", "deconv"], "use deconvnet, guided, gradient"),
+        (["{image}", "conv3:5", "--out", "{tmp}/p.jpg"], "end --out with .png"),
+    ],
+)
+def test_mistakes_exit_2_with_one_line(monkeypatch, capsys, tmp_path, fashion_png, args, message) -> None:
+    (tmp_path / "notes.png").write_text("not an image")
+    names = {"missing": tmp_path / "absent.png", "unreadable": tmp_path / "notes.png", "image": fashion_png, "tmp": tmp_path}
+    filled = [a.format(**names) for a in args]
+    out = tmp_path / "projection.png"
+    if "--out" not in filled:
+        filled += ["--out", str(out)]
+    code, err = run_cli(monkeypatch, capsys, *filled, "--model", "fashion-cnn")
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
+    assert not out.exists()

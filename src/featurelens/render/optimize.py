@@ -161,8 +161,9 @@ def _values(groups, activations: dict[str, torch.Tensor], batch: int) -> torch.T
 def _optimise_chunk(model, targets, settings, offset, progress, result) -> bool:
     """Optimise one batch of images; append their results. Returns True if interrupted."""
     device = model.device
+    # Initial noise is drawn on the CPU (same start on any device); transforms draw on the model's device.
+    param = _make_param(model, len(targets), settings, torch.Generator().manual_seed(settings.seed + offset))
     generator = torch.Generator(device=device).manual_seed(settings.seed + offset)
-    param = _make_param(model, len(targets), settings, generator)
     optimizer = torch.optim.Adam(param.parameters(), lr=settings.lr or default_lr(settings.param, settings.size))
     groups = _groups(targets)
     diversity_layer = targets[0].layers[0] if settings.diversity else None

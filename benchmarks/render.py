@@ -102,9 +102,12 @@ def main() -> None:
     # Lucent below runs on the same module object; featurelens leaves it channels-last, which also speeds Lucent up.
     units = [f"{args.layer}:{c}" for c in range(args.units)]
 
+    # Raw costs are timed before and after the render and averaged, so drift in machine load cancels out.
     raw_plain = raw_cost_per_step(model, units, args.size, args.raw_steps, channels_last=False)
     raw_fast = raw_cost_per_step(model, units, args.size, args.raw_steps, channels_last=True)
     ours = fl.render(model, units, size=args.size, steps=args.steps, seed=0)
+    raw_fast = (raw_fast + raw_cost_per_step(model, units, args.size, args.raw_steps, channels_last=True)) / 2
+    raw_plain = (raw_plain + raw_cost_per_step(model, units, args.size, args.raw_steps, channels_last=False)) / 2
     ours_per_unit = ours.seconds / len(units)
     raw_per_unit = raw_plain * args.steps / len(units)
     raw_fast_per_unit = raw_fast * args.steps / len(units)

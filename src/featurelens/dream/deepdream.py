@@ -40,14 +40,14 @@ ProgressFn = Callable[[int], None]
 
 @dataclass(frozen=True)
 class DreamSettings:
-    """Knobs of one dream. `lr` is the mean pixel change per step; `tile` bounds the crop one forward pass sees."""
+    """Knobs of one dream. `lr` is the mean pixel change per step; `tile` bounds the side of the crop one forward pass sees."""
 
     octaves: int = 4
     octave_scale: float = 1.4
     steps: int = 10
     lr: float = DEFAULT_LR
     jitter: int = 32
-    tile: int = 512
+    tile: int | None = None  # None: 512, or larger for layers whose receptive field needs it
     seed: int = 0
 
     def check(self) -> None:

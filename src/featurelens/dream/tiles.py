@@ -22,6 +22,8 @@ from featurelens.dream.objective import DreamObjective, LayerWindow
 from featurelens.errors import FeaturelensError
 from featurelens.models.loaded import LoadedModel
 
+DEFAULT_TILE = 512
+
 
 @dataclass(frozen=True)
 class Span:
@@ -34,12 +36,12 @@ class Span:
 class TiledGradient:
     """`(value, gradient) = tiled(image, generator)` for images [1, C, H, W] in [0, 1] of any size."""
 
-    def __init__(self, model: LoadedModel, objective: DreamObjective, tile: int):
-        if tile < model.min_size:
+    def __init__(self, model: LoadedModel, objective: DreamObjective, tile: int | None = None):
+        """`tile` None picks DEFAULT_TILE, or for deep layers a tile whose core is at least half of it."""
+        if tile is not None and tile < model.min_size:
             raise FeaturelensError(f"--tile {tile} is below the minimum input size {model.min_size} of model {model.spec!r}: use --tile {model.min_size} or more")
         self.model = model
         self.objective = objective
-        self.tile = tile
         self.strides: dict[str, int] = {}
         self.stride, self.margin = 1, 0
         if objective.tileable:
@@ -47,6 +49,7 @@ class TiledGradient:
             self.strides = {layer: g.stride for layer, g in geometries.items()}
             self.stride = math.lcm(*self.strides.values())
             self.margin = self.stride * math.ceil(max(g.margin for g in geometries.values()) / self.stride)
+        self.tile = tile if tile is not None else max(DEFAULT_TILE, 4 * self.margin + 2 * self.stride)
         self.capture = ActivationCapture(model.module, objective.layers)
         self._full_cache: dict[tuple[int, int], dict[str, tuple[int, int]]] = {}
 

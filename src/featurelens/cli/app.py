@@ -8,6 +8,9 @@ import typer
 
 from featurelens.cli import layers_command, overview_command, render_command
 from featurelens.cli import project_command
+from featurelens.cli import examples_command
+from featurelens.cli import dream_command
+from featurelens.cli import invert_command
 from featurelens.errors import FeaturelensError
 
 app = typer.Typer(
@@ -21,6 +24,9 @@ app.command("layers")(layers_command.layers)
 app.command("render")(render_command.render)
 app.command("overview")(overview_command.overview)
 app.command("project")(project_command.project)
+app.command("examples")(examples_command.examples)
+app.command("dream")(dream_command.dream)
+app.add_typer(invert_command.invert_app, name="invert")
 
 
 def main() -> None:

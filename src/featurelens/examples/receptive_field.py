@@ -12,8 +12,8 @@ Two methods, and a check that picks between them:
 `receptive_fields` walks; it then checks the walk's boxes against the footprints of four units
 (corners, centre and its neighbour). When they agree the result is "analytic"; when they do not
 (branches in parallel, padding done inside a forward, unknown modules) it measures a box for every
-output row and column ("measured"). Layers without a spatial map (after global pooling, `fc`,
-`logit`) are "global": every unit sees the whole image.
+output row and column ("measured"). Layers without a spatial map (`flatten`, `fc`, `logit`) are
+"global": every unit sees the whole image.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from featurelens.capture import capture_activations, find_layer
+from featurelens.capture import LOGIT, capture_activations, find_layer
 from featurelens.models import LoadedModel
 from featurelens.models.efficientnet_lite import SamePad2d
 
@@ -86,7 +86,7 @@ def receptive_fields(model: LoadedModel, layers: list[str], size: int | tuple[in
         fields = {}
         for layer in layers:
             shape = tuple(acts[layer].shape[2:])
-            if len(shape) != 2 or shape == (1, 1):
+            if len(shape) != 2:  # vectors: after global pooling, flatten, fc, logit
                 fields[layer] = global_field(layer, image)
             elif walked[layer] is not None and _agrees(walked[layer], acts[layer], probe):
                 fields[layer] = walked[layer]
@@ -97,7 +97,6 @@ def receptive_fields(model: LoadedModel, layers: list[str], size: int | tuple[in
 
 # --- analytic walk -------------------------------------------------------------------------------------
 
-_POINTWISE_OK = (nn.BatchNorm2d, nn.Dropout, nn.Identity)
 _PADS = (nn.ZeroPad2d, nn.ConstantPad2d, nn.ReflectionPad2d, nn.ReplicationPad2d)
 
 
@@ -156,7 +155,7 @@ def _geometry(module: nn.Module, in_hw: tuple[int, int], out_hw: tuple[int, int]
 
 def analytic_fields(module: nn.Module, layers: list[str], image: tuple[int, int], in_channels: int) -> dict[str, ReceptiveField | None]:
     """Walk the spatial modules run up to each layer (one forward); None where the forward is not such a chain."""
-    targets = {find_layer(module, layer): layer for layer in layers}
+    targets = {find_layer(module, layer): layer for layer in layers if layer != LOGIT}
     ops: list[_Op] = []
     state = {"hw": image, "ok": True}
     outputs: dict[nn.Module, tuple[int, int]] = {}
@@ -302,6 +301,22 @@ def _agrees(field: ReceptiveField, act: torch.Tensor, probe: torch.Tensor) -> bo
     return True
 
 
+def _fit(spans: list[Span], limit: int) -> tuple[int, int, int]:
+    """(size, stride, offset) along one axis from clipped spans: starts above 0 and stops below `limit` are unclipped."""
+    starts = [i for i, (a, _) in enumerate(spans) if a > 0]
+    stops = [i for i, (_, b) in enumerate(spans) if b < limit]
+    stride = limit
+    for found in (starts, stops):
+        pairs = [i for i in found if i + 1 in found]
+        if pairs:
+            edge = 0 if found is starts else 1
+            stride = spans[pairs[0] + 1][edge] - spans[pairs[0]][edge]
+            break
+    offset = spans[starts[0]][0] - starts[0] * stride if starts else spans[0][0]
+    size = spans[stops[0]][1] - offset - stops[0] * stride if stops else max(b - a for a, b in spans)
+    return size, stride, offset
+
+
 def measured_field(linear: nn.Module, layer: str, image: tuple[int, int], shape: tuple[int, int], in_channels: int, chunk: int = 16) -> ReceptiveField:
     """Measure the clipped span of every output row and column from footprints; fit size/stride/offset where unclipped."""
     h, w = shape
@@ -312,15 +327,6 @@ def measured_field(linear: nn.Module, layer: str, image: tuple[int, int], shape:
         for begin in range(0, count, chunk):
             for mask in footprints(linear, layer, image, units[begin : begin + chunk], in_channels):
                 out.append(_bounds(mask)[axis])
-    size, stride, offset = [], [], []
-    for spans, limit in ((rows, image[0]), (cols, image[1])):
-        inner = [i for i, (a, b) in enumerate(spans) if a > 0 and b < limit]
-        step = spans[1][0] - spans[0][0] if len(spans) > 1 else limit
-        pairs = [i for i in inner if i + 1 in inner]
-        if pairs:
-            step = spans[pairs[0] + 1][0] - spans[pairs[0]][0]
-        extent = max(b - a for a, b in spans)
-        size.append(spans[inner[0]][1] - spans[inner[0]][0] if inner else extent)
-        stride.append(step)
-        offset.append(spans[inner[0]][0] - inner[0] * step if inner else spans[0][0])
+    fitted = [_fit(rows, image[0]), _fit(cols, image[1])]
+    size, stride, offset = ([axis[i] for axis in fitted] for i in range(3))
     return ReceptiveField(layer, tuple(size), tuple(stride), tuple(offset), image, "measured", tuple(rows), tuple(cols))

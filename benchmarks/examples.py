@@ -1,0 +1,144 @@
+"""Benchmark `featurelens examples` against the raw forward pass it cannot avoid, in one run.
+
+Two workloads:
+  (a) Fashion-MNIST training set (60 000 images), fashion-cnn, every channel of every conv layer
+      (conv1, conv2, conv3);
+  (b) a folder of a few hundred 224 px photos (the bundled photos, as random crops/flips saved as
+      JPEG and PNG), the default model (efficientnet-lite0), three layers.
+For each: images/s of the examples pass (reading the source, forward to the deepest layer, top-k
+and bottom-k of every channel) against images/s of the raw forward pass alone, on images already
+decoded and normalised in memory, stopped at the same deepest layer, same batch size. Raw and
+examples alternate over `--chunks` chunks of the data (the examples pass continues from its state
+chunk after chunk, as a resumed run does), so load drift on a shared machine hits both; the whole
+is repeated `--repeats` times and the best and median ratios are reported. Also reported: the
+setup per call (receptive fields, fingerprint) and the time to write the table, crops and pages.
+
+Usage:
+  python benchmarks/examples.py [--threads N] [--batch-size 64] [--repeats 3] [--chunks 6] [--photos 306]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from featurelens import load_model
+from featurelens.capture import ActivationCapture
+from featurelens.data.fashion_mnist import load_fashion_mnist
+from featurelens.examples import top_examples
+from featurelens.examples.sources import open_source
+from featurelens.output.examples_files import write_examples
+from featurelens.photos import bundled_photos
+
+FASHION_LAYERS = ["conv1", "conv2", "conv3"]
+LITE_LAYERS = ["_blocks.4", "_blocks.10", "_blocks.15"]
+
+
+def raw_seconds(model, images: torch.Tensor, deepest: str, batch_size: int) -> float:
+    """Forward only over `images` (decoded, in [0, 1]), normalised beforehand, stopped at `deepest`."""
+    x = model.normalize(images)
+    with torch.no_grad(), ActivationCapture(model.module, [deepest]) as capture:
+        capture.run(x[:batch_size])  # warm-up
+        start = time.perf_counter()
+        for begin in range(0, len(x), batch_size):
+            capture.run(x[begin : begin + batch_size])
+    return time.perf_counter() - start
+
+
+def interleaved(model, source, images: torch.Tensor, layers, batch_size: int, chunks: int):
+    """Raw and examples alternate chunk by chunk (the examples pass continues from its own state), so load drift hits both.
+
+    Returns (result, raw seconds, examples pass seconds, setup seconds).
+    """
+    bounds = [round(len(images) * i / chunks) for i in range(chunks + 1)]
+    raw = 0.0
+    state = None
+    setup = 0.0
+    for begin, end in zip(bounds, bounds[1:]):
+        raw += raw_seconds(model, images[begin:end], layers[-1], batch_size)
+        start = time.perf_counter()
+        result = top_examples(model, source, layers, k=9, batch_size=batch_size, limit=end, resume=state)
+        setup += time.perf_counter() - start - (result.seconds - (state.seconds if state else 0.0))
+        state = result.state
+    return result, raw, result.seconds, setup
+
+
+def photo_folder(root: Path, count: int, size: int = 224, seed: int = 0) -> Path:
+    """`count` random square crops (40–100 % of the short side) of the bundled photos, flipped half the time."""
+    rng = random.Random(seed)
+    photos = bundled_photos()
+    for i in range(count):
+        photo = photos[i % len(photos)]
+        width, height = photo.size
+        side = int(min(width, height) * rng.uniform(0.4, 1.0))
+        left, top = rng.randint(0, width - side), rng.randint(0, height - side)
+        crop = photo.crop((left, top, left + side, top + side)).resize((size, size), Image.BILINEAR)
+        if rng.random() < 0.5:
+            crop = crop.transpose(Image.FLIP_LEFT_RIGHT)
+        folder = root / f"photo{i % len(photos):02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        if i % 4 == 3:
+            crop.save(folder / f"{i:04d}.png")
+        else:
+            crop.save(folder / f"{i:04d}.jpg", quality=90)
+    return root
+
+
+def compare(name: str, model, source_spec, images: torch.Tensor, layers, batch_size: int, repeats: int, chunks: int, out: Path) -> dict:
+    ratios, raws, passes = [], [], []
+    for _ in range(repeats):
+        result, raw, seconds, setup = interleaved(model, source_spec, images, layers, batch_size, chunks)
+        raws.append(len(images) / raw)
+        passes.append(result.items_seen / seconds)
+        ratios.append(passes[-1] / raws[-1])
+    start = time.perf_counter()
+    write_examples(result, out)
+    writing = time.perf_counter() - start
+    best = max(range(repeats), key=lambda i: ratios[i])
+    median = sorted(ratios)[repeats // 2]
+    print(
+        f"{name}: {result.items_seen} images, batch {batch_size}: raw forward {raws[best]:.0f} images/s, "
+        f"examples pass {passes[best]:.0f} images/s, ratio {ratios[best]:.3f} (median {median:.3f}; per repeat "
+        f"{', '.join(f'{r:.3f}' for r in ratios)}); setup per call {setup / chunks:.1f} s, "
+        f"writing {sum(1 for _ in result.examples())} examples {writing:.1f} s",
+        flush=True,
+    )
+    return {"ratio": ratios[best], "median": median}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--photos", type=int, default=306, help="images in the photo folder")
+    parser.add_argument("--chunks", type=int, default=6, help="raw and examples alternate over this many chunks of the data")
+    parser.add_argument("--skip", choices=["fashion", "photos"], default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), batch {args.batch_size}, {args.repeats} repeats of {args.chunks} interleaved chunks", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if args.skip != "fashion":
+            fashion = load_model("fashion-cnn")
+            train, _ = load_fashion_mnist("train")
+            compare("fashion-mnist:train / fashion-cnn / conv1,conv2,conv3", fashion, "fashion-mnist:train",
+                    train[:, None].float() / 255, FASHION_LAYERS, args.batch_size, args.repeats, args.chunks, tmp / "out-fashion")
+        if args.skip != "photos":
+            lite = load_model("efficientnet-lite0")
+            folder = photo_folder(tmp / "photos", args.photos)
+            source = open_source(folder)
+            decoded = torch.stack([source.image(i, 3, 224) for i in range(len(source))])
+            compare(f"photo folder 224 px / efficientnet-lite0 / {','.join(LITE_LAYERS)}", lite, folder,
+                    decoded, LITE_LAYERS, args.batch_size, args.repeats, min(args.chunks, 3), tmp / "out-photos")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Streaming top-k and bottom-k per channel: one `torch.topk` over [running k | batch] for every channel of every layer.
+
+Every (layer, kind, channel) is one row of a single table, so a batch costs the same handful of
+tensor ops whatever the number of layers and channels. Bottom-k rows rank negated scores, so
+"lowest first" is "highest first" too. Ranking is total and deterministic: by score, then by lower
+entry index. Score and index are packed into one int64 key (the float's bits mapped to an
+order-preserving integer, then the index), so `topk` on keys has no ties and the result is the
+same for any batch size — streaming equals sorting the whole dataset. Memory: O(rows × k).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+_INDEX_SPAN = 1 << 32  # entry indices must stay below 2**32
+KINDS = ("max", "min")
+REDUCES = ("max", "mean")
+
+
+@dataclass
+class Ranked:
+    """Best `m ≤ k` entries of each row, best first: scores [R, m] float32, entry indices and flat positions [R, m] int64."""
+
+    scores: torch.Tensor
+    indices: torch.Tensor
+    positions: torch.Tensor
+
+    @classmethod
+    def empty(cls, rows: int, device: torch.device | str = "cpu") -> "Ranked":
+        return cls(
+            torch.empty(rows, 0, device=device),
+            torch.empty(rows, 0, dtype=torch.int64, device=device),
+            torch.empty(rows, 0, dtype=torch.int64, device=device),
+        )
+
+    def to(self, device: torch.device | str) -> "Ranked":
+        return Ranked(self.scores.to(device), self.indices.to(device), self.positions.to(device))
+
+
+def rank_keys(scores: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """int64 keys that order by higher score first, then by lower index; NaN scores rank last."""
+    inf = float("inf")
+    scores = torch.nan_to_num(scores.float(), nan=-inf, posinf=inf, neginf=-inf) + 0.0  # -0.0 → +0.0: equal floats, equal keys
+    bits = scores.view(torch.int32)
+    ordered = bits ^ ((bits >> 31) & 0x7FFFFFFF)  # negative floats: flip all but the sign bit, so int order = float order
+    return (ordered.to(torch.int64) << 32) | (_INDEX_SPAN - 1 - indices)
+
+
+def spatial_scores(flat: torch.Tensor, reduce: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores [B, C] of maps `flat` [B, C, N] for top-k and for bottom-k.
+
+    reduce "max": the spatial peak and the spatial trough; "mean": the spatial mean for both.
+    """
+    if reduce == "mean":
+        mean = flat.float().mean(dim=2)
+        return mean, mean
+    return flat.amax(dim=2), flat.amin(dim=2)
+
+
+def as_maps(act: torch.Tensor) -> torch.Tensor:
+    """[B, C, H, W] (or [B, C] / [B, C, L]) as [B, C, N]."""
+    return act.flatten(2) if act.dim() > 2 else act.unsqueeze(2)
+
+
+class StreamingTopK:
+    """Running top-k ("max") and bottom-k ("min") of every channel of several layers.
+
+    Row layout: for each layer in order, its C "max" rows then its C "min" rows. Internally the
+    "min" rows hold negated scores; `layer_ranked` gives true scores back.
+    """
+
+    def __init__(self, channels: dict[str, int], k: int, reduce: str, device: torch.device | str = "cpu"):
+        self.channels = dict(channels)
+        self.k = k
+        self.reduce = reduce
+        self.offsets: dict[str, int] = {}
+        rows = 0
+        for layer, count in self.channels.items():
+            self.offsets[layer] = rows
+            rows += 2 * count
+        self.rows = rows
+        self.ranked = Ranked.empty(rows, device)
+        # (layer, kind, first row) of each block of rows, and where the blocks start (plus the end)
+        self._blocks = [(layer, kind, self.offsets[layer] + (count if kind == "min" else 0))
+                        for layer, count in self.channels.items() for kind in KINDS]
+        self._block_starts = torch.tensor([first for _, _, first in self._blocks] + [rows])
+
+    def updated(self, acts: dict[str, torch.Tensor], indices: torch.Tensor) -> Ranked:
+        """The ranking after one batch (`acts[layer]` [B, C, …] of entries `indices` [B]); `self` is left unchanged."""
+        maps = {layer: as_maps(acts[layer]) for layer in self.channels}
+        parts = []
+        for layer in self.channels:
+            high, low = spatial_scores(maps[layer], self.reduce)
+            parts += [high.float(), -low.float()]
+        signed = torch.cat(parts, 1)  # [B, R]
+        running = self.ranked
+        done, batch = running.scores.shape[1], signed.shape[0]
+        indices = indices.to(signed.device)
+        cand_scores = torch.cat([running.scores, signed.t()], 1)
+        cand_indices = torch.cat([running.indices, indices.view(1, batch).expand(self.rows, batch)], 1)
+        top = rank_keys(cand_scores, cand_indices).topk(min(self.k, done + batch), dim=1, sorted=True).indices
+        positions = running.positions.gather(1, top.clamp(max=done - 1)) if done else torch.zeros_like(top)
+        self._locate(maps, positions, top, done)
+        return Ranked(cand_scores.gather(1, top), cand_indices.gather(1, top), positions)
+
+    def _locate(self, maps: dict[str, torch.Tensor], positions: torch.Tensor, top: torch.Tensor, done: int) -> None:
+        """Fill in the spatial position of the winners that come from this batch (few, once the ranking settles).
+
+        Only for them: an index-returning reduction over the whole batch costs several times a plain max.
+        Winners come sorted by row, so each (layer, kind) block of rows is one slice of them.
+        """
+        row, slot = torch.nonzero(top >= done, as_tuple=True)
+        if not len(row):
+            return
+        batch_row = top[row, slot] - done
+        edges = torch.searchsorted(row, self._block_starts.to(row.device)).tolist()
+        found = []
+        for (layer, kind, first), begin, end in zip(self._blocks, edges, edges[1:]):
+            if begin == end:
+                continue
+            chosen = maps[layer][batch_row[begin:end], row[begin:end] - first]  # [winners, N]
+            found.append((chosen.argmax(dim=1) if kind == "max" else chosen.argmin(dim=1), begin, end))  # first occurrence
+        for values, begin, end in found:
+            positions[row[begin:end], slot[begin:end]] = values
+
+    def layer_ranked(self, ranked: Ranked, layer: str) -> dict[str, Ranked]:
+        """{"max": …, "min": …} rows of one layer from a whole-table ranking, with true scores."""
+        start, count = self.offsets[layer], self.channels[layer]
+        out = {}
+        for kind, begin, sign in (("max", start, 1.0), ("min", start + count, -1.0)):
+            rows = slice(begin, begin + count)
+            out[kind] = Ranked(ranked.scores[rows] * sign, ranked.indices[rows], ranked.positions[rows])
+        return out
+
+    def from_layers(self, per_layer: dict[str, dict[str, Ranked]]) -> Ranked:
+        """The whole-table ranking from per-layer rankings (as `layer_ranked` gives them)."""
+        parts: list[tuple[Ranked, float]] = []
+        for layer in self.channels:
+            parts += [(per_layer[layer]["max"], 1.0), (per_layer[layer]["min"], -1.0)]
+        return Ranked(
+            torch.cat([r.scores * sign for r, sign in parts]),
+            torch.cat([r.indices for r, _ in parts]),
+            torch.cat([r.positions for r, _ in parts]),
+        )

@@ -18,9 +18,12 @@ from featurelens.cli.options import DeviceOption, ModelOption
 from featurelens.device import resolve_device
 from featurelens.errors import FeaturelensError
 from featurelens.examples import ExamplesState, open_source, top_examples
+from featurelens.examples.projections import example_projections
 from featurelens.examples.run import run_fingerprint
 from featurelens.models import load_model
 from featurelens.output.examples_files import checkpoint_path, load_checkpoint, save_checkpoint, write_examples
+from featurelens.output.projection_files import projection_picture
+from featurelens.project.rectifiers import check_method
 
 SKIPPED_SHOWN = 5  # unreadable files named on stderr; all are in summary.json
 
@@ -36,6 +39,7 @@ def examples(
     limit: int = typer.Option(None, "--limit", help="Use only the first N entries of the source."),
     checkpoint_every: int = typer.Option(20, "--checkpoint-every", help="Save the running state every N batches (0: never)."),
     resume: bool = typer.Option(None, "--resume/--fresh", help="Continue from OUT/checkpoint.pt (error if none matches) / ignore it. Default: continue when it matches."),
+    project: str = typer.Option(None, "--project", help="deconvnet, guided or gradient: also show the projection of each top example (Zeiler & Fergus Fig. 2)."),
     workers: int = typer.Option(None, "--workers", help="Threads decoding image files (default: up to 8, one per CPU core)."),
     out: Path = typer.Option(Path("examples"), "--out", "-o", help="Output folder."),
     device: str = DeviceOption,
@@ -48,6 +52,8 @@ def examples(
     """
     if k <= 0:
         raise FeaturelensError(f"--k must be a positive number of examples per unit, got {k}")
+    if project is not None:
+        check_method(project)
     source = open_source(data, workers)
     loaded = load_model(model, resolve_device(device))
     names = list(dict.fromkeys(n.strip() for n in layers.split(",") if n.strip()))
@@ -62,12 +68,23 @@ def examples(
         )
     if result.interrupted:
         save_checkpoint(result.state, saved)
-    index = write_examples(result, out)
+    pictures = _projection_pictures(loaded, result, project) if project and not result.interrupted else None
+    index = write_examples(result, out, projections=pictures)
     if not result.interrupted:
         saved.unlink(missing_ok=True)
     _report(result, index)
     if result.interrupted:
         raise SystemExit(130)  # not typer.Exit: click returns its code instead of raising under standalone_mode=False
+
+
+def _projection_pictures(model, result, method: str) -> dict:
+    """Each top example's projection as a picture, cropped to the box the unit sees, like the example's crop."""
+    pictures = {}
+    for key, array in example_projections(model, result, method).items():
+        layer, channel, kind, rank = key
+        x0, y0, x1, y1 = result.layer(layer).box(kind, channel, rank - 1)
+        pictures[key] = projection_picture(array)[y0:y1, x0:x1]
+    return pictures
 
 
 def _resume_state(resume: bool | None, out: Path, fingerprint: Callable[[], dict]) -> ExamplesState | None:

@@ -6,11 +6,15 @@ import sys
 
 import typer
 
-from featurelens.cli import layers_command, overview_command, render_command
-from featurelens.cli import project_command
-from featurelens.cli import examples_command
-from featurelens.cli import dream_command
-from featurelens.cli import invert_command
+from featurelens.cli import (
+    dream_command,
+    examples_command,
+    invert_command,
+    layers_command,
+    overview_command,
+    project_command,
+    render_command,
+)
 from featurelens.errors import FeaturelensError
 
 app = typer.Typer(
@@ -32,7 +36,7 @@ app.add_typer(invert_command.invert_app, name="invert")
 def main() -> None:
     """Entry point: run the app, turning FeaturelensError into one red line and exit code 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns typer.Exit's code instead of raising in this mode
     except FeaturelensError as err:
         print_error(str(err))
         sys.exit(2)
@@ -52,6 +56,7 @@ def main() -> None:
             err.show()
             sys.exit(err.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def print_error(message: str) -> None:

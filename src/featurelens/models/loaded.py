@@ -44,12 +44,16 @@ class LoadedModel:
         """Map [0, 1] images to the model's input space."""
         key = (images.device, images.dtype)
         if key not in self._norm_cache:
-            shape = (1, self.in_channels, 1, 1)
-            mean = torch.tensor(self.mean[: self.in_channels], dtype=images.dtype, device=images.device).view(shape)
-            std = torch.tensor(self.std[: self.in_channels], dtype=images.dtype, device=images.device).view(shape)
-            self._norm_cache[key] = (mean, std)
+            with torch.inference_mode(False):  # a cache made under inference_mode would refuse later autograd use
+                self._norm_cache[key] = self._norm_constants(images)
         mean, std = self._norm_cache[key]
         return (images - mean) / std
+
+    def _norm_constants(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        shape = (1, self.in_channels, 1, 1)
+        mean = torch.tensor(self.mean[: self.in_channels], dtype=images.dtype, device=images.device).view(shape)
+        std = torch.tensor(self.std[: self.in_channels], dtype=images.dtype, device=images.device).view(shape)
+        return mean, std
 
     def class_index(self, name: str) -> int:
         """Index of a class given by any of its comma-separated synonyms (case-insensitive)."""

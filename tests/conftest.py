@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from featurelens import load_model
@@ -17,3 +20,31 @@ def lite0():
 def fashion():
     """The project's own Fashion-MNIST CNN with its shipped trained weights."""
     return load_model("fashion-cnn")
+
+
+@pytest.fixture
+def main_cli(monkeypatch, capsys):
+    """Run the CLI's main() in-process, as the entry point does; returns (exit code, stderr)."""
+    from featurelens.cli.app import main
+
+    def run(*args: str) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["featurelens", *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as done:
+            code = done.code or 0
+        return code, capsys.readouterr().err
+
+    return run
+
+
+def run_featurelens(*args: str, cwd=None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`featurelens ARGS…` in a subprocess, as a user runs it (the entry point's main)."""
+    code = "from featurelens.cli.app import main; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture
+def featurelens_cli():
+    return run_featurelens

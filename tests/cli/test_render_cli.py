@@ -25,16 +25,16 @@ from PIL import Image
         (["overview", "--layers", "_blocks.99"], "unknown layer '_blocks.99'"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_code_2(cli, args, message):
-    done = cli(*args)
+def test_bad_input_is_one_line_and_exit_code_2(featurelens_cli, args, message):
+    done = featurelens_cli(*args)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert message in lines[0]
 
 
-def test_render_writes_pngs_contact_sheet_and_json(cli, tmp_path):
-    done = cli("render", "--model", "fashion-cnn", "--size", "28", "--steps", "32", "--out", str(tmp_path), "conv3:0..2", "logit:\"Sneaker\"")
+def test_render_writes_pngs_contact_sheet_and_json(featurelens_cli, tmp_path):
+    done = featurelens_cli("render", "--model", "fashion-cnn", "--size", "28", "--steps", "32", "--out", str(tmp_path), "conv3:0..2", "logit:\"Sneaker\"")
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "render.json").read_text())
     units = summary["units"]
@@ -46,16 +46,16 @@ def test_render_writes_pngs_contact_sheet_and_json(cli, tmp_path):
     assert Image.open(tmp_path / "contact_sheet.png").size[0] > 28 * 2
 
 
-def test_layers_json_lists_names_types_shapes(cli):
-    done = cli("layers", "--model", "fashion-cnn", "--json")
+def test_layers_json_lists_names_types_shapes(featurelens_cli):
+    done = featurelens_cli("layers", "--model", "fashion-cnn", "--json")
     assert done.returncode == 0, done.stderr
     layers = json.loads(done.stdout)
     assert layers[0] == {"name": "conv1", "type": "Conv2d", "shape": [32, 28, 28], "channels": 32}
     assert [entry["name"] for entry in layers][-2:] == ["fc", "logit"]
 
 
-def test_overview_writes_one_grid_per_layer_and_a_page(cli, tmp_path):
-    done = cli("overview", "--model", "fashion-cnn", "--size", "28", "--steps", "16", "--units-per-layer", "4", "--out", str(tmp_path))
+def test_overview_writes_one_grid_per_layer_and_a_page(featurelens_cli, tmp_path):
+    done = featurelens_cli("overview", "--model", "fashion-cnn", "--size", "28", "--steps", "16", "--units-per-layer", "4", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     page = (tmp_path / "index.html").read_text()
     for layer in ("conv1", "conv2", "conv3"):  # first to last convolution

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 
 import pytest
 from PIL import Image
 
-from featurelens.cli.app import main
 from featurelens.photos import bundled_photos
 
 
-def run(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["featurelens", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as done:
-        code = done.code or 0
-    return code, capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +18,9 @@ def photo(tmp_path_factory):
     return path
 
 
-def test_dream_writes_a_png_at_the_input_size_and_octaves(monkeypatch, capsys, photo, tmp_path) -> None:
+def test_dream_writes_a_png_at_the_input_size_and_octaves(main_cli, photo, tmp_path) -> None:
     out = tmp_path / "out.png"
-    code, err = run(monkeypatch, capsys, "dream", str(photo), "--objective", "_blocks.5", "--octaves", "2", "--steps", "2",
+    code, err = main_cli("dream", str(photo), "--objective", "_blocks.5", "--octaves", "2", "--steps", "2",
                     "--out", str(out), "--save-octaves", "--device", "cpu")
     assert code == 0, err
     assert Image.open(out).size == (96, 80)
@@ -48,16 +38,16 @@ def test_dream_writes_a_png_at_the_input_size_and_octaves(monkeypatch, capsys, p
         (["--guide", "missing.png"], "image 'missing.png' not found"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(monkeypatch, capsys, photo, args, message) -> None:
-    code, err = run(monkeypatch, capsys, "dream", str(photo), *args)
+def test_bad_input_is_one_line_and_exit_2(main_cli, photo, args, message) -> None:
+    code, err = main_cli("dream", str(photo), *args)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], err
 
 
-def test_unreadable_image_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path) -> None:
+def test_unreadable_image_is_one_line_and_exit_2(main_cli, tmp_path) -> None:
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    code, err = run(monkeypatch, capsys, "dream", str(broken))
+    code, err = main_cli("dream", str(broken))
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and "cannot read image" in err

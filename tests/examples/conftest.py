@@ -1,10 +1,8 @@
 """Dataset-examples tests: one torch thread (small batches are dominated by thread hand-offs on a busy 2-core box),
-and the real `featurelens` command run in a subprocess. Models come from the session fixtures in tests/conftest.py."""
+Models come from the session fixtures in tests/conftest.py."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -26,12 +24,5 @@ def fashion_data() -> None:
         pytest.skip("apt-get install dataset-fashion-mnist")
 
 
-def run_featurelens(*args: str, cwd=None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """`featurelens ARGS…` as a user runs it (the installed entry point's main)."""
-    code = "from featurelens.cli.app import main; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
 
 
-@pytest.fixture
-def featurelens_cli():
-    return run_featurelens

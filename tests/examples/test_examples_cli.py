@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,19 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from featurelens.cli.app import main
 from featurelens.photos import bundled_photos
 
 
-def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    """Call the CLI's main() in-process, as the entry point does: (exit code, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["featurelens", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as done:
-        code = done.code or 0
-    return code, capsys.readouterr().err
 
 
 @pytest.fixture
@@ -44,9 +33,9 @@ def mixed_folder(tmp_path: Path) -> Path:
     return root
 
 
-def test_folder_run_writes_table_crops_pages_and_reports_unreadable_files(monkeypatch, capsys, mixed_folder: Path, tmp_path: Path) -> None:
+def test_folder_run_writes_table_crops_pages_and_reports_unreadable_files(main_cli, mixed_folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    code, err = run_main(monkeypatch, capsys, "examples", "--data", str(mixed_folder), "--model", "fashion-cnn",
+    code, err = main_cli("examples", "--data", str(mixed_folder), "--model", "fashion-cnn",
                          "--layers", "conv2,conv3", "--k", "3", "--out", str(out))
     assert code == 0, err
     assert "skipped 2 unreadable file(s)" in err and "broken.jpg" in err and "sub/truncated.png" in err
@@ -77,7 +66,7 @@ def test_folder_run_writes_table_crops_pages_and_reports_unreadable_files(monkey
         (["--data", "{corrupt}"], "none of the 2 files could be read"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_code_2(monkeypatch, capsys, tmp_path: Path, fashion_data, args: list[str], message: str) -> None:
+def test_bad_input_is_one_line_and_exit_code_2(main_cli, tmp_path: Path, fashion_data, args: list[str], message: str) -> None:
     (tmp_path / "empty" / "nested").mkdir(parents=True)
     (tmp_path / "corrupt").mkdir()
     (tmp_path / "corrupt" / "a.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
@@ -87,7 +76,7 @@ def test_bad_input_is_one_line_and_exit_code_2(monkeypatch, capsys, tmp_path: Pa
         options[name] = value.format(empty=tmp_path / "empty", corrupt=tmp_path / "corrupt")
     flags = [a for a in args if a == "--resume"]
     argv = [part for pair in options.items() for part in pair] + flags
-    code, err = run_main(monkeypatch, capsys, "examples", *argv)
+    code, err = main_cli("examples", *argv)
     lines = err.strip().splitlines()
     assert code == 2, err
     assert len(lines) == 1 and "Traceback" not in err, err
@@ -105,10 +94,10 @@ def test_entry_point_runs_in_a_subprocess(featurelens_cli, tmp_path: Path, fashi
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "closest: pool3, pool2, pool1" in done.stderr
 
 
-def test_greyscale_and_colour_files_become_what_the_model_expects(monkeypatch, capsys, mixed_folder: Path, tmp_path: Path) -> None:
+def test_greyscale_and_colour_files_become_what_the_model_expects(main_cli, mixed_folder: Path, tmp_path: Path) -> None:
     """fashion-cnn reads 1 channel at 28 px; the thumbnails written are those model inputs."""
     out = tmp_path / "out"
-    code, err = run_main(monkeypatch, capsys, "examples", "--data", str(mixed_folder), "--model", "fashion-cnn",
+    code, err = main_cli("examples", "--data", str(mixed_folder), "--model", "fashion-cnn",
                          "--layers", "conv1", "--k", "1", "--out", str(out))
     assert code == 0, err
     thumbs = sorted((out / "inputs").glob("*.png"))

@@ -10,7 +10,6 @@ from featurelens.examples import top_examples
 from featurelens.examples.projections import example_projections
 from featurelens.project.backproject import project_batch
 
-from .conftest import run_featurelens
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +42,14 @@ def test_batched_projections_equal_one_at_a_time(fashion, fashion_data, conv3_ex
     assert np.allclose(projections[("conv3", 5, "max", 2)], single, atol=1e-6)
 
 
-def test_pages_show_the_projection_beside_each_crop(fashion_data, tmp_path):
-    done = run_featurelens("examples", "--data", "fashion-mnist:test", "--limit", "64", "--layers", "conv2", "--k", "2",
+def test_pages_show_the_projection_beside_each_crop(featurelens_cli, fashion_data, tmp_path):
+    done = featurelens_cli("examples", "--data", "fashion-mnist:test", "--limit", "64", "--layers", "conv2", "--k", "2",
                            "--model", "fashion-cnn", "--project", "deconvnet", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     page = (tmp_path / "layer-conv2.html").read_text()
     shown = re.findall(r'src="(projections/[^"]+)"', page)
     assert len(shown) == 64 * 2  # every channel's top-2
     assert all((tmp_path / path).is_file() for path in shown)
-    bad = run_featurelens("examples", "--data", "fashion-mnist:test", "--layers", "conv2", "--model", "fashion-cnn",
+    bad = featurelens_cli("examples", "--data", "fashion-mnist:test", "--layers", "conv2", "--model", "fashion-cnn",
                           "--project", "deconv", "--out", str(tmp_path / "bad"))
     assert bad.returncode == 2 and "unknown projection method 'deconv'" in bad.stderr

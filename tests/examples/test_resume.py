@@ -94,23 +94,13 @@ def test_cli_run_stopped_after_a_checkpoint_resumes_to_the_same_table(fashion, f
     assert pq.read_table(out / "examples.parquet").equals(pq.read_table(tmp_path / "reference.parquet"))
 
 
-def test_cli_checkpoint_from_other_settings_is_ignored_or_refused(monkeypatch, capsys, fashion, fashion_data, tmp_path: Path) -> None:
-    from featurelens.cli.app import main
-
+def test_cli_checkpoint_from_other_settings_is_ignored_or_refused(main_cli, fashion, fashion_data, tmp_path: Path) -> None:
     states: list[ExamplesState] = []
     top_examples(fashion, "fashion-mnist:test", ["conv3"], k=4, batch_size=16, limit=64, checkpoint_every=1, on_checkpoint=states.append)
     save_checkpoint(states[0], tmp_path / "checkpoint.pt")
-    base = ["featurelens", "examples", "--data", "fashion-mnist:test", "--model", "fashion-cnn", "--layers", "conv3",
+    base = ["examples", "--data", "fashion-mnist:test", "--model", "fashion-cnn", "--layers", "conv3",
             "--limit", "64", "--out", str(tmp_path)]
-
-    def run(*extra: str) -> tuple[int, str]:
-        monkeypatch.setattr(sys, "argv", [*base, *extra])
-        try:
-            main()
-            code = 0
-        except SystemExit as done:
-            code = done.code or 0
-        return code, capsys.readouterr().err
+    run = lambda *extra: main_cli(*base, *extra)
 
     code, err = run("--k", "5", "--resume")
     assert code == 2 and err.count("\n") == 1 and "made with other settings (k)" in err

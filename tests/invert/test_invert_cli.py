@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 
 import pytest
 import torch
 from PIL import Image
 
-from featurelens.cli.app import main
 from featurelens.data import fashion_mnist
 from featurelens.data.fashion_mnist import load_fashion_mnist
 from featurelens.invert import shipped_inverter_path
@@ -16,14 +14,6 @@ from featurelens.invert import shipped_inverter_path
 pytestmark = pytest.mark.skipif(not fashion_mnist.dataset_dir().is_dir(), reason="apt-get install dataset-fashion-mnist")
 
 
-def run(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["featurelens", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as done:
-        code = done.code or 0
-    return code, capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
@@ -34,19 +24,19 @@ def sneaker(tmp_path_factory):
     return path
 
 
-def test_show_writes_input_and_decode_side_by_side(monkeypatch, capsys, sneaker, tmp_path) -> None:
+def test_show_writes_input_and_decode_side_by_side(main_cli, sneaker, tmp_path) -> None:
     out = tmp_path / "unit.png"
-    code, err = run(monkeypatch, capsys, "invert", "show", str(sneaker), "pool2:10@center", "--out", str(out))
+    code, err = main_cli("invert", "show", str(sneaker), "pool2:10@center", "--out", str(out))
     assert code == 0, err
     sheet = Image.open(out)
     assert sheet.width > 3 * 224 and sheet.height > 224
-    code, err = run(monkeypatch, capsys, "invert", "show", str(sneaker), "pool2", "--out", str(tmp_path / "all.png"))
+    code, err = main_cli("invert", "show", str(sneaker), "pool2", "--out", str(tmp_path / "all.png"))
     assert code == 0 and (tmp_path / "all.png").is_file()
 
 
-def test_train_writes_a_checkpoint_dict(monkeypatch, capsys, tmp_path) -> None:
+def test_train_writes_a_checkpoint_dict(main_cli, tmp_path) -> None:
     out = tmp_path / "tiny.pt"
-    code, err = run(monkeypatch, capsys, "invert", "train", "--model", "fashion-cnn", "--layer", "pool3", "--data", "fashion-mnist:test",
+    code, err = main_cli("invert", "train", "--model", "fashion-cnn", "--layer", "pool3", "--data", "fashion-mnist:test",
                     "--limit", "256", "--epochs", "1", "--width", "16", "--out", str(out))
     assert code == 0, err
     state = torch.load(out, weights_only=True)
@@ -68,11 +58,11 @@ def test_train_writes_a_checkpoint_dict(monkeypatch, capsys, tmp_path) -> None:
         (["train", "--model", "fashion-cnn", "--layer", "pool2", "--data", "fashion-mnist:val"], "unknown built-in source"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(monkeypatch, capsys, sneaker, tmp_path, args, message) -> None:
+def test_bad_input_is_one_line_and_exit_2(main_cli, sneaker, tmp_path, args, message) -> None:
     bad = tmp_path / "bad.png"
     bad.write_text("not an image, not a checkpoint")
     filled = [a.format(image=sneaker, bad=bad, shipped=shipped_inverter_path("fashion-cnn")) for a in args]
-    code, err = run(monkeypatch, capsys, "invert", *filled)
+    code, err = main_cli("invert", *filled)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,19 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from featurelens.cli.app import main
 from featurelens.output.projection_files import projection_picture
 from featurelens.project import load_model_image, project
 
 
-def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["featurelens", "project", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as done:
-        code = done.code or 0
-    return code, capsys.readouterr().err
 
 
 @pytest.fixture()
@@ -32,15 +22,15 @@ def fashion_png(tmp_path: Path, fashion_images: torch.Tensor) -> Path:
     return path
 
 
-def test_writes_npy_equal_to_the_api_and_a_png_of_it(monkeypatch, capsys, tmp_path, fashion, fashion_png) -> None:
+def test_writes_npy_equal_to_the_api_and_a_png_of_it(main_cli, tmp_path, fashion, fashion_png) -> None:
     npy, png = tmp_path / "p.npy", tmp_path / "out" / "p.png"
-    code, err = run_cli(monkeypatch, capsys, str(fashion_png), "relu3:80", "--model", "fashion-cnn", "--out", str(npy), "--device", "cpu")
+    code, err = main_cli("project", str(fashion_png), "relu3:80", "--model", "fashion-cnn", "--out", str(npy), "--device", "cpu")
     assert code == 0 and "wrote" in err and "relu3:80@" in err
     expected = project(fashion, load_model_image(fashion, fashion_png), "relu3:80")
     array = np.load(npy)
     assert array.shape == (1, 28, 28) and array.dtype == np.float32
     assert np.array_equal(array, expected.array)
-    code, _ = run_cli(monkeypatch, capsys, str(fashion_png), "relu3:80", "--model", "fashion-cnn", "--out", str(png), "--method", "guided")
+    code, _ = main_cli("project", str(fashion_png), "relu3:80", "--model", "fashion-cnn", "--out", str(png), "--method", "guided")
     picture = np.asarray(Image.open(png))
     assert code == 0 and picture.shape == (28, 28)
     guided = project(fashion, load_model_image(fashion, fashion_png), "relu3:80", "guided").array
@@ -79,14 +69,14 @@ def test_loaded_image_is_the_centre_square_at_the_model_size(tmp_path, fashion) 
         (["{image}", "conv3:5", "--out", "{tmp}/p.jpg"], "end --out with .png"),
     ],
 )
-def test_mistakes_exit_2_with_one_line(monkeypatch, capsys, tmp_path, fashion_png, args, message) -> None:
+def test_mistakes_exit_2_with_one_line(main_cli, tmp_path, fashion_png, args, message) -> None:
     (tmp_path / "notes.png").write_text("not an image")
     names = {"missing": tmp_path / "absent.png", "unreadable": tmp_path / "notes.png", "image": fashion_png, "tmp": tmp_path}
     filled = [a.format(**names) for a in args]
     out = tmp_path / "projection.png"
     if "--out" not in filled:
         filled += ["--out", str(out)]
-    code, err = run_cli(monkeypatch, capsys, *filled, "--model", "fashion-cnn")
+    code, err = main_cli("project", *filled, "--model", "fashion-cnn")
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
     assert not out.exists()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from featurelens.cli.options import DeviceOption, ModelOption
+from featurelens.cli.options import DeviceOption, ModelOption, SeedOption
 from featurelens.cli.progress import progress_bar
 from featurelens.device import resolve_device
 from featurelens.dream import DreamSettings, octave_sizes
@@ -28,7 +28,7 @@ def dream(
     jitter: int = typer.Option(32, "--jitter", help="Largest random roll in pixels each step."),
     guide: Path = typer.Option(None, "--guide", help="Guide image: match each position to its best-matching guide feature instead of amplifying the layer."),
     tile: int = typer.Option(None, "--tile", help="Largest crop side one forward pass sees: memory follows the tile, not the image. [default: 512, more for deep layers]"),
-    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same image."),
+    seed: int = SeedOption,
     out: Path = typer.Option(None, "--out", "-o", help="Output PNG (default: IMAGE_dream.png in the current folder)."),
     save_octaves: bool = typer.Option(False, "--save-octaves", help="Also write each octave's result and the objective's trajectory (JSON)."),
     device: str = DeviceOption,

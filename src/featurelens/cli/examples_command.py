@@ -8,13 +8,13 @@ The checkpoint is removed when a run finishes.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import typer
 
 from featurelens.cli.options import DeviceOption, ModelOption
+from featurelens.cli.progress import progress_bar
 from featurelens.device import resolve_device
 from featurelens.errors import FeaturelensError
 from featurelens.examples import ExamplesState, open_source, top_examples
@@ -61,7 +61,8 @@ def examples(
     total = min(len(source), limit) if limit else len(source)
     start = state.entries if state else 0
     saved = checkpoint_path(out)
-    with _rate_bar(f"examples of {len(names)} layer(s)", total or None, start) as advance:
+    # Transient: the closing summary line replaces the bar.
+    with progress_bar(f"examples of {len(names)} layer(s)", total or None, start, rate_unit="images", transient=True) as advance:
         result = top_examples(
             loaded, source, names, k, reduce, batch_size, size=size, limit=limit, resume=state,
             checkpoint_every=checkpoint_every, on_checkpoint=lambda s: save_checkpoint(s, saved), progress=advance,
@@ -120,32 +121,3 @@ def _report(result, index: Path) -> None:
         shown = "; ".join(f"{s.item} ({s.reason})" for s in result.skipped[:SKIPPED_SHOWN])
         more = f"; and {len(result.skipped) - SKIPPED_SHOWN} more" if len(result.skipped) > SKIPPED_SHOWN else ""
         typer.echo(f"skipped {len(result.skipped)} unreadable file(s): {shown}{more} (all in {index.parent / 'summary.json'})", err=True)
-
-
-@contextmanager
-def _rate_bar(description: str, total: int | None, completed: int) -> Iterator[Callable[[int], None]]:
-    """Like `featurelens.cli.progress.progress_bar`, with images/s; starts at `completed` when resuming."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-    from rich.text import Text
-
-    class Rate(ProgressColumn):
-        def render(self, task) -> Text:
-            return Text(f"{task.speed:,.0f} images/s" if task.speed else "… images/s")
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(), TimeElapsedColumn(), TimeRemainingColumn())
-    bar = Progress(*columns, console=Console(stderr=True), transient=True)  # the closing summary line replaces it
-    task = None
-
-    def advance(n: int = 1) -> None:
-        nonlocal task
-        if task is None:  # drawn only once work starts, so a bad-input error stays one line
-            bar.start()
-            task = bar.add_task(description, total=total, completed=completed)
-        bar.advance(task, n)
-
-    try:
-        yield advance
-    finally:
-        if task is not None:
-            bar.stop()

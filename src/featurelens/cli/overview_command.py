@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from featurelens.cli.options import DeviceOption, ModelOption
+from featurelens.cli.options import DeviceOption, ModelOption, SeedOption
 from featurelens.cli.progress import progress_bar
 from featurelens.device import resolve_device
 from featurelens.models import load_model
@@ -23,7 +23,7 @@ def overview(
     size: int = typer.Option(128, "--size", help="Image side in pixels."),
     steps: int = typer.Option(256, "--steps", help="Optimisation steps per layer."),
     param: str = typer.Option("fft", "--param", help="fft, pixel or maco."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = SeedOption,
     out: Path = typer.Option(Path("overview"), "--out", "-o", help="Output folder."),
     device: str = DeviceOption,
 ) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from featurelens.cli.options import DeviceOption, ModelOption
+from featurelens.cli.options import DeviceOption, ModelOption, SeedOption
 from featurelens.cli.progress import progress_bar
 from featurelens.device import resolve_device
 from featurelens.models import load_model
@@ -24,7 +24,7 @@ def render(
     param: str = typer.Option("fft", "--param", help="Parameterization: fft (Lucid), pixel or maco."),
     lr: float = typer.Option(None, "--lr", help="Adam learning rate (default depends on --param)."),
     batch: int = typer.Option(1, "--batch", help="Images per unit (with --diversity they differ); frames with --interpolate."),
-    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same images."),
+    seed: int = SeedOption,
     diversity: float = typer.Option(0.0, "--diversity", help="Weight of the diversity term across a unit's batch (Lucid uses ~1e2)."),
     interpolate: bool = typer.Option(False, "--interpolate", help="Two units: render --batch frames morphing from the first to the second."),
     l1: float = typer.Option(0.0, "--l1", help="Weight of the L1 prior (pixels towards grey)."),

@@ -24,8 +24,9 @@ class ActivationCapture:
     - The forward pass stops as soon as all requested layers have produced output, unless the
       model output (`"logit"`) is requested.
     - A module called several times is captured at its first call.
-    - A captured tensor is shielded from later in-place ops (e.g. `ReLU(inplace=True)`) by handing
-      the rest of the network a clone, so captured values and their gradients stay correct.
+    - A captured tensor is shielded from later in-place ops (e.g. `ReLU(inplace=True)`): if a run
+      finds one changed (its version counter moved), it is run again handing the rest of the network
+      a clone, and later runs clone from the start. Networks without such ops pay nothing.
     - Hooks are removed on exit, also when the forward raises.
     """
 
@@ -37,6 +38,8 @@ class ActivationCapture:
         self._targets = {name: find_layer(module, name) for name in self.hooked}
         self._handles: list = []
         self._captured: dict[str, torch.Tensor] = {}
+        self._versions: dict[str, int] = {}
+        self.shield = False  # clone captured outputs; switched on when an in-place op is seen
 
     def __enter__(self) -> "ActivationCapture":
         for name, target in self._targets.items():
@@ -56,14 +59,25 @@ class ActivationCapture:
             if name in self._captured or not isinstance(output, torch.Tensor):
                 return None
             self._captured[name] = output
+            if not self.shield:
+                self._versions[name] = output._version
             if self.stop_early and len(self._captured) == len(self.hooked):
                 raise _StopForward
-            return output.clone()  # later in-place ops then change the clone, not the captured tensor
+            return output.clone() if self.shield else None  # in-place ops then change the clone, not the capture
         return hook
 
     def run(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         """Forward `inputs` (already normalised) and return the captured activations."""
-        self._captured = {}
+        if torch.is_inference_mode_enabled():
+            self.shield = True  # inference tensors keep no version counter to check
+        captured = self._forward(inputs)
+        if not self.shield and any(captured[n]._version != self._versions[n] for n in captured if n in self._versions):
+            self.shield = True
+            captured = self._forward(inputs)
+        return captured
+
+    def _forward(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        self._captured, self._versions = {}, {}
         output = None
         try:
             output = self.module(inputs)

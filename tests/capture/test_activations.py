@@ -137,3 +137,17 @@ def test_inplace_changes_are_detected_and_shielded_only_when_needed():
     with ActivationCapture(plain, ["0", "2"]) as capture:
         capture.run(x)
         assert not capture.shield  # nothing wrote in place: no clones, no second run
+
+
+def test_affine_batchnorm_computes_the_same_values_and_gradients_and_restores(lite0):
+    from featurelens.capture.layout import affine_batchnorm
+
+    x = lite0.normalize(torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))).requires_grad_(True)
+    plain = capture_activations(lite0.module, x, ["_blocks.5._bn1", "_blocks.8"])
+    (expected_grad,) = torch.autograd.grad(plain["_blocks.8"].square().mean(), x)
+    with affine_batchnorm(lite0.module):
+        fast = capture_activations(lite0.module, x, ["_blocks.5._bn1", "_blocks.8"])
+        (fast_grad,) = torch.autograd.grad(fast["_blocks.8"].square().mean(), x)
+    assert torch.allclose(fast["_blocks.5._bn1"], plain["_blocks.5._bn1"], atol=1e-4)  # hooks on BN still fire
+    assert torch.allclose(fast_grad, expected_grad, rtol=1e-3, atol=1e-6)
+    assert not any("forward" in m.__dict__ for m in lite0.module.modules())  # original forwards restored

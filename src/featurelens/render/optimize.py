@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from featurelens.capture import ActivationCapture, list_layers
-from featurelens.capture.layout import as_layout, use_channels_last
+from featurelens.capture.layout import affine_batchnorm, as_layout, use_channels_last
 from featurelens.errors import FeaturelensError
 from featurelens.models import LoadedModel, load_model
 from featurelens.photos import photo_batch
@@ -174,7 +174,7 @@ def _optimise_chunk(model, targets, settings, offset, progress, result) -> bool:
     channels_last = use_channels_last(model.module)
     interrupted = False
     steps_done = 0
-    with ActivationCapture(model.module, layers) as capture:
+    with ActivationCapture(model.module, layers) as capture, affine_batchnorm(model.module):
         try:
             for _ in range(settings.steps):
                 optimizer.zero_grad(set_to_none=True)

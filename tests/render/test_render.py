@@ -116,3 +116,14 @@ def test_class_logit_by_name_on_the_default_model(lite0):
     unit = render(lite0, ['logit:"espresso"'], size=64, steps=24).units[0]
     assert unit.unit == "logit:967"
     assert unit.activation > unit.natural_max
+
+
+def test_one_gather_for_channel_batches_equals_per_unit_values():
+    from featurelens.render.optimize import _channel_batch, _groups, _values
+    from featurelens.units import parse_units
+
+    targets = [parse_units(t) for t in ("L:3", "L:1", "-L:2", "0.5*L:0")]
+    activations = {"L": torch.randn(4, 5, 3, 3)}
+    fast = _values(_groups(targets), activations, 4, _channel_batch(targets))
+    assert torch.allclose(fast, _values(_groups(targets), activations, 4))
+    assert _channel_batch([parse_units("L:1@2,2")]) is None and _channel_batch([parse_units("L:1+M:2")]) is None

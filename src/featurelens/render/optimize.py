@@ -150,7 +150,24 @@ def _groups(targets: list[UnitExpression]) -> list[tuple[slice, UnitExpression]]
     return groups
 
 
-def _values(groups, activations: dict[str, torch.Tensor], batch: int) -> torch.Tensor:
+def _channel_batch(targets: list[UnitExpression]) -> tuple[str, torch.Tensor, torch.Tensor] | None:
+    """(layer, channels, weights) when every image's target is one weighted channel of one layer."""
+    units = [t.terms[0] for t in targets if len(t.terms) == 1]
+    if len(units) != len(targets):
+        return None
+    layers = {unit.layer for _, unit in units}
+    if len(layers) != 1 or any(u.channel is None or u.position is not None or u.direction is not None for _, u in units):
+        return None
+    return layers.pop(), torch.tensor([u.channel for _, u in units]), torch.tensor([w for w, _ in units])
+
+
+def _values(groups, activations: dict[str, torch.Tensor], batch: int, channel_batch=None) -> torch.Tensor:
+    """Each image's value of its own unit expression: [B]."""
+    if channel_batch is not None:  # the common "one channel per image" case in one gather
+        layer, channels, weights = channel_batch
+        act = activations[layer]
+        picked = act[torch.arange(batch, device=act.device), channels.to(act.device)]
+        return weights.to(act) * picked.reshape(batch, -1).mean(1)
     values = []
     for span, expression in groups:
         sliced = {layer: act[span] for layer, act in activations.items()}
@@ -166,6 +183,7 @@ def _optimise_chunk(model, targets, settings, offset, progress, result) -> bool:
     generator = torch.Generator(device=device).manual_seed(settings.seed + offset)
     optimizer = torch.optim.Adam(param.parameters(), lr=settings.lr or default_lr(settings.param, settings.size))
     groups = _groups(targets)
+    channel_batch = _channel_batch(targets)
     diversity_layer = targets[0].layers[0] if settings.diversity else None
     layers = layers_needed(targets)
     transform = settings.transforms.for_size(settings.size) if settings.transforms else None
@@ -181,7 +199,7 @@ def _optimise_chunk(model, targets, settings, offset, progress, result) -> bool:
                 images = param()
                 seen = transform(images, generator) if transform else images
                 activations = capture.run(as_layout(model.normalize(seen), channels_last))
-                score = _values(groups, activations, len(targets))
+                score = _values(groups, activations, len(targets), channel_batch)
                 if regularize:
                     score = score - settings.regularizers.penalty(images)
                 if diversity_layer:

@@ -101,7 +101,7 @@ def _require(package: str, spec: str):
         ) from None
 
 
-def _create_from_zoo(zoo: str, name: str, create: Callable[[str], nn.Module], known: Callable[[], list[str]], spec: str) -> nn.Module:
+def _create_from_zoo(zoo: str, name: str, create: Callable[[str], nn.Module], known: Callable[[], list[str]]) -> nn.Module:
     """Build `name` from a model zoo (random init: weights come from a file); unknown names list close ones."""
     try:
         return create(name)
@@ -113,7 +113,7 @@ def _create_from_zoo(zoo: str, name: str, create: Callable[[str], nn.Module], kn
 def _load_torchvision(spec: str) -> LoadedModel:
     name, weights = _split_spec(spec, "torchvision:")
     models = _require("torchvision", spec).models
-    module = _create_from_zoo("torchvision", name, lambda n: models.get_model(n, weights=None), models.list_models, spec)
+    module = _create_from_zoo("torchvision", name, lambda n: models.get_model(n, weights=None), models.list_models)
     _load_weights(module, weights, spec)
     return _imagenet_model(module, spec)
 
@@ -121,7 +121,7 @@ def _load_torchvision(spec: str) -> LoadedModel:
 def _load_timm(spec: str) -> LoadedModel:
     name, weights = _split_spec(spec, "timm:")
     timm = _require("timm", spec)
-    module = _create_from_zoo("timm", name, lambda n: timm.create_model(n, pretrained=False), timm.list_models, spec)
+    module = _create_from_zoo("timm", name, lambda n: timm.create_model(n, pretrained=False), timm.list_models)
     _load_weights(module, weights, spec)
     config = timm.data.resolve_data_config({}, model=module)
     classes = imagenet_class_names() if getattr(module, "num_classes", 0) == 1000 else None

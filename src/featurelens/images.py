@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from featurelens.errors import FeaturelensError
@@ -29,3 +30,14 @@ def load_image(path: str | Path, channels: int, size: int | None = None) -> torc
     array = np.asarray(image, dtype=np.float32) / 255
     tensor = torch.from_numpy(array.copy())
     return tensor.permute(2, 0, 1)[None] if channels == 3 else tensor[None, None]
+
+
+def resize_square(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Centre-crop [B, C, H, W] to a square and resize to size × size (bilinear, antialiased)."""
+    height, width = images.shape[-2:]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    images = images[..., top : top + side, left : left + side]
+    if side == size:
+        return images.contiguous()
+    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=side > size).clamp_(0, 1)

@@ -19,10 +19,11 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
 from PIL import Image, ImageOps
 
 from featurelens.errors import FeaturelensError
+from featurelens.images import resize_square
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 BUILTIN_SOURCES = ("fashion-mnist:train", "fashion-mnist:test", "photos")
@@ -130,17 +131,6 @@ def tensor_to_model_image(value: Any, channels: int, size: int) -> torch.Tensor:
 
 
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
-
-
-def resize_square(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Centre-crop [B, C, H, W] to a square and resize to size × size (bilinear, antialiased)."""
-    height, width = images.shape[-2:]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    images = images[..., top : top + side, left : left + side]
-    if side == size:
-        return images.contiguous()
-    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=side > size).clamp_(0, 1)
 
 
 def _first_line(err: BaseException) -> str:

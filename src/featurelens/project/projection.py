@@ -10,7 +10,7 @@ import torch
 
 from featurelens.capture import LOGIT, LayerInfo, capture_activations, find_layer
 from featurelens.errors import FeaturelensError
-from featurelens.images import load_image
+from featurelens.images import load_image, resize_square
 from featurelens.models.loaded import LoadedModel
 from featurelens.project.backproject import backproject
 from featurelens.project.rectifiers import check_method
@@ -95,9 +95,6 @@ def _layer_shape(model: LoadedModel, inputs: torch.Tensor, layer: str) -> tuple[
 
 def load_model_image(model: LoadedModel, path: str | Path) -> torch.Tensor:
     """An image file as [1, C, S, S] in [0, 1]: the model's channels, centre square, resized to its input size S."""
-    # imported here: dataset examples (which own the shared resize) will import projections; this avoids a cycle
-    from featurelens.examples.sources import resize_square
-
     return resize_square(load_image(path, model.in_channels), model.input_size)
 
 

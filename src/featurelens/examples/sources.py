@@ -19,7 +19,6 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
-
 from PIL import Image, ImageOps
 
 from featurelens.errors import FeaturelensError

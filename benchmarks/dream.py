@@ -27,8 +27,9 @@ import time
 import torch
 
 from featurelens import load_model
-from featurelens.dream import dream
-from featurelens.photos import bundled_photos, center_square
+from featurelens.deepdream import dream
+from featurelens.images import center_square
+from featurelens.photos import bundled_photos
 
 LAYER = "_blocks.8"
 SIZE = 512

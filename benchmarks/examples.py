@@ -31,8 +31,8 @@ from PIL import Image
 from featurelens import load_model
 from featurelens.capture import ActivationCapture
 from featurelens.data.fashion_mnist import load_fashion_mnist
-from featurelens.examples import top_examples
-from featurelens.examples.sources import open_source
+from featurelens.dataset_examples import collect_examples
+from featurelens.dataset_examples.sources import open_source
 from featurelens.output.examples_files import write_examples
 from featurelens.photos import bundled_photos
 
@@ -63,7 +63,7 @@ def interleaved(model, source, images: torch.Tensor, layers, batch_size: int, ch
     for begin, end in zip(bounds, bounds[1:]):
         raw += raw_seconds(model, images[begin:end], layers[-1], batch_size)
         start = time.perf_counter()
-        result = top_examples(model, source, layers, k=9, batch_size=batch_size, limit=end, resume=state)
+        result = collect_examples(model, source, layers, k=9, batch_size=batch_size, limit=end, resume=state)
         setup += time.perf_counter() - start - (result.seconds - (state.seconds if state else 0.0))
         state = result.state
     return result, raw, result.seconds, setup

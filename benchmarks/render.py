@@ -22,7 +22,7 @@ import torch
 
 import featurelens as fl
 from featurelens.capture import ActivationCapture
-from featurelens.render.transforms import RobustnessTransform
+from featurelens.rendering.transforms import RobustnessTransform
 from featurelens.units import expression_value, parse_units
 
 

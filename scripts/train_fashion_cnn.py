@@ -1,16 +1,78 @@
-"""Retrain the shipped Fashion-MNIST weights: `PYTHONPATH=src python scripts/train_fashion_cnn.py`."""
+"""Retrain the shipped Fashion-MNIST weights: `python scripts/train_fashion_cnn.py` (in the project's venv).
+
+The reproducible recipe behind `src/featurelens/models/weights/fashion_cnn.pt`: Adam with a
+one-cycle schedule, two epochs, seed 0.
+"""
 
 from __future__ import annotations
 
 import argparse
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
+from torch import nn
 
-from featurelens.models.train_fashion_cnn import train_fashion_cnn
+from featurelens.data.fashion_mnist import load_fashion_mnist
+from featurelens.models.fashion_cnn import FASHION_MEAN, FASHION_STD, FashionCNN
 
 OUTPUT = Path(__file__).resolve().parents[1] / "src/featurelens/models/weights/fashion_cnn.pt"
+
+# progress(epoch, batch, batches, loss): called after every training batch.
+Progress = Callable[[int, int, int, float], None]
+
+
+def _normalise(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [N, 28, 28] -> normalised float [N, 1, 28, 28], the model's input space."""
+    return ((images.float() / 255 - FASHION_MEAN[0]) / FASHION_STD[0]).unsqueeze(1)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
+    """Accuracy of `model` on uint8 images [N, 28, 28] and int64 labels [N]."""
+    model.eval()
+    device = next(model.parameters()).device
+    correct = 0
+    for start in range(0, len(images), batch_size):
+        x = _normalise(images[start : start + batch_size]).to(device)
+        correct += (model(x).argmax(1).cpu() == labels[start : start + batch_size]).sum().item()
+    return correct / len(images)
+
+
+def train_fashion_cnn(
+    epochs: int = 2,
+    seed: int = 0,
+    batch_size: int = 128,
+    device: str | torch.device = "cpu",
+    progress: Progress | None = None,
+) -> tuple[FashionCNN, float]:
+    """Train a fresh `FashionCNN` with Adam and a one-cycle schedule; returns (model in eval mode, test accuracy)."""
+    torch.manual_seed(seed)
+    shuffle = torch.Generator().manual_seed(seed)
+    train_x, train_y = load_fashion_mnist("train")
+    test_x, test_y = load_fashion_mnist("test")
+    inputs = _normalise(train_x)
+    model = FashionCNN().to(device)
+    batches = (len(inputs) + batch_size - 1) // batch_size
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    # One-cycle lets two epochs land near the accuracy that many constant-rate epochs reach.
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=epochs * batches)
+    loss_fn = nn.CrossEntropyLoss()
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(len(inputs), generator=shuffle)
+        for batch in range(batches):
+            index = order[batch * batch_size : (batch + 1) * batch_size]
+            x, y = inputs[index].to(device), train_y[index].to(device)
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            if progress is not None:
+                progress(epoch, batch, batches, loss.item())
+    return model.eval(), evaluate(model, test_x, test_y)
 
 
 def main() -> None:

@@ -1,9 +1,25 @@
-"""featurelens: see what each unit of a trained PyTorch network responds to."""
+"""featurelens: see what each unit of a trained PyTorch network responds to.
 
+One call shape for every technique — `render`, `examples`, `project`, `dream`, `overview`, and
+`invert.train` / `invert.decode` — each taking a model spec or loaded model, images as paths, PIL
+images or tensors in [0, 1], units as one address or a list, and `device`, `progress`, `seed` /
+`steps` where they apply; each returning a result with `.images`, `.summary()`, `.seconds`,
+`.interrupted` and `.save(path)`.
+"""
+
+from featurelens import invert
+from featurelens.deepdream import dream
 from featurelens.errors import FeaturelensError
+from featurelens.dataset_examples import examples
+from featurelens.images import as_images
 from featurelens.models import LoadedModel, load_model
-from featurelens.render import RenderSettings, render
+from featurelens.overviews import overview
+from featurelens.projection import project
+from featurelens.rendering import RenderSettings, render
 from featurelens.units import parse_units
 
-__all__ = ["FeaturelensError", "LoadedModel", "RenderSettings", "load_model", "parse_units", "render"]
-__version__ = "0.1.0"
+__all__ = [
+    "FeaturelensError", "LoadedModel", "RenderSettings", "as_images", "dream", "examples", "invert", "load_model",
+    "overview", "parse_units", "project", "render",
+]
+__version__ = "0.2.0"

@@ -58,10 +58,10 @@ def test_train_writes_a_checkpoint_dict(main_cli, tmp_path) -> None:
         (["train", "--model", "fashion-cnn", "--layer", "pool2", "--data", "fashion-mnist:val"], "unknown built-in source"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(main_cli, sneaker, tmp_path, args, message) -> None:
+def test_bad_input_is_one_line_and_exit_2(main_cli, sneaker, fashion, tmp_path, args, message) -> None:
     bad = tmp_path / "bad.png"
     bad.write_text("not an image, not a checkpoint")
-    filled = [a.format(image=sneaker, bad=bad, shipped=shipped_inverter_path("fashion-cnn")) for a in args]
+    filled = [a.format(image=sneaker, bad=bad, shipped=shipped_inverter_path(fashion)) for a in args]
     code, err = main_cli("invert", *filled)
     assert code == 2
     lines = err.strip().splitlines()

@@ -32,11 +32,11 @@ def test_images() -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def shipped(fashion):
-    return load_inverter(shipped_inverter_path("fashion-cnn"), fashion, "pool2")
+    return load_inverter(shipped_inverter_path(fashion), fashion, "pool2")
 
 
-def test_shipped_file_is_small_and_says_how_it_was_made(shipped) -> None:
-    path = shipped_inverter_path("fashion-cnn")
+def test_shipped_file_is_small_and_says_how_it_was_made(fashion, shipped) -> None:
+    path = shipped_inverter_path(fashion)
     assert path.stat().st_size < 1_000_000
     assert shipped.layer == "pool2" and shipped.layer_shape == (64, 7, 7) and shipped.input_size == 28
     assert shipped.config["data"] == "fashion-mnist:train"  # trained on train, tested on test below
@@ -124,7 +124,7 @@ def test_feature_loss_trains_too(fashion) -> None:
 
 
 def test_inverter_for_another_model_or_layer_is_refused(lite0, fashion, shipped, tmp_path) -> None:
-    path = shipped_inverter_path("fashion-cnn")
+    path = shipped_inverter_path(fashion)
     with pytest.raises(FeaturelensError, match="trained for model 'fashion-cnn', not 'efficientnet-lite0'"):
         load_inverter(path, lite0)
     with pytest.raises(FeaturelensError, match="decodes layer 'pool2', not 'conv3'"):

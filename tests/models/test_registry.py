@@ -8,7 +8,7 @@ from PIL import Image
 
 from featurelens import load_model
 from featurelens.errors import FeaturelensError
-from featurelens.photos import center_square
+from featurelens.images import center_square
 
 
 def _classify(model, photo):

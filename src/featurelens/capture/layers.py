@@ -1,11 +1,10 @@
-"""Finding layers by name and listing every hookable layer with its output shape (one dry-run forward)."""
+"""Finding layers by name, and what a hookable layer is (`LayerInfo`)."""
 
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from featurelens.errors import FeaturelensError
@@ -44,39 +43,3 @@ def unknown_layer_message(name: str, known: list[str]) -> str:
         close = [k for k in known if k.startswith(name.split(".")[0])][:4]
     hint = f"; closest: {', '.join(close)}" if close else ""
     return f"unknown layer {name!r}{hint} (run `featurelens layers` for the full list)"
-
-
-def list_layers(module: nn.Module, example: torch.Tensor) -> list[LayerInfo]:
-    """Every named submodule that returns a tensor, in the order the forward pass enters them."""
-    order: list[str] = []
-    shapes: dict[str, tuple[int, ...]] = {}
-    types: dict[str, str] = {}
-    handles = []
-
-    def on_enter(name):
-        def hook(mod, args):
-            if name not in types:
-                order.append(name)
-                types[name] = type(mod).__name__
-        return hook
-
-    def on_exit(name):
-        def hook(mod, args, output):
-            if name not in shapes and isinstance(output, torch.Tensor):
-                shapes[name] = tuple(output.shape[1:])
-        return hook
-
-    try:
-        for name, sub in module.named_modules():
-            if name:
-                handles.append(sub.register_forward_pre_hook(on_enter(name)))
-                handles.append(sub.register_forward_hook(on_exit(name)))
-        with torch.no_grad():
-            output = module(example)
-    finally:
-        for handle in handles:
-            handle.remove()
-    layers = [LayerInfo(name, types[name], shapes[name]) for name in order if name in shapes]
-    if isinstance(output, torch.Tensor):
-        layers.append(LayerInfo(LOGIT, "output", tuple(output.shape[1:])))
-    return layers

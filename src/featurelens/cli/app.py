@@ -1,10 +1,17 @@
-"""The `featurelens` command: subcommands are verbs; user mistakes exit 2 with one line on stderr."""
+"""The `featurelens` command: subcommands are verbs; user mistakes exit 2 with one line on stderr.
+
+Usage mistakes (an unknown command or option, a missing argument, a value of the wrong type) get
+typer's usage message and exit 2; a `FeaturelensError` from the library is printed exactly as
+written, with its parameter named as the flag (`steps` → `--steps`).
+"""
 
 from __future__ import annotations
 
 import sys
 
 import typer
+from rich.console import Console
+from rich.text import Text
 
 from featurelens.cli import (
     dream_command,
@@ -34,32 +41,19 @@ app.add_typer(invert_command.invert_app, name="invert")
 
 
 def main() -> None:
-    """Entry point: run the app, turning FeaturelensError into one red line and exit code 2."""
+    """Entry point: typer handles usage errors (exit 2) and Ctrl-C (exit 130); library errors print one line and exit 2."""
     try:
-        code = app(standalone_mode=False)  # click returns typer.Exit's code instead of raising in this mode
+        app()
     except FeaturelensError as err:
-        print_error(str(err))
+        print_error(cli_message(err))
         sys.exit(2)
-    except typer.Abort:
-        print_error("interrupted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        print_error("interrupted")
-        sys.exit(130)
-    except (typer.Exit, SystemExit) as done:
-        code = getattr(done, "exit_code", getattr(done, "code", 0))
-        sys.exit(code or 0)
-    except Exception as err:  # click usage errors carry their own formatting
-        import click
 
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)
+
+def cli_message(err: FeaturelensError) -> str:
+    """The error's message with its parameter written as the command line's flag."""
+    return err.message("--" + err.parameter.replace("_", "-")) if err.parameter else err.message()
 
 
 def print_error(message: str) -> None:
-    from rich.console import Console
-
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]error:[/red] {message}", markup=True)
+    """One red 'error:' and the message exactly as written (no markup: brackets such as [timm] survive)."""
+    Console(stderr=True, highlight=False, soft_wrap=True).print(Text.assemble(("error:", "red"), " ", message))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-import torch
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from featurelens.capture import list_layers
-from featurelens.cli.options import DeviceOption, ModelOption
-from featurelens.device import resolve_device
-from featurelens.models import load_model
+from featurelens.capture import probe
+from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption
+from featurelens.models import model_for
 
 
 def layers(
@@ -18,18 +18,18 @@ def layers(
     size: int = typer.Option(None, "--size", help="Input size for the dry run (default: the model's own)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {name, type, shape}."),
     device: str = DeviceOption,
+    dry_run: bool = DryRunOption,
 ) -> None:
     """List every hookable layer of a model (one dry-run forward)."""
-    loaded = load_model(model, resolve_device(device))
+    loaded = model_for(model, device)
     side = size or loaded.input_size
-    example = torch.full((1, loaded.in_channels, side, side), 0.5, device=loaded.device)
-    infos = list_layers(loaded.module, loaded.normalize(example))
+    if dry_run:
+        typer.echo(f"would list the layers of {loaded.spec} at {side}×{side} on {loaded.device}")
+        return
+    infos = probe(loaded, side).layers
     if as_json:
         typer.echo(json.dumps([{"name": i.name, "type": i.type, "shape": list(i.shape), "channels": i.channels} for i in infos]))
         return
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=f"{loaded.spec} at {side}×{side}")
     for column in ("layer", "type", "output shape", "channels"):
         table.add_column(column, no_wrap=True, overflow="fold")

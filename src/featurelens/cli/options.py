@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from featurelens.models.registry import DEFAULT_MODEL
+from featurelens.models import DEFAULT_MODEL
 
 ModelOption = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model spec: efficientnet-lite0/1/2, fashion-cnn, torchvision:NAME, timm:NAME, file.py:factory[:weights] or a TorchScript file.")
 DeviceOption = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: CUDA when present, else CPU).")
 SeedOption = typer.Option(0, "--seed", help="Random seed: the same seed gives the same result on the same machine.")
+DryRunOption = typer.Option(False, "--dry-run", help="Check the model, units, inputs and output path, say what would run, and stop.")

@@ -6,14 +6,9 @@ from pathlib import Path
 
 import typer
 
-from featurelens.cli.options import DeviceOption, ModelOption, SeedOption
-from featurelens.cli.progress import progress_bar
-from featurelens.device import resolve_device
-from featurelens.models import load_model
-from featurelens.output.overview_files import write_overview
-from featurelens.overview import build_overview
-from featurelens.overview.build import default_layers, spatial_layers
-from featurelens.render import RenderSettings
+from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption, SeedOption
+from featurelens.output.paths import check_output_folder
+from featurelens.overviews import plan_overview
 
 
 def overview(
@@ -26,14 +21,15 @@ def overview(
     seed: int = SeedOption,
     out: Path = typer.Option(Path("overview"), "--out", "-o", help="Output folder."),
     device: str = DeviceOption,
+    dry_run: bool = DryRunOption,
 ) -> None:
     """Visualize channels of layers from first to last block: edges, textures, patterns, parts, objects."""
-    loaded = load_model(model, resolve_device(device))
-    settings = RenderSettings(size=size, steps=steps, param=param, seed=seed)
-    names = [n.strip() for n in layers.split(",") if n.strip()] if layers else None
-    chosen = names or [i.name for i in default_layers(loaded, spatial_layers(loaded, size))]
-    total = steps * units_per_layer * len(chosen)
-    with progress_bar(f"overview of {len(chosen)} layers", total) as advance:
-        overviews = build_overview(loaded, chosen, units_per_layer, settings, progress=advance)
-    index = write_overview(overviews, loaded.spec, settings, out)
-    typer.echo(f"wrote {index}", err=True)
+    check_output_folder(out)
+    plan = plan_overview(model, layers, units_per_layer, device=device, size=size, steps=steps, param=param, seed=seed)
+    if dry_run:
+        typer.echo(f"would make an {plan.describe()}; write to {out}")
+        return
+    result = plan.run(progress=True)
+    index = result.save(out)
+    note = " (interrupted: kept the finished layers)" if result.interrupted else ""
+    typer.echo(f"wrote {index}{note}", err=True)

@@ -6,18 +6,13 @@ from pathlib import Path
 
 import typer
 
-from featurelens.cli.options import DeviceOption, ModelOption, SeedOption
-from featurelens.cli.progress import progress_bar
-from featurelens.device import resolve_device
-from featurelens.models import load_model
-from featurelens.output.render_files import write_render
-from featurelens.render import Regularizers, RenderSettings, RobustnessTransform
-from featurelens.render import render as render_units
-from featurelens.units.address import expand_unit_ranges
+from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption, SeedOption
+from featurelens.output.paths import check_output_folder
+from featurelens.rendering import Regularizers, RenderSettings, RobustnessTransform, plan_render
 
 
 def render(
-    units: list[str] = typer.Argument(..., help="Unit addresses, one image each: LAYER:C, LAYER:A..B (a range), LAYER:C@Y,X, LAYER, logit:N, A+B, -A …"),
+    units: list[str] = typer.Argument(..., help="Unit addresses, one image each: LAYER:C, LAYER:A..B (a range), LAYER:C@Y,X, LAYER, logit:N, logit:NAME, A+B, -A …"),
     model: str = ModelOption,
     size: int = typer.Option(128, "--size", help="Image side in pixels."),
     steps: int = typer.Option(512, "--steps", help="Optimisation steps."),
@@ -36,19 +31,21 @@ def render(
     max_batch: int = typer.Option(64, "--max-batch", help="Most images optimised at once; more units run in several batches."),
     out: Path = typer.Option(Path("render"), "--out", "-o", help="Output folder."),
     device: str = DeviceOption,
+    dry_run: bool = DryRunOption,
 ) -> None:
     """Grow images from noise that maximize (or, with a leading '-', minimize) units of a model."""
-    units = expand_unit_ranges(units)
-    loaded = load_model(model, resolve_device(device))
     settings = RenderSettings(
         size=size, steps=steps, param=param, lr=lr, batch=batch, seed=seed, diversity=diversity,
         interpolate=interpolate, transforms=None if no_transforms else RobustnessTransform(),
         regularizers=Regularizers(l1=l1, l2=l2, tv=tv, blur=blur), decorrelate=not no_decorrelate,
         max_batch=max_batch,
     )
-    images = settings.batch * (1 if interpolate else len(units))
-    with progress_bar(f"rendering {images} image(s)", images * steps) as advance:
-        result = render_units(loaded, units, settings, progress=advance)
-    paths = write_render(result, out)
+    check_output_folder(out)
+    plan = plan_render(model, units, settings, device=device)
+    if dry_run:
+        typer.echo(f"would {plan.describe()}; write to {out}")
+        return
+    result = plan.run(progress=True)
+    result.save(out)
     note = " (interrupted: kept what was finished)" if result.interrupted else ""
-    typer.echo(f"wrote {len(paths)} image(s) and render.json to {out}{note} in {result.seconds:.1f}s", err=True)
+    typer.echo(f"wrote {len(result.units)} image(s) and render.json to {out}{note} in {result.seconds:.1f}s", err=True)

@@ -1,4 +1,4 @@
-"""Training images for an inverter, from any data source `featurelens.examples` reads
+"""Training images for an inverter, from any data source `featurelens.dataset_examples` reads
 (`fashion-mnist:train`, `fashion-mnist:test`, `photos`, a folder of images).
 
 Small sources (the 17 bundled photos) are stretched into many training images by random crops
@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from featurelens.errors import FeaturelensError
-from featurelens.examples.sources import open_source
+from featurelens.dataset_examples.sources import open_source
 
 SMALL_SOURCE = 1000  # below this many images, train on random crops instead
 CROPS = 2048

@@ -7,7 +7,6 @@ A checkpoint is a plain dict (loads with `torch.load(weights_only=True)`):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import torch
@@ -18,8 +17,6 @@ from featurelens.invert.decoder import Decoder
 from featurelens.models.loaded import LoadedModel
 
 CHECKPOINT_KEYS = ("model_spec", "layer", "input_size", "in_channels", "layer_shape", "state_dict", "config")
-# Inverters that ship in the package, by model spec: (layer, file under featurelens/models/).
-SHIPPED = {"fashion-cnn": ("pool2", "weights/fashion_cnn_pool2_inverter.pt")}
 
 
 @dataclass
@@ -60,6 +57,13 @@ class Inverter:
     def to(self, device: torch.device | str) -> "Inverter":
         self.decoder.to(device)
         return self
+
+    def save(self, path: str | Path) -> Path:
+        """Write the checkpoint file (loads again with `load_inverter`)."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(self.checkpoint(), target)
+        return target
 
     def checkpoint(self) -> dict:
         """The dict saved to disk."""
@@ -113,8 +117,11 @@ def load_inverter(path: str | Path, model: LoadedModel | None = None, layer: str
     return inverter
 
 
-def shipped_inverter_path(model_spec: str) -> Path:
-    """The inverter file shipped for a built-in model, or an error naming the command that trains one."""
-    if model_spec not in SHIPPED:
-        raise FeaturelensError(f"no inverter ships for model {model_spec!r}: train one with `featurelens invert train --model {model_spec} --layer LAYER --data SOURCE` and pass --inverter")
-    return Path(str(resources.files("featurelens.models").joinpath(SHIPPED[model_spec][1])))
+def shipped_inverter_path(model: LoadedModel, layer: str | None = None) -> Path:
+    """The inverter file shipped with `model` — for `layer` when it has one, else its first — or an error naming the command that trains one."""
+    shipped = model.inverters
+    if not shipped:
+        raise FeaturelensError(
+            f"no inverter ships for model {model.spec!r}: train one with `featurelens invert train --model {model.spec} --layer LAYER --data SOURCE` and pass it as inverter"
+        )
+    return Path(shipped[layer] if layer in shipped else next(iter(shipped.values())))

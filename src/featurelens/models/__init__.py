@@ -1,6 +1,6 @@
-"""Models: the registry of specs and the `LoadedModel` wrapper."""
+"""Models: `load_model(spec)` and the `LoadedModel` wrapper that carries a model's conventions and knowledge."""
 
+from featurelens.models.factory import DEFAULT_MODEL, load_model, model_for
 from featurelens.models.loaded import LoadedModel
-from featurelens.models.registry import DEFAULT_MODEL, load_model
 
-__all__ = ["DEFAULT_MODEL", "LoadedModel", "load_model"]
+__all__ = ["DEFAULT_MODEL", "LoadedModel", "load_model", "model_for"]

@@ -14,6 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from featurelens.models.loaded import LoadedModel, imagenet_class_names
+from featurelens.models.registry import register_model
+
 # (repeats, kernel, stride, expand ratio, in filters, out filters), from the TF-Lite builder.
 _STAGES = [
     (1, 3, 1, 1, 32, 16),
@@ -52,20 +55,32 @@ def _round_filters(filters: int, width: float) -> int:
 
 
 class SamePad2d(nn.Module):
-    """Zero padding that reproduces TensorFlow's 'SAME' for a given kernel and stride."""
+    """Zero padding that reproduces TensorFlow's 'SAME' for a given kernel and stride.
+
+    It describes its own geometry (`padding_for`, `padding_range`), so receptive-field and tile
+    code can walk it without knowing this model.
+    """
 
     def __init__(self, kernel_size: int, stride: int):
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride
 
+    def _split(self, size: int) -> tuple[int, int]:
+        total = max((math.ceil(size / self.stride) - 1) * self.stride + self.kernel_size - size, 0)
+        return total // 2, total - total // 2
+
+    def padding_for(self, height: int, width: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """((top, bottom), (left, right)) pixels of padding for an input of height × width."""
+        return self._split(height), self._split(width)
+
+    def padding_range(self) -> tuple[int, int]:
+        """Least and most padding before the image (top or left) over all input sizes."""
+        return max(self.kernel_size - self.stride, 0) // 2, (self.kernel_size - 1) // 2
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pads = []
-        for size in (x.shape[-1], x.shape[-2]):
-            out = math.ceil(size / self.stride)
-            total = max((out - 1) * self.stride + self.kernel_size - size, 0)
-            pads += [total // 2, total - total // 2]
-        return F.pad(x, pads) if any(pads) else x
+        (top, bottom), (left, right) = self.padding_for(x.shape[-2], x.shape[-1])
+        return F.pad(x, (left, right, top, bottom)) if top or bottom or left or right else x
 
 
 class Conv2dSame(nn.Conv2d):
@@ -155,3 +170,22 @@ def build_efficientnet_lite(name: str) -> EfficientNetLite:
     state = torch.load(weights_path(name), map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)
     return model.eval()
+
+
+# The TF-Lite models were trained on (x_uint8 - 127) / 128; in [0, 1] units that is (x - 127/255) / (128/255).
+_LITE_MEAN = (127 / 255,) * 3
+_LITE_STD = (128 / 255,) * 3
+DREAM_LAYER = "_blocks.8"  # mid-network: textures and patterns, the classic DeepDream look
+
+
+def loaded_efficientnet_lite(name: str) -> LoadedModel:
+    """The built-in spec `name`: pretrained weights and the TF-Lite input conventions."""
+    size = VARIANTS[name].resolution
+    return LoadedModel(
+        build_efficientnet_lite(name), name, size, 3, _LITE_MEAN, _LITE_STD, imagenet_class_names(), min_size=32,
+        dream_layer=DREAM_LAYER,
+    )
+
+
+for _name in VARIANTS:
+    register_model(_name)(lambda name=_name: loaded_efficientnet_lite(name))

@@ -9,11 +9,13 @@ from torch import nn
 
 from featurelens.data.fashion_mnist import FASHION_CLASSES
 from featurelens.models.loaded import LoadedModel
+from featurelens.models.registry import register_model
 
 # Statistics of the Fashion-MNIST training images in [0, 1] units.
 FASHION_MEAN = (0.2860,)
 FASHION_STD = (0.3530,)
 WEIGHTS_FILE = "weights/fashion_cnn.pt"
+POOL2_INVERTER = "weights/fashion_cnn_pool2_inverter.pt"  # `featurelens invert train` recipe in README
 
 
 class FashionCNN(nn.Module):
@@ -54,9 +56,16 @@ def build_fashion_cnn(weights: bool = True) -> FashionCNN:
     return model.eval()
 
 
+@register_model("fashion-cnn")
 def loaded_fashion_cnn() -> LoadedModel:
-    """The built-in spec `fashion-cnn`: the trained `FashionCNN` with its greyscale 28×28 input conventions."""
+    """The built-in spec `fashion-cnn`: the trained `FashionCNN`, its greyscale 28×28 input conventions,
+    the layer DeepDream amplifies and the inverter shipped for `pool2`."""
     return LoadedModel(
         build_fashion_cnn(), "fashion-cnn", input_size=28, in_channels=1,
         mean=FASHION_MEAN, std=FASHION_STD, class_names=list(FASHION_CLASSES), min_size=28,
+        dream_layer="relu2", inverters={"pool2": _packaged(POOL2_INVERTER)},
     )
+
+
+def _packaged(relative: str) -> str:
+    return str(resources.files("featurelens.models").joinpath(relative))

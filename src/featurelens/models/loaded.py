@@ -14,7 +14,11 @@ from featurelens.errors import FeaturelensError
 
 @dataclass
 class LoadedModel:
-    """A model in eval mode with its input conventions. Images enter as [B, C, H, W] floats in [0, 1]."""
+    """A model in eval mode with what featurelens needs to know about it. Images enter as [B, C, H, W] floats in [0, 1].
+
+    Besides the input conventions, a model carries its own knowledge: class names, the layer
+    DeepDream amplifies by default, and inverters trained for its layers.
+    """
 
     module: nn.Module
     spec: str
@@ -24,6 +28,9 @@ class LoadedModel:
     std: tuple[float, ...] = (1.0, 1.0, 1.0)
     class_names: list[str] | None = None
     min_size: int = 16
+    dream_layer: str | None = None  # the layer DeepDream amplifies by default (None: a mid-network block)
+    inverters: dict[str, str] = field(default_factory=dict)  # layer → trained inverter file shipped for it
+    probes: dict = field(default_factory=dict, repr=False)  # dry-run results per input size (capture.probe)
     _norm_cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

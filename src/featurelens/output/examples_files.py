@@ -8,7 +8,7 @@ Layout of the output folder (all links relative, so the pages work offline and w
   inputs/<ENTRY>.png                    each example input as the model saw it
   crops/<LAYER>/c<C>-<KIND><RANK>.png   the part of the input the unit saw (whole-input crops: the input's PNG)
   projections/<LAYER>/…png              optional per-example projections (e.g. deconvnet)
-  checkpoint.pt                         the running state while a pass is unfinished
+  checkpoint.pt                         the running state while a pass is unfinished (featurelens.dataset_examples.checkpoint)
 """
 
 from __future__ import annotations
@@ -18,18 +18,15 @@ import os
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
-import torch
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from featurelens.examples.result import Example, ExamplesResult
-from featurelens.examples.state import ExamplesState
 from featurelens.output.images import safe_filename, to_pil
 
-CHECKPOINT_NAME = "checkpoint.pt"
-ExampleKey = tuple[str, int, str, int]  # (layer, channel, kind, rank) with rank from 1
+if TYPE_CHECKING:
+    from featurelens.dataset_examples.result import Example, ExampleKey, ExamplesResult
 KIND_TITLES = {"max": "top", "min": "bottom"}
 
 
@@ -48,7 +45,7 @@ def write_examples(
     write_table(rows, out_dir / "examples.parquet")
     (out_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2))
     _write_images(result, rows, out_dir, projections or {}, workers)
-    env = Environment(loader=PackageLoader("featurelens", "examples/templates"), autoescape=select_autoescape())
+    env = Environment(loader=PackageLoader("featurelens", "dataset_examples/templates"), autoescape=select_autoescape())
     pages = []
     for layer in result.layers:
         page = layer_page_name(layer.layer)
@@ -159,28 +156,3 @@ def _channel_blocks(result: ExamplesResult, rows: list[Example], projections: Ma
             "outline": {"left": 100 * x0 / size, "top": 100 * y0 / size, "width": 100 * (x1 - x0) / size, "height": 100 * (y1 - y0) / size},
         })
     return [{"channel": b["channel"], "kinds": [b["kinds"][k] for k in ("max", "min") if k in b["kinds"]]} for b in blocks.values()]
-
-
-# --- checkpoints ---------------------------------------------------------------------------------------
-
-
-def checkpoint_path(out_dir: Path) -> Path:
-    return out_dir / CHECKPOINT_NAME
-
-
-def save_checkpoint(state: ExamplesState, path: Path) -> None:
-    """Write the state atomically (temp file, then rename), so a kill mid-write leaves the previous checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(state.to_dict(), temporary)
-    os.replace(temporary, path)
-
-
-def load_checkpoint(path: Path) -> tuple[ExamplesState | None, str | None]:
-    """(state, None), or (None, why not) when the file is missing or unreadable."""
-    if not path.is_file():
-        return None, "no checkpoint"
-    try:
-        return ExamplesState.from_dict(torch.load(path, map_location="cpu", weights_only=True)), None
-    except Exception as err:  # a damaged checkpoint must not stop a fresh start
-        return None, f"unreadable checkpoint {path} ({type(err).__name__})"

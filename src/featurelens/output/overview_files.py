@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from featurelens.output.images import contact_sheet, safe_filename
 from featurelens.output.render_files import write_render
-from featurelens.overview import LayerOverview
-from featurelens.render import RenderSettings
+
+if TYPE_CHECKING:
+    from featurelens.overviews.build import LayerOverview
+    from featurelens.rendering import RenderSettings
 
 
 def write_overview(overviews: list[LayerOverview], model_spec: str, settings: RenderSettings, out_dir: Path) -> Path:
@@ -19,13 +23,13 @@ def write_overview(overviews: list[LayerOverview], model_spec: str, settings: Re
     for overview in overviews:
         folder = safe_filename(overview.layer)
         paths = write_render(overview.result, out_dir / folder)
-        contact_sheet(overview.result.images, columns=8).save(out_dir / f"{folder}_grid.png")
+        contact_sheet(list(overview.result.images), columns=8).save(out_dir / f"{folder}_grid.png")
         units = [
             {"unit": u.unit, "png": f"{folder}/{p.name}", "activation": u.activation, "natural_max": u.natural_max}
             for u, p in zip(overview.result.units, paths)
         ]
         layers.append({"name": overview.layer, "type": overview.info.type, "shape": "×".join(map(str, overview.info.shape)), "units": units})
-    env = Environment(loader=PackageLoader("featurelens", "overview/templates"), autoescape=select_autoescape())
+    env = Environment(loader=PackageLoader("featurelens", "overviews/templates"), autoescape=select_autoescape())
     page = env.get_template("overview.html.j2").render(model=model_spec, layers=layers, settings=settings, thumb=min(settings.size, 128))
     index = out_dir / "index.html"
     index.write_text(page)

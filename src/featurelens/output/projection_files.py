@@ -1,40 +1,48 @@
-"""Writing a projection: a PNG normalised as in Zeiler & Fergus (grey = 0, scaled by max |value|) or the raw .npy array."""
+"""Writing projections: a picture (PNG) or the raw array (.npy) for one, a folder of both for many."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from featurelens.errors import FeaturelensError
-from featurelens.output.images import save_png
-from featurelens.project.projection import Projection
+from featurelens.output.images import safe_filename, save_png
 
-SUFFIXES = (".png", ".npy")
+if TYPE_CHECKING:
+    from featurelens.projection.result import ProjectionResult
+
+FILE_SUFFIXES = (".png", ".npy")
 
 
-def check_projection_path(path: Path) -> Path:
-    """The path, or an error when its extension is neither .png nor .npy (checked before any work is done)."""
-    if path.suffix.lower() not in SUFFIXES:
-        raise FeaturelensError(f"cannot write a projection to {str(path)!r}: end --out with .png (picture) or .npy (raw array)")
+def check_projection_path(path: Path, count: int = 1) -> Path:
+    """The path, or an error when it cannot hold `count` projections (checked before any work is done)."""
+    suffix = path.suffix.lower()
+    if count == 1 and suffix and suffix not in FILE_SUFFIXES:
+        raise FeaturelensError(f"cannot write a projection to {str(path)!r}: end {{parameter}} with .png (picture) or .npy (raw array)", parameter="out")
+    if count > 1 and suffix in FILE_SUFFIXES:
+        raise FeaturelensError(f"{count} projections need a folder, not {str(path)!r}: give {{parameter}} a folder name", parameter="out")
     return path
 
 
-def projection_picture(array: np.ndarray) -> np.ndarray:
-    """[C, H, W] projection (C = 1 or 3) → uint8 [H, W, C] with 0 at mid-grey and the largest |value| at 0 or 255."""
-    if array.ndim != 3 or array.shape[0] not in (1, 3):
-        raise FeaturelensError(f"a projection of shape {array.shape} cannot be shown as a picture: save it as .npy")
-    peak = float(np.abs(array).max())
-    scaled = array / peak if peak > 0 else np.zeros_like(array)
-    pixels = np.clip(np.rint(127.5 + 127.5 * scaled), 0, 255).astype(np.uint8)
-    return pixels.transpose(1, 2, 0)
-
-
-def write_projection(projection: Projection, path: Path) -> Path:
-    """Write `projection` to `path`: .png picture or .npy float32 [C, H, W] array."""
-    check_projection_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_projections(result: ProjectionResult, path: Path) -> Path:
+    """One projection to a .png or .npy file; otherwise PNG + .npy per projection and projections.json in the folder `path`."""
+    check_projection_path(path, len(result))
     if path.suffix.lower() == ".npy":
-        np.save(path, projection.array.astype(np.float32))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, result.arrays[0].astype(np.float32))
         return path
-    return save_png(projection_picture(projection.array), path)
+    pictures = result.images
+    if path.suffix.lower() == ".png":
+        return save_png(pictures[0], path)
+    path.mkdir(parents=True, exist_ok=True)
+    summary = result.summary()
+    for i, (entry, picture, array) in enumerate(zip(summary["projections"], pictures, result.arrays)):
+        stem = f"{i:03d}_{safe_filename(entry['unit'])}"
+        entry["png"], entry["npy"] = f"{stem}.png", f"{stem}.npy"
+        save_png(picture, path / entry["png"])
+        np.save(path / entry["npy"], array.astype(np.float32))
+    (path / "projections.json").write_text(json.dumps(summary, indent=2))
+    return path / "projections.json"

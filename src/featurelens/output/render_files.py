@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from featurelens.output.images import contact_sheet, safe_filename, save_png
-from featurelens.render.result import RenderResult
+
+if TYPE_CHECKING:
+    from featurelens.rendering.result import RenderResult
 
 
 def write_render(result: RenderResult, out_dir: Path) -> list[Path]:
@@ -15,6 +18,6 @@ def write_render(result: RenderResult, out_dir: Path) -> list[Path]:
     names = [f"{i:03d}_{safe_filename(u.unit)}.png" for i, u in enumerate(result.units)]
     paths = [save_png(u.image, out_dir / name) for u, name in zip(result.units, names)]
     if len(result.units) > 1:
-        contact_sheet(result.images, [u.unit for u in result.units]).save(out_dir / "contact_sheet.png")
+        contact_sheet(list(result.images), [u.unit for u in result.units]).save(out_dir / "contact_sheet.png")
     (out_dir / "render.json").write_text(json.dumps(result.summary(names), indent=2))
     return paths

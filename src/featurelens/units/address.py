@@ -5,7 +5,7 @@
     LAYER:C@center     the neuron at the spatial centre    _blocks.8:12@center
     LAYER              the whole layer (mean squared)      _blocks.8      (the DeepDream objective)
     logit:N            a class logit                       logit:285
-    logit:"name"       a class logit by name               logit:"Egyptian cat"
+    logit:NAME         a class logit by name               logit:Egyptian cat   (quotes optional: logit:"Egyptian cat")
     LAYER:dir=F.npy    a direction in channel space        _blocks.8:dir=v.npy
     A+B  A-B  0.5*A  -A                                    linear combinations of the above
 
@@ -15,7 +15,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Sequence, Union
 
 from featurelens.errors import FeaturelensError
 
@@ -27,6 +28,8 @@ _INT = re.compile(r"\d+")
 _POSITION = re.compile(r"(\d+)\s*,\s*(\d+)")
 _DIRECTION = re.compile(r"dir=(.+?\.npy)")
 _QUOTED = re.compile(r'"([^"]*)"')
+# An unquoted class name runs to a '+', to a '-' after a space (so 'T-shirt/top' stays whole), or to the end.
+_CLASS_NAME = re.compile(r"([^+]*?)\s*(?=\+|\s-|$)")
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,8 @@ class _Parser:
                 raise self.fail("a quoted class name only goes with logit:")
             return Unit(layer, class_name=found.group(1))
         channel = self.match(_INT)
+        if not channel and layer == "logit" and self.peek() not in ("", "+", "-"):
+            return Unit(layer, class_name=self.match(_CLASS_NAME).group(1).strip())
         if not channel:
             raise self.fail("expected a channel number after ':'")
         if self.peek() != "@":
@@ -209,5 +214,22 @@ def expand_unit_ranges(texts: list[str]) -> list[str]:
     return expanded
 
 
-def with_channel(unit: Unit, channel: int) -> Unit:
-    return replace(unit, channel=channel)
+UnitsInput = Union[str, Unit, UnitExpression, Sequence[Union[str, Unit, UnitExpression]]]
+
+
+def as_expressions(units: UnitsInput) -> list[UnitExpression]:
+    """One address, a range (`LAYER:0..7`) or a list of them, as a list of parsed expressions."""
+    items = [units] if isinstance(units, (str, Unit, UnitExpression)) else list(units)
+    expressions = []
+    for item in items:
+        if isinstance(item, Unit):
+            expressions.append(UnitExpression.of(item))
+        elif isinstance(item, UnitExpression):
+            expressions.append(item)
+        elif isinstance(item, str):
+            expressions.extend(parse_units(text) for text in expand_unit_ranges([item]))
+        else:
+            raise FeaturelensError(f"a unit must be an address such as '_blocks.8:12', not a {type(item).__name__}")
+    if not expressions:
+        raise FeaturelensError("no units given: name at least one, e.g. _blocks.8:12")
+    return expressions

@@ -1,0 +1,124 @@
+"""One dry-run forward per model and input size, shared by every technique that needs layer shapes.
+
+`probe(model, size)` runs the model once on a grey image and records, for every named submodule,
+its type and output shape (in the order the forward pass enters them), and for every call that maps
+a 4-D tensor to a 4-D tensor its input and output height × width (in the order calls finish), which
+is what receptive-field and tile geometry walk. Results are cached on the model per input size.
+
+A model that cannot run to its end at some size (a classifier head sized for one input) still
+probes: the layers before the failure are recorded and `error` says what stopped it, so a job that
+needs only those layers (a render of an early layer at another size) goes ahead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from featurelens.capture.layers import LOGIT, LayerInfo
+from featurelens.errors import FeaturelensError
+
+
+@dataclass(frozen=True)
+class SpatialCall:
+    """One finished module call on images: module name, input and output (height, width)."""
+
+    name: str
+    input_hw: tuple[int, int]
+    output_hw: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one forward at `size` showed: the hookable layers and the spatial calls in finishing order."""
+
+    size: tuple[int, int]
+    layers: tuple[LayerInfo, ...]
+    calls: tuple[SpatialCall, ...]
+    error: str | None = None  # first line of what stopped the forward early, if anything did
+    names: frozenset[str] = frozenset()  # every named submodule, run or not
+
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """{layer: output shape without the batch}, the logit included when the forward ran to its end."""
+        return {info.name: info.shape for info in self.layers}
+
+    def unreachable(self, layer: str, spec: str) -> str | None:
+        """Why `layer` has no shape here when the forward stopped before it, else None."""
+        if self.error is None or layer in self.shapes() or (layer not in self.names and layer != LOGIT):
+            return None
+        height, width = self.size
+        return f"model {spec!r} cannot run up to {layer!r} on {height}×{width} inputs: {self.error}"
+
+    def layer(self, name: str) -> LayerInfo | None:
+        return next((info for info in self.layers if info.name == name), None)
+
+
+def probe_module(module: nn.Module, example: torch.Tensor) -> Probe:
+    """Run `module` once on `example` (already normalised) with hooks on every named submodule."""
+    order: list[str] = []
+    types: dict[str, str] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
+    calls: list[SpatialCall] = []
+    handles = []
+
+    def on_enter(name: str):
+        def hook(mod, args):
+            if name not in types:
+                order.append(name)
+                types[name] = type(mod).__name__
+        return hook
+
+    def on_exit(name: str):
+        def hook(mod, args, output):
+            if not isinstance(output, torch.Tensor):
+                return
+            shapes.setdefault(name, tuple(output.shape[1:]))
+            first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+            if first is not None and first.dim() == 4 and output.dim() == 4:
+                calls.append(SpatialCall(name, tuple(first.shape[-2:]), tuple(output.shape[-2:])))
+        return hook
+
+    output, error = None, None
+    try:
+        for name, sub in module.named_modules():
+            if name and not isinstance(sub, torch.jit.ScriptModule):  # scripted code takes no Python hooks
+                handles.append(sub.register_forward_pre_hook(on_enter(name)))
+                handles.append(sub.register_forward_hook(on_exit(name)))
+        with torch.no_grad():
+            output = module(example)
+    except (RuntimeError, ValueError) as err:  # e.g. a head sized for another input: keep what ran
+        error = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    finally:
+        for handle in handles:
+            handle.remove()
+    layers = [LayerInfo(name, types[name], shapes[name]) for name in order if name in shapes]
+    if isinstance(output, torch.Tensor):
+        layers.append(LayerInfo(LOGIT, "output", tuple(output.shape[1:])))
+    names = frozenset(name for name, _ in module.named_modules() if name)
+    return Probe(tuple(example.shape[-2:]), tuple(layers), tuple(calls), error, names)
+
+
+def list_layers(module: nn.Module, example: torch.Tensor) -> list[LayerInfo]:
+    """Every named submodule that returns a tensor, in the order the forward pass enters them (one dry run)."""
+    return list(probe_module(module, example).layers)
+
+
+def probe(model, size: int | tuple[int, int] | None = None) -> Probe:
+    """The cached probe of a `LoadedModel` at `size` (default: its input size); one-line error if no layer runs there."""
+    height, width = _pair(size if size is not None else model.input_size)
+    key = (id(model.module), height, width)  # copies of a model may swap their module
+    cache = model.probes
+    if key not in cache:
+        example = torch.full((1, model.in_channels, height, width), 0.5, device=model.device)
+        found = probe_module(model.module, model.normalize(example))
+        if not found.layers:
+            raise FeaturelensError(f"model {model.spec!r} cannot run on {height}×{width} inputs: {found.error}")
+        cache[key] = found
+    return cache[key]
+
+
+def _pair(size: int | tuple[int, int]) -> tuple[int, int]:
+    return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))

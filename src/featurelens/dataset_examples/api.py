@@ -1,0 +1,132 @@
+"""`examples`: each unit's top-k and bottom-k inputs over a dataset, with checkpoints and optional projections.
+
+The pass itself is `run.collect_examples`; this adds what a long job needs: a checkpoint file saved
+every N batches and continued from on the next run (`checkpoint.state_to_resume`), and the
+projection of every top example (Zeiler & Fergus, Figure 2), batched, after the pass.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from featurelens.errors import require_positive
+from featurelens.dataset_examples.checkpoint import save_checkpoint, state_to_resume
+from featurelens.dataset_examples.projections import example_projections
+from featurelens.dataset_examples.result import ExamplesResult
+from featurelens.dataset_examples.run import PassPlan, plan_pass, run_pass
+from featurelens.dataset_examples.state import ExamplesState
+from featurelens.models import LoadedModel
+from featurelens.progress import ProgressArg
+from featurelens.projection.rectifiers import check_method
+
+
+@dataclass
+class ExamplesPlan:
+    """A checked examples job. `notes` says what was decided about a checkpoint (resumed, ignored and why)."""
+
+    passplan: PassPlan
+    project: str | None = None
+    checkpoint: Path | None = None
+    checkpoint_every: int = 20
+    resume_state: ExamplesState | None = None
+    projection_batch: int = 16
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        plan = self.passplan
+        source = plan.source.name
+        count = f"{plan.entries} entries of " if plan.entries else ""
+        extra = f"; projections by {self.project}" if self.project else ""
+        start = f"; continuing after {self.resume_state.entries} entries" if self.resume_state else ""
+        return (f"examples of {', '.join(plan.layers)} of {plan.model.spec} on {plan.model.device}: {count}{source} at "
+                f"{plan.size} px, top and bottom {plan.k} by {plan.reduce}{extra}{start}")
+
+    def run(self, progress: ProgressArg = None) -> ExamplesResult:
+        """The pass (checkpointed), then the projections. Ctrl-C keeps what finished, and the checkpoint to continue from."""
+        save = (lambda state: save_checkpoint(state, self.checkpoint)) if self.checkpoint else None
+        result = run_pass(self.passplan, self.resume_state, self.checkpoint_every if save else 0, save, progress)
+        if self.project and not result.interrupted:
+            started = time.perf_counter()
+            result.projection_method = self.project
+            try:
+                result.projections = example_projections(
+                    self.passplan.model, result, self.project, batch_size=self.projection_batch, progress=progress
+                )
+            except KeyboardInterrupt:
+                result.interrupted = True
+            result.projection_seconds = time.perf_counter() - started
+        if self.checkpoint is not None:
+            if result.interrupted:
+                save_checkpoint(result.state, self.checkpoint)
+            else:
+                self.checkpoint.unlink(missing_ok=True)
+        return result
+
+
+def plan_examples(
+    model: LoadedModel | str,
+    data: Any,
+    layers: Sequence[str] | str,
+    *,
+    k: int = 9,
+    reduce: str = "max",
+    batch_size: int = 64,
+    size: int | None = None,
+    limit: int | None = None,
+    project: str | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 20,
+    resume: bool | None = None,
+    device: torch.device | str | None = None,
+    workers: int | None = None,
+) -> ExamplesPlan:
+    """Check an examples job without running it (see `examples`)."""
+    if project is not None:
+        check_method(project)
+    require_positive("checkpoint_every", checkpoint_every, allow_zero=True)
+    passplan = plan_pass(model, data, layers, k, reduce, batch_size, size=size, limit=limit, device=device, workers=workers)
+    plan = ExamplesPlan(passplan, project, Path(checkpoint) if checkpoint else None, checkpoint_every)
+    if plan.checkpoint is not None:
+        plan.resume_state, note = state_to_resume(plan.checkpoint, resume, passplan.fingerprint)
+        if note:
+            plan.notes.append(note)
+    return plan
+
+
+def examples(
+    model: LoadedModel | str,
+    data: Any,
+    layers: Sequence[str] | str,
+    *,
+    k: int = 9,
+    reduce: str = "max",
+    batch_size: int = 64,
+    size: int | None = None,
+    limit: int | None = None,
+    project: str | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 20,
+    resume: bool | None = None,
+    device: torch.device | str | None = None,
+    workers: int | None = None,
+    progress: ProgressArg = None,
+) -> ExamplesResult:
+    """Top-k and bottom-k inputs of every channel of `layers` over `data`, in one pass.
+
+    `data`: a folder of images, "fashion-mnist:train" / "fashion-mnist:test" / "photos", or any
+    iterable of images (tensors, arrays, PIL images, (image, label) pairs). `reduce` "max" ranks by
+    the spatial peak, "mean" by the spatial mean. `project` ("deconvnet", "guided" or "gradient")
+    also projects every top example. With `checkpoint` (a file path) the running state is saved
+    every `checkpoint_every` batches and a rerun continues from it (`resume`: True insists, False
+    ignores, None continues when it matches). Ctrl-C returns what finished.
+    """
+    plan = plan_examples(
+        model, data, layers, k=k, reduce=reduce, batch_size=batch_size, size=size, limit=limit, project=project,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, device=device, workers=workers,
+    )
+    return plan.run(progress)

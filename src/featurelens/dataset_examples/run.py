@@ -1,0 +1,266 @@
+"""The dataset-examples pass: stream a source through the model once, keep each channel's top-k and bottom-k.
+
+`collect_examples` is the engine; `featurelens.dataset_examples.api.examples` adds checkpoint files,
+projections and the plan/run split the command line uses.
+
+The forward pass stops at the deepest requested layer (`ActivationCapture`). Memory does not grow
+with the dataset: O(layers × channels × k). The pass can hand out its state every N batches
+(`on_checkpoint`) and continue from such a state (`resume`); the final ranking is the same as an
+uninterrupted run's. Ctrl-C ends the pass after the last whole batch and returns what finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+import torch
+
+from featurelens.capture import LOGIT, ActivationCapture, find_layer, probe
+from featurelens.errors import FeaturelensError, bad_parameter, require_positive
+from featurelens.dataset_examples.result import ExamplesResult, LayerExamples, RankedExamples
+from featurelens.dataset_examples.sources import ImageSource, Skipped, open_source
+from featurelens.dataset_examples.state import ExamplesState
+from featurelens.dataset_examples.topk import REDUCES, Ranked, StreamingTopK
+from featurelens.geometry import receptive_fields
+from featurelens.models import LoadedModel, model_for
+from featurelens.progress import ProgressArg, reporting
+
+
+@dataclass(frozen=True)
+class _Finished:
+    """What has finished, replaced as one object after each batch so Ctrl-C never leaves half a batch."""
+
+    entries: int
+    items_seen: int
+    skipped: list[Skipped]
+    ranked: Ranked  # the whole table of `StreamingTopK`
+    cached_images: dict[int, torch.Tensor] = field(default_factory=dict)
+    batches: int = 0  # batches finished in this run
+    previous_entries: int = 0  # entries consumed before the last batch
+
+
+def collect_examples(
+    model: LoadedModel | str,
+    data: Any,
+    layers: Sequence[str] | str,
+    k: int = 9,
+    reduce: str = "max",
+    batch_size: int = 64,
+    *,
+    size: int | None = None,
+    limit: int | None = None,
+    device: torch.device | str | None = None,
+    workers: int | None = None,
+    resume: ExamplesState | None = None,
+    checkpoint_every: int = 0,
+    on_checkpoint: Callable[[ExamplesState], None] | None = None,
+    progress: ProgressArg = None,
+) -> ExamplesResult:
+    """Top-k ("max") and bottom-k ("min") inputs of every channel of `layers` over `data`.
+
+    - `data`: a folder path, "fashion-mnist:train" / "fashion-mnist:test" / "photos", an `ImageSource`,
+      or any iterable of [C, H, W] / [H, W] tensors, arrays or PIL images (or (image, label) pairs).
+    - `reduce`: "max" scores an input by the channel's spatial peak (its trough for bottom-k), "mean"
+      by the spatial mean; positions are those of the peak (top-k) or trough (bottom-k).
+    - Images are centre-cropped to a square and resized to `size` (default: the model's input size).
+    - `limit`: use only the first `limit` entries. `progress(done, total)` counts entries consumed.
+    - `checkpoint_every` batches, `on_checkpoint(state)` gets a state that `resume=` continues from.
+    """
+    require_positive("checkpoint_every", checkpoint_every, allow_zero=True)
+    plan = plan_pass(model, data, layers, k, reduce, batch_size, size=size, limit=limit, device=device, workers=workers)
+    return run_pass(plan, resume, checkpoint_every, on_checkpoint, progress)
+
+
+def run_pass(
+    plan: "PassPlan",
+    resume: ExamplesState | None = None,
+    checkpoint_every: int = 0,
+    on_checkpoint: Callable[[ExamplesState], None] | None = None,
+    progress: ProgressArg = None,
+) -> ExamplesResult:
+    """Stream the planned source through the model; Ctrl-C ends after the last whole batch and returns what finished."""
+    if resume is not None and resume.fingerprint != plan.fingerprint:
+        differ = sorted(key for key in plan.fingerprint if plan.fingerprint[key] != resume.fingerprint.get(key))
+        raise FeaturelensError(f"the checkpoint was made with other settings (differs in {', '.join(differ)}): start afresh")
+    table = StreamingTopK({name: plan.shapes[name][0] for name in plan.layers}, plan.k, plan.reduce, plan.model.device)
+    clock = _Clock(resume.seconds if resume is not None else 0.0)
+    done = _start(resume, table, plan.model.device)
+    interrupted = False
+    try:
+        with reporting(progress, f"examples of {len(plan.layers)} layer(s)", rate_unit="images", transient=True) as report:
+            for done in _stream(plan, table, done):
+                report.update(done.entries, plan.entries or None)
+                if on_checkpoint is not None and checkpoint_every and done.batches % checkpoint_every == 0:
+                    on_checkpoint(_snapshot(plan, table, done, clock))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        plan.source.close()
+    if done.items_seen == 0 and not interrupted:
+        if done.skipped:
+            first = done.skipped[0]
+            raise FeaturelensError(f"none of the {len(done.skipped)} files could be read (e.g. {first.item}: {first.reason})")
+        raise FeaturelensError(f"the source {plan.source.name!r} has no images")
+    state = _snapshot(plan, table, done, clock)
+    layers_out = [_layer_examples(n, plan.shapes[n], plan.fields[n], table.layer_ranked(done.ranked, n)) for n in plan.layers]
+    return ExamplesResult(
+        plan.model.spec, plan.source, layers_out, plan.k, plan.reduce, plan.size, plan.model.in_channels, done.items_seen,
+        done.entries, list(done.skipped), interrupted, state.seconds, dict(done.cached_images), state,
+    )
+
+
+@dataclass
+class PassPlan:
+    """Everything fixed before the pass: model, layers, source, input size, layer shapes, receptive fields, fingerprint."""
+
+    model: LoadedModel
+    layers: list[str]
+    source: ImageSource
+    size: int
+    shapes: dict[str, tuple[int, ...]]
+    fields: dict
+    fingerprint: dict
+    k: int
+    reduce: str
+    batch_size: int
+    limit: int | None
+
+    @property
+    def entries(self) -> int:
+        """Entries the pass will read (0 when the source cannot say)."""
+        return min(len(self.source), self.limit) if self.limit else len(self.source)
+
+
+def plan_pass(
+    model, data, layers, k: int = 9, reduce: str = "max", batch_size: int = 64, *,
+    size: int | None = None, limit: int | None = None, device=None, workers: int | None = None,
+) -> PassPlan:
+    """Check and resolve the inputs (cheap checks first, so mistakes fail fast)."""
+    _check_settings(k, reduce, batch_size, limit)
+    loaded = model_for(model, device)
+    names = [n.strip() for n in layers.split(",")] if isinstance(layers, str) else [str(n).strip() for n in layers]
+    names = list(dict.fromkeys(n for n in names if n))
+    if not names:
+        raise bad_parameter("layers", "names none: give at least one, e.g. conv2 (see `featurelens layers`)")
+    for name in names:
+        if name != LOGIT:
+            find_layer(loaded.module, name)  # unknown names fail here, with the closest names
+    images = open_source(data, workers)
+    size = size or loaded.input_size
+    if size < loaded.min_size:
+        raise bad_parameter("size", f"{size} is below {loaded.spec}'s minimum of {loaded.min_size} pixels")
+    shapes = _layer_shapes(loaded, names, size)
+    fields = receptive_fields(loaded, names, size)
+    fingerprint = run_fingerprint(loaded, images, names, k, reduce, size)
+    return PassPlan(loaded, names, images, size, shapes, fields, fingerprint, k, reduce, batch_size, limit)
+
+
+class _Clock:
+    """Seconds of pass time, carried over from the run a checkpoint came from."""
+
+    def __init__(self, before: float) -> None:
+        self.before = before
+        self.started = time.perf_counter()
+
+    def seconds(self) -> float:
+        return self.before + time.perf_counter() - self.started
+
+
+def _stream(plan: PassPlan, table: StreamingTopK, done: _Finished) -> Iterator[_Finished]:
+    """Run the source through the model batch by batch; yield what has finished after each batch."""
+    model = plan.model
+    with torch.no_grad(), ActivationCapture(model.module, plan.layers) as capture:  # not inference_mode: LoadedModel caches normalize constants
+        for batch in plan.source.batches(done.entries, plan.limit, plan.batch_size, model.in_channels, plan.size):
+            ranked, cached = done.ranked, done.cached_images
+            if len(batch.indices):
+                acts = capture.run(model.normalize(batch.images.to(model.device, non_blocking=True)))
+                table.ranked = ranked
+                ranked = table.updated(acts, batch.indices)
+                del acts  # free this batch's maps before the next forward allocates its own
+                if not plan.source.random_access:
+                    cached = _keep_winner_images(cached, ranked, batch.indices, batch.images)
+            done = _Finished(batch.end, done.items_seen + len(batch.indices), done.skipped + batch.skipped, ranked,
+                         cached, done.batches + 1, done.entries)
+            yield done
+
+
+def _snapshot(plan: PassPlan, table: StreamingTopK, done: _Finished, clock: _Clock) -> ExamplesState:
+    """The state a checkpoint stores (rankings per layer, on the CPU)."""
+    ranked = {n: {kind: r.to("cpu") for kind, r in table.layer_ranked(done.ranked, n).items()} for n in plan.layers}
+    return ExamplesState(plan.fingerprint, done.entries, done.items_seen, clock.seconds(), list(done.skipped), ranked, dict(done.cached_images))
+
+
+def _check_settings(k: int, reduce: str, batch_size: int, limit: int | None) -> None:
+    if not isinstance(k, int) or k <= 0:
+        raise bad_parameter("k", f"must be a positive number of examples per unit, got {k}")
+    if reduce not in REDUCES:
+        raise FeaturelensError(f"unknown {{parameter}} {reduce!r}: use {' or '.join(REDUCES)}", parameter="reduce")
+    require_positive("batch_size", batch_size)
+    if limit is not None:
+        require_positive("limit", limit)
+
+
+def _layer_shapes(model: LoadedModel, names: list[str], size: int) -> dict[str, tuple[int, ...]]:
+    """Output shape (without batch) of each layer, from the model's probe; only [C], [C, L] and [C, H, W] rank."""
+    found = probe(model, size)
+    known = found.shapes()
+    shapes = {}
+    for name in names:
+        if name not in known:
+            reason = found.unreachable(name, model.spec)
+            raise FeaturelensError(reason or f"layer {name!r} produces no tensor in the forward pass: pick another (see `featurelens layers`)")
+        shape = known[name]
+        if not 1 <= len(shape) <= 3:
+            raise FeaturelensError(f"layer {name!r} has output shape {shape}: pick a layer with [C], [C, L] or [C, H, W] outputs")
+        shapes[name] = shape
+    return shapes
+
+
+def run_fingerprint(model: LoadedModel, source: ImageSource, layers: list[str], k: int, reduce: str, size: int) -> dict:
+    """What must match for a checkpoint to be continued: model and weights, source entries, layers, k, reduce, size."""
+    digest = hashlib.sha1()
+    with torch.no_grad():
+        for name, tensor in model.module.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return {
+        "model": model.spec,
+        "weights": digest.hexdigest(),
+        "source": source.fingerprint() or source.name,
+        "layers": list(layers),
+        "k": k,
+        "reduce": reduce,
+        "size": size,
+        "channels": model.in_channels,
+    }
+
+
+def _start(resume: ExamplesState | None, table: StreamingTopK, device: torch.device) -> _Finished:
+    if resume is None:
+        return _Finished(0, 0, [], Ranked.empty(table.rows, device))
+    ranked = table.from_layers(resume.ranked).to(device)
+    return _Finished(resume.entries, resume.items_seen, list(resume.skipped), ranked, dict(resume.cached_images), 0, resume.entries)
+
+
+def _keep_winner_images(cached: dict, ranked: Ranked, indices: torch.Tensor, batch: torch.Tensor) -> dict:
+    """Images of the entries that are some channel's example now (one-shot iterables cannot be re-read)."""
+    wanted = set(ranked.indices.unique().tolist())
+    kept = {i: image for i, image in cached.items() if i in wanted}
+    for row, index in enumerate(indices.tolist()):
+        if index in wanted:
+            kept[index] = batch[row].clone()
+    return kept
+
+
+def _layer_examples(name: str, shape: tuple[int, ...], field_, kinds: dict[str, Ranked]) -> LayerExamples:
+    height, width = (shape[1], shape[2]) if len(shape) == 3 else (1, shape[1] if len(shape) == 2 else 1)
+    ranked = {}
+    for kind, r in kinds.items():
+        positions = r.positions.cpu()
+        ranked[kind] = RankedExamples(
+            r.scores.cpu().numpy(), r.indices.cpu().numpy(), (positions // width).numpy(), (positions % width).numpy()
+        )
+    return LayerExamples(name, shape[0], height, width, field_, ranked)

@@ -1,0 +1,59 @@
+"""Transformation robustness (Lucid's standard transforms) as one random affine warp per image.
+
+Lucid pads by 12 px of grey, jitters by 8, scales by 0.9–1.1, rotates by ±10°, jitters by 4. Here
+that chain is folded into a single `grid_sample` per step: cheap next to the network's forward.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+LUCID_SCALES = tuple(1 + (i - 5) / 50 for i in range(11))
+LUCID_ANGLES = tuple(range(-10, 11)) + (0,) * 5
+
+
+@dataclass(frozen=True)
+class RobustnessTransform:
+    """Random pad + jitter + scale + rotation, applied independently to every image of a batch."""
+
+    pad: int = 12
+    jitter: int = 12  # Lucid's two jitters (8 then 4) add up to 12 px of random crop
+    scales: tuple[float, ...] = LUCID_SCALES
+    angles: tuple[float, ...] = LUCID_ANGLES
+
+    def for_size(self, size: int) -> "RobustnessTransform":
+        """Shrink the pad and jitter for images smaller than 128 px (Lucid's values are meant for ≥128 px)."""
+        if size >= 128:
+            return self
+        factor = size / 128
+        return RobustnessTransform(round(self.pad * factor), round(self.jitter * factor), self.scales, self.angles)
+
+    def output_size(self, size: int) -> int:
+        return size + 2 * self.pad - self.jitter
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """[B, C, H, W] in [0, 1] → [B, C, H', W'] warped; pixels from outside the image are grey (0.5)."""
+        batch, channels, size, _ = images.shape
+        padded = size + 2 * self.pad
+        out = self.output_size(size)
+        device = images.device
+        pick = lambda options: torch.tensor(options, dtype=images.dtype, device=device)[
+            torch.randint(len(options), (batch,), generator=generator, device=device)
+        ]
+        scale = pick(self.scales)
+        angle = pick(self.angles) * (math.pi / 180)
+        offset = torch.randint(self.jitter + 1, (batch, 2), generator=generator, device=device).to(images.dtype)
+        crop = out / padded  # fraction of the padded canvas the output covers
+        cos, sin = torch.cos(angle) * crop / scale, torch.sin(angle) * crop / scale
+        # Output pixels map into the padded canvas; normalise to the *unpadded* image for grid_sample.
+        ratio = padded / size
+        shift = (2 * offset - self.jitter) / padded
+        theta = torch.stack(
+            [torch.stack([cos, -sin, shift[:, 1]], 1), torch.stack([sin, cos, shift[:, 0]], 1)], 1
+        ) * ratio
+        grid = F.affine_grid(theta, [batch, channels, out, out], align_corners=False)
+        return F.grid_sample(images - 0.5, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + 0.5

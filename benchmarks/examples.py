@@ -13,24 +13,36 @@ chunk after chunk, as a resumed run does), so load drift on a shared machine hit
 is repeated `--repeats` times and the best and median ratios are reported. Also reported: the
 setup per call (receptive fields, fingerprint) and the time to write the table, crops and pages.
 
+A third workload (c) times the projections of `featurelens examples --project`: the 17 bundled photos,
+efficientnet-lite0, `_blocks.4,_blocks.12`, the deconvnet projection of every top-9 example (2 088), in
+batches of `--projection-batch` inputs, against the raw cost of the same number of forward+backward
+passes batched (each example's input to its layer, plain gradient of its unit), and the peak memory
+of live tensors while projecting (a dispatch-mode meter) and the process's resident-memory peak.
+
 Usage:
   python benchmarks/examples.py [--threads N] [--batch-size 64] [--repeats 3] [--chunks 6] [--photos 306]
+  python benchmarks/examples.py --only projections [--projection-batch 16]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import resource
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 import torch
 from PIL import Image
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_map_only
 
 from featurelens import load_model
 from featurelens.capture import ActivationCapture
 from featurelens.data.fashion_mnist import load_fashion_mnist
+from featurelens.dataset_examples.projections import example_projections
 from featurelens.dataset_examples import collect_examples
 from featurelens.dataset_examples.sources import open_source
 from featurelens.output.examples_files import write_examples
@@ -112,6 +124,79 @@ def compare(name: str, model, source_spec, images: torch.Tensor, layers, batch_s
     return {"ratio": ratios[best], "median": median}
 
 
+class LiveTensorMeter(TorchDispatchMode):
+    """Peak bytes of live tensor storage created while active (what the projections hold at once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live: dict[int, int] = {}
+        self.current = self.peak = 0
+
+    def _track(self, tensor: torch.Tensor) -> None:
+        storage = tensor.untyped_storage()
+        key = storage.data_ptr()
+        if key in self.live or storage.nbytes() == 0:
+            return
+        self.live[key] = storage.nbytes()
+        self.current += storage.nbytes()
+        self.peak = max(self.peak, self.current)
+        weakref.finalize(storage, self._release, key)
+
+    def _release(self, key: int) -> None:
+        self.current -= self.live.pop(key, 0)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        tree_map_only(torch.Tensor, self._track, out)
+        return out
+
+
+def raw_projection_seconds(model, result, rows, batch_size: int) -> float:
+    """The same number of forward+backward passes, batched: each row's input to its layer, gradient of its unit."""
+    start = time.perf_counter()
+    by_layer: dict[str, list] = {}
+    for row in rows:
+        by_layer.setdefault(row.layer, []).append(row)
+    with torch.enable_grad():
+        for layer, members in by_layer.items():
+            with ActivationCapture(model.module, [layer]) as capture:
+                for begin in range(0, len(members), batch_size):
+                    chunk = members[begin:begin + batch_size]
+                    x = torch.stack([torch.from_numpy(result.image(r.index)).permute(2, 0, 1).float() / 255 for r in chunk]).requires_grad_(True)
+                    activation = capture.run(model.normalize(x))[layer]
+                    seed = torch.zeros_like(activation)
+                    for i, r in enumerate(chunk):
+                        seed[i, r.channel, r.y, r.x] = 1.0
+                    torch.autograd.grad(activation, x, seed)
+    return time.perf_counter() - start
+
+
+def projections(batch_size: int, repeats: int) -> None:
+    """(c): projections of every top-9 example against the raw forward+backward cost of as many passes."""
+    lite = load_model("efficientnet-lite0")
+    result = collect_examples(lite, "photos", ["_blocks.4", "_blocks.12"], k=9)
+    rows = [row for row in result.examples() if row.kind == "max"]
+    ours, raws, peaks, resident = [], [], [], 0.0
+    for _ in range(repeats):
+        meter = LiveTensorMeter()
+        start = time.perf_counter()
+        with meter:
+            found = example_projections(lite, result, "deconvnet", batch_size=batch_size)
+        ours.append(time.perf_counter() - start)
+        peaks.append(meter.peak)
+        resident = resident or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # before any raw pass ran
+        assert len(found) == len(rows)
+        raws.append(raw_projection_seconds(lite, result, rows, batch_size))
+    best = min(range(repeats), key=lambda i: ours[i] / raws[i])
+    print(
+        f"projections of {len(rows)} top examples (17 photos, _blocks.4,_blocks.12, deconvnet, batch {batch_size}): "
+        f"{ours[best]:.1f} s against {raws[best]:.1f} s raw forward+backward → ratio {ours[best] / raws[best]:.2f} "
+        f"(per repeat {', '.join(f'{o / r:.2f}' for o, r in zip(ours, raws))}); peak live tensors "
+        f"{max(peaks) / 2**30:.2f} GiB; process peak resident (pass + projections, before the raw passes) {resident:.2f} GiB",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
@@ -119,25 +204,30 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--photos", type=int, default=306, help="images in the photo folder")
     parser.add_argument("--chunks", type=int, default=6, help="raw and examples alternate over this many chunks of the data")
-    parser.add_argument("--skip", choices=["fashion", "photos"], default=None)
+    parser.add_argument("--skip", choices=["fashion", "photos", "projections"], action="append", default=[])
+    parser.add_argument("--only", choices=["fashion", "photos", "projections"], default=None)
+    parser.add_argument("--projection-batch", type=int, default=16)
     args = parser.parse_args()
+    workloads = [args.only] if args.only else [w for w in ("fashion", "photos", "projections") if w not in args.skip]
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), batch {args.batch_size}, {args.repeats} repeats of {args.chunks} interleaved chunks", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        if args.skip != "fashion":
+        if "fashion" in workloads:
             fashion = load_model("fashion-cnn")
             train, _ = load_fashion_mnist("train")
             compare("fashion-mnist:train / fashion-cnn / conv1,conv2,conv3", fashion, "fashion-mnist:train",
                     train[:, None].float() / 255, FASHION_LAYERS, args.batch_size, args.repeats, args.chunks, tmp / "out-fashion")
-        if args.skip != "photos":
+        if "photos" in workloads:
             lite = load_model("efficientnet-lite0")
             folder = photo_folder(tmp / "photos", args.photos)
             source = open_source(folder)
             decoded = torch.stack([source.image(i, 3, 224) for i in range(len(source))])
             compare(f"photo folder 224 px / efficientnet-lite0 / {','.join(LITE_LAYERS)}", lite, folder,
                     decoded, LITE_LAYERS, args.batch_size, args.repeats, min(args.chunks, 3), tmp / "out-photos")
+        if "projections" in workloads:
+            projections(args.projection_batch, min(args.repeats, 2))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ from PIL import Image
         pytest.param(["render", "--model", "timm:resnet18", "layer1:0"], "needs the timm package", marks=_absent("timm")),
         (["layers", "--model", "missing_file.py:build"], "model file 'missing_file.py' not found"),
         (["overview", "--layers", "_blocks.99"], "unknown layer '_blocks.99'"),
+        (["examples", "--data", "[my data]", "--layers", "conv2", "--model", "fashion-cnn"], "data source '[my data]' not found"),
+        (["render", "--model", "[model].py:build", "x:1"], "model file '[model].py' not found"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(featurelens_cli, args, message):
@@ -31,6 +33,34 @@ def test_bad_input_is_one_line_and_exit_code_2(featurelens_cli, args, message):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert message in lines[0]
+
+
+def test_messages_with_brackets_print_intact(main_cli) -> None:
+    code, err = main_cli("render", "--model", "timm:resnet18", "layer1:0")
+    assert code == 2 and err.strip().endswith("pip install 'featurelens[timm]'")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["render", "conv3:0..3", "--model", "fashion-cnn", "--size", "28"],
+        ["overview", "--model", "fashion-cnn", "--size", "28"],
+        ["examples", "--data", "fashion-mnist:test", "--layers", "conv2", "--model", "fashion-cnn", "--project", "guided"],
+    ],
+)
+def test_dry_run_checks_says_what_would_run_and_writes_nothing(main_cli, capsys, tmp_path, args) -> None:
+    out = tmp_path / "out"
+    code, err = main_cli(*args, "--out", str(out), "--dry-run")
+    assert code == 0, err
+    assert not out.exists()
+
+
+def test_dry_run_still_refuses_bad_input(main_cli, tmp_path) -> None:
+    code, err = main_cli("render", "conv3:500", "--model", "fashion-cnn", "--size", "28", "--dry-run")
+    assert code == 2 and "valid channels are 0..127" in err
+    (tmp_path / "file").write_text("x")
+    code, err = main_cli("render", "conv3:1", "--model", "fashion-cnn", "--out", str(tmp_path / "file"), "--dry-run")
+    assert code == 2 and "is a file: --out needs a folder" in err
 
 
 def test_render_writes_pngs_contact_sheet_and_json(featurelens_cli, tmp_path):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from featurelens.cli.dry_run import run_or_describe
 from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption, SeedOption
 from featurelens.deepdream import DreamSettings, plan_dream
 from featurelens.output.paths import check_output_file
@@ -31,11 +32,9 @@ def dream(
     """Amplify what a layer sees in a photo (DeepDream), octave by octave, tile by tile."""
     target = check_output_file(out or Path(f"{image.stem}_dream.png"), (".png",))
     settings = DreamSettings(octaves=octaves, octave_scale=octave_scale, steps=steps, lr=lr, jitter=jitter, tile=tile, seed=seed)
-    plan = plan_dream(model, image, objective, guide=guide, settings=settings, device=device)
-    if dry_run:
-        typer.echo(f"would {plan.describe()}; write to {target}")
+    result = run_or_describe(plan_dream(model, image, objective, guide=guide, settings=settings, device=device), dry_run, f"write to {target}")
+    if result is None:
         return
-    result = plan.run(progress=True)
     written = result.save(target, octaves=save_octaves)
     note = " (interrupted: kept what was finished)" if result.interrupted else ""
     extra = " and each octave" if save_octaves else ""

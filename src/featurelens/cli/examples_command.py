@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
+from featurelens.cli.dry_run import run_or_describe
 from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption
-from featurelens.dataset_examples import plan_examples
+from featurelens.dataset_examples import ExamplesSettings, plan_examples
 from featurelens.dataset_examples.checkpoint import CHECKPOINT_NAME
 from featurelens.output.paths import check_output_folder
 
@@ -38,16 +39,13 @@ def examples(
     --checkpoint-every batches; after Ctrl-C or a crash, run the same command again to continue.
     """
     check_output_folder(out)
-    plan = plan_examples(
-        model, data, layers, k=k, reduce=reduce, batch_size=batch_size, size=size, limit=limit, project=project,
-        checkpoint=out / CHECKPOINT_NAME, checkpoint_every=checkpoint_every, resume=resume, device=device, workers=workers,
-    )
+    settings = ExamplesSettings(k, reduce, batch_size, size, limit, project, out / CHECKPOINT_NAME, checkpoint_every, resume, workers)
+    plan = plan_examples(model, data, layers, settings, device=device)
     for note in plan.notes:
         typer.echo(f"note: {note}", err=True)
-    if dry_run:
-        typer.echo(f"would find {plan.describe()}; write to {out}")
+    result = run_or_describe(plan, dry_run, f"write to {out}")
+    if result is None:
         return
-    result = plan.run(progress=True)
     index = result.save(out)
     _report(result, index)
     if result.interrupted:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
+from featurelens.cli.dry_run import run_or_describe
 from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption
-from featurelens.invert import plan_decode, plan_training
+from featurelens.invert import TrainSettings, plan_decode, plan_training
 from featurelens.output.images import safe_filename
 from featurelens.output.paths import check_output_file
 
@@ -33,14 +34,11 @@ def train(
 ) -> None:
     """Train a decoder that reconstructs the input image from the activations of one layer."""
     target = check_output_file(out or Path(f"{safe_filename(model)}_{safe_filename(layer)}_inverter.pt"), (".pt", ".pth"))
-    plan = plan_training(
-        model, layer, data, epochs=epochs, batch_size=batch_size, lr=lr, width=width, limit=limit,
-        feature_layer=feature_layer, feature_weight=feature_weight, seed=seed, out=target, device=device,
-    )
-    if dry_run:
-        typer.echo(f"would {plan.describe()}")
+    settings = TrainSettings(epochs, batch_size, lr, width, seed, feature_layer, feature_weight)
+    plan = plan_training(model, layer, data, settings, limit=limit, out=target, device=device)
+    result = run_or_describe(plan, dry_run, f"write to {target}")
+    if result is None:
         return
-    result = plan.run(progress=True)
     note = " (interrupted: kept the last finished epoch)" if result.interrupted else ""
     losses = ", ".join(f"{loss:.5f}" for loss in result.losses) or "none finished"
     typer.echo(f"wrote {target}: epoch losses {losses}{note}", err=True)
@@ -61,8 +59,8 @@ def show(
     if len(units) == 1:
         check_output_file(target, (".png",))
     plan = plan_decode(model if model or inverter else "fashion-cnn", image, units, inverter=inverter, device=device)
-    if dry_run:
-        typer.echo(f"would {plan.describe()}; write to {target}")
+    result = run_or_describe(plan, dry_run, f"write to {target}")
+    if result is None:
         return
-    written = plan.run().save(target)
+    written = result.save(target)
     typer.echo(f"wrote {written}", err=True)

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import typer
 
+from featurelens.cli.dry_run import run_or_describe
 from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption, SeedOption
 from featurelens.output.paths import check_output_folder
 from featurelens.overviews import plan_overview
+from featurelens.rendering import RenderSettings
 
 
 def overview(
@@ -25,11 +27,10 @@ def overview(
 ) -> None:
     """Visualize channels of layers from first to last block: edges, textures, patterns, parts, objects."""
     check_output_folder(out)
-    plan = plan_overview(model, layers, units_per_layer, device=device, size=size, steps=steps, param=param, seed=seed)
-    if dry_run:
-        typer.echo(f"would make an {plan.describe()}; write to {out}")
+    plan = plan_overview(model, layers, units_per_layer, RenderSettings(size=size, steps=steps, param=param, seed=seed), device=device)
+    result = run_or_describe(plan, dry_run, f"write to {out}")
+    if result is None:
         return
-    result = plan.run(progress=True)
     index = result.save(out)
     note = " (interrupted: kept the finished layers)" if result.interrupted else ""
     typer.echo(f"wrote {index}{note}", err=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from featurelens.cli.dry_run import run_or_describe
 from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption
 from featurelens.output.projection_files import check_projection_path
 from featurelens.projection import check_method, plan_projection
@@ -23,11 +24,9 @@ def project(
     """Show which pixels of IMAGE drive each UNIT: its activation mapped back to input space."""
     check_method(method)
     check_projection_path(out, len(units))
-    plan = plan_projection(model, image, units, method, device=device)
-    if dry_run:
-        typer.echo(f"would {plan.describe()}; write to {out}")
+    result = run_or_describe(plan_projection(model, image, units, method, device=device), dry_run, f"write to {out}")
+    if result is None:
         return
-    result = plan.run(progress=True)
     result.save(out)
     for unit, value in zip(result.units, result.activations):
         silent = " (the unit is not active on this image)" if value <= 0 else ""

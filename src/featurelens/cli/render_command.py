@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from featurelens.cli.dry_run import run_or_describe
 from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption, SeedOption
 from featurelens.output.paths import check_output_folder
 from featurelens.rendering import Regularizers, RenderSettings, RobustnessTransform, plan_render
@@ -41,11 +42,9 @@ def render(
         max_batch=max_batch,
     )
     check_output_folder(out)
-    plan = plan_render(model, units, settings, device=device)
-    if dry_run:
-        typer.echo(f"would {plan.describe()}; write to {out}")
+    result = run_or_describe(plan_render(model, units, settings, device=device), dry_run, f"write to {out}")
+    if result is None:
         return
-    result = plan.run(progress=True)
     result.save(out)
     note = " (interrupted: kept what was finished)" if result.interrupted else ""
     typer.echo(f"wrote {len(result.units)} image(s) and render.json to {out}{note} in {result.seconds:.1f}s", err=True)

@@ -1,6 +1,6 @@
 """Dataset examples: the inputs that most and least activate each channel, with the crop each unit saw."""
 
-from featurelens.dataset_examples.api import ExamplesPlan, examples, plan_examples
+from featurelens.dataset_examples.api import ExamplesPlan, ExamplesSettings, examples, plan_examples
 from featurelens.dataset_examples.checkpoint import load_checkpoint, save_checkpoint
 from featurelens.dataset_examples.result import Example, ExampleKey, ExamplesResult, LayerExamples, RankedExamples
 from featurelens.dataset_examples.run import collect_examples
@@ -8,7 +8,7 @@ from featurelens.dataset_examples.sources import ImageSource, Skipped, open_sour
 from featurelens.dataset_examples.state import ExamplesState
 
 __all__ = [
-    "Example", "ExampleKey", "ExamplesPlan", "ExamplesResult", "ExamplesState", "ImageSource", "LayerExamples",
+    "Example", "ExampleKey", "ExamplesPlan", "ExamplesResult", "ExamplesSettings", "ExamplesState", "ImageSource", "LayerExamples",
     "RankedExamples", "Skipped", "collect_examples", "examples", "load_checkpoint", "open_source", "plan_examples",
     "save_checkpoint",
 ]

@@ -43,7 +43,7 @@ class ExamplesPlan:
         count = f"{plan.entries} entries of " if plan.entries else ""
         extra = f"; projections by {self.project}" if self.project else ""
         start = f"; continuing after {self.resume_state.entries} entries" if self.resume_state else ""
-        return (f"examples of {', '.join(plan.layers)} of {plan.model.spec} on {plan.model.device}: {count}{source} at "
+        return (f"find examples of {', '.join(plan.layers)} of {plan.model.spec} on {plan.model.device}: {count}{source} at "
                 f"{plan.size} px, top and bottom {plan.k} by {plan.reduce}{extra}{start}")
 
     def run(self, progress: ProgressArg = None) -> ExamplesResult:
@@ -68,31 +68,35 @@ class ExamplesPlan:
         return result
 
 
+@dataclass(frozen=True)
+class ExamplesSettings:
+    """Knobs of an examples job (see `examples`)."""
+
+    k: int = 9
+    reduce: str = "max"
+    batch_size: int = 64
+    size: int | None = None
+    limit: int | None = None
+    project: str | None = None
+    checkpoint: str | Path | None = None
+    checkpoint_every: int = 20
+    resume: bool | None = None
+    workers: int | None = None
+
+
 def plan_examples(
-    model: LoadedModel | str,
-    data: Any,
-    layers: Sequence[str] | str,
-    *,
-    k: int = 9,
-    reduce: str = "max",
-    batch_size: int = 64,
-    size: int | None = None,
-    limit: int | None = None,
-    project: str | None = None,
-    checkpoint: str | Path | None = None,
-    checkpoint_every: int = 20,
-    resume: bool | None = None,
-    device: torch.device | str | None = None,
-    workers: int | None = None,
+    model: LoadedModel | str, data: Any, layers: Sequence[str] | str, settings: ExamplesSettings | None = None,
+    *, device: torch.device | str | None = None,
 ) -> ExamplesPlan:
     """Check an examples job without running it (see `examples`)."""
-    if project is not None:
-        check_method(project)
-    require_positive("checkpoint_every", checkpoint_every, allow_zero=True)
-    passplan = plan_pass(model, data, layers, k, reduce, batch_size, size=size, limit=limit, device=device, workers=workers)
-    plan = ExamplesPlan(passplan, project, Path(checkpoint) if checkpoint else None, checkpoint_every)
+    s = settings or ExamplesSettings()
+    if s.project is not None:
+        check_method(s.project)
+    require_positive("checkpoint_every", s.checkpoint_every, allow_zero=True)
+    passplan = plan_pass(model, data, layers, s.k, s.reduce, s.batch_size, size=s.size, limit=s.limit, device=device, workers=s.workers)
+    plan = ExamplesPlan(passplan, s.project, Path(s.checkpoint) if s.checkpoint else None, s.checkpoint_every)
     if plan.checkpoint is not None:
-        plan.resume_state, note = state_to_resume(plan.checkpoint, resume, passplan.fingerprint)
+        plan.resume_state, note = state_to_resume(plan.checkpoint, s.resume, passplan.fingerprint)
         if note:
             plan.notes.append(note)
     return plan
@@ -103,17 +107,17 @@ def examples(
     data: Any,
     layers: Sequence[str] | str,
     *,
-    k: int = 9,
-    reduce: str = "max",
-    batch_size: int = 64,
+    k: int = ExamplesSettings.k,
+    reduce: str = ExamplesSettings.reduce,
+    batch_size: int = ExamplesSettings.batch_size,
     size: int | None = None,
     limit: int | None = None,
     project: str | None = None,
     checkpoint: str | Path | None = None,
-    checkpoint_every: int = 20,
+    checkpoint_every: int = ExamplesSettings.checkpoint_every,
     resume: bool | None = None,
-    device: torch.device | str | None = None,
     workers: int | None = None,
+    device: torch.device | str | None = None,
     progress: ProgressArg = None,
 ) -> ExamplesResult:
     """Top-k and bottom-k inputs of every channel of `layers` over `data`, in one pass.
@@ -125,8 +129,5 @@ def examples(
     every `checkpoint_every` batches and a rerun continues from it (`resume`: True insists, False
     ignores, None continues when it matches). Ctrl-C returns what finished.
     """
-    plan = plan_examples(
-        model, data, layers, k=k, reduce=reduce, batch_size=batch_size, size=size, limit=limit, project=project,
-        checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, device=device, workers=workers,
-    )
-    return plan.run(progress)
+    settings = ExamplesSettings(k, reduce, batch_size, size, limit, project, checkpoint, checkpoint_every, resume, workers)
+    return plan_examples(model, data, layers, settings, device=device).run(progress)

@@ -2,7 +2,8 @@
 
 Every example is projected from the very position that ranked it. Examples are grouped by input:
 each input runs forward once for all its units in every layer, and its units get one backward pass
-each, batched across `batch_size` inputs, so memory follows the batch and not the dataset.
+each, batched across inputs with as many units (`projection_batches`), so memory follows the batch
+and not the dataset.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import torch
 from featurelens.dataset_examples.result import ExampleKey, ExamplesResult
 from featurelens.models import LoadedModel
 from featurelens.progress import ProgressArg, reporting
-from featurelens.projection.backproject import backproject
+from featurelens.projection.backproject import backproject, projection_batches
+from featurelens.projection.pictures import projection_picture
 
 
 def example_projections(
@@ -24,12 +26,9 @@ def example_projections(
     batch_size: int = 16,
     progress: ProgressArg = None,
 ) -> dict[ExampleKey, np.ndarray]:
-    """Raw projections [C, H, W] (float32, model input space) of every example of `kinds`, keyed like the table rows."""
+    """The projection of every example of `kinds` as a picture (uint8 [h, w, C]: centred, scaled by its 99.5th
+    percentile) cropped to the box its unit sees, keyed like the table rows. Raw arrays are dropped batch by batch."""
     rows = [row for row in result.examples() if row.kind in kinds]
-    by_input: dict[int, list] = {}
-    for row in rows:
-        by_input.setdefault(row.index, []).append(row)
-    inputs = sorted(by_input, key=lambda index: -len(by_input[index]))  # inputs with as many units share a batch
     projections: dict[ExampleKey, np.ndarray] = {}
     with reporting(progress, f"projecting {len(rows)} example(s)", rate_unit="projections") as report:
         done = 0
@@ -39,11 +38,10 @@ def example_projections(
             done += count
             report.update(done, len(rows))
 
-        for start in range(0, len(inputs), batch_size):
-            chunk = inputs[start:start + batch_size]
+        for chunk, numbers in projection_batches([row.index for row in rows], batch_size):
             images = torch.stack([torch.from_numpy(result.image(index)).permute(2, 0, 1).float() / 255 for index in chunk])
             local = {index: i for i, index in enumerate(chunk)}
-            members = [row for index in chunk for row in by_input[index]]
+            members = [rows[n] for n in numbers]
             found = backproject(
                 model.module, model.normalize(images.to(model.device)), [row.layer for row in members],
                 torch.tensor([row.channel for row in members]), torch.tensor([[row.y, row.x] for row in members]),
@@ -51,5 +49,6 @@ def example_projections(
             )
             arrays = found.inputs_grad.float().cpu().numpy()
             for row, array in zip(members, arrays):
-                projections[(row.layer, row.channel, row.kind, row.rank)] = array
+                x0, y0, x1, y1 = row.box
+                projections[(row.layer, row.channel, row.kind, row.rank)] = projection_picture(array)[y0:y1, x0:x1].copy()
     return projections

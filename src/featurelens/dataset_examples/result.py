@@ -14,7 +14,6 @@ from featurelens.dataset_examples.state import ExamplesState
 from featurelens.dataset_examples.topk import KINDS
 from featurelens.geometry import ReceptiveField
 from featurelens.output.examples_files import write_examples
-from featurelens.projection.pictures import projection_picture
 from featurelens.results import TechniqueResult
 
 ExampleKey = tuple[str, int, str, int]  # (layer, channel, kind, rank from 1)
@@ -67,8 +66,9 @@ class Example:
 class ExamplesResult(TechniqueResult):
     """Dataset examples of every channel of the requested layers, plus the facts of the pass.
 
-    `projections` (when asked for) maps (layer, channel, kind, rank) to the raw projection [C, S, S]
-    of that example from the position that ranked it; `projection_seconds` is their time.
+    `projections` (when asked for) maps (layer, channel, kind, rank) to the projection of that example
+    from the position that ranked it, as a picture cropped to the box its unit sees (uint8 [h, w, C]);
+    `projection_seconds` is their time.
     """
 
     model: str
@@ -134,18 +134,9 @@ class ExamplesResult(TechniqueResult):
         cache: dict[int, np.ndarray] = {}
         return np.stack([cache.setdefault(i, self.image(i)) for i in tops]) if tops else np.zeros((0, self.input_size, self.input_size, self.in_channels), np.uint8)
 
-    def projection_crops(self) -> dict[ExampleKey, np.ndarray]:
-        """Each projection as a picture, cropped to the box its unit sees, like the example's crop."""
-        crops = {}
-        for key, array in self.projections.items():
-            layer, channel, kind, rank = key
-            x0, y0, x1, y1 = self.layer(layer).box(kind, channel, rank - 1)
-            crops[key] = projection_picture(array)[y0:y1, x0:x1]
-        return crops
-
     def save(self, path: str | Path) -> Path:
         """Write examples.parquet, summary.json, the pages and the pictures into the folder `path`; returns index.html."""
-        return write_examples(self, Path(path), projections=self.projection_crops() or None)
+        return write_examples(self, Path(path), projections=self.projections or None)
 
     def summary(self) -> dict:
         """The summary.json document: settings, counts, speed, unreadable entries and receptive fields."""

@@ -163,18 +163,25 @@ def dream(
     objective: str | UnitExpression | None = None,
     *,
     guide: ImageInput | None = None,
-    settings: DreamSettings | None = None,
+    octaves: int = DreamSettings.octaves,
+    octave_scale: float = DreamSettings.octave_scale,
+    steps: int = DreamSettings.steps,
+    lr: float = DreamSettings.lr,
+    jitter: int = DreamSettings.jitter,
+    tile: int | None = None,
+    seed: int = DreamSettings.seed,
     device: torch.device | str | None = None,
     progress: ProgressArg = None,
-    **overrides,
 ) -> DreamResult:
-    """Dream on photos so the objective grows; keyword overrides set `DreamSettings` fields (`steps` per octave, …).
+    """Dream on photos so the objective grows, octave by octave (`steps` per octave).
 
-    images: a path, a PIL image, or [C, H, W] / [B, C, H, W] tensors in [0, 1] — any size (tiles bound the
-    memory). objective: a unit expression (default: the model's DeepDream layer, e.g. `_blocks.8`).
-    guide: an image whose features each position is pulled towards. Ctrl-C returns the dream so far.
+    images: a path, a PIL image, or [C, H, W] / [B, C, H, W] tensors in [0, 1] — any size (tiles of at
+    most `tile` pixels bound the memory). objective: a unit expression (default: the model's DeepDream
+    layer, e.g. `_blocks.8`). guide: an image whose features each position is pulled towards. `lr` is
+    the mean pixel change per step. Ctrl-C returns the dream so far.
     """
-    return plan_dream(model, images, objective, guide=guide, settings=settings, device=device, **overrides).run(progress)
+    settings = DreamSettings(octaves, octave_scale, steps, lr, jitter, tile, seed)
+    return plan_dream(model, images, objective, guide=guide, settings=settings, device=device).run(progress)
 
 
 def _check_positions(tiled: TiledGradient, expression: UnitExpression, image: torch.Tensor) -> None:

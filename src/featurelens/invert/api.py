@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from featurelens.errors import FeaturelensError
+from featurelens.errors import FeaturelensError, require_positive
 from featurelens.dataset_examples.sources import open_source
 from featurelens.images import ImageInput, as_images
 from featurelens.invert.data import training_images
@@ -36,9 +36,8 @@ class TrainingPlan:
 
     def describe(self) -> str:
         s = self.settings
-        target = f" → {self.out}" if self.out else ""
         return (f"train a decoder for {self.layer} of {self.model.spec} on {self.model.device} from {self.data}"
-                f"{f' (first {self.limit})' if self.limit else ''}: {s.epochs} epoch(s), batch {s.batch_size}, width {s.width}{target}")
+                f"{f' (first {self.limit})' if self.limit else ''}: {s.epochs} epoch(s), batch {s.batch_size}, width {s.width}")
 
     def run(self, progress: ProgressArg = None) -> TrainResult:
         images = training_images(self.data, self.model.in_channels, self.model.input_size, self.limit, self.settings.seed)
@@ -47,35 +46,43 @@ class TrainingPlan:
 
 
 def plan_training(
-    model: LoadedModel | str, layer: str, data: str, *, epochs: int = 2, batch_size: int = 128, lr: float = 3e-3,
-    width: int = 64, limit: int | None = None, feature_layer: str | None = None, feature_weight: float = 1.0,
-    seed: int = 0, out: str | Path | None = None, device: torch.device | str | None = None,
+    model: LoadedModel | str, layer: str, data: str, settings: TrainSettings | None = None,
+    *, limit: int | None = None, out: str | Path | None = None, device: torch.device | str | None = None,
 ) -> TrainingPlan:
     """Check a training job without running it (see `train`)."""
     loaded = model_for(model, device)
-    settings = TrainSettings(epochs, batch_size, lr, width, seed, feature_layer, feature_weight)
+    settings = settings or TrainSettings()
     settings.check(loaded, layer)
-    if limit is not None and limit < 1:
-        raise FeaturelensError(f"{{parameter}} must be positive, got {limit}", parameter="limit")
+    if limit is not None:
+        require_positive("limit", limit)
     open_source(data).close()  # the source exists and can be read
     return TrainingPlan(loaded, layer, str(data), settings, limit, Path(out) if out else None)
 
 
 def train(
-    model: LoadedModel | str, layer: str, data: str, *, epochs: int = 2, batch_size: int = 128, lr: float = 3e-3,
-    width: int = 64, limit: int | None = None, feature_layer: str | None = None, feature_weight: float = 1.0,
-    seed: int = 0, out: str | Path | None = None, device: torch.device | str | None = None, progress: ProgressArg = None,
+    model: LoadedModel | str,
+    layer: str,
+    data: str,
+    *,
+    epochs: int = TrainSettings.epochs,
+    batch_size: int = TrainSettings.batch_size,
+    lr: float = TrainSettings.lr,
+    width: int = TrainSettings.width,
+    seed: int = TrainSettings.seed,
+    feature_layer: str | None = None,
+    feature_weight: float = TrainSettings.feature_weight,
+    limit: int | None = None,
+    out: str | Path | None = None,
+    device: torch.device | str | None = None,
+    progress: ProgressArg = None,
 ) -> TrainResult:
     """Train a decoder that rebuilds the input image from the activations of `layer`.
 
     data: "fashion-mnist:train", "photos", a folder of images … (small sources are stretched by random
     crops). `out`: the inverter file, rewritten after every epoch. Ctrl-C keeps the last finished epoch.
     """
-    plan = plan_training(
-        model, layer, data, epochs=epochs, batch_size=batch_size, lr=lr, width=width, limit=limit,
-        feature_layer=feature_layer, feature_weight=feature_weight, seed=seed, out=out, device=device,
-    )
-    return plan.run(progress)
+    settings = TrainSettings(epochs, batch_size, lr, width, seed, feature_layer, feature_weight)
+    return plan_training(model, layer, data, settings, limit=limit, out=out, device=device).run(progress)
 
 
 @dataclass

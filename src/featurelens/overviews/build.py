@@ -6,7 +6,7 @@ The "edges, then textures, then patterns, then parts, then objects" picture of O
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -89,7 +89,7 @@ class OverviewPlan:
     settings: RenderSettings
 
     def describe(self) -> str:
-        return (f"overview of {self.model.spec} on {self.model.device}: the first {self.units_per_layer} channels of "
+        return (f"make an overview of {self.model.spec} on {self.model.device}: the first {self.units_per_layer} channels of "
                 f"{', '.join(i.name for i in self.layers)}; {self.settings.size} px, {self.settings.steps} steps")
 
     def run(self, progress: ProgressArg = None) -> OverviewResult:
@@ -114,16 +114,11 @@ class OverviewPlan:
 
 
 def plan_overview(
-    model: LoadedModel | str,
-    layers: Sequence[str] | str | None = None,
-    units_per_layer: int = 16,
-    settings: RenderSettings | None = None,
-    *,
-    device: torch.device | str | None = None,
-    **overrides,
+    model: LoadedModel | str, layers: Sequence[str] | str | None = None, units_per_layer: int = 16,
+    settings: RenderSettings | None = None, *, device: torch.device | str | None = None,
 ) -> OverviewPlan:
     """Check an overview: the layers (default: blocks spread over the network) and the render settings."""
-    settings = replace(settings or RenderSettings(steps=256), **overrides)
+    settings = settings or RenderSettings(steps=256)
     require_positive("units_per_layer", units_per_layer)
     loaded = model_for(model, device)
     settings.check(loaded, 1)
@@ -141,11 +136,14 @@ def overview(
     model: LoadedModel | str,
     layers: Sequence[str] | str | None = None,
     units_per_layer: int = 16,
-    settings: RenderSettings | None = None,
     *,
+    size: int = RenderSettings.size,
+    steps: int = 256,
+    param: str = RenderSettings.param,
+    seed: int = RenderSettings.seed,
     device: torch.device | str | None = None,
     progress: ProgressArg = None,
-    **overrides,
 ) -> OverviewResult:
-    """Render the first `units_per_layer` channels of each layer (default: six blocks from first to last)."""
-    return plan_overview(model, layers, units_per_layer, settings, device=device, **overrides).run(progress)
+    """Render the first `units_per_layer` channels of each layer (default: six blocks from first to last), one batch per layer."""
+    settings = RenderSettings(size=size, steps=steps, param=param, seed=seed)
+    return plan_overview(model, layers, units_per_layer, settings, device=device).run(progress)

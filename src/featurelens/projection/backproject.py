@@ -118,6 +118,24 @@ def _unit_index(layer: str, activation: torch.Tensor, channels: torch.Tensor, wa
     return image_of, channels, positions[:, 0], positions[:, 1]
 
 
+def projection_batches(image_of: Sequence[int], batch_size: int) -> list[tuple[list[int], list[int]]]:
+    """(images, projections) per forward: images with the same number of projections share a batch (up to
+    `batch_size`), so every backward pass carries one projection of every image in it and none is wasted."""
+    per_image: dict[int, list[int]] = {}
+    for n, image in enumerate(image_of):
+        per_image.setdefault(int(image), []).append(n)
+    by_count: dict[int, list[int]] = {}
+    for image, members in per_image.items():
+        by_count.setdefault(len(members), []).append(image)
+    batches = []
+    for count in sorted(by_count, reverse=True):
+        images = by_count[count]
+        for start in range(0, len(images), batch_size):
+            chunk = images[start:start + batch_size]
+            batches.append((chunk, [n for image in chunk for n in per_image[image]]))
+    return batches
+
+
 def _passes(image_of: torch.Tensor) -> list[torch.Tensor]:
     """Projection indices per backward pass: pass j carries the j-th projection of every image."""
     slot = torch.zeros_like(image_of)

@@ -18,7 +18,7 @@ from featurelens.errors import FeaturelensError, require_positive
 from featurelens.images import ImageInput, as_images, to_pixels
 from featurelens.models import LoadedModel, model_for
 from featurelens.progress import ProgressArg, reporting
-from featurelens.projection.backproject import backproject
+from featurelens.projection.backproject import backproject, projection_batches
 from featurelens.projection.rectifiers import check_method
 from featurelens.projection.result import ProjectionResult
 from featurelens.units import Unit, UnitExpression, UnitsInput, as_expressions, resolve_expression, single_unit
@@ -59,7 +59,7 @@ class ProjectionPlan:
                 report.update(done, len(self.units))
 
             try:
-                for chunk_images, chunk in _chunks(self.image_index, self.batch_size):
+                for chunk_images, chunk in projection_batches(self.image_index, self.batch_size):
                     self._project(chunk_images, chunk, advance, arrays, positions, values)
             except KeyboardInterrupt:
                 interrupted = True
@@ -93,25 +93,9 @@ class ProjectionPlan:
             values[n] = float(result.activations[i])
 
 
-def _chunks(image_index: list[int], batch_size: int):
-    """(distinct images, their projections) in chunks of at most `batch_size` images; images with as many units go together."""
-    per_image: dict[int, list[int]] = {}
-    for n, image in enumerate(image_index):
-        per_image.setdefault(image, []).append(n)
-    ordered = sorted(per_image, key=lambda image: -len(per_image[image]))
-    for start in range(0, len(ordered), batch_size):
-        images = ordered[start:start + batch_size]
-        yield images, [n for image in images for n in per_image[image]]
-
-
 def plan_projection(
-    model: LoadedModel | str,
-    images: ImageInput,
-    units: UnitsInput,
-    method: str = "deconvnet",
-    *,
-    device: torch.device | str | None = None,
-    batch_size: int = 16,
+    model: LoadedModel | str, images: ImageInput, units: UnitsInput, method: str = "deconvnet",
+    *, device: torch.device | str | None = None, batch_size: int = 16,
 ) -> ProjectionPlan:
     """Check a projection job: the method, the images, one unit per image / one image / one unit for all."""
     check_method(method)

@@ -121,18 +121,31 @@ def plan_render(
 def render(
     model: LoadedModel | str,
     units: UnitsInput,
-    settings: RenderSettings | None = None,
     *,
+    size: int = RenderSettings.size,
+    steps: int = RenderSettings.steps,
+    param: str = RenderSettings.param,
+    lr: float | None = None,
+    batch: int = RenderSettings.batch,
+    seed: int = RenderSettings.seed,
+    diversity: float = RenderSettings.diversity,
+    interpolate: bool = False,
+    transforms: RobustnessTransform | None = RobustnessTransform(),
+    regularizers: Regularizers = Regularizers(),
+    decorrelate: bool = True,
+    max_batch: int = RenderSettings.max_batch,
     device: torch.device | str | None = None,
     progress: ProgressArg = None,
-    **overrides,
 ) -> RenderResult:
-    """Render one image per unit (× `batch`), all optimised together; keyword overrides set `RenderSettings` fields.
+    """Render one image per unit (× `batch`), all optimised together.
 
-    `model`: a spec or a `LoadedModel`; `units`: one address (`"_blocks.8:3"`, a range `"_blocks.8:0..7"`)
-    or a list. Ctrl-C returns what is done so far (`interrupted` True).
+    `model`: a spec or a `LoadedModel`; `units`: one address (`"_blocks.8:3"`, a range `"_blocks.8:0..7"`,
+    `"logit:Egyptian cat"`, `"-A"` to minimize, `"A+B"`) or a list. `param`: "fft" (Lucid's Fourier basis),
+    "pixel" or "maco"; `transforms` None turns transformation robustness off. Ctrl-C returns what is done
+    so far (`interrupted` True). The same `seed` gives the same images on the same machine.
     """
-    return plan_render(model, units, settings, device=device, **overrides).run(progress)
+    settings = RenderSettings(size, steps, param, lr, batch, seed, diversity, interpolate, transforms, regularizers, decorrelate, max_batch)
+    return plan_render(model, units, settings, device=device).run(progress)
 
 
 def _image_targets(expressions: list[UnitExpression], settings: RenderSettings) -> list[UnitExpression]:

@@ -1,0 +1,141 @@
+"""The package's shape: no import cycle between its modules, no logic written twice, no verb shadowing a package."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import featurelens
+
+SOURCE = Path(featurelens.__file__).resolve().parent
+ROOT = "featurelens"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SOURCE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def runtime_imports(tree: ast.AST) -> list[str]:
+    """Every featurelens module imported anywhere in the file, except under `if TYPE_CHECKING:`."""
+    found = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+            found.extend(f"{node.module}.{alias.name}" for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return [name for name in found if name == ROOT or name.startswith(ROOT + ".")]
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module → modules whose import it triggers (the module and the packages above it, the root excepted;
+    a package a module lives in is already being imported when the module runs, so it is no edge)."""
+    files = {module_name(path): path for path in SOURCE.rglob("*.py")}
+    graph: dict[str, set[str]] = defaultdict(set)
+    for name, path in files.items():
+        for imported in runtime_imports(ast.parse(path.read_text())):
+            parts = imported.split(".")
+            for depth in range(2, len(parts) + 1):  # importing a.b.c runs a.b's __init__ too
+                target = ".".join(parts[:depth])
+                if target in files and target != name and not name.startswith(target + "."):
+                    graph[name].add(target)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def connect(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in graph.get(node, ()):
+            if other not in index:
+                connect(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in list(graph):
+        if node not in index:
+            connect(node)
+    return found
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    graph = import_graph()
+    assert sum(len(targets) for targets in graph.values()) > 100  # the walk really sees the imports
+    assert cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+WINDOW = 6
+
+
+def normalised_lines(path: Path) -> list[tuple[int, str]]:
+    """Code lines without blanks, comments, imports and docstring-only lines, whitespace collapsed."""
+    kept = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        text = re.sub(r"\s+", " ", line.split("  #")[0]).strip()
+        if not text or text.startswith(("#", '"""', "'''", "import ", "from ")) or text in (")", "]", "}", "),", "],", "else:", "try:"):
+            continue
+        kept.append((number, text))
+    return kept
+
+
+def test_no_logic_of_six_lines_or_more_is_written_twice() -> None:
+    seen: dict[tuple[str, ...], tuple[str, int]] = {}
+    repeats = []
+    for path in sorted(SOURCE.rglob("*.py")):
+        lines = normalised_lines(path)
+        last_end = {}
+        for start in range(len(lines) - WINDOW + 1):
+            window = tuple(text for _, text in lines[start:start + WINDOW])
+            where = (str(path.relative_to(SOURCE)), lines[start][0])
+            if window in seen and not (seen[window][0] == where[0] and last_end.get(window, -1) >= start):
+                repeats.append((seen[window], where, window[0]))
+            else:
+                seen.setdefault(window, where)
+            last_end[window] = start + WINDOW
+    assert repeats == []
+
+
+def test_each_verb_is_a_function_and_each_capability_a_package() -> None:
+    verbs = {"render": "rendering", "examples": "dataset_examples", "project": "projection", "dream": "deepdream", "overview": "overviews"}
+    for verb, package in verbs.items():
+        assert callable(getattr(featurelens, verb)), verb
+        assert importlib.import_module(f"featurelens.{package}").__file__, package
+    assert callable(featurelens.invert.train) and callable(featurelens.invert.decode)
+    deep = importlib.import_module("featurelens.deepdream.deepdream")  # `import a.b.c as x` must not hit a function
+    assert deep.dream is featurelens.dream

@@ -31,18 +31,16 @@ import random
 import resource
 import tempfile
 import time
-import weakref
 from pathlib import Path
 
 import torch
 from PIL import Image
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_map_only
 
 from featurelens import load_model
 from featurelens.capture import ActivationCapture
 from featurelens.data.fashion_mnist import load_fashion_mnist
 from featurelens.dataset_examples.projections import example_projections
+from featurelens.memory import LiveTensorBytes
 from featurelens.dataset_examples import collect_examples
 from featurelens.dataset_examples.sources import open_source
 from featurelens.output.examples_files import write_examples
@@ -124,33 +122,6 @@ def compare(name: str, model, source_spec, images: torch.Tensor, layers, batch_s
     return {"ratio": ratios[best], "median": median}
 
 
-class LiveTensorMeter(TorchDispatchMode):
-    """Peak bytes of live tensor storage created while active (what the projections hold at once)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.live: dict[int, int] = {}
-        self.current = self.peak = 0
-
-    def _track(self, tensor: torch.Tensor) -> None:
-        storage = tensor.untyped_storage()
-        key = storage.data_ptr()
-        if key in self.live or storage.nbytes() == 0:
-            return
-        self.live[key] = storage.nbytes()
-        self.current += storage.nbytes()
-        self.peak = max(self.peak, self.current)
-        weakref.finalize(storage, self._release, key)
-
-    def _release(self, key: int) -> None:
-        self.current -= self.live.pop(key, 0)
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        tree_map_only(torch.Tensor, self._track, out)
-        return out
-
-
 def raw_projection_seconds(model, result, rows, batch_size: int) -> float:
     """The same number of forward+backward passes, batched: each row's input to its layer, gradient of its unit."""
     start = time.perf_counter()
@@ -178,7 +149,7 @@ def projections(batch_size: int, repeats: int) -> None:
     rows = [row for row in result.examples() if row.kind == "max"]
     ours, raws, peaks, resident = [], [], [], 0.0
     for _ in range(repeats):
-        meter = LiveTensorMeter()
+        meter = LiveTensorBytes()
         start = time.perf_counter()
         with meter:
             found = example_projections(lite, result, "deconvnet", batch_size=batch_size)

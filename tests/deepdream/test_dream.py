@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import weakref
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_map_only
 
 from featurelens.capture import capture_activations
 from featurelens.deepdream import TiledGradient, dream
 from featurelens.errors import FeaturelensError
+from featurelens.memory import LiveTensorBytes
 from featurelens.output.dream_files import write_dream
 from featurelens.images import center_square
 from featurelens.photos import bundled_photos, photo_batch
@@ -105,43 +103,6 @@ def test_errors_are_one_line(lite0) -> None:
         dream(lite0, photo_batch(64)[:1], objective="_blocks.5:3@30,30")
     with pytest.raises(FeaturelensError, match="whole layers"):
         dream(lite0, photo_batch(64)[:1], objective="_blocks.5:3", guide=photo_batch(64)[1:2])
-
-
-class LiveTensorBytes(TorchDispatchMode):
-    """Measures bytes held by tensors created under it: each storage counts from its allocation until it is freed.
-
-    `peak` is the maximum over the whole time; `window_peak` the maximum since the last `open_window()`.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.live = 0
-        self.peak = 0
-        self.window_peak = 0
-        self._sizes: dict[int, int] = {}
-
-    def open_window(self) -> int:
-        self.window_peak = self.live
-        return self.live
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        tree_map_only(torch.Tensor, self._track, out)
-        return out
-
-    def _track(self, tensor: torch.Tensor) -> None:
-        storage = tensor.untyped_storage()
-        key = storage.data_ptr()
-        if key in self._sizes or storage.nbytes() == 0:
-            return
-        self._sizes[key] = storage.nbytes()
-        self.live += storage.nbytes()
-        self.peak = max(self.peak, self.live)
-        self.window_peak = max(self.window_peak, self.live)
-        weakref.finalize(storage, self._free, key)
-
-    def _free(self, key: int) -> None:
-        self.live -= self._sizes.pop(key)
 
 
 def working_memory(monkeypatch, meter: LiveTensorBytes) -> list[int]:

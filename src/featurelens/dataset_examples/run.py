@@ -39,7 +39,6 @@ class _Finished:
     ranked: Ranked  # the whole table of `StreamingTopK`
     cached_images: dict[int, torch.Tensor] = field(default_factory=dict)
     batches: int = 0  # batches finished in this run
-    previous_entries: int = 0  # entries consumed before the last batch
 
 
 def collect_examples(
@@ -183,7 +182,7 @@ def _stream(plan: PassPlan, table: StreamingTopK, done: _Finished) -> Iterator[_
                 if not plan.source.random_access:
                     cached = _keep_winner_images(cached, ranked, batch.indices, batch.images)
             done = _Finished(batch.end, done.items_seen + len(batch.indices), done.skipped + batch.skipped, ranked,
-                         cached, done.batches + 1, done.entries)
+                         cached, done.batches + 1)
             yield done
 
 
@@ -242,7 +241,7 @@ def _start(resume: ExamplesState | None, table: StreamingTopK, device: torch.dev
     if resume is None:
         return _Finished(0, 0, [], Ranked.empty(table.rows, device))
     ranked = table.from_layers(resume.ranked).to(device)
-    return _Finished(resume.entries, resume.items_seen, list(resume.skipped), ranked, dict(resume.cached_images), 0, resume.entries)
+    return _Finished(resume.entries, resume.items_seen, list(resume.skipped), ranked, dict(resume.cached_images), 0)
 
 
 def _keep_winner_images(cached: dict, ranked: Ranked, indices: torch.Tensor, batch: torch.Tensor) -> dict:

@@ -21,6 +21,7 @@ from featurelens.cli import (
     overview_command,
     project_command,
     render_command,
+    serve_command,
 )
 from featurelens.errors import FeaturelensError
 
@@ -37,6 +38,7 @@ app.command("overview")(overview_command.overview)
 app.command("project")(project_command.project)
 app.command("examples")(examples_command.examples)
 app.command("dream")(dream_command.dream)
+app.command("serve")(serve_command.serve)
 app.add_typer(invert_command.invert_app, name="invert")
 
 

@@ -235,6 +235,13 @@ $("layer").addEventListener("change", (event) => {
   sendOptions();
 });
 $("method").addEventListener("change", (event) => { state.options.method = event.target.value; sendOptions(); });
+if ($("classes-toggle")) {
+  $("classes-toggle").addEventListener("change", (event) => {
+    state.options.classes = state.options.why = event.target.checked;
+    document.querySelector("aside section").classList.toggle("off", !event.target.checked);
+    sendOptions();
+  });
+}
 $("source-camera").addEventListener("click", useCamera);
 $("source-upload").addEventListener("change", (event) => { if (event.target.files[0]) upload(event.target.files[0]); });
 $("source-video").addEventListener("change", (event) => {

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from featurelens.audio.coldstart import run_cold_start
+from featurelens.audio.coldstart import collection_inputs, run_cold_start
 from featurelens.audio.collection import make_collection
 from featurelens.audio.evaluate import results_table
 from featurelens.audio.listeners import Tastes
@@ -52,7 +52,8 @@ def main() -> None:
             print(f"epoch {epoch + 1}/{args.epochs} last batch loss {loss:.4f} "
                   f"({time.perf_counter() - started:.0f} s)", flush=True)
 
-    result = run_cold_start(collection.folder, listeners=args.listeners, tastes=Tastes(), factors=args.factors,
+    labels, log_mels = collection_inputs(collection.folder)
+    result = run_cold_start(labels, log_mels, listeners=args.listeners, tastes=Tastes(), factors=args.factors,
                             epochs=args.epochs, seed=args.seed, progress=trained)
     per_epoch = sum(result.training.epoch_seconds) / max(result.training.epochs, 1)
     print(f"trained {result.training.epochs} epochs on {len(result.train_items)} clips, {per_epoch:.1f} s/epoch "

@@ -26,7 +26,7 @@ def folder(tmp_path, small_collection, small_labels):
     soundfile.write(tmp_path / "sub/low.ogg", resample(clip, 16000, 22050), 22050)
     soundfile.write(tmp_path / "coded.mp3", resample(clip, 16000, 44100), 44100)
     soundfile.write(tmp_path / "silence.wav", np.zeros(16000, np.float32), 16000)
-    soundfile.write(tmp_path / "short.wav", clip[:4000], 16000)
+    soundfile.write(tmp_path / "short.wav", clip[24000:28000], 16000)
     (tmp_path / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio")
     (tmp_path / "notes.txt").write_text("not audio, not counted")
     return tmp_path, clip

@@ -14,11 +14,10 @@ from featurelens.audio.train import train_music_cnn
 
 @pytest.fixture(scope="module")
 def cold_start(small_collection, small_labels, small_log_mels):
-    return run_cold_start(small_collection.folder, listeners=600, epochs=12, test_fraction=0.25, seed=0,
-                          labels=small_labels, log_mels=small_log_mels)
+    return run_cold_start(small_labels, small_log_mels, listeners=600, epochs=12, test_fraction=0.25, seed=0)
 
 
-def test_cold_start_beats_the_baselines_it_should(cold_start):
+def test_cold_start_beats_the_baselines_it_should(cold_start, small_labels):
     rows = {row.method.split(" ")[0]: row for row in cold_start.scores}
     print("\n" + results_table(cold_start.scores))
     assert set(rows) == {"cold-start", "upper", "MFCC", "popularity", "random"}
@@ -27,7 +26,7 @@ def test_cold_start_beats_the_baselines_it_should(cold_start):
     assert rows["cold-start"].auc > 0.65
     assert rows["upper"].auc > rows["cold-start"].auc
     assert cold_start.training.train_loss[-1] < cold_start.training.train_loss[0]
-    songs = np.array(cold_start.plays.items)
+    songs = np.array(small_labels["song"].to_pylist())
     assert set(songs[cold_start.train_items]).isdisjoint(songs[cold_start.test_items])
 
 
@@ -61,3 +60,34 @@ def test_ctrl_c_keeps_the_last_finished_epoch(small_log_mels):
     other = train_music_cnn(small_log_mels, targets, epochs=5, batch_size=64, seed=0, progress=stop_after_two)
     x = small_log_mels[:4]
     assert torch.equal(result.module(x), other.module(x))
+
+
+def test_your_own_folder_and_plays(tmp_path, small_collection, small_labels):
+    """The real interface: an audio folder of your own plus your own play counts (or item factors)."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from featurelens.audio.coldstart import align_factors, folder_inputs
+    from featurelens.audio.listeners import read_play_counts, simulate_listeners
+    from featurelens.audio.sources import load_audio_folder
+
+    rows = small_labels.slice(0, 120)
+    for row in rows.to_pylist():
+        (tmp_path / "music" / row["collection"]).mkdir(parents=True, exist_ok=True)
+        shutil.copy(small_collection.folder / row["path"], tmp_path / "music" / row["collection"] / f"{row['clip']}.wav")
+    names = {row["clip"]: f"{row['collection']}/{row['clip']}" for row in rows.to_pylist()}
+    simulated = simulate_listeners(rows, listeners=300, seed=1).plays.table().to_pylist()
+    pacsv.write_csv(pa.Table.from_pylist([{**r, "item": names[r["item"]]} for r in simulated]), tmp_path / "plays.csv")
+
+    audio = load_audio_folder(tmp_path / "music")
+    labels, log_mels = folder_inputs(audio)
+    plays = read_play_counts(tmp_path / "plays.csv", items=audio.items)
+    result = run_cold_start(labels, log_mels, plays=plays, epochs=2, factors=8, test_fraction=0.25)
+    assert result.model.factors == 8 and len(result.test_items) == 30
+    assert all(np.isfinite([row.auc, row.precision]).all() for row in result.scores)
+
+    rows_with, targets, missing = align_factors(audio.items, audio.items[:100][::-1], np.eye(100, 4)[::-1])
+    assert len(rows_with) == 100 and missing == audio.items[100:] and targets.shape == (100, 4)
+    assert torch.equal(targets[3], torch.tensor([0.0, 0.0, 0.0, 1.0]))

@@ -83,12 +83,11 @@ def mel_to_power(mel: torch.Tensor, filterbank: torch.Tensor, iterations: int = 
     Starts from the clipped pseudo-inverse and refines it by multiplicative updates (Lee & Seung), which keep
     every bin non-negative and never increase ||filterbank · P − mel||².
     """
-    gram = filterbank.T @ filterbank
     target = filterbank.T @ mel
     power = torch.linalg.pinv(filterbank) @ mel
     power = power.clamp_min(0) + 1e-10 * mel.amax(dim=(-2, -1), keepdim=True).clamp_min(1e-12)
     for _ in range(iterations):
-        power = power * target / (gram @ power).clamp_min(1e-20)
+        power = power * target / (filterbank.T @ (filterbank @ power)).clamp_min(1e-20)  # cheaper than the Gram
     return power
 
 

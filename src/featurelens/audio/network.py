@@ -42,41 +42,50 @@ class TemporalPooling(nn.Module):
 class MusicCNN(nn.Module):
     """Log-mel [B, n_mels, frames] → item factors [B, factors].
 
-    Three conv/ReLU stages over time (kernel 4; max-pool 4 and 2 after the first two), each layer a named
-    submodule (`conv1` … `conv3`, `relu3`) so units are addressable; then global temporal pooling, `fc1`
-    (ReLU, dropout) and `fc2`. The output is scaled by a fixed `factor_scale` so that the layers work on
-    unit-variance targets while the network speaks in the factorisation's own units.
+    Conv/ReLU stages over time (kernel 4), max-pooling between them (`pools[i]` after stage i + 1), each
+    layer a named submodule (`conv1`, `relu1`, `pool1`, …, the last `convN`, `reluN`) so units are
+    addressable; then global temporal pooling (`pool`: mean, max, L2), `fc1` (ReLU, dropout) and `fc2`.
+    The output is scaled by a fixed `factor_scale` so that the layers work on unit-variance targets while
+    the network speaks in the factorisation's own units.
     """
 
-    def __init__(self, n_mels: int = 64, factors: int = 32, widths: tuple[int, int, int] = (64, 128, 128),
-                 hidden: int = 256, dropout: float = 0.3) -> None:
+    def __init__(self, n_mels: int = 64, factors: int = 32, widths: tuple[int, ...] = (64, 128, 128),
+                 pools: tuple[int, ...] = (4, 2), hidden: int = 256, dropout: float = 0.3) -> None:
         super().__init__()
-        self.config = dict(n_mels=n_mels, factors=factors, widths=list(widths), hidden=hidden, dropout=dropout)
-        first, second, third = widths
+        if len(pools) != len(widths) - 1:
+            raise FeaturelensError(f"{len(widths)} conv stages need {len(widths) - 1} pools, got {len(pools)}")
+        self.config = dict(n_mels=n_mels, factors=factors, widths=list(widths), pools=list(pools), hidden=hidden,
+                           dropout=dropout)
         self.norm = Standardize(n_mels)
-        self.conv1 = nn.Conv1d(n_mels, first, 4)
-        self.relu1 = nn.ReLU()
-        self.pool1 = nn.MaxPool1d(4)
-        self.conv2 = nn.Conv1d(first, second, 4)
-        self.relu2 = nn.ReLU()
-        self.pool2 = nn.MaxPool1d(2)
-        self.conv3 = nn.Conv1d(second, third, 4)
-        self.relu3 = nn.ReLU()
-        self.pool3 = TemporalPooling()
-        self.fc1 = nn.Linear(3 * third, hidden)
-        self.relu4 = nn.ReLU()
+        self.stages = len(widths)
+        for n, (width_in, width_out) in enumerate(zip((n_mels, *widths[:-1]), widths), start=1):
+            self.add_module(f"conv{n}", nn.Conv1d(width_in, width_out, 4))
+            self.add_module(f"relu{n}", nn.ReLU())
+            if n < len(widths):
+                self.add_module(f"pool{n}", nn.MaxPool1d(pools[n - 1]))
+        self.pool = TemporalPooling()
+        self.fc1 = nn.Linear(3 * widths[-1], hidden)
+        self.relu_fc = nn.ReLU()
         self.dropout = nn.Dropout(dropout)
         self.fc2 = nn.Linear(hidden, factors)
         self.register_buffer("factor_scale", torch.ones(()))
 
+    @property
+    def last_conv(self) -> str:
+        """Name of the last convolutional layer (`conv3` for the shipped network)."""
+        return f"conv{self.stages}"
+
     def features(self, log_mel: torch.Tensor) -> torch.Tensor:
-        """The last convolutional stage's output after ReLU, [B, widths[2], T'] (T' ≈ frames / 8)."""
-        x = self.pool1(self.relu1(self.conv1(self.norm(log_mel))))
-        x = self.pool2(self.relu2(self.conv2(x)))
-        return self.relu3(self.conv3(x))
+        """The last conv stage's output after ReLU, [B, widths[-1], T']."""
+        x = self.norm(log_mel)
+        for n in range(1, self.stages + 1):
+            x = getattr(self, f"relu{n}")(getattr(self, f"conv{n}")(x))
+            if n < self.stages:
+                x = getattr(self, f"pool{n}")(x)
+        return x
 
     def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
-        x = self.dropout(self.relu4(self.fc1(self.pool3(self.features(log_mel)))))
+        x = self.dropout(self.relu_fc(self.fc1(self.pool(self.features(log_mel)))))
         return self.fc2(x) * self.factor_scale
 
 
@@ -170,7 +179,8 @@ def save_music_model(model: MusicModel, path, extra: dict | None = None) -> None
 def load_music_model(path, spec: str = "music-cnn") -> MusicModel:
     """A `MusicModel` from a file written by `save_music_model`, loaded strictly."""
     saved = torch.load(path, map_location="cpu", weights_only=True)
-    module = MusicCNN(**{**saved["network"], "widths": tuple(saved["network"]["widths"])})
+    config = saved["network"]
+    module = MusicCNN(**{**config, "widths": tuple(config["widths"]), "pools": tuple(config.get("pools", (4, 2)))})
     module.load_state_dict(saved["state"], strict=True)
     return MusicModel(module, frontend_from_config(saved["frontend"]), spec, saved["clip_seconds"])
 

@@ -107,7 +107,7 @@ def song_order(seed: int):
     weights = np.array([COLLECTION_WEIGHTS[name] for name in names])
     orders = {name: rng.permutation(len(song_index(name))) for name in names}
     used = dict.fromkeys(names, 0)
-    while True:
+    while any(used[name] < len(orders[name]) for name in names):
         name = names[int(rng.choice(len(names), p=weights / weights.sum()))]
         if used[name] == len(orders[name]):
             continue

@@ -11,11 +11,12 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from featurelens.audio.coldstart import collection_inputs, run_cold_start
 from featurelens.audio.collection import make_collection
-from featurelens.audio.evaluate import results_table
+from featurelens.audio.evaluate import family_selectivity, results_table, unit_peaks
 from featurelens.audio.listeners import Tastes
 from featurelens.audio.network import save_music_model
 
@@ -29,6 +30,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--listeners", type=int, default=3000)
     parser.add_argument("--factors", type=int, default=32)
+    parser.add_argument("--family-strength", type=float, default=Tastes().family_strength,
+                        help="how much listeners' instrument-family tastes sway their plays (see listeners.py)")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
@@ -53,13 +56,20 @@ def main() -> None:
                   f"({time.perf_counter() - started:.0f} s)", flush=True)
 
     labels, log_mels = collection_inputs(collection.folder)
-    result = run_cold_start(labels, log_mels, listeners=args.listeners, tastes=Tastes(), factors=args.factors,
+    tastes = Tastes(family_strength=args.family_strength)
+    result = run_cold_start(labels, log_mels, listeners=args.listeners, tastes=tastes, factors=args.factors,
                             epochs=args.epochs, seed=args.seed, progress=trained)
     per_epoch = sum(result.training.epoch_seconds) / max(result.training.epochs, 1)
     print(f"trained {result.training.epochs} epochs on {len(result.train_items)} clips, {per_epoch:.1f} s/epoch "
           f"({torch.get_num_threads()} threads); {len(result.test_items)} held-out clips, "
           f"{len(result.plays.users)} listeners, {len(result.plays.plays)} (listener, clip) pairs")
     print(results_table(result.scores))
+    module = result.model.module
+    peaks = unit_peaks(module, log_mels[result.test_items], module.last_conv)
+    families = np.array(labels["family"].to_pylist())[result.test_items]
+    best = family_selectivity(peaks, families)
+    print(f"{module.last_conv} units, held-out clips: best unit per family, how many of its top 9 are that family: "
+          + ", ".join(f"{family} {hits} (unit {unit})" for family, (unit, hits) in best.items()))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     save_music_model(result.model, args.output, extra={
         "seed": args.seed, "clips": collection.clips, "listeners": args.listeners, "epochs": result.training.epochs,

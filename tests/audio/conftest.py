@@ -9,8 +9,8 @@ import pytest
 for module in ("music21", "fluidsynth", "implicit", "soundfile", "scipy"):
     pytest.importorskip(module, reason=f"{module} missing: pip install -e '.[audio]'")
 if not Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").is_file():
-    pytest.skip("General MIDI soundfont missing: apt-get install -y --no-install-recommends fluidsynth fluid-soundfont-gm",
-                allow_module_level=True)
+    pytest.skip("General MIDI soundfont missing: apt-get install -y --no-install-recommends fluidsynth "
+                "fluid-soundfont-gm", allow_module_level=True)
 
 # A seed other than the shipped model's training collection (seed 0): these are fresh renders.
 TEST_SEED = 11

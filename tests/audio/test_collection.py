@@ -42,7 +42,8 @@ def test_clips_are_real_labelled_audio(small_collection, small_labels):
 
 def test_same_seed_same_bytes_and_resume(tmp_path):
     ticks = []
-    fresh = make_collection(tmp_path / "fresh", clips=12, seed=5, progress=lambda done, total: ticks.append((done, total)))
+    fresh = make_collection(tmp_path / "fresh", clips=12, seed=5,
+                            progress=lambda done, total: ticks.append((done, total)))
     assert (fresh.made, fresh.reused, fresh.clips) == (12, 0, 12)
     assert ticks[0] == (0, 12) and ticks[-1] == (12, 12) and [d for d, _ in ticks] == sorted(d for d, _ in ticks)
     # Interrupted after 5 clips, then finished: the same clips, byte for byte.
@@ -50,10 +51,10 @@ def test_same_seed_same_bytes_and_resume(tmp_path):
     resumed = make_collection(tmp_path / "resumed", clips=12, seed=5)
     assert (resumed.made, resumed.reused) == (7, 5)
     assert _digests(tmp_path / "fresh") == _digests(tmp_path / "resumed")
-    assert read_labels(tmp_path / "fresh").to_pylist().__repr__() == read_labels(tmp_path / "resumed").to_pylist().__repr__()
+    assert repr(read_labels(tmp_path / "fresh").to_pylist()) == repr(read_labels(tmp_path / "resumed").to_pylist())
     again = make_collection(tmp_path / "fresh", clips=12, seed=5)
     assert again.made == 0 and again.reused == 12
-    other = make_collection(tmp_path / "other", clips=4, seed=6)
+    make_collection(tmp_path / "other", clips=4, seed=6)
     assert set(_digests(tmp_path / "other").values()).isdisjoint(_digests(tmp_path / "fresh").values())
     with pytest.raises(FeaturelensError, match="same settings"):
         make_collection(tmp_path / "fresh", clips=12, seed=5, seconds=2.0)

@@ -10,7 +10,7 @@ import pytest
 from featurelens.audio.evaluate import ranking_scores, split_by_song
 from featurelens.audio.factors import factorize, read_item_factors
 from featurelens.audio.instruments import FAMILIES
-from featurelens.audio.listeners import PlayCounts, read_play_counts, simulate_listeners
+from featurelens.audio.listeners import read_play_counts, simulate_listeners
 from featurelens.errors import FeaturelensError
 
 
@@ -55,7 +55,8 @@ def test_users_own_play_counts(tmp_path, listeners):
     listeners.plays.save(tmp_path / "plays.parquet")
     assert read_play_counts(tmp_path / "plays.parquet").matrix().sum() == listeners.plays.matrix().sum()
     # Repeated rows add up; zero plays are dropped.
-    pq.write_table(pa.table({"user": ["a", "a", "b"], "item": ["x", "x", "y"], "plays": [2, 3, 0]}), tmp_path / "r.parquet")
+    table = pa.table({"user": ["a", "a", "b"], "item": ["x", "x", "y"], "plays": [2, 3, 0]})
+    pq.write_table(table, tmp_path / "r.parquet")
     summed = read_play_counts(tmp_path / "r.parquet", items=["x", "y"])
     assert summed.users == ["a", "b"] and summed.matrix().toarray().tolist() == [[5.0, 0.0], [0.0, 0.0]]
     with pytest.raises(FeaturelensError, match="not in the audio"):
@@ -69,7 +70,7 @@ def test_item_factors_given_directly(tmp_path):
     pq.write_table(pa.table({"item": ["a", "b"], "f0": [0.5, -1.0], "f1": [2.0, 0.0]}), tmp_path / "f.parquet")
     items, values = read_item_factors(tmp_path / "f.parquet")
     assert items == ["a", "b"] and values.tolist() == [[0.5, 2.0], [-1.0, 0.0]]
-    pq.write_table(pa.table({"item": ["a"], "f0": [None]}, schema=pa.schema([("item", pa.string()), ("f0", pa.float64())])),
-                   tmp_path / "nan.parquet")
+    schema = pa.schema([("item", pa.string()), ("f0", pa.float64())])
+    pq.write_table(pa.table({"item": ["a"], "f0": [None]}, schema=schema), tmp_path / "nan.parquet")
     with pytest.raises(FeaturelensError, match="missing"):
         read_item_factors(tmp_path / "nan.parquet")

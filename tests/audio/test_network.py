@@ -7,7 +7,14 @@ from importlib import resources
 import pytest
 import torch
 
-from featurelens.audio.network import MusicCNN, MusicModel, load_music_cnn, load_music_model, min_frames, save_music_model
+from featurelens.audio.network import (
+    MusicCNN,
+    MusicModel,
+    load_music_cnn,
+    load_music_model,
+    min_frames,
+    save_music_model,
+)
 from featurelens.errors import FeaturelensError
 
 

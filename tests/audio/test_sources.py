@@ -64,8 +64,9 @@ def test_short_files_can_be_skipped_instead(folder):
 
 
 def test_padded_and_silent_clips_go_through_the_network(folder):
-    from featurelens.audio.network import load_music_cnn
     import torch
+
+    from featurelens.audio.network import load_music_cnn
 
     path, _ = folder
     model = load_music_cnn()

@@ -77,7 +77,8 @@ def test_your_own_folder_and_plays(tmp_path, small_collection, small_labels):
     rows = small_labels.slice(0, 120)
     for row in rows.to_pylist():
         (tmp_path / "music" / row["collection"]).mkdir(parents=True, exist_ok=True)
-        shutil.copy(small_collection.folder / row["path"], tmp_path / "music" / row["collection"] / f"{row['clip']}.wav")
+        target = tmp_path / "music" / row["collection"] / f"{row['clip']}.wav"
+        shutil.copy(small_collection.folder / row["path"], target)
     names = {row["clip"]: f"{row['collection']}/{row['clip']}" for row in rows.to_pylist()}
     simulated = simulate_listeners(rows, listeners=300, seed=1).plays.table().to_pylist()
     pacsv.write_csv(pa.Table.from_pylist([{**r, "item": names[r["item"]]} for r in simulated]), tmp_path / "plays.csv")

@@ -39,7 +39,10 @@ class Arrangement:
 
 
 def choose_arrangement(tune: Tune, register: str | None, rng: np.random.Generator) -> Arrangement:
-    """Random tempo (log-uniform 60-180 bpm), key shift and start bar; octaves that bring the median pitch to `register`."""
+    """Random tempo (log-uniform 60-180 bpm), key shift and start bar; octaves that move the median pitch to `register`.
+
+    With `register=None` (drums) no octave shift is made.
+    """
     tempo = float(np.exp(rng.uniform(np.log(60), np.log(180))))
     shift = int(rng.integers(-5, 7))
     if register is not None:

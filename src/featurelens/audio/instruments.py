@@ -1,4 +1,4 @@
-"""The label vocabulary of the music collection: instrument families, their General MIDI programs, drum kits, registers."""
+"""The music collection's label vocabulary: instrument families, their General MIDI programs, drum kits, registers."""
 
 from __future__ import annotations
 

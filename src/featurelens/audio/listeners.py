@@ -64,7 +64,8 @@ def read_play_counts(path: Path | str, items: list[str] | None = None) -> PlayCo
     """
     path = Path(path)
     if not path.is_file():
-        raise FeaturelensError(f"play-count table {path} not found: give a .parquet or .csv with columns user, item, plays")
+        raise FeaturelensError(f"play-count table {path} not found: give a .parquet or .csv with columns user, item, "
+                               "plays")
     table = pacsv.read_csv(path) if path.suffix == ".csv" else pq.read_table(path)
     missing = {"user", "item", "plays"} - set(table.column_names)
     if missing:

@@ -33,7 +33,7 @@ class SongRef:
 
 @dataclass(frozen=True)
 class Tune:
-    """A song's notes in beats (quarter lengths): arrays of onset, duration and MIDI pitch, one row per sounding pitch."""
+    """A song's notes in beats (quarter lengths): onset, duration and MIDI pitch arrays, one row per sounding pitch."""
 
     ref: SongRef
     title: str

@@ -82,7 +82,7 @@ class AudioFolder:
         return [clip.item for clip in self.clips]
 
     def batch(self, samples: int | None = None) -> np.ndarray:
-        """The clips as one float32 array [N, samples]: cut to `samples` (default the shortest clip), padded if shorter."""
+        """The clips as one float32 array [N, samples]: cut to `samples` (default: the shortest clip's), zero-padded."""
         samples = samples or min(len(clip.audio) for clip in self.clips)
         out = np.zeros((len(self.clips), samples), np.float32)
         for row, clip in zip(out, self.clips):

@@ -1,4 +1,4 @@
-"""`Synthesizer`: one reused FluidSynth instance that renders note lists to mono float audio, the same bytes every time."""
+"""`Synthesizer`: one reused FluidSynth instance rendering note lists to mono float audio, the same bytes every time."""
 
 from __future__ import annotations
 
@@ -42,8 +42,9 @@ class Synthesizer:
 
     Determinism: chorus and reverb are off (their modulated delay lines keep state from clip to clip),
     audio is read as float (the int16 path adds running dither), every clip starts on a 64-sample block
-    boundary after a short silence that lets killed voices die, and every preset used is sounded once at start-up (FluidSynth measures each sample's level
-    lazily the first time it plays, which changes the first note it renders). So a clip's audio does
+    boundary after a short silence that lets killed voices die, every preset used is sounded once at start-up,
+    and every clip is played twice, the first time unheard (FluidSynth measures a sample's level lazily the
+    first time it plays it, which changes the first notes it renders). So a clip's audio does
     not depend on what was rendered before it, and a resumed collection equals a fresh one.
     """
 

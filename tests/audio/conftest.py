@@ -38,3 +38,14 @@ def small_log_mels(small_collection, small_labels):
     from featurelens.audio.frontend import LogMel
 
     return log_mels_of(read_clips(small_collection.folder, small_labels), LogMel())
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """These small networks run as fast on one thread, and two threads stall whenever the other core is busy."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

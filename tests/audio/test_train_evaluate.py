@@ -10,6 +10,7 @@ import torch
 from featurelens.audio.coldstart import run_cold_start
 from featurelens.audio.evaluate import popularity_scores, ranking_scores, results_table
 from featurelens.audio.train import train_music_cnn
+from featurelens.errors import FeaturelensError
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +90,9 @@ def test_your_own_folder_and_plays(tmp_path, small_collection, small_labels):
     result = run_cold_start(labels, log_mels, plays=plays, epochs=2, factors=8, test_fraction=0.25)
     assert result.model.factors == 8 and len(result.test_items) == 30
     assert all(np.isfinite([row.auc, row.precision]).all() for row in result.scores)
+
+    with pytest.raises(FeaturelensError, match="no play counts given"):
+        run_cold_start(labels, log_mels, epochs=1)
 
     rows_with, targets, missing = align_factors(audio.items, audio.items[:100][::-1], np.eye(100, 4)[::-1])
     assert len(rows_with) == 100 and missing == audio.items[100:] and targets.shape == (100, 4)

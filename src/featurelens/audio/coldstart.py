@@ -106,6 +106,9 @@ def run_cold_start(labels: pa.Table, log_mels: torch.Tensor, plays: PlayCounts |
     frontend = frontend or LogMel()
     family_taste = None
     if plays is None:
+        if "family" not in labels.column_names:
+            raise FeaturelensError("no play counts given, and these clips have no collection labels to simulate "
+                                   "listeners from: pass plays=read_play_counts(path, items=...)")
         simulated = simulate_listeners(labels, listeners, seed, tastes)
         plays, family_taste = simulated.plays, simulated.family_taste
     if plays.items != [str(c) for c in labels["clip"].to_pylist()]:

@@ -1,0 +1,93 @@
+"""Benchmark the audio core: making the collection, training the cold-start network, and its forward pass.
+
+Reports, in one run:
+  - clips/s for making a collection (music21 parse + FluidSynth render + WAV write), with the one-off start-up
+    (music21 import, soundfont load and priming) separated from the steady rate;
+  - seconds per training epoch of `MusicCNN` on those clips' log-mels (regressing WMF factors of simulated
+    listeners), and training clips/s;
+  - forward throughput in clips/s, examples-style (no gradient, batch `--batch-size`, 3 s clips), for:
+    the front end alone (waveform → log-mel), the network up to `conv3` (what a dataset-examples pass over
+    its last conv layer runs), and waveform → factors end to end.
+
+Usage:
+  python benchmarks/audio.py [--threads 1] [--clips 400] [--epochs 2] [--batch-size 64] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from featurelens.audio.coldstart import log_mels_of
+from featurelens.audio.collection import make_collection, read_clips
+from featurelens.audio.factors import factorize
+from featurelens.audio.listeners import simulate_listeners
+from featurelens.audio.network import load_music_cnn
+from featurelens.audio.train import train_music_cnn
+from featurelens.capture import ActivationCapture
+
+
+def best_rate(work, items: int, repeats: int) -> float:
+    """Items per second of `work()`, best of `repeats` (after one warm-up call)."""
+    work()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        seconds.append(time.perf_counter() - start)
+    return items / min(seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--clips", type=int, default=400)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "collection"
+        first = time.perf_counter()
+        stamps = []
+        made = make_collection(folder, clips=args.clips, seed=0, progress=lambda done, total: stamps.append(
+            (done, time.perf_counter())))
+        startup = stamps[1][1] - first  # up to the first clip: imports, soundfont load, priming, first song
+        steady = (stamps[-1][0] - stamps[1][0]) / (stamps[-1][1] - stamps[1][1])
+        print(f"collection: {made.made} clips of 3 s in {made.seconds:.1f} s = {made.clips_per_second:.1f} clips/s "
+              f"overall; start-up {startup:.1f} s, then {steady:.1f} clips/s ({steady * 3:.0f}× real time)")
+
+        labels = made.labels()
+        model = load_music_cnn()
+        waveforms = torch.from_numpy(read_clips(folder, labels))
+    log_mels = log_mels_of(waveforms, model.frontend)
+    plays = simulate_listeners(labels, listeners=1000, seed=0).plays
+    targets = torch.from_numpy(factorize(plays, factors=model.factors).item_factors)
+    result = train_music_cnn(log_mels, targets, epochs=args.epochs, batch_size=64)
+    per_epoch = min(result.epoch_seconds)
+    print(f"training: {per_epoch:.2f} s/epoch on {len(log_mels)} clips = {len(log_mels) / per_epoch:.0f} clips/s "
+          f"(batch 64, best of {args.epochs} epochs)")
+
+    batch = waveforms[: args.batch_size]
+    spectra = log_mels[: args.batch_size]
+    with torch.no_grad():
+        frontend = best_rate(lambda: model.log_mel(batch), len(batch), args.repeats)
+        with ActivationCapture(model.module, ["conv3"]) as capture:
+            to_conv3 = best_rate(lambda: capture.run(spectra), len(batch), args.repeats)
+            examples = best_rate(lambda: capture.run(model.log_mel(batch)), len(batch), args.repeats)
+        end_to_end = best_rate(lambda: model.module(model.log_mel(batch)), len(batch), args.repeats)
+    print(f"forward, batch {len(batch)}, 3 s clips, {torch.get_num_threads()} thread(s):")
+    print(f"  front end (waveform → log-mel)      {frontend:8.0f} clips/s")
+    print(f"  network to conv3 (from log-mel)     {to_conv3:8.0f} clips/s")
+    print(f"  waveform → conv3 (examples pass)    {examples:8.0f} clips/s")
+    print(f"  waveform → factors                  {end_to_end:8.0f} clips/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""A user's own audio folder as network input: every file accounted for, mono at the network's sample rate.
+
+Each awkward case is handled one clear way and reported in `AudioFolder.report`:
+  unreadable file       skipped, listed with the reader's reason
+  another sample rate   resampled (polyphase, scipy), said once per rate
+  stereo / multichannel mixed to mono (channel mean)
+  silence               kept (its log-mel is the floor everywhere), listed
+  shorter than the network's receptive field   zero-padded at the end (or skipped with short="skip"), listed
+Items are named by their path relative to the folder without extension, as in a play-count table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from featurelens.errors import FeaturelensError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+SILENCE_RMS = 1e-4  # -80 dBFS
+
+
+@dataclass
+class AudioClip:
+    """One file's audio: mono float32 at the folder's sample rate."""
+
+    item: str  # path relative to the folder, without extension
+    path: Path
+    audio: np.ndarray
+    source_rate: int
+    source_channels: int
+    padded: bool = False
+
+
+@dataclass
+class LoadReport:
+    """What happened to each awkward file; `lines()` says it in plain words."""
+
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    resampled: dict[int, int] = field(default_factory=dict)  # source rate → files
+    mixed_to_mono: list[str] = field(default_factory=list)
+    silent: list[str] = field(default_factory=list)
+    padded: list[str] = field(default_factory=list)
+    skipped_short: list[str] = field(default_factory=list)
+
+    def lines(self, sample_rate: int, min_samples: int) -> list[str]:
+        said = []
+        if self.unreadable:
+            said.append(f"{len(self.unreadable)} unreadable file(s) skipped, e.g. {self.unreadable[0][0]}: "
+                        f"{self.unreadable[0][1]}")
+        for rate, count in sorted(self.resampled.items()):
+            said.append(f"{count} file(s) at {rate} Hz resampled to {sample_rate} Hz")
+        if self.mixed_to_mono:
+            said.append(f"{len(self.mixed_to_mono)} multichannel file(s) mixed to mono")
+        if self.silent:
+            said.append(f"{len(self.silent)} silent file(s) kept (below -80 dBFS), e.g. {self.silent[0]}")
+        seconds = min_samples / sample_rate
+        if self.padded:
+            said.append(f"{len(self.padded)} file(s) shorter than the network's {seconds:.2f} s receptive field "
+                        "zero-padded at the end")
+        if self.skipped_short:
+            said.append(f"{len(self.skipped_short)} file(s) shorter than the network's {seconds:.2f} s receptive "
+                        "field skipped")
+        return said
+
+
+@dataclass
+class AudioFolder:
+    """The readable clips of a folder, in sorted path order, and the report of everything else."""
+
+    folder: Path
+    sample_rate: int
+    clips: list[AudioClip]
+    report: LoadReport
+    files: int  # audio files found
+
+    @property
+    def items(self) -> list[str]:
+        return [clip.item for clip in self.clips]
+
+    def batch(self, samples: int | None = None) -> np.ndarray:
+        """The clips as one float32 array [N, samples]: cut to `samples` (default: the shortest clip's), zero-padded."""
+        samples = samples or min(len(clip.audio) for clip in self.clips)
+        out = np.zeros((len(self.clips), samples), np.float32)
+        for row, clip in zip(out, self.clips):
+            row[: min(samples, len(clip.audio))] = clip.audio[:samples]
+        return out
+
+
+def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
+    """Polyphase resampling (anti-aliased) of mono float audio from `source_rate` to `target_rate`."""
+    if source_rate == target_rate:
+        return audio
+    from scipy.signal import resample_poly
+
+    common = math.gcd(source_rate, target_rate)
+    return resample_poly(audio, target_rate // common, source_rate // common).astype(np.float32)
+
+
+def read_audio(path: Path | str, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """(float32 [frames, channels], sample rate) of one file via libsndfile (wav, flac, ogg, mp3, aiff)."""
+    import soundfile
+
+    with soundfile.SoundFile(str(path)) as handle:
+        frames = -1 if max_seconds is None else int(max_seconds * handle.samplerate)
+        data = handle.read(frames=frames, dtype="float32", always_2d=True)
+        return data, handle.samplerate
+
+
+def load_audio_folder(folder: Path | str, sample_rate: int = 16000, min_samples: int = 0, short: str = "pad",
+                      max_seconds: float | None = None) -> AudioFolder:
+    """Every audio file under `folder` (recursively), mono at `sample_rate`, at least `min_samples` long.
+
+    `short` is "pad" (zero-pad at the end) or "skip" for files shorter than `min_samples` (e.g. a model's
+    `min_samples`); `max_seconds` reads only the start of long files. Nothing is dropped silently: see
+    `AudioFolder.report`.
+    """
+    if short not in ("pad", "skip"):
+        raise FeaturelensError(f"short={short!r} is not an option: use 'pad' or 'skip'")
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FeaturelensError(f"audio folder {folder} not found: give a folder of .wav/.flac/.ogg/.mp3 files")
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+    if not paths:
+        raise FeaturelensError(f"no audio files in {folder}: it needs {', '.join(AUDIO_SUFFIXES)} files")
+    report, clips = LoadReport(), []
+    for path in paths:
+        name = path.relative_to(folder).as_posix()
+        try:
+            data, rate = read_audio(path, max_seconds)
+        except Exception as error:  # libsndfile's errors for broken or unsupported files
+            report.unreadable.append((name, str(error).splitlines()[0] if str(error) else type(error).__name__))
+            continue
+        if data.shape[0] == 0:
+            report.unreadable.append((name, "no audio frames"))
+            continue
+        audio = data.mean(axis=1)
+        if data.shape[1] > 1:
+            report.mixed_to_mono.append(name)
+        if rate != sample_rate:
+            report.resampled[rate] = report.resampled.get(rate, 0) + 1
+            audio = resample(audio, rate, sample_rate)
+        if float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < SILENCE_RMS:
+            report.silent.append(name)
+        padded = len(audio) < min_samples
+        if padded and short == "skip":
+            report.skipped_short.append(name)
+            continue
+        if padded:
+            report.padded.append(name)
+            audio = np.pad(audio, (0, min_samples - len(audio)))
+        clips.append(AudioClip(path.relative_to(folder).with_suffix("").as_posix(), path,
+                               np.ascontiguousarray(audio, dtype=np.float32), rate, data.shape[1], padded))
+    return AudioFolder(folder, sample_rate, clips, report, len(paths))

@@ -6,7 +6,7 @@ const info = window.FEATURELENS;
 const $ = (id) => document.getElementById(id);
 const state = {
   ws: null, options: { layer: info.default_layer, unit: null, method: "guided", classes: info.classes, why: info.classes },
-  source: null, stillDirty: false, sent: 0, received: 0, dropped: 0, times: [], last: null, canvases: [],
+  source: null, stillDirty: false, sent: 0, received: 0, dropped: 0, times: [], last: null, gridImage: null,
 };
 const capture = document.createElement("canvas");
 capture.width = capture.height = info.input_size;
@@ -126,7 +126,7 @@ function onFrame(buffer) {
   drawUnit(header, maps, new Uint8Array(buffer, 8 + length + maps.length));
 }
 
-function grayImage(context, bytes, width, height, offset) {
+function grayImage(context, bytes, width, height, offset) {  // one channel as an opaque grey ImageData
   const image = context.createImageData(width, height);
   for (let i = 0; i < width * height; i += 1) {
     const v = bytes[offset + i];
@@ -135,30 +135,47 @@ function grayImage(context, bytes, width, height, offset) {
   return image;
 }
 
+// The grid is one canvas of tiles (one per channel, 1-pixel gaps): one putImageData a frame, however many channels.
 function drawGrid(header, maps) {
   const grid = $("grid");
-  if (state.canvases.length !== header.channels || grid.dataset.layer !== header.layer) {
-    grid.textContent = "";
-    state.canvases = [];
-    for (let c = 0; c < header.channels; c += 1) {
-      const canvas = document.createElement("canvas");
-      canvas.width = header.width; canvas.height = header.height;
-      canvas.dataset.channel = String(c);
-      canvas.title = `${header.layer}:${c}`;
-      canvas.addEventListener("click", () => selectUnit(c));
-      grid.appendChild(canvas);
-      state.canvases.push(canvas);
-    }
-    grid.dataset.layer = header.layer;
+  const canvas = $("grid-canvas");
+  const { channels, height, width } = header;
+  const cols = Math.max(1, Math.ceil(Math.sqrt((channels * height) / width * 1.6)));
+  const rows = Math.ceil(channels / cols);
+  if (canvas.dataset.layer !== header.layer || Number(canvas.dataset.channels) !== channels) {
+    canvas.width = cols * (width + 1) - 1;
+    canvas.height = rows * (height + 1) - 1;
+    Object.assign(canvas.dataset, { layer: header.layer, channels, cols, rows, tileWidth: width, tileHeight: height });
     $("layer-name").textContent = header.layer;
+    state.gridImage = canvas.getContext("2d").createImageData(canvas.width, canvas.height);
   }
-  const size = header.height * header.width;
-  state.canvases.forEach((canvas, c) => {
-    const context = canvas.getContext("2d");
-    context.putImageData(grayImage(context, maps, header.width, header.height, c * size), 0, 0);
-    canvas.classList.toggle("chosen", c === state.options.unit);
-  });
+  const image = state.gridImage, data = image.data, stride = canvas.width, size = height * width;
+  data.fill(0);
+  for (let c = 0; c < channels; c += 1) {
+    const x0 = (c % cols) * (width + 1), y0 = Math.floor(c / cols) * (height + 1);
+    for (let y = 0; y < height; y += 1) {
+      let out = 4 * ((y0 + y) * stride + x0), from = c * size + y * width;
+      for (let x = 0; x < width; x += 1, out += 4, from += 1) {
+        const v = maps[from];
+        data[out] = v; data[out + 1] = v; data[out + 2] = v; data[out + 3] = 255;
+      }
+    }
+  }
+  if (state.options.unit !== null && state.options.unit < channels) {  // outline the chosen channel
+    const c = state.options.unit, x0 = (c % cols) * (width + 1), y0 = Math.floor(c / cols) * (height + 1);
+    for (let x = 0; x < width; x += 1) for (const y of [y0, y0 + height - 1]) { const o = 4 * (y * stride + x0 + x); data[o] = 255; data[o + 1] = 120; data[o + 2] = 0; }
+    for (let y = 0; y < height; y += 1) for (const x of [x0, x0 + width - 1]) { const o = 4 * ((y0 + y) * stride + x); data[o] = 255; data[o + 1] = 120; data[o + 2] = 0; }
+  }
+  canvas.getContext("2d").putImageData(image, 0, 0);
   grid.dataset.frame = String(header.frame);
+}
+
+function channelAt(event) {
+  const canvas = $("grid-canvas"), box = canvas.getBoundingClientRect(), d = canvas.dataset;
+  const x = ((event.clientX - box.left) / box.width) * canvas.width, y = ((event.clientY - box.top) / box.height) * canvas.height;
+  const col = Math.floor(x / (Number(d.tileWidth) + 1)), row = Math.floor(y / (Number(d.tileHeight) + 1));
+  const channel = row * Number(d.cols) + col;
+  return col < Number(d.cols) && channel < Number(d.channels) ? channel : null;
 }
 
 function drawClasses(classes) {
@@ -228,6 +245,11 @@ function escapeHtml(text) {
 }
 
 // --- wiring -----------------------------------------------------------------------------------------
+$("grid-canvas").addEventListener("click", (event) => { const channel = channelAt(event); if (channel !== null) selectUnit(channel); });
+$("grid-canvas").addEventListener("mousemove", (event) => {
+  const channel = channelAt(event);
+  $("grid-canvas").title = channel === null ? "" : `${state.options.layer}:${channel}`;
+});
 $("layer").addEventListener("change", (event) => {
   state.options.layer = event.target.value;
   state.options.unit = null;

@@ -96,5 +96,6 @@ def test_contact_sheet_captions_carry_a_line_per_judge(fashion, seed1):
     result = render(fashion, ["logit:Trouser", "conv3:1"], steps=4, judge=["fashion-cnn", seed1])
     first, second = unit_labels(result)
     assert first.splitlines()[0] == "logit:1" and len(first.splitlines()) == 3
-    assert first.splitlines()[1].startswith("fashion-cnn ") and "#" in first.splitlines()[1]
-    assert second.splitlines()[1].startswith("fashion-cnn d")
+    assert first.splitlines()[1].startswith("fashion-cnn: ") and "#" in first.splitlines()[1]
+    assert first.splitlines()[2].startswith("seed1: ")  # shortened after the rendered model's name
+    assert second.splitlines()[1].startswith("fashion-cnn: d ")

@@ -33,6 +33,12 @@ def same_size(images: list[np.ndarray]) -> np.ndarray:
     return np.stack(scaled)
 
 
+def enlarged(images: np.ndarray, minimum: int) -> list[np.ndarray]:
+    """uint8 [N, H, W, C] pictures with each pixel repeated so their side reaches at least `minimum` (crisp, no smoothing)."""
+    factor = -(-minimum // images.shape[1]) if len(images) else 1
+    return [image.repeat(factor, 0).repeat(factor, 1) if factor > 1 else image for image in images]
+
+
 def safe_filename(text: str, limit: int = 60) -> str:
     """A unit address made safe for file names: `_blocks.8:12@3,4` → `_blocks.8-12-3-4`."""
     cleaned = re.sub(r"[^\w.]+", "-", text).strip("-")

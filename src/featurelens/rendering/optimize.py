@@ -97,7 +97,7 @@ class RenderPlan:
     def run(self, progress: ProgressArg = None) -> RenderResult:
         """Optimise every image (one size at a time, in batches of at most `max_batch`), then judge them.
         Ctrl-C returns what is done so far."""
-        result = RenderResult(size=self.settings.size, judges=[j.spec for j in self.judges])
+        result = RenderResult(size=self.settings.size, judges=[j.spec for j in self.judges], model=self.model.spec)
         started = time.perf_counter()
         steps = self.settings.steps
         total = len(self.targets) * steps

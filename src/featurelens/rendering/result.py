@@ -44,6 +44,7 @@ class RenderResult(TechniqueResult):
     interrupted: bool = False
     size: int | str = 0  # the size setting: pixels, or "auto"
     judges: list[str] = field(default_factory=list)
+    model: str = ""  # the spec of the model rendered
 
     @property
     def images(self) -> np.ndarray:
@@ -51,7 +52,7 @@ class RenderResult(TechniqueResult):
         return same_size([u.image for u in self.units]) if self.units else np.zeros((0, 0, 0, 3), np.uint8)
 
     def summary(self, png_names: list[str] | None = None) -> dict:
-        """The render.json document: {"units": [...], "size", "judges", "seconds", "steps", "interrupted"}."""
+        """The render.json document: {"units": [...], "model", "size", "judges", "seconds", "steps", "interrupted"}."""
         names = png_names or [None] * len(self.units)
         return {
             "units": [
@@ -70,6 +71,7 @@ class RenderResult(TechniqueResult):
                 }
                 for u, name in zip(self.units, names)
             ],
+            "model": self.model,
             "size": self.size,
             "judges": self.judges,
             "seconds": self.seconds,

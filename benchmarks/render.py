@@ -1,14 +1,20 @@
 """Benchmark `featurelens render` on the default model, in one run, on one thread by default.
 
-Measures, for 16 channels of a mid block at 128 px:
+--mode speed (default): for 16 channels of a mid block at 128 px,
   (a) featurelens time per unit against the raw forward+backward cost of the same batch, truncated
       at the target layer (what any implementation must pay), and
   (b) Lucent (torch-lucent, installed only for this benchmark) rendering the same channels one by
       one with its defaults (Fourier + decorrelated colour, standard transforms, Adam 0.05);
-and the activation each reaches on its final image (channel mean, untransformed).
+  and the activation each reaches on its final image (channel mean, untransformed).
+--mode transfer: class visualizations of 8 ImageNet classes with each renderer's defaults (and
+  featurelens at fixed sizes), judged by EfficientNet-Lite1 and Lite2: probability of the class,
+  top-5 rate, seconds per unit.
+--mode quality: time to quality: the activation Lucent reaches in 512 steps on the first
+  --lucent-units channels, and the fewest featurelens steps (a ladder of step counts) that reach it,
+  with the seconds each takes per unit.
 
 Usage (see RESULTS.md for the install line of the peer):
-  PYTHONPATH=/tmp/bench-lib:benchmarks python benchmarks/render.py [--steps 512] [--lucent-units 4] [--threads 1]
+  PYTHONPATH=/tmp/bench-lib:benchmarks python benchmarks/render.py [--mode speed|transfer|quality] [--steps 512] [--lucent-units 4] [--threads 1]
 """
 
 from __future__ import annotations
@@ -22,8 +28,14 @@ import torch
 
 import featurelens as fl
 from featurelens.capture import ActivationCapture
+from featurelens.images import resize_square
+from featurelens.rendering import judge_images
 from featurelens.rendering.transforms import RobustnessTransform
 from featurelens.units import expression_value, parse_units
+
+CLASSES = ("Egyptian cat", "espresso", "goldfish", "flamingo", "balloon", "strawberry", "volcano", "monarch")
+JUDGES = ("efficientnet-lite1", "efficientnet-lite2")
+QUALITY_LADDER = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 
 
 def raw_cost_per_step(model, units, size, steps, channels_last: bool) -> float:
@@ -54,14 +66,18 @@ def _raw_step(model, capture, x, expressions):
     total.backward()
 
 
-def channel_activation(model, image_uint8, unit) -> float:
+def channel_activation(model, image_uint8, unit, size: int | None = None) -> float:
+    """The unit on an image (uint8 H×W×C) shown at its own size, or resized to `size`."""
     x = torch.from_numpy(np.asarray(image_uint8, dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    if size is not None:
+        x = resize_square(x, size)
     expression = parse_units(unit)
     with torch.no_grad(), ActivationCapture(model.module, expression.layers) as capture:
         return float(expression_value(expression, capture.run(model.normalize(x)))[0])
 
 
 def lucent_render(model, unit, size, steps):
+    """Lucent's `render_vis` with its defaults on one unit (a channel LAYER:C or a class logit:N); (uint8 image, seconds)."""
     from _peer_shims import install_lucent_stubs
 
     install_lucent_stubs()
@@ -76,7 +92,8 @@ def lucent_render(model, unit, size, steps):
             return self.net(model.normalize(x))
 
     layer, channel = unit.split(":")
-    lucent_name = "net_" + layer.replace(".", "_")
+    lucent_name = "net__fc" if layer == "logit" else "net_" + layer.replace(".", "_")  # the logits are _fc's output
+    torch.manual_seed(0)
     start = time.perf_counter()
     images = render.render_vis(
         Normalized().eval(), f"{lucent_name}:{channel}", param_f=lambda: param.image(size),
@@ -84,6 +101,59 @@ def lucent_render(model, unit, size, steps):
     )
     seconds = time.perf_counter() - start
     return (images[-1][0] * 255).round().astype(np.uint8), seconds
+
+
+def judged(model, images, units, judges) -> tuple[float, float, list[float]]:
+    """Mean judged probability of each image's class over all judges, the share ranked in a judge's top 5, and per-image means."""
+    found = judge_images(judges, model, images, [parse_units(u) for u in units])
+    per_image = [[j.probability for j in figures.values()] for figures in found]
+    top5 = [j.rank <= 5 for figures in found for j in figures.values()]
+    return statistics.mean(p for row in per_image for p in row), statistics.mean(top5), [statistics.mean(row) for row in per_image]
+
+
+def transfer(model, args) -> None:
+    """Class visualizations of CLASSES with each renderer's defaults, judged by other models."""
+    judges = [fl.load_model(spec) for spec in JUDGES]
+    units = [f"logit:{model.class_index(name)}" for name in CLASSES]
+    print(f"threads={args.threads} model=efficientnet-lite0 classes={len(units)} steps={args.steps} seed=0 judges={','.join(JUDGES)}")
+    rows = []
+    for label, size in (("featurelens defaults (size auto)", "auto"), ("featurelens --size 224", 224), ("featurelens --size 128", 128)):
+        result = fl.render(model, units, size=size, steps=args.steps, seed=0)
+        images = [u.image for u in result.units]
+        rows.append((label, result.seconds / len(units), *judged(model, images, units, judges), images[0].shape[0]))
+    if args.lucent_units:
+        rendered = [lucent_render(model, unit, 128, args.steps) for unit in units]
+        images = [image for image, _ in rendered]
+        rows.append(("Lucent defaults (128 px, upsampled to 224)", statistics.mean(t for _, t in rendered), *judged(model, images, units, judges), 128))
+    print("| renderer | image px | s/unit | judged probability | top-5 | per class |")
+    print("|---|---|---|---|---|---|")
+    for label, seconds, probability, top5, per_class, side in rows:
+        print(f"| {label} | {side} | {seconds:.1f} | {probability:.2f} | {top5:.2f} | {' '.join(f'{p:.2f}' for p in per_class)} |")
+
+
+def time_to_quality(model, args) -> None:
+    """Fewest featurelens steps reaching the activation Lucent reaches in 512 steps on the same channels."""
+    units = [f"{args.layer}:{c}" for c in range(args.units)]
+    compared = units[: args.lucent_units]
+    lucent = [lucent_render(model, unit, 128, 512) for unit in compared]
+    lucent_seconds = statistics.mean(t for _, t in lucent)
+    # Measured the same way for both: the channel mean on the final uint8 image, at its own size and shown at 224.
+    lucent_native = statistics.mean(channel_activation(model, image, u) for (image, _), u in zip(lucent, compared))
+    lucent_224 = statistics.mean(channel_activation(model, image, u, 224) for (image, _), u in zip(lucent, compared))
+    print(f"threads={args.threads} model=efficientnet-lite0 units={compared[0]}..{compared[-1]} (featurelens renders all {len(units)} in one batch)")
+    print(f"lucent 512 steps: {lucent_seconds:.1f} s/unit, activation {lucent_native:.2f} at its own 128 px, {lucent_224:.2f} shown at 224")
+    print("| featurelens steps | s/unit | activation (128 px) | shown at 224 | reaches Lucent's | Lucent s/unit ÷ featurelens s/unit |")
+    print("|---|---|---|---|---|---|")
+    for steps in QUALITY_LADDER:
+        result = fl.render(model, units, steps=steps, seed=0)
+        per_unit = result.seconds / len(units)
+        images = [u.image for u in result.units[: len(compared)]]
+        native = statistics.mean(channel_activation(model, image, u) for image, u in zip(images, compared))
+        shown = statistics.mean(channel_activation(model, image, u, 224) for image, u in zip(images, compared))
+        reached = native >= lucent_native  # both rendered and measured at 128 px; the 224 px column is for information
+        print(f"| {steps} | {per_unit:.2f} | {native:.2f} | {shown:.2f} | {'yes' if reached else 'no'} | {lucent_seconds / per_unit:.1f}× |")
+        if reached:
+            break
 
 
 def main() -> None:
@@ -95,17 +165,21 @@ def main() -> None:
     parser.add_argument("--raw-steps", type=int, default=128, help="steps timed for the raw cost (per-step figure)")
     parser.add_argument("--lucent-units", type=int, default=4, help="how many of the units Lucent renders (0 to skip)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--mode", choices=("speed", "transfer", "quality"), default="speed")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = fl.load_model("efficientnet-lite0")
+    if args.mode != "speed":
+        (transfer if args.mode == "transfer" else time_to_quality)(model, args)
+        return
     # Lucent below runs on the same module object; featurelens leaves it channels-last, which also speeds Lucent up.
     units = [f"{args.layer}:{c}" for c in range(args.units)]
 
     # Raw costs are timed before and after the render and averaged, so drift in machine load cancels out.
     raw_plain = raw_cost_per_step(model, units, args.size, args.raw_steps, channels_last=False)
     raw_fast = raw_cost_per_step(model, units, args.size, args.raw_steps, channels_last=True)
-    ours = fl.render(model, units, size=args.size, steps=args.steps, seed=0)
+    ours = fl.render(model, units, size=args.size, steps=args.steps, seed=0)  # 128 px: what size auto picks for _blocks.8
     raw_fast = (raw_fast + raw_cost_per_step(model, units, args.size, args.raw_steps, channels_last=True)) / 2
     raw_plain = (raw_plain + raw_cost_per_step(model, units, args.size, args.raw_steps, channels_last=False)) / 2
     ours_per_unit = ours.seconds / len(units)

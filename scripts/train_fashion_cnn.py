@@ -1,7 +1,14 @@
 """Retrain the shipped Fashion-MNIST weights: `python scripts/train_fashion_cnn.py` (in the project's venv).
 
 The reproducible recipe behind `src/featurelens/models/weights/fashion_cnn.pt`: Adam with a
-one-cycle schedule, two epochs, seed 0.
+one-cycle schedule, two epochs, seed 0, two torch threads (the sums of a batch are split by thread,
+so another thread count gives other floats). The shipped files and their commands:
+
+    python scripts/train_fashion_cnn.py --checkpoints src/featurelens/models/weights/fashion_cnn_training
+        fashion_cnn.pt, and the training checkpoints `featurelens evolve` uses by default
+        (initialisation, steps 10, 40, 150 and 300 of epoch 1, each epoch end)
+    python scripts/train_fashion_cnn.py --seed 1 --output src/featurelens/models/weights/fashion_cnn_seed1.pt
+        the `fashion-cnn-seed1` model: the same recipe from another seed, a judge for fashion-cnn's images
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ OUTPUT = Path(__file__).resolve().parents[1] / "src/featurelens/models/weights/f
 
 # progress(epoch, batch, batches, loss): called after every training batch.
 Progress = Callable[[int, int, int, float], None]
+# on_checkpoint(label, step, epoch, model): called at initialisation, after each step in `checkpoint_steps`, at each epoch end.
+CheckpointHook = Callable[[str, int, int, nn.Module], None]
+CHECKPOINT_STEPS = (10, 40, 150, 300)  # within epoch 1, where the first features form fast
 
 
 def _normalise(images: torch.Tensor) -> torch.Tensor:
@@ -46,8 +56,11 @@ def train_fashion_cnn(
     batch_size: int = 128,
     device: str | torch.device = "cpu",
     progress: Progress | None = None,
+    on_checkpoint: CheckpointHook | None = None,
+    checkpoint_steps: tuple[int, ...] = CHECKPOINT_STEPS,
 ) -> tuple[FashionCNN, float]:
-    """Train a fresh `FashionCNN` with Adam and a one-cycle schedule; returns (model in eval mode, test accuracy)."""
+    """Train a fresh `FashionCNN` with Adam and a one-cycle schedule; returns (model in eval mode, test accuracy).
+    Checkpoints draw no random numbers, so the trained weights are the same with or without them."""
     torch.manual_seed(seed)
     shuffle = torch.Generator().manual_seed(seed)
     train_x, train_y = load_fashion_mnist("train")
@@ -59,6 +72,8 @@ def train_fashion_cnn(
     # One-cycle lets two epochs land near the accuracy that many constant-rate epochs reach.
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=epochs * batches)
     loss_fn = nn.CrossEntropyLoss()
+    if on_checkpoint is not None:
+        on_checkpoint("init", 0, 0, model)
     for epoch in range(epochs):
         model.train()
         order = torch.randperm(len(inputs), generator=shuffle)
@@ -72,7 +87,29 @@ def train_fashion_cnn(
             schedule.step()
             if progress is not None:
                 progress(epoch, batch, batches, loss.item())
+            step = epoch * batches + batch + 1
+            if on_checkpoint is not None and (step in checkpoint_steps or batch == batches - 1):
+                on_checkpoint(f"epoch {epoch + 1}" if batch == batches - 1 else f"step {step}", step, epoch + 1, model)
+                model.train()
     return model.eval(), evaluate(model, test_x, test_y)
+
+
+def float32_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict as contiguous float32 CPU tensors, the form the package ships."""
+    return {name: tensor.detach().cpu().float().contiguous() for name, tensor in model.state_dict().items()}
+
+
+def checkpoint_saver(folder: Path, test_x: torch.Tensor, test_y: torch.Tensor) -> CheckpointHook:
+    """Save each checkpoint as `step{STEP:04d}.pt`: {"state_dict", "label", "step", "epoch", "test_accuracy"}."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def save(label: str, step: int, epoch: int, model: nn.Module) -> None:
+        accuracy = evaluate(model, test_x, test_y)
+        torch.save({"state_dict": float32_state(model), "label": label, "step": step, "epoch": epoch, "test_accuracy": accuracy},
+                   folder / f"step{step:04d}.pt")
+        print(f"checkpoint {label} (step {step}): test accuracy {accuracy:.4f}", flush=True)
+
+    return save
 
 
 def main() -> None:
@@ -81,15 +118,19 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--checkpoints", type=Path, default=None, help="folder for training checkpoints (none when left out)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads; the shipped files were made with 2 (1 gives other floats)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
 
     def progress(epoch: int, batch: int, batches: int, loss: float) -> None:
         if batch % 100 == 0 or batch == batches - 1:
             print(f"epoch {epoch + 1}/{args.epochs} batch {batch + 1}/{batches} loss {loss:.4f}", flush=True)
 
     start = time.perf_counter()
-    model, accuracy = train_fashion_cnn(epochs=args.epochs, seed=args.seed, progress=progress)
-    state = {name: tensor.detach().cpu().float().contiguous() for name, tensor in model.state_dict().items()}
+    saver = checkpoint_saver(args.checkpoints, *load_fashion_mnist("test")) if args.checkpoints else None
+    model, accuracy = train_fashion_cnn(epochs=args.epochs, seed=args.seed, progress=progress, on_checkpoint=saver)
+    state = float32_state(model)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, args.output)
     print(f"test accuracy {accuracy:.4f} in {time.perf_counter() - start:.0f} s "

@@ -40,7 +40,8 @@ def command_lines() -> list[str]:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, fashion) -> Path:
-    """A folder holding the files the README names (cat.jpg, photo.jpg, guide.jpg, shirt.png, ~/photos, inv.pt)."""
+    """A folder holding the files the README names (cat.jpg, photo.jpg, guide.jpg, shirt.png, ~/photos, inv.pt,
+    checkpoints/, first.pt, last.pt)."""
     if not fashion_mnist.dataset_dir().is_dir():
         pytest.skip("apt-get install dataset-fashion-mnist")
     root = tmp_path_factory.mktemp("readme")
@@ -55,6 +56,11 @@ def workspace(tmp_path_factory, fashion) -> Path:
         photos[i].resize((96, 96)).save(root / "photos" / f"{i}.jpg")
     shutil.copy(fashion.inverters["pool2"], root / "inv.pt")
     np.save(root / "v.npy", np.ones(112, dtype=np.float32))
+    shipped = sorted(Path(fashion.training_checkpoints).glob("*.pt"))
+    (root / "checkpoints").mkdir()
+    for name, source in (("first.pt", shipped[0]), ("last.pt", shipped[-1])):
+        shutil.copy(source, root / name)
+        shutil.copy(source, root / "checkpoints" / name)
     return root
 
 

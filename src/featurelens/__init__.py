@@ -1,6 +1,6 @@
 """featurelens: see what each unit of a trained PyTorch network responds to.
 
-One call shape for every technique — `render`, `examples`, `project`, `dream`, `overview`, and
+One call shape for every technique — `render`, `examples`, `project`, `dream`, `overview`, `evolve`, and
 `invert.train` / `invert.decode` — each taking a model spec or loaded model, images as paths, PIL
 images or tensors in [0, 1], units as one address or a list, and `device`, `progress`, `seed` /
 `steps` where they apply; each returning a result with `.images`, `.summary()`, `.seconds`,
@@ -11,6 +11,7 @@ from featurelens import invert
 from featurelens.deepdream import dream
 from featurelens.errors import FeaturelensError
 from featurelens.dataset_examples import examples
+from featurelens.evolution import evolve
 from featurelens.images import as_images
 from featurelens.models import LoadedModel, load_model
 from featurelens.overviews import overview
@@ -19,7 +20,7 @@ from featurelens.rendering import RenderSettings, render
 from featurelens.units import parse_units
 
 __all__ = [
-    "FeaturelensError", "LoadedModel", "RenderSettings", "as_images", "dream", "examples", "invert", "load_model",
+    "FeaturelensError", "LoadedModel", "RenderSettings", "as_images", "dream", "evolve", "examples", "invert", "load_model",
     "overview", "parse_units", "project", "render",
 ]
 __version__ = "0.2.0"

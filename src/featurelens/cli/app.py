@@ -15,6 +15,7 @@ from rich.text import Text
 
 from featurelens.cli import (
     dream_command,
+    evolve_command,
     examples_command,
     invert_command,
     layers_command,
@@ -39,6 +40,7 @@ app.command("project")(project_command.project)
 app.command("examples")(examples_command.examples)
 app.command("dream")(dream_command.dream)
 app.command("serve")(serve_command.serve)
+app.command("evolve")(evolve_command.evolve)
 app.add_typer(invert_command.invert_app, name="invert")
 
 

@@ -11,23 +11,25 @@ from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption, See
 from featurelens.output.paths import check_output_folder
 from featurelens.overviews import plan_overview
 from featurelens.rendering import RenderSettings
+from featurelens.rendering.sizes import size_setting
 
 
 def overview(
     model: str = ModelOption,
     layers: str = typer.Option(None, "--layers", help="Comma-separated layer names (default: blocks spread across the network)."),
     units_per_layer: int = typer.Option(16, "--units-per-layer", help="Channels rendered per layer (the first N)."),
-    size: int = typer.Option(128, "--size", help="Image side in pixels."),
+    size: str = typer.Option("auto", "--size", help="Image side in pixels, or auto (late layers at the model's input size, early ones at 128 px)."),
     steps: int = typer.Option(256, "--steps", help="Optimisation steps per layer."),
     param: str = typer.Option("fft", "--param", help="fft, pixel or maco."),
     seed: int = SeedOption,
+    judge: str = typer.Option("", "--judge", help="Comma-separated model specs that judge each image (photo-likeness), shown on the page."),
     out: Path = typer.Option(Path("overview"), "--out", "-o", help="Output folder."),
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,
 ) -> None:
     """Visualize channels of layers from first to last block: edges, textures, patterns, parts, objects."""
     check_output_folder(out)
-    plan = plan_overview(model, layers, units_per_layer, RenderSettings(size=size, steps=steps, param=param, seed=seed), device=device)
+    plan = plan_overview(model, layers, units_per_layer, RenderSettings(size=size_setting(size), steps=steps, param=param, seed=seed, judge=(judge,) if judge else ()), device=device)
     result = run_or_describe(plan, dry_run, f"write to {out}")
     if result is None:
         return

@@ -10,14 +10,15 @@ from featurelens.cli.dry_run import run_or_describe
 from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption, SeedOption
 from featurelens.output.paths import check_output_folder
 from featurelens.rendering import Regularizers, RenderSettings, RobustnessTransform, plan_render
+from featurelens.rendering.sizes import size_setting
 
 
 def render(
     units: list[str] = typer.Argument(..., help="Unit addresses, one image each: LAYER:C, LAYER:A..B (a range), LAYER:C@Y,X, LAYER, logit:N, logit:NAME, A+B, -A …"),
     model: str = ModelOption,
-    size: int = typer.Option(128, "--size", help="Image side in pixels."),
+    size: str = typer.Option("auto", "--size", help="Image side in pixels, or auto: the model's input size for units that see the whole input (class logits, late layers), 128 px for the others."),
     steps: int = typer.Option(512, "--steps", help="Optimisation steps."),
-    param: str = typer.Option("fft", "--param", help="Parameterization: fft (Lucid), pixel or maco."),
+    param: str = typer.Option("fft", "--param", help="Parameterization: fft (Lucid), pixel, maco or cppn (resolution-free)."),
     lr: float = typer.Option(None, "--lr", help="Adam learning rate (default depends on --param)."),
     batch: int = typer.Option(1, "--batch", help="Images per unit (with --diversity they differ); frames with --interpolate."),
     seed: int = SeedOption,
@@ -30,16 +31,18 @@ def render(
     no_transforms: bool = typer.Option(False, "--no-transforms", help="Turn off transformation robustness (pad/jitter/scale/rotate)."),
     no_decorrelate: bool = typer.Option(False, "--no-decorrelate", help="Optimise in plain RGB instead of decorrelated colour."),
     max_batch: int = typer.Option(64, "--max-batch", help="Most images optimised at once; more units run in several batches."),
+    out_size: int = typer.Option(None, "--out-size", help="With --param cppn: draw the final images at this size."),
+    judge: str = typer.Option("", "--judge", help="Comma-separated model specs that judge the images: class probability and rank, photo-likeness (render.json, contact sheet)."),
     out: Path = typer.Option(Path("render"), "--out", "-o", help="Output folder."),
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,
 ) -> None:
     """Grow images from noise that maximize (or, with a leading '-', minimize) units of a model."""
     settings = RenderSettings(
-        size=size, steps=steps, param=param, lr=lr, batch=batch, seed=seed, diversity=diversity,
+        size=size_setting(size), steps=steps, param=param, lr=lr, batch=batch, seed=seed, diversity=diversity,
         interpolate=interpolate, transforms=None if no_transforms else RobustnessTransform(),
         regularizers=Regularizers(l1=l1, l2=l2, tv=tv, blur=blur), decorrelate=not no_decorrelate,
-        max_batch=max_batch,
+        max_batch=max_batch, out_size=out_size, judge=(judge,) if judge else (),
     )
     check_output_folder(out)
     result = run_or_describe(plan_render(model, units, settings, device=device), dry_run, f"write to {out}")

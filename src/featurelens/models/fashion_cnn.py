@@ -15,7 +15,10 @@ from featurelens.models.registry import register_model
 FASHION_MEAN = (0.2860,)
 FASHION_STD = (0.3530,)
 WEIGHTS_FILE = "weights/fashion_cnn.pt"
+SEED1_WEIGHTS_FILE = "weights/fashion_cnn_seed1.pt"  # the same recipe from seed 1: an independent judge
+TRAINING_CHECKPOINTS = "weights/fashion_cnn_training"  # init, four points in epoch 1, each epoch end
 POOL2_INVERTER = "weights/fashion_cnn_pool2_inverter.pt"  # `featurelens invert train` recipe in README
+# Both weight files and the checkpoints come from scripts/train_fashion_cnn.py (its docstring has the commands).
 
 
 class FashionCNN(nn.Module):
@@ -46,11 +49,11 @@ class FashionCNN(nn.Module):
         return self.fc(self.flatten(x))
 
 
-def build_fashion_cnn(weights: bool = True) -> FashionCNN:
-    """A `FashionCNN`, with the shipped trained weights loaded strictly unless `weights=False`."""
+def build_fashion_cnn(weights: bool = True, file: str = WEIGHTS_FILE) -> FashionCNN:
+    """A `FashionCNN`, with the shipped trained weights (`file`, inside the package) loaded strictly unless `weights=False`."""
     model = FashionCNN()
     if weights:
-        with resources.as_file(resources.files("featurelens.models").joinpath(WEIGHTS_FILE)) as path:
+        with resources.as_file(resources.files("featurelens.models").joinpath(file)) as path:
             state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state, strict=True)
     return model.eval()
@@ -59,11 +62,20 @@ def build_fashion_cnn(weights: bool = True) -> FashionCNN:
 @register_model("fashion-cnn")
 def loaded_fashion_cnn() -> LoadedModel:
     """The built-in spec `fashion-cnn`: the trained `FashionCNN`, its greyscale 28×28 input conventions,
-    the layer DeepDream amplifies and the inverter shipped for `pool2`."""
+    the layer DeepDream amplifies, the inverter shipped for `pool2` and the checkpoints of its training."""
+    return _loaded("fashion-cnn", WEIGHTS_FILE, inverters={"pool2": _packaged(POOL2_INVERTER)}, training_checkpoints=_packaged(TRAINING_CHECKPOINTS))
+
+
+@register_model("fashion-cnn-seed1")
+def loaded_fashion_cnn_seed1() -> LoadedModel:
+    """The built-in spec `fashion-cnn-seed1`: `fashion-cnn`'s recipe trained from seed 1, to judge fashion-cnn's images."""
+    return _loaded("fashion-cnn-seed1", SEED1_WEIGHTS_FILE)
+
+
+def _loaded(spec: str, weights: str, **knowledge) -> LoadedModel:
     return LoadedModel(
-        build_fashion_cnn(), "fashion-cnn", input_size=28, in_channels=1,
-        mean=FASHION_MEAN, std=FASHION_STD, class_names=list(FASHION_CLASSES), min_size=28,
-        dream_layer="relu2", inverters={"pool2": _packaged(POOL2_INVERTER)},
+        build_fashion_cnn(file=weights), spec, input_size=28, in_channels=1, mean=FASHION_MEAN, std=FASHION_STD,
+        class_names=list(FASHION_CLASSES), min_size=28, dream_layer="relu2", **knowledge,
     )
 
 

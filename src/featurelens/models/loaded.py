@@ -17,7 +17,7 @@ class LoadedModel:
     """A model in eval mode with what featurelens needs to know about it. Images enter as [B, C, H, W] floats in [0, 1].
 
     Besides the input conventions, a model carries its own knowledge: class names, the layer
-    DeepDream amplifies by default, and inverters trained for its layers.
+    DeepDream amplifies by default, inverters trained for its layers, and the checkpoints of its training.
     """
 
     module: nn.Module
@@ -30,6 +30,7 @@ class LoadedModel:
     min_size: int = 16
     dream_layer: str | None = None  # the layer DeepDream amplifies by default (None: a mid-network block)
     inverters: dict[str, str] = field(default_factory=dict)  # layer → trained inverter file shipped for it
+    training_checkpoints: str | None = None  # folder of checkpoints saved while the weights were trained (`evolve`)
     probes: dict = field(default_factory=dict, repr=False)  # dry-run results per input size (capture.probe)
     _norm_cache: dict = field(default_factory=dict, repr=False)
 

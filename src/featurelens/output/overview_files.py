@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from featurelens.output.images import contact_sheet, safe_filename
-from featurelens.output.render_files import write_render
+from featurelens.output.render_files import unit_labels, write_render
 
 if TYPE_CHECKING:
     from featurelens.overviews.build import LayerOverview
@@ -25,12 +25,15 @@ def write_overview(overviews: list[LayerOverview], model_spec: str, settings: Re
         paths = write_render(overview.result, out_dir / folder)
         contact_sheet(list(overview.result.images), columns=8).save(out_dir / f"{folder}_grid.png")
         units = [
-            {"unit": u.unit, "png": f"{folder}/{p.name}", "activation": u.activation, "natural_max": u.natural_max}
-            for u, p in zip(overview.result.units, paths)
+            {"unit": u.unit, "png": f"{folder}/{p.name}", "activation": u.activation, "natural_max": u.natural_max,
+             "size": u.size, "judged": label.split("\n")[1:]}
+            for u, p, label in zip(overview.result.units, paths, unit_labels(overview.result))
         ]
         layers.append({"name": overview.layer, "type": overview.info.type, "shape": "×".join(map(str, overview.info.shape)), "units": units})
     env = Environment(loader=PackageLoader("featurelens", "overviews/templates"), autoescape=select_autoescape())
-    page = env.get_template("overview.html.j2").render(model=model_spec, layers=layers, settings=settings, thumb=min(settings.size, 128))
+    page = env.get_template("overview.html.j2").render(
+        model=model_spec, layers=layers, settings=settings, thumb=128, judged=any(u["judged"] for layer in layers for u in layer["units"])
+    )
     index = out_dir / "index.html"
     index.write_text(page)
     return index

@@ -6,7 +6,7 @@ The "edges, then textures, then patterns, then parts, then objects" picture of O
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -18,9 +18,11 @@ from featurelens.capture import LayerInfo, probe
 from featurelens.capture.layers import LOGIT, unknown_layer_message
 from featurelens.errors import FeaturelensError, require_positive
 from featurelens.models import LoadedModel, model_for
+from featurelens.output.images import same_size
 from featurelens.output.overview_files import write_overview
 from featurelens.progress import ProgressArg, reporting
-from featurelens.rendering import RenderResult, RenderSettings, plan_render
+from featurelens.rendering import AUTO, RenderResult, RenderSettings, plan_render
+from featurelens.rendering.optimize import JudgesInput, judge_list
 from featurelens.results import TechniqueResult
 
 DEFAULT_LAYER_COUNT = 6
@@ -45,9 +47,9 @@ class OverviewResult(TechniqueResult):
 
     @property
     def images(self) -> np.ndarray:
-        """Every rendered channel, layer after layer: uint8 [N, S, S, C]."""
-        parts = [o.result.images for o in self.layers if len(o.result.units)]
-        return np.concatenate(parts) if parts else np.zeros((0, self.settings.size, self.settings.size, 3), np.uint8)
+        """Every rendered channel, layer after layer: uint8 [N, S, S, C] (smaller renders scaled up to the largest)."""
+        pictures = [u.image for o in self.layers for u in o.result.units]
+        return same_size(pictures) if pictures else np.zeros((0, 0, 0, 3), np.uint8)
 
     def summary(self) -> dict:
         return {
@@ -90,7 +92,8 @@ class OverviewPlan:
 
     def describe(self) -> str:
         return (f"make an overview of {self.model.spec} on {self.model.device}: the first {self.units_per_layer} channels of "
-                f"{', '.join(i.name for i in self.layers)}; {self.settings.size} px, {self.settings.steps} steps")
+                f"{', '.join(i.name for i in self.layers)}; {self.settings.size}{'' if self.settings.size == AUTO else ' px'} size, "
+                f"{self.settings.steps} steps")
 
     def run(self, progress: ProgressArg = None) -> OverviewResult:
         """Render layer by layer (one batch each); Ctrl-C keeps the layers done."""
@@ -122,7 +125,8 @@ def plan_overview(
     require_positive("units_per_layer", units_per_layer)
     loaded = model_for(model, device)
     settings.check(loaded, 1)
-    infos = spatial_layers(loaded, settings.size)
+    settings = replace(settings, judge=tuple(model_for(judge, loaded.device) for judge in judge_list(settings.judge)))  # load once, not per layer
+    infos = spatial_layers(loaded, loaded.input_size if settings.size == AUTO else settings.size)
     by_name = {info.name: info for info in infos}
     names = [n.strip() for n in layers.split(",") if n.strip()] if isinstance(layers, str) else list(layers or [])
     for name in names:
@@ -137,13 +141,15 @@ def overview(
     layers: Sequence[str] | str | None = None,
     units_per_layer: int = 16,
     *,
-    size: int = RenderSettings.size,
+    size: int | str = RenderSettings.size,
     steps: int = 256,
     param: str = RenderSettings.param,
     seed: int = RenderSettings.seed,
+    judge: JudgesInput = (),
     device: torch.device | str | None = None,
     progress: ProgressArg = None,
 ) -> OverviewResult:
-    """Render the first `units_per_layer` channels of each layer (default: six blocks from first to last), one batch per layer."""
-    settings = RenderSettings(size=size, steps=steps, param=param, seed=seed)
+    """Render the first `units_per_layer` channels of each layer (default: six blocks from first to last), one batch per layer.
+    `size` "auto" renders layers whose receptive field spans the input at the model's input size, the others at 128 px."""
+    settings = RenderSettings(size=size, steps=steps, param=param, seed=seed, judge=tuple(judge_list(judge)))
     return plan_overview(model, layers, units_per_layer, settings, device=device).run(progress)

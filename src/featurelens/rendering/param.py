@@ -4,7 +4,9 @@
 - `FourierImage`: Lucid's spectrum with 1/f scaling and decorrelated colour (Olah et al. 2017).
 - `MacoImage`: MACO (Fel et al. 2023): the phase is optimised, the magnitude is fixed to the
   average spectrum of natural photos.
-Each has `from_image` (its exact inverse) so an image can seed an optimisation.
+- `CPPNImage`: a compositional pattern-producing network per image (Mordvintsev et al. 2018): a
+  small network maps each pixel's coordinates to its colour, so it draws at any size afterwards.
+The first three have `set_image` (their exact inverse, or MACO's phase) so an image can seed an optimisation.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from featurelens.rendering.color import decorrelated_to_rgb, rgb_to_decorrelated
@@ -111,4 +114,55 @@ class MacoImage(nn.Module):
             self.phase.copy_(torch.angle(torch.fft.rfft2(raw)))
 
 
-PARAMETERIZATIONS = ("fft", "pixel", "maco")
+class CPPNImage(nn.Module):
+    """Lucid's CPPN: 8 layers of 24 units with the composite activation [atan(x)/0.67, atan(x)²/0.6] on the
+    pixel's (x, y) in [-√3, √3] (unit variance), a zero-initialised linear colour layer (grey at the start),
+    then decorrelated colour and a sigmoid. `forward(size)` draws the same picture at any size."""
+
+    def __init__(self, batch: int, channels: int, size: int, generator: torch.Generator,
+                 decorrelate: bool = True, hidden: int = 24, layers: int = 8):
+        super().__init__()
+        self.size = size
+        self.decorrelate = decorrelate and channels == 3
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        width = 2
+        for _ in range(layers):
+            self.weights.append(nn.Parameter(torch.randn(batch, width, hidden, generator=generator) * math.sqrt(1.0 / width)))
+            self.biases.append(nn.Parameter(torch.zeros(batch, 1, hidden)))
+            width = 2 * hidden  # the composite activation doubles the features
+        self.weights.append(nn.Parameter(torch.zeros(batch, width, channels)))
+        self.biases.append(nn.Parameter(torch.zeros(batch, 1, channels)))
+
+    def forward(self, size: int | None = None) -> torch.Tensor:
+        size = size or self.size
+        batch = self.weights[0].shape[0]
+        extent = math.sqrt(3.0)
+        axis = torch.linspace(-extent, extent, size, device=self.weights[0].device)
+        y, x = torch.meshgrid(axis, axis, indexing="ij")
+        net = torch.stack([x, y], -1).reshape(1, size * size, 2).expand(batch, -1, -1)
+        for weight, bias in zip(self.weights[:-1], self.biases[:-1]):
+            net = torch.atan(torch.baddbmm(bias, net, weight))
+            net = torch.cat([net / 0.67, net * net / 0.6], -1)  # each part has unit RMS for unit-normal inputs
+        raw = torch.baddbmm(self.biases[-1], net, self.weights[-1])
+        return _to_image(raw.transpose(1, 2).reshape(batch, -1, size, size), self.decorrelate)
+
+
+class ResampledImage(nn.Module):
+    """Another parameterization's images, resampled (bilinear) to `size`: a picture optimised at a lower
+    resolution and shown to the network at its input size. Resolution-free ones draw at `size` directly."""
+
+    def __init__(self, inner: nn.Module, size: int):
+        super().__init__()
+        self.inner = inner
+        self.size = size
+
+    def forward(self, size: int | None = None) -> torch.Tensor:
+        size = size or self.size
+        if isinstance(self.inner, CPPNImage):
+            return self.inner(size)
+        return F.interpolate(self.inner(), size=(size, size), mode="bilinear", align_corners=False)
+
+
+PARAMETERIZATIONS = ("fft", "pixel", "maco", "cppn")
+RESOLUTION_FREE = ("cppn",)  # parameterizations that draw at any size after optimisation

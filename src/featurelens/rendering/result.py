@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from featurelens.output.images import same_size
 from featurelens.output.render_files import write_render
+from featurelens.rendering.judging import Judgement
 from featurelens.results import TechniqueResult
 
 
@@ -20,7 +22,16 @@ class RenderedUnit:
     objective: float  # what the optimiser maximised at its last step (unit value minus priors)
     activation: float  # the unit on the final image, untransformed
     robust_activation: float  # mean of the unit over 16 random transforms of the final image
-    natural_max: float  # the unit's maximum over the bundled natural photos
+    natural_max: float  # the unit's maximum over the bundled natural photos (at the render size)
+    size: int = 0  # the side the network saw the image at while optimising it
+    size_reason: str = ""  # why that size ("given", or the automatic choice's reason)
+    param_size: int = 0  # the side of its parameterization (smaller than `size` when resampled up to it)
+    judged: dict[str, Judgement] = field(default_factory=dict)  # judge spec → its figures for this image
+
+    @property
+    def robustness(self) -> float | None:
+        """The share of the activation that survives random jitter, scale and rotation (None when the activation is not positive)."""
+        return self.robust_activation / self.activation if self.activation > 0 else None
 
 
 @dataclass
@@ -31,27 +42,38 @@ class RenderResult(TechniqueResult):
     seconds: float = 0.0
     steps: int = 0
     interrupted: bool = False
+    size: int | str = 0  # the size setting: pixels, or "auto"
+    judges: list[str] = field(default_factory=list)
+    model: str = ""  # the spec of the model rendered
 
     @property
     def images(self) -> np.ndarray:
-        """uint8 [N, H, W, C], one image per rendered unit."""
-        return np.stack([u.image for u in self.units]) if self.units else np.zeros((0, 0, 0, 3), np.uint8)
+        """uint8 [N, H, W, C], one image per rendered unit (images rendered smaller are scaled up to the largest)."""
+        return same_size([u.image for u in self.units]) if self.units else np.zeros((0, 0, 0, 3), np.uint8)
 
     def summary(self, png_names: list[str] | None = None) -> dict:
-        """The render.json document: {"units": [...], "seconds", "steps", "interrupted"}."""
+        """The render.json document: {"units": [...], "model", "size", "judges", "seconds", "steps", "interrupted"}."""
         names = png_names or [None] * len(self.units)
         return {
             "units": [
                 {
                     "unit": u.unit,
                     "png": name,
+                    "size": u.size,
+                    "size_reason": u.size_reason,
+                    "param_size": u.param_size,
                     "objective": u.objective,
                     "activation": u.activation,
                     "robust_activation": u.robust_activation,
+                    "robustness": u.robustness,
                     "natural_max": u.natural_max,
+                    **({"judges": {spec: j.summary() for spec, j in u.judged.items()}} if u.judged else {}),
                 }
                 for u, name in zip(self.units, names)
             ],
+            "model": self.model,
+            "size": self.size,
+            "judges": self.judges,
             "seconds": self.seconds,
             "steps": self.steps,
             "interrupted": self.interrupted,

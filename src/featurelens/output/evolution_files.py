@@ -1,0 +1,52 @@
+"""Writing an evolution: each unit's render per checkpoint, its top-k examples as one grid per checkpoint,
+evolution.json and the timeline page (one row a unit, one column a checkpoint; links relative, offline).
+
+  index.html                         the timeline page
+  evolution.json                     checkpoints, and per unit per checkpoint its figures and PNG names
+  renders/<UNIT>/<CHECKPOINT>.png    the unit's render at that checkpoint
+  examples/<UNIT>/<CHECKPOINT>.png   its top-k dataset examples at that checkpoint, best first
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from featurelens.output.images import contact_sheet, safe_filename, save_png
+
+if TYPE_CHECKING:
+    from featurelens.evolution.result import EvolveResult
+
+THUMB = 112  # px a render is shown at; small renders are scaled up without smoothing
+
+
+def write_evolution(result: EvolveResult, out_dir: Path) -> Path:
+    """Write everything for `result` under `out_dir`; returns the page's path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    columns = [safe_filename(f"{i:02d}-{c.label}") for i, c in enumerate(result.checkpoints)]
+    names, rows = {}, []
+    for timeline in result.units:
+        folder = safe_filename(timeline.unit)
+        cells = []
+        for i, cell in enumerate(timeline.cells):
+            render = f"renders/{folder}/{columns[i]}.png"
+            save_png(cell.image, out_dir / render)
+            grid = None
+            if cell.example_images is not None and len(cell.example_images):
+                grid = f"examples/{folder}/{columns[i]}.png"
+                side = math.ceil(math.sqrt(len(cell.example_images)))
+                (out_dir / grid).parent.mkdir(parents=True, exist_ok=True)
+                contact_sheet(list(cell.example_images), columns=side, pad=1).save(out_dir / grid)
+            names[(timeline.unit, i)] = {"png": render, "examples_png": grid}
+            cells.append({"cell": cell, "png": render, "examples_png": grid})
+        rows.append({"unit": timeline.unit, "cells": cells})
+    (out_dir / "evolution.json").write_text(json.dumps(result.summary(names), indent=2))
+    env = Environment(loader=PackageLoader("featurelens", "evolution/templates"), autoescape=select_autoescape())
+    page = env.get_template("timeline.html.j2").render(result=result, rows=rows, thumb=THUMB)
+    index = out_dir / "index.html"
+    index.write_text(page)
+    return index

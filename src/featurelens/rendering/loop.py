@@ -1,0 +1,100 @@
+"""The optimisation loop: one batch of images, image i driving its own unit expression, at one size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import torch
+
+from featurelens.capture import ActivationCapture
+from featurelens.capture.layout import affine_batchnorm, as_layout, use_channels_last
+from featurelens.models import LoadedModel
+from featurelens.rendering.param import CPPNImage, FourierImage, MacoImage, PixelImage, ResampledImage
+from featurelens.rendering.regularizers import gram_diversity
+from featurelens.rendering.sizes import SizeChoice
+from featurelens.rendering.spectrum import natural_magnitude
+from featurelens.units import PerImageTargets
+
+if TYPE_CHECKING:
+    from featurelens.rendering.optimize import RenderSettings
+
+PARAM_LR = {"fft": 0.05, "pixel": 0.05, "maco": 0.25, "cppn": 0.005}  # Adam step per parameterization
+
+
+def default_lr(param: str, size: int) -> float:
+    """Adam step for a parameterization; the Fourier basis moves slower on small images, so its step grows there."""
+    lr = PARAM_LR[param]
+    return lr * max(1.0, 128 / size) if param == "fft" else lr
+
+
+@dataclass
+class Optimised:
+    """What one batch's optimisation leaves: the parameterization, the last objective per image, steps run."""
+
+    param: torch.nn.Module
+    objective: torch.Tensor
+    steps: int
+    interrupted: bool
+
+
+def make_param(
+    model: LoadedModel, batch: int, size: int, settings: RenderSettings, generator: torch.Generator, shown: int | None = None,
+) -> torch.nn.Module:
+    """The settings' parameterization for `batch` images of `size` px (resampled to `shown` px when given), on the model's device."""
+    channels = model.in_channels
+    shared = settings.interpolate  # interpolation frames start from the same noise so they align
+    n = 1 if shared else batch
+    if settings.param == "pixel":
+        param = PixelImage(n, channels, size, generator, settings.decorrelate)
+    elif settings.param == "fft":
+        param = FourierImage(n, channels, size, generator, settings.decorrelate)
+    elif settings.param == "cppn":
+        param = CPPNImage(n, channels, size, generator, settings.decorrelate)
+    else:
+        param = MacoImage(n, channels, size, generator, natural_magnitude(size, 3), settings.decorrelate)
+    if shared:
+        for p in param.parameters():
+            p.data = p.data.expand(batch, *p.shape[1:]).clone()
+    if shown and shown != size:
+        param = ResampledImage(param, shown)
+    return param.to(model.device)
+
+
+def optimise(
+    model: LoadedModel, objective_of: PerImageTargets, settings: RenderSettings, choice: SizeChoice, seed: int,
+    generator: torch.Generator, tick: Callable[[int], None],
+) -> Optimised:
+    """Run `settings.steps` Adam steps on a fresh parameterization; Ctrl-C stops after the last whole step."""
+    # Initial noise is drawn on the CPU (same start on any device); transforms draw from `generator` on the model's device.
+    count = len(objective_of.targets)
+    size = choice.size
+    param = make_param(model, count, choice.param_side, settings, torch.Generator().manual_seed(seed), shown=size)
+    optimizer = torch.optim.Adam(param.parameters(), lr=settings.lr or default_lr(settings.param, choice.param_side))
+    diversity_layer = objective_of.targets[0].layers[0] if settings.diversity else None
+    transform = settings.transforms.for_size(size) if settings.transforms else None
+    priors = settings.regularizers
+    regularize = any((priors.l1, priors.l2, priors.tv, priors.blur))
+    objective = torch.zeros(count)
+    channels_last = use_channels_last(model.module)
+    done = Optimised(param, objective, 0, False)
+    with ActivationCapture(model.module, objective_of.layers) as capture, affine_batchnorm(model.module):
+        try:
+            for _ in range(settings.steps):
+                optimizer.zero_grad(set_to_none=True)
+                images = param()
+                seen = transform(images, generator) if transform else images
+                activations = capture.run(as_layout(model.normalize(seen), channels_last))
+                score = objective_of.values(activations)
+                if regularize:
+                    score = score - priors.penalty(images)
+                if diversity_layer:
+                    score = score - settings.diversity * gram_diversity(activations[diversity_layer], [g for g, _ in objective_of.groups])
+                (-score.sum()).backward()
+                optimizer.step()
+                done.objective = score.detach()
+                done.steps += 1
+                tick(done.steps)
+        except KeyboardInterrupt:
+            done.interrupted = True
+    return done

@@ -9,6 +9,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from featurelens.dataset_examples.distribution import ScoreDistribution
 from featurelens.dataset_examples.sources import ImageSource, Skipped
 from featurelens.dataset_examples.state import ExamplesState
 from featurelens.dataset_examples.topk import KINDS
@@ -39,6 +40,7 @@ class LayerExamples:
     width: int
     receptive_field: ReceptiveField
     ranked: dict[str, RankedExamples]
+    distribution: ScoreDistribution | None = None  # each channel's top-k score over the dataset, when gathered
 
     def box(self, kind: str, channel: int, rank: int) -> tuple[int, int, int, int]:
         """Crop (x0, y0, x1, y1) of the input that example `rank` (0-based) of `channel` saw at its extreme."""

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from featurelens.cli import (
+    atlas_command,
     dream_command,
     examples_command,
     invert_command,
@@ -37,6 +38,7 @@ app.command("overview")(overview_command.overview)
 app.command("project")(project_command.project)
 app.command("examples")(examples_command.examples)
 app.command("dream")(dream_command.dream)
+app.command("atlas")(atlas_command.atlas)
 app.add_typer(invert_command.invert_app, name="invert")
 
 

@@ -32,7 +32,7 @@ def example_projections(
     """The projection of every example of `kinds` as a picture (uint8 [h, w, C]: centred, scaled by its 99.5th
     percentile) cropped to the box its unit sees, keyed like the table rows. Raw arrays are dropped batch by batch.
     `channels` ({layer: channels}) projects only those channels' examples."""
-    rows = [row for row in result.examples() if row.kind in kinds and (channels is None or row.channel in channels.get(row.layer, ()))]
+    rows = [row for row in result.examples(channels) if row.kind in kinds]
     projections: dict[ExampleKey, np.ndarray] = {}
     with reporting(progress, f"projecting {len(rows)} example(s)", rate_unit="projections") as report:
         done = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Collection, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -105,10 +105,12 @@ class ExamplesResult(TechniqueResult):
             tensor = self.source.image(index, self.in_channels, self.input_size)
         return (tensor.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
-    def examples(self) -> Iterator[Example]:
-        """Every (layer, channel, kind, rank) row, layer by layer, channel by channel, "max" before "min"."""
+    def examples(self, channels: Mapping[str, Collection[int]] | None = None) -> Iterator[Example]:
+        """Every (layer, channel, kind, rank) row, layer by layer, channel by channel, "max" before "min";
+        with `channels` ({layer: channels}), only those."""
         for layer in self.layers:
-            for channel in range(layer.channels):
+            chosen = range(layer.channels) if channels is None else sorted(channels.get(layer.layer, ()))
+            for channel in chosen:
                 for kind in KINDS:
                     ranked = layer.ranked[kind]
                     for rank in range(ranked.scores.shape[1]):

@@ -353,7 +353,7 @@ def check_existing(folder: Path, model: LoadedModel, data: str | Path | None, se
     for name, value in stored.content(model).items():
         if wanted[name] != value:
             raise FeaturelensError(f"the atlas in {str(folder)!r} was made with {{parameter}} {value!r}, not {wanted[name]!r}: "
-                                   f"pass the same or another folder", parameter=name)
+                                   f"keep that value or use another folder", parameter=name)
     return manifest, settings
 
 

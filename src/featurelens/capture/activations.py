@@ -32,9 +32,11 @@ class ActivationCapture:
     - Images enter a convolutional network in channels-last layout: 25–30 % faster on CPU, and it
       sidesteps a wrong eval-mode BatchNorm backward in torch's CPU kernels when a contiguous
       input meets a channels-last gradient (seen in 2.13: off by 25 % through EfficientNet-Lite).
+    - `leaves`: layers whose captured output is a fresh leaf that requires grad, from which the rest
+      of the network runs, so `autograd.grad(logit, captured[layer])` costs only the part above it.
     """
 
-    def __init__(self, module: nn.Module, layers: Iterable[str], stop_early: bool = True):
+    def __init__(self, module: nn.Module, layers: Iterable[str], stop_early: bool = True, leaves: Iterable[str] = ()):
         self.module = module
         self.layers = list(dict.fromkeys(layers))
         self.hooked = [name for name in self.layers if name != LOGIT]
@@ -45,6 +47,7 @@ class ActivationCapture:
         self._versions: dict[str, int] = {}
         self.shield = False  # clone captured outputs; switched on when an in-place op is seen
         self.channels_last = any(isinstance(m, nn.Conv2d) for m in module.modules())
+        self.leaves = set(leaves)
 
     def __enter__(self) -> "ActivationCapture":
         for name, target in self._targets.items():
@@ -63,6 +66,12 @@ class ActivationCapture:
         def hook(mod, args, output):
             if name in self._captured or not isinstance(output, torch.Tensor):
                 return None
+            if name in self.leaves and torch.is_grad_enabled():
+                leaf = output.detach().requires_grad_(True)
+                self._captured[name] = leaf
+                if self.stop_early and len(self._captured) == len(self.hooked):
+                    raise _StopForward
+                return leaf.clone()  # the network goes on from the leaf; in-place ops change the clone
             self._captured[name] = output
             if not self.shield:
                 self._versions[name] = output._version
@@ -77,7 +86,7 @@ class ActivationCapture:
             self.shield = True  # inference tensors keep no version counter to check
         inputs = as_layout(inputs, self.channels_last)
         captured = self._forward(inputs)
-        if not self.shield and any(captured[n]._version != self._versions[n] for n in captured if n in self._versions):
+        if not self.shield and any(captured[n]._version != self._versions[n] for n in captured if n in self._versions and n not in self.leaves):
             self.shield = True
             captured = self._forward(inputs)
         return captured

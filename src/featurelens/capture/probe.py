@@ -12,6 +12,7 @@ needs only those layers (a render of an early layer at another size) goes ahead.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import torch
@@ -122,3 +123,15 @@ def probe(model, size: int | tuple[int, int] | None = None) -> Probe:
 
 def _pair(size: int | tuple[int, int]) -> tuple[int, int]:
     return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def mid_layer(model) -> str:
+    """A mid-network layer to look at first: the model's own (`dream_layer`), else the middle block of its spatial layers."""
+    layers = probe(model).layers
+    if model.dream_layer in {info.name for info in layers}:
+        return model.dream_layer
+    spatial = [info.name for info in layers if len(info.shape) == 3 and min(info.shape[1:]) >= 2]
+    if not spatial:
+        raise FeaturelensError(f"model {model.spec!r} has no layer with a spatial map: name a layer")
+    blocks = [name for name in spatial if re.fullmatch(r"[^.]+\.\d+", name)] or [n for n in spatial if "." not in n] or spatial
+    return blocks[round(0.53 * (len(blocks) - 1))]

@@ -22,6 +22,7 @@ from featurelens.cli import (
     overview_command,
     project_command,
     render_command,
+    serve_command,
 )
 from featurelens.errors import FeaturelensError
 
@@ -38,6 +39,7 @@ app.command("overview")(overview_command.overview)
 app.command("project")(project_command.project)
 app.command("examples")(examples_command.examples)
 app.command("dream")(dream_command.dream)
+app.command("serve")(serve_command.serve)
 app.command("atlas")(atlas_command.atlas)
 app.add_typer(invert_command.invert_app, name="invert")
 

@@ -9,14 +9,13 @@ detail lost by downscaling comes back at every octave. Gradients are computed ti
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 
-from featurelens.capture import LayerInfo, probe
+from featurelens.capture import mid_layer, probe
 from featurelens.deepdream.objective import DreamObjective, guide_features
 from featurelens.deepdream.result import DreamResult, OctaveTrace
 from featurelens.deepdream.tiles import TiledGradient
@@ -64,18 +63,6 @@ def octave_sizes(height: int, width: int, settings: DreamSettings, min_size: int
         if min(size) >= min_size:
             sizes.append(size)
     return sizes
-
-
-def default_objective(model: LoadedModel, layers: list[LayerInfo]) -> str:
-    """The model's own DeepDream layer when it names one, else the middle block of its spatial layers."""
-    names = {info.name for info in layers}
-    if model.dream_layer in names:
-        return model.dream_layer
-    spatial = [info.name for info in layers if len(info.shape) == 3 and min(info.shape[1:]) >= 2]
-    if not spatial:
-        raise FeaturelensError(f"model {model.spec!r} has no layer with a spatial map: give an objective", parameter="objective")
-    blocks = [name for name in spatial if re.fullmatch(r"[^.]+\.\d+", name)] or [n for n in spatial if "." not in n] or spatial
-    return blocks[round(0.53 * (len(blocks) - 1))]
 
 
 @dataclass
@@ -144,7 +131,7 @@ def plan_dream(
     base = as_images(images, loaded.in_channels, min_size=loaded.min_size).to(loaded.device)
     height, width = base.shape[-2:]
     found = probe(loaded)
-    text = objective if objective is not None else default_objective(loaded, list(found.layers))
+    text = objective if objective is not None else mid_layer(loaded)
     expressions = as_expressions(text)
     if len(expressions) != 1:
         raise bad_parameter("objective", f"is one unit expression (use + to combine), got {len(expressions)}")

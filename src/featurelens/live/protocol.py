@@ -1,0 +1,41 @@
+"""The live WebSocket's messages.
+
+Browser → server: binary messages are encoded frames (JPEG/PNG/WebP); text messages are JSON options
+`{"layer", "unit", "method", "classes", "why"}`. Server → browser: one binary message per processed
+frame — the 4 bytes "FLV1", a little-endian uint32 header length, the JSON header, then the maps
+(uint8 C×H×W, row-major) and, when a unit is selected, its projection picture (uint8 S×S×C) — and
+text messages `{"type": "error", "message": …}` for what the page should show.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+
+from featurelens.live.session import LiveFrame
+
+MAGIC = b"FLV1"
+
+
+def encode_frame(frame: LiveFrame, number: int, extra: dict | None = None) -> bytes:
+    """The binary message for one processed frame."""
+    channels, height, width = frame.maps.shape
+    header = {
+        "frame": number, "layer": frame.layer, "channels": channels, "height": height, "width": width,
+        "peaks": frame.peaks, "classes": frame.classes, "why": frame.why, "unit": frame.unit,
+        "projection": list(frame.projection.shape) if frame.projection is not None else None,
+        "seconds": frame.seconds, **(extra or {}),
+    }
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    parts = [MAGIC, struct.pack("<I", len(encoded)), encoded, frame.maps.tobytes()]
+    if frame.projection is not None:
+        parts.append(frame.projection.tobytes())
+    return b"".join(parts)
+
+
+def decode_header(message: bytes) -> tuple[dict, memoryview]:
+    """(header, payload) of a frame message (what the page does in JavaScript; used by tests and benchmarks)."""
+    if message[:4] != MAGIC:
+        raise ValueError("not a featurelens live frame")
+    (length,) = struct.unpack("<I", message[4:8])
+    return json.loads(message[8 : 8 + length]), memoryview(message)[8 + length :]

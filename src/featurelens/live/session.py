@@ -1,0 +1,132 @@
+"""One live frame through the model: a layer's maps, the top classes, why the top class, a unit's projection.
+
+Everything a frame needs is computed in as few passes as it allows: one forward to the layer for the
+grid alone (stopping there), a full forward when classes are shown (the layer is captured as a leaf,
+so "why this class" — each channel's activation × gradient of the top logit, summed over space —
+costs only the backward above the layer), and one forward/backward below the layer for the
+selected unit's projection. Calls are serialised: the model's hooks belong to one frame at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from featurelens.capture import LOGIT, ActivationCapture, probe
+from featurelens.errors import bad_parameter
+from featurelens.models import LoadedModel
+from featurelens.projection.backproject import backproject
+from featurelens.projection.pictures import projection_picture
+from featurelens.projection.rectifiers import check_method
+from featurelens.units.resolve import channel_out_of_range
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """What the page asks of each frame."""
+
+    layer: str
+    unit: int | None = None  # the channel whose projection is shown
+    method: str = "guided"
+    classes: bool = True  # top-k classes (needs the full forward)
+    why: bool = True  # the channels that drive the top class
+    top: int = 5
+
+
+@dataclass
+class LiveFrame:
+    """One processed frame. `maps` uint8 [C, H, W], each channel scaled by its own peak (`peaks`)."""
+
+    layer: str
+    maps: np.ndarray
+    peaks: list[float]
+    classes: list[dict] | None = None
+    why: list[dict] | None = None
+    projection: np.ndarray | None = None  # uint8 [S, S, C] picture of the unit's projection
+    unit: dict | None = None
+    seconds: dict = field(default_factory=dict)
+
+
+class LiveSession:
+    """The live model: checks options against its layers and turns frames into `LiveFrame`s, one at a time."""
+
+    def __init__(self, model: LoadedModel):
+        self.model = model
+        self.lock = threading.Lock()
+        found = probe(model)
+        self.shapes = found.shapes()
+        self.grid_layers = [info.name for info in found.layers if len(info.shape) == 3]
+        self.has_classes = LOGIT in self.shapes and len(self.shapes[LOGIT]) == 1
+
+    def check(self, options: LiveOptions) -> LiveOptions:
+        """The options, or a one-line error naming what is wrong (unknown layer, channel out of range, …)."""
+        if options.layer not in self.grid_layers:
+            close = [name for name in self.grid_layers if name.startswith(options.layer.split(".")[0])][:4]
+            hint = f"; e.g. {', '.join(close)}" if close else ""
+            raise bad_parameter("layer", f"{options.layer!r} is not a layer with a spatial map{hint}")
+        channels = self.shapes[options.layer][0]
+        if options.unit is not None and not 0 <= options.unit < channels:
+            raise channel_out_of_range(options.layer, options.unit, channels)
+        check_method(options.method)
+        if not self.has_classes:
+            options = replace(options, classes=False, why=False)
+        return options
+
+    def process(self, image: torch.Tensor, options: LiveOptions) -> LiveFrame:
+        """Run one frame ([1, C, S, S] in [0, 1]) with checked options."""
+        with self.lock:
+            return self._process(image, options)
+
+    def _process(self, image: torch.Tensor, options: LiveOptions) -> LiveFrame:
+        model = self.model
+        started = time.perf_counter()
+        inputs = model.normalize(image.to(model.device))
+        frame_classes = frame_why = None
+        if options.classes:
+            with torch.set_grad_enabled(options.why):
+                with ActivationCapture(model.module, [options.layer, LOGIT], stop_early=False, leaves=[options.layer] if options.why else []) as capture:
+                    acts = capture.run(inputs)
+                activation, logits = acts[options.layer], acts[LOGIT]
+                frame_classes = self._classes(logits, options.top)
+                if options.why:
+                    frame_why = self._why(activation, logits, frame_classes[0]["index"])
+            activation = activation.detach()
+        else:
+            with torch.no_grad(), ActivationCapture(model.module, [options.layer]) as capture:
+                activation = capture.run(inputs)[options.layer]
+        maps, peaks = _scaled_maps(activation[0])
+        frame = LiveFrame(options.layer, maps, peaks, frame_classes, frame_why)
+        forward = time.perf_counter()
+        if options.unit is not None:
+            found = backproject(model.module, inputs, options.layer, torch.tensor([options.unit]), None, options.method)
+            frame.projection = projection_picture(found.inputs_grad[0].float().cpu().numpy())
+            frame.unit = {"channel": options.unit, "position": found.positions[0], "activation": float(found.activations[0]), "method": options.method}
+        done = time.perf_counter()
+        frame.seconds = {"model": forward - started, "projection": done - forward}
+        return frame
+
+    def _classes(self, logits: torch.Tensor, top: int) -> list[dict]:
+        probabilities = logits.detach()[0].float().softmax(0)
+        values, indices = probabilities.topk(min(top, probabilities.numel()))
+        return [{"index": int(i), "label": self.model.class_label(int(i)), "probability": float(v)} for v, i in zip(values, indices)]
+
+    @staticmethod
+    def _why(activation: torch.Tensor, logits: torch.Tensor, index: int, count: int = 12) -> list[dict]:
+        """The channels that add most to logit `index`: activation × gradient, summed over space (largest first)."""
+        (gradient,) = torch.autograd.grad(logits[0, index], activation)
+        contributions = (activation.detach() * gradient)[0].flatten(1).sum(1).float()
+        values, channels = contributions.topk(min(count, contributions.numel()))
+        return [{"channel": int(c), "contribution": float(v)} for v, c in zip(values, channels)]
+
+
+def _scaled_maps(activation: torch.Tensor) -> tuple[np.ndarray, list[float]]:
+    """[C, H, W] → uint8 maps, each channel's positive part scaled by its own peak (zero and below are black)."""
+    activation = activation.detach().float()
+    peaks = activation.flatten(1).amax(1).clamp_min(0)
+    scaled = (activation.clamp_min(0) / peaks.clamp_min(1e-12).view(-1, 1, 1) * 255).round().to(torch.uint8)
+    return scaled.cpu().numpy(), [float(p) for p in peaks]
+

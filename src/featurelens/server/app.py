@@ -1,0 +1,109 @@
+"""The web app behind `featurelens serve`: the live page, its WebSocket, uploads, and the files it may serve.
+
+Only the package's own static files, the bundled photos, checked uploads and (when given) the atlas
+folder are ever served; nothing comes from a CDN, so the page works offline.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from featurelens.capture import mid_layer
+from featurelens.errors import FeaturelensError
+from featurelens.live import LiveOptions, LiveSession
+from featurelens.models import LoadedModel
+from featurelens.photos import bundled_photos
+from featurelens.server.live_socket import serve_live
+from featurelens.server.uploads import UploadStore
+
+STATIC = Path(str(resources.files("featurelens.server").joinpath("static")))
+PHOTO_SIDE = 448  # bundled photos are sent at most this many pixels a side
+
+
+def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None = None, max_upload_bytes: int = 10 << 20) -> FastAPI:
+    """The app for one model. `atlas`: a folder served at /atlas/ (made if missing)."""
+    session = LiveSession(model)
+    uploads = UploadStore(max_upload_bytes)
+    defaults = LiveOptions(layer=mid_layer(model))
+    app = FastAPI(title="featurelens", docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if atlas is not None:
+        atlas.mkdir(parents=True, exist_ok=True)
+        app.mount("/atlas", StaticFiles(directory=atlas, html=True), name="atlas")
+    page = Environment(loader=PackageLoader("featurelens", "server/templates"), autoescape=select_autoescape()).get_template("live.html.j2")
+    info = _model_info(model, session, defaults, data, atlas, max_upload_bytes)
+
+    @app.exception_handler(FeaturelensError)
+    async def user_mistake(request: Request, err: FeaturelensError) -> JSONResponse:
+        return JSONResponse({"error": str(err)}, status_code=400)
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> str:
+        return page.render(info=info, info_json=json.dumps(info))
+
+    @app.get("/api/model")
+    async def model_info() -> dict:
+        return info
+
+    @app.get("/api/photos/{number}.jpg")
+    async def photo(number: int) -> Response:
+        photos = bundled_photos()
+        if not 0 <= number < len(photos):
+            return JSONResponse({"error": f"no bundled photo {number}: there are {len(photos)}"}, status_code=404)
+        image = photos[number].copy()
+        image.thumbnail((PHOTO_SIDE, PHOTO_SIDE))
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=90)
+        return Response(buffer.getvalue(), media_type="image/jpeg")
+
+    @app.post("/api/upload")
+    async def upload(request: Request) -> JSONResponse:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and uploads.too_large(int(declared)):
+            return _too_large(uploads)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if uploads.too_large(len(body)):
+                return _too_large(uploads)
+        return JSONResponse(uploads.add(bytes(body)))
+
+    @app.get("/api/uploads/{key}.jpg")
+    async def uploaded(key: str) -> Response:
+        return Response(uploads.get(key), media_type="image/jpeg")
+
+    @app.websocket("/ws/live")
+    async def live(websocket: WebSocket) -> None:
+        await serve_live(websocket, session, defaults)
+
+    return app
+
+
+def _too_large(uploads: UploadStore) -> JSONResponse:
+    limit = uploads.limit_bytes / (1 << 20)
+    return JSONResponse({"error": f"the upload is larger than {limit:g} MB: send a smaller image"}, status_code=413)
+
+
+def _model_info(model: LoadedModel, session: LiveSession, defaults: LiveOptions, data: str, atlas: Path | None, max_upload: int) -> dict:
+    """What the page needs to know: the model, its layers with spatial maps, the defaults."""
+    return {
+        "model": model.spec,
+        "input_size": model.input_size,
+        "in_channels": model.in_channels,
+        "layers": [{"name": name, "shape": list(session.shapes[name])} for name in session.grid_layers],
+        "default_layer": defaults.layer,
+        "classes": session.has_classes,
+        "methods": ["guided", "deconvnet", "gradient"],
+        "data": data,
+        "atlas": atlas is not None,
+        "photos": len(bundled_photos()),
+        "max_upload_mb": max_upload / (1 << 20),
+    }

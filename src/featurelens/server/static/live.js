@@ -1,0 +1,253 @@
+// featurelens live page: sends camera/video/image frames over a WebSocket and draws what comes back
+// (every channel's map of the chosen layer, the top classes, why the top class, a unit's projection).
+"use strict";
+
+const info = window.FEATURELENS;
+const $ = (id) => document.getElementById(id);
+const state = {
+  ws: null, options: { layer: info.default_layer, unit: null, method: "guided", classes: info.classes, why: info.classes },
+  source: null, stillDirty: false, sent: 0, received: 0, dropped: 0, times: [], last: null, canvases: [],
+};
+const capture = document.createElement("canvas");
+capture.width = capture.height = info.input_size;
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+function connect() {
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/live`);
+  ws.binaryType = "arraybuffer";
+  ws.onopen = () => { state.sent = state.received = state.dropped = 0; sendOptions(); $("status").textContent = "connected"; };
+  ws.onclose = () => { $("status").textContent = "disconnected — reconnecting…"; setTimeout(connect, 1000); };
+  ws.onmessage = (event) => (typeof event.data === "string" ? onText(JSON.parse(event.data)) : onFrame(event.data));
+  state.ws = ws;
+}
+
+function sendOptions() {
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(state.options));
+  state.stillDirty = true;
+}
+
+function onText(message) {
+  if (message.type === "error") showError(message.message);
+  else if (message.type === "options") showError("");
+}
+
+// --- sources: camera, video file, uploaded image, bundled photo ---------------------------------------
+function useVideo(setup) {
+  const video = $("video");
+  $("still").hidden = true;
+  video.hidden = false;
+  setup(video);
+  video.play().catch(() => {});
+  state.source = video;
+}
+
+async function useCamera() {
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+    useVideo((video) => { video.srcObject = stream; video.loop = false; });
+    $("status").textContent = "camera";
+    showError("");
+  } catch (err) {
+    showError(`no camera: ${err.message || err}`);
+  }
+}
+
+function useStill(url, label) {
+  const img = $("still");
+  img.onload = () => { state.source = img; state.stillDirty = true; $("status").textContent = label; };
+  img.onerror = () => showError(`cannot show ${label}`);
+  $("video").hidden = true;
+  img.hidden = false;
+  img.src = url;
+}
+
+async function upload(file) {
+  showError("");
+  const response = await fetch("/api/upload", { method: "POST", body: file });
+  const answer = await response.json().catch(() => ({ error: `upload failed (${response.status})` }));
+  if (!response.ok) { showError(answer.error || `upload failed (${response.status})`); return; }
+  useStill(answer.url, file.name);
+}
+
+function choosePhoto(number) {
+  document.querySelectorAll("#photos img").forEach((img, i) => img.classList.toggle("chosen", i === number));
+  useStill(`/api/photos/${number}.jpg`, `bundled photo ${number}`);
+}
+
+// --- frames out -------------------------------------------------------------------------------------
+function ready(source) {
+  if (!source) return false;
+  if (source instanceof HTMLVideoElement) return source.readyState >= 2 && source.videoWidth > 0;
+  return source.complete && source.naturalWidth > 0;
+}
+
+function sendFrame() {
+  const source = state.source;
+  const still = source instanceof HTMLImageElement;
+  const inFlight = state.sent - state.received - state.dropped;
+  if (!state.ws || state.ws.readyState !== WebSocket.OPEN || !ready(source) || inFlight >= 2) return;
+  if (still && !state.stillDirty) return;
+  const width = source.videoWidth || source.naturalWidth, height = source.videoHeight || source.naturalHeight;
+  const side = Math.min(width, height);
+  capture.getContext("2d").drawImage(source, (width - side) / 2, (height - side) / 2, side, side, 0, 0, capture.width, capture.height);
+  state.stillDirty = false;
+  state.sent += 1;
+  capture.toBlob((blob) => { if (blob && state.ws.readyState === WebSocket.OPEN) state.ws.send(blob); }, "image/jpeg", 0.85);
+}
+
+function loop() {
+  sendFrame();
+  requestAnimationFrame(loop);
+}
+
+// --- frames in --------------------------------------------------------------------------------------
+function onFrame(buffer) {
+  const view = new DataView(buffer);
+  const length = view.getUint32(4, true);
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, length)));
+  const maps = new Uint8Array(buffer, 8 + length, header.channels * header.height * header.width);
+  state.received += 1;
+  state.dropped = header.dropped;
+  state.last = { header, maps };
+  const now = performance.now();
+  state.times.push(now);
+  while (state.times.length && now - state.times[0] > 2000) state.times.shift();
+  const fps = state.times.length > 1 ? (state.times.length - 1) * 1000 / (state.times[state.times.length - 1] - state.times[0]) : 0;
+  $("fps").textContent = `${fps.toFixed(1)} fps`;
+  $("fps").dataset.frames = String(state.received);
+  drawGrid(header, maps);
+  if (header.classes) drawClasses(header.classes);
+  if (header.why) drawWhy(header.why, header.classes);
+  drawUnit(header, maps, new Uint8Array(buffer, 8 + length + maps.length));
+}
+
+function grayImage(context, bytes, width, height, offset) {
+  const image = context.createImageData(width, height);
+  for (let i = 0; i < width * height; i += 1) {
+    const v = bytes[offset + i];
+    image.data[4 * i] = v; image.data[4 * i + 1] = v; image.data[4 * i + 2] = v; image.data[4 * i + 3] = 255;
+  }
+  return image;
+}
+
+function drawGrid(header, maps) {
+  const grid = $("grid");
+  if (state.canvases.length !== header.channels || grid.dataset.layer !== header.layer) {
+    grid.textContent = "";
+    state.canvases = [];
+    for (let c = 0; c < header.channels; c += 1) {
+      const canvas = document.createElement("canvas");
+      canvas.width = header.width; canvas.height = header.height;
+      canvas.dataset.channel = String(c);
+      canvas.title = `${header.layer}:${c}`;
+      canvas.addEventListener("click", () => selectUnit(c));
+      grid.appendChild(canvas);
+      state.canvases.push(canvas);
+    }
+    grid.dataset.layer = header.layer;
+    $("layer-name").textContent = header.layer;
+  }
+  const size = header.height * header.width;
+  state.canvases.forEach((canvas, c) => {
+    const context = canvas.getContext("2d");
+    context.putImageData(grayImage(context, maps, header.width, header.height, c * size), 0, 0);
+    canvas.classList.toggle("chosen", c === state.options.unit);
+  });
+  grid.dataset.frame = String(header.frame);
+}
+
+function drawClasses(classes) {
+  $("classes").innerHTML = classes.map((c) => `<li data-index="${c.index}">${escapeHtml(c.label)} <span class="hint">${(100 * c.probability).toFixed(1)} %</span></li>`).join("");
+}
+
+function drawWhy(why, classes) {
+  if (classes && classes.length) $("why-class").textContent = classes[0].label;
+  const top = Math.max(...why.map((w) => Math.abs(w.contribution)), 1e-12);
+  $("why").innerHTML = why.map((w) => `<li data-channel="${w.channel}">${state.options.layer}:${w.channel} <span class="bar" style="width:${Math.round(80 * Math.abs(w.contribution) / top)}px"></span> <span class="hint">${w.contribution.toFixed(3)}</span></li>`).join("");
+  $("why").querySelectorAll("li").forEach((li) => li.addEventListener("click", () => selectUnit(Number(li.dataset.channel))));
+}
+
+function drawUnit(header, maps, projection) {
+  const unit = state.options.unit;
+  const overlay = $("overlay");
+  overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
+  if (unit === null || unit >= header.channels) return;
+  const size = header.height * header.width;
+  const heat = document.createElement("canvas");  // the unit's map in orange, its strength as opacity
+  heat.width = header.width; heat.height = header.height;
+  const image = heat.getContext("2d").createImageData(header.width, header.height);
+  for (let i = 0; i < size; i += 1) {
+    const v = maps[unit * size + i];
+    image.data[4 * i] = 255; image.data[4 * i + 1] = 120; image.data[4 * i + 2] = 0; image.data[4 * i + 3] = Math.round(v * 0.75);
+  }
+  heat.getContext("2d").putImageData(image, 0, 0);
+  overlay.width = overlay.clientWidth || 224; overlay.height = overlay.clientHeight || 224;
+  const context = overlay.getContext("2d");
+  context.imageSmoothingEnabled = true;
+  context.drawImage(heat, 0, 0, overlay.width, overlay.height);
+  const gray = document.createElement("canvas");
+  gray.width = header.width; gray.height = header.height;
+  gray.getContext("2d").putImageData(grayImage(gray.getContext("2d"), maps, header.width, header.height, unit * size), 0, 0);
+  const live = $("unit-live").getContext("2d");
+  live.imageSmoothingEnabled = false;
+  live.drawImage(gray, 0, 0, 112, 112);
+  $("unit-live").dataset.frame = String(header.frame);
+  if (header.projection) {
+    const [h, w, c] = header.projection;
+    const picture = document.createElement("canvas");
+    picture.width = w; picture.height = h;
+    const pixels = picture.getContext("2d").createImageData(w, h);
+    for (let i = 0; i < h * w; i += 1) {
+      for (let k = 0; k < 3; k += 1) pixels.data[4 * i + k] = projection[i * c + (c === 3 ? k : 0)];
+      pixels.data[4 * i + 3] = 255;
+    }
+    picture.getContext("2d").putImageData(pixels, 0, 0);
+    $("unit-projection").getContext("2d").drawImage(picture, 0, 0, 112, 112);
+    $("unit-projection").dataset.frame = String(header.frame);
+  }
+  if (header.unit) {
+    $("unit-figures").textContent = `activation ${header.unit.activation.toFixed(3)} at ${header.unit.position ? header.unit.position.join(",") : "–"} (${header.unit.method})`;
+  }
+}
+
+function selectUnit(channel) {
+  state.options.unit = channel;
+  $("unit-panel").hidden = false;
+  $("unit-title").textContent = `${state.options.layer}:${channel}`;
+  sendOptions();
+  if (window.featurelensUnitViews) window.featurelensUnitViews(state.options.layer, channel);
+}
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch]);
+}
+
+// --- wiring -----------------------------------------------------------------------------------------
+$("layer").addEventListener("change", (event) => {
+  state.options.layer = event.target.value;
+  state.options.unit = null;
+  $("unit-panel").hidden = true;
+  sendOptions();
+});
+$("method").addEventListener("change", (event) => { state.options.method = event.target.value; sendOptions(); });
+$("source-camera").addEventListener("click", useCamera);
+$("source-upload").addEventListener("change", (event) => { if (event.target.files[0]) upload(event.target.files[0]); });
+$("source-video").addEventListener("change", (event) => {
+  const file = event.target.files[0];
+  if (file) useVideo((video) => { video.srcObject = null; video.src = URL.createObjectURL(file); video.loop = true; });
+});
+for (let i = 0; i < info.photos; i += 1) {
+  const img = document.createElement("img");
+  img.src = `/api/photos/${i}.jpg`;
+  img.alt = `bundled photo ${i}`;
+  img.addEventListener("click", () => choosePhoto(i));
+  $("photos").appendChild(img);
+}
+connect();
+choosePhoto(1);
+requestAnimationFrame(loop);

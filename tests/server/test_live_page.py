@@ -1,0 +1,102 @@
+"""The live page in a real browser: Chromium's fake webcam streams the bundled cat photo (drifting, from a Y4M file)
+through the default model, and the page shows what comes back."""
+
+from __future__ import annotations
+
+import pytest
+
+from featurelens.photos import bundled_photos
+
+GRID_PIXELS = """() => Array.from(document.querySelectorAll('#grid canvas')).slice(0, 24).map(
+    c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)))"""
+CANVAS_SPREAD = """(id) => { const c = document.getElementById(id); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let lo = 255, hi = 0; for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); } return hi - lo; }"""
+
+
+def frames_seen(page) -> int:
+    return int(page.get_attribute("#fps", "data-frames") or 0)
+
+
+def wait_frames(page, more: int, timeout: float = 60_000) -> None:
+    start = frames_seen(page)
+    page.wait_for_function(f"Number(document.getElementById('fps').dataset.frames || 0) >= {start + more}", timeout=timeout)
+
+
+def open_camera(page, live_server) -> None:
+    page.goto(live_server.url)
+    page.click("#source-camera")
+    page.wait_for_function("document.getElementById('status').textContent === 'camera'", timeout=30_000)
+    wait_frames(page, 3)
+
+
+def test_the_grid_appears_and_changes_between_camera_frames(page, live_server) -> None:
+    open_camera(page, live_server)
+    assert page.eval_on_selector_all("#grid canvas", "els => els.length") == 112  # every channel of _blocks.8
+    first = page.evaluate(GRID_PIXELS)
+    wait_frames(page, 4)
+    second = page.evaluate(GRID_PIXELS)
+    assert any(max(values) > 0 for values in first)  # the maps show activity
+    assert first != second  # and follow the moving camera
+    assert float(page.text_content("#fps").split()[0]) > 0
+
+
+def test_why_this_class_names_the_cat_and_a_click_opens_the_unit(page, live_server) -> None:
+    open_camera(page, live_server)
+    top = page.text_content("#classes li")
+    assert top.split(" ")[0] in ("Egyptian", "tabby", "tiger")  # a cat class tops the list
+    assert page.text_content("#why-class") in ("Egyptian cat", "tabby", "tiger cat")
+    channels = page.eval_on_selector_all("#why li", "items => items.map(li => Number(li.dataset.channel))")
+    assert len(channels) >= 5 and len(set(channels)) == len(channels)
+    page.click("#why li")  # the channel that adds most to the top class
+    assert page.text_content("#unit-title") == f"_blocks.8:{channels[0]}"
+    page.wait_for_function("document.getElementById('unit-projection').dataset.frame !== undefined", timeout=30_000)
+    wait_frames(page, 2)
+    assert page.evaluate(CANVAS_SPREAD, "unit-live") > 50  # a live map with structure
+    assert page.evaluate(CANVAS_SPREAD, "unit-projection") > 50  # and a live projection
+    assert "guided" in page.text_content("#unit-figures")
+    page.select_option("#method", "deconvnet")
+    page.wait_for_function("document.getElementById('unit-figures').textContent.includes('deconvnet')", timeout=30_000)
+
+
+def test_clicking_a_grid_channel_selects_it(page, live_server) -> None:
+    open_camera(page, live_server)
+    page.click("#grid canvas[data-channel='7']")
+    assert page.text_content("#unit-title") == "_blocks.8:7"
+    page.wait_for_function("document.querySelector(\"#grid canvas[data-channel='7']\").classList.contains('chosen')", timeout=30_000)
+
+
+def test_changing_the_layer_redraws_the_grid(page, live_server) -> None:
+    open_camera(page, live_server)
+    page.select_option("#layer", "_blocks.15")
+    page.wait_for_function("document.querySelectorAll('#grid canvas').length === 320", timeout=30_000)
+    assert page.text_content("#layer-name") == "_blocks.15"
+
+
+def test_an_uploaded_image_is_shown_and_classified(page, live_server, tmp_path) -> None:
+    coffee = tmp_path / "coffee.jpg"
+    bundled_photos()[2].save(coffee)
+    page.goto(live_server.url)
+    page.wait_for_function("Number(document.getElementById('fps').dataset.frames || 0) >= 1", timeout=60_000)  # the first still
+    page.set_input_files("#source-upload", str(coffee))
+    page.wait_for_function("document.getElementById('status').textContent === 'coffee.jpg'", timeout=30_000)
+    page.wait_for_function("document.querySelector('#classes li') && document.querySelector('#classes li').textContent.startsWith('espresso')", timeout=30_000)
+    assert page.is_hidden("#error")
+
+
+def test_a_non_image_upload_shows_the_error(page, live_server, tmp_path) -> None:
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("these are notes, not a picture")
+    page.goto(live_server.url)
+    page.set_input_files("#source-upload", str(notes))
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    assert "not an image" in page.text_content("#error")
+
+
+@pytest.mark.parametrize("size_mb", [11])
+def test_an_oversized_upload_shows_the_limit(page, live_server, tmp_path, size_mb) -> None:
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG" + b"\0" * (size_mb << 20))
+    page.goto(live_server.url)
+    page.set_input_files("#source-upload", str(big))
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    assert "larger than 10 MB" in page.text_content("#error")

@@ -33,6 +33,19 @@ def single_threaded(one_thread) -> None:
 
 
 @pytest.fixture(scope="session")
+def fashion():
+    """fashion-cnn of the atlas tests' own: renders leave a model's weights channels-last, which changes the last bits
+    of what it computes after, so the suite's shared model stays out of them."""
+    return fl.load_model("fashion-cnn")
+
+
+@pytest.fixture(scope="session")
+def lite0():
+    """EfficientNet-Lite0 of the atlas tests' own (see `fashion`)."""
+    return fl.load_model("efficientnet-lite0")
+
+
+@pytest.fixture(scope="session")
 def fashion_atlas(fashion, tmp_path_factory) -> BuiltAtlas:
     """A built atlas of conv2, conv3 and the logits, 3 units each (8 steps, 200 test images). Read it; copy it to change it."""
     if not fashion_mnist.dataset_dir().is_dir():

@@ -16,7 +16,6 @@ from featurelens.atlas.renders import images_per_unit
 from featurelens.atlas.result import AtlasResult
 from featurelens.atlas.settings import AtlasSettings, data_spec, unit_count
 from featurelens.atlas.store import AtlasStore, check_existing
-from featurelens.capture import LayerInfo
 from featurelens.dataset_examples import open_source
 from featurelens.models import LoadedModel, model_for
 from featurelens.output.atlas_files import site_size
@@ -31,7 +30,6 @@ class AtlasPlan:
     model: LoadedModel
     data: str | None
     units: dict[str, list[int]]
-    layers: list[LayerInfo]
     settings: AtlasSettings
     existing: Manifest | None
 
@@ -94,7 +92,7 @@ def plan_atlas(
     chosen = atlas_layers(loaded, layers, settings.render_size(loaded))
     count = unit_count(settings.units)
     units = {info.name: list(range(info.channels if count is None else min(count, info.channels))) for info in chosen}
-    return AtlasPlan(loaded, spec, units, chosen, settings, existing)
+    return AtlasPlan(loaded, spec, units, settings, existing)
 
 
 def atlas(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from featurelens.capture import LOGIT, LayerInfo
+from featurelens.capture import LayerInfo
 from featurelens.errors import FeaturelensError
 from featurelens.geometry import ReceptiveField
 from featurelens.output.atlas_files import MANIFEST, layer_folder, layer_page_path, read_json, write_json
@@ -49,10 +49,6 @@ class LayerEntry:
     @property
     def folder(self) -> str:
         return layer_folder(self.name)
-
-    @property
-    def is_logit(self) -> bool:
-        return self.name == LOGIT
 
     def to_dict(self) -> dict:
         return {

@@ -17,7 +17,6 @@ from featurelens.dataset_examples.topk import KINDS
 from featurelens.geometry import ReceptiveField
 from featurelens.output.atlas_files import save_arrays
 
-SCORE_NAMES = {"max": "spatial peak", "mean": "spatial mean"}
 _FIELDS = ("scores", "indices", "y", "x")
 
 

@@ -30,7 +30,7 @@ class AtlasResult(TechniqueResult):
     site_files: int = 0
     seconds: float = 0.0
     interrupted: bool = False
-    store: AtlasStore | None = field(default=None, repr=False)
+    store: AtlasStore = field(default=None, repr=False)  # the atlas, open: `store.unit(layer, channel)`
 
     @property
     def index(self) -> Path:
@@ -39,7 +39,7 @@ class AtlasResult(TechniqueResult):
     @property
     def images(self) -> np.ndarray:
         """uint8 [N, S, S, C]: the max visualization of every covered unit that has one, layer by layer."""
-        ext = self.store.manifest.settings["image_format"] if self.store else "png"
+        ext = self.store.manifest.settings["image_format"]
         paths = [self.folder / render_path(layer, c, "max", ext) for layer, channels in self.units.items() for c in channels]
         pictures = [np.asarray(Image.open(path)) for path in paths if path.is_file()]
         pictures = [p[:, :, None] if p.ndim == 2 else p for p in pictures]
@@ -55,11 +55,6 @@ class AtlasResult(TechniqueResult):
             "seconds": {**{phase: round(value, 3) for phase, value in r.seconds.items()}, "total": round(self.seconds, 3)},
             "site_bytes": self.site_bytes, "site_files": self.site_files, "interrupted": self.interrupted,
         }
-
-    @property
-    def built_nothing(self) -> bool:
-        r = self.report
-        return r.renders_built == 0 and r.examples_built == 0 and r.passes == 0
 
     def save(self, path: str | Path) -> Path:
         """(Re)write the pages in `path`: the atlas's own folder, or a copy of the whole atlas made there. Returns index.html."""

@@ -16,6 +16,7 @@ DIVERSITY = 100.0  # weight of Lucid's diversity term in the diverse set (spatia
 DISTRIBUTION_SAMPLE = 1000  # per-image scores kept per channel for its histogram (every image of a smaller source)
 HISTOGRAM_BINS = 32
 REDUCE = "max"  # examples are ranked by the channel's spatial peak (trough for the bottom ones)
+SPATIAL_SCORE = "spatial peak"  # what that score is called on the pages (layers without a map: the "value")
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,8 @@ def data_spec(data: str | Path | None) -> str | None:
     if data is None:
         return None
     if not isinstance(data, (str, Path)):
-        raise FeaturelensError(f"an atlas reads its examples from a folder or a built-in source ({', '.join(BUILTIN_SOURCES)}), "
-                               f"not a {type(data).__name__}: it must be able to read them again later", parameter="data")
+        raise FeaturelensError(f"{{parameter}} of an atlas is a folder or a built-in source ({', '.join(BUILTIN_SOURCES)}), "
+                               f"not a {type(data).__name__}: the atlas reads its examples again later", parameter="data")
     text = str(data)
     if text in BUILTIN_SOURCES:
         return text

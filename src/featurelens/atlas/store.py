@@ -20,9 +20,9 @@ import numpy as np
 
 from featurelens.atlas.layers import layer_info
 from featurelens.atlas.manifest import LayerEntry, Manifest
-from featurelens.atlas.pass_data import SCORE_NAMES, LayerPass
+from featurelens.atlas.pass_data import LayerPass
 from featurelens.atlas.renders import UnitRenders, images_per_unit, render_units
-from featurelens.atlas.settings import DISTRIBUTION_SAMPLE, REDUCE, AtlasSettings, data_spec
+from featurelens.atlas.settings import DISTRIBUTION_SAMPLE, REDUCE, SPATIAL_SCORE, AtlasSettings, data_spec
 from featurelens.capture import LOGIT, probe
 from featurelens.dataset_examples import ExamplesResult, open_source
 from featurelens.dataset_examples.checkpoint import save_checkpoint, state_to_resume
@@ -191,8 +191,8 @@ class AtlasStore:
     def ensure_renders(self, layer: str, channels: Iterable[int], progress: ProgressArg = None) -> None:
         """Render the max, min and diverse images of `channels` of `layer` that are not built yet, many units per
         optimisation batch (`max_batch` images); records, manifest and pages follow each batch."""
-        entry = self.add_units(layer, channels)
-        wanted = self._checked(entry, channels)
+        wanted = self._checked(self.add_layers([layer])[0], channels)
+        entry = self.add_units(layer, wanted)
         todo = [c for c in wanted if c not in set(entry.renders)]
         self.report.renders_skipped += len(wanted) - len(todo)
         if not todo:
@@ -243,6 +243,7 @@ class AtlasStore:
         names = [layers] if isinstance(layers, str) else list(layers)
         entries = self.add_layers(names)
         if channels is not None:
+            channels = [channels] if isinstance(channels, (int, np.integer)) else list(channels)
             entries = [self.add_units(entry.name, channels) for entry in entries]
         missing = [e for e in entries if e.pass_info is None or not (self.folder / pass_path(e.name)).is_file()]
         passes = self._run_pass(missing, progress) if missing else {}
@@ -320,7 +321,7 @@ class AtlasStore:
             for found_examples in examples.values():
                 for kind in found_examples.values():
                     kind.sort(key=lambda example: example["rank"])
-            score = SCORE_NAMES[REDUCE] if entry.spatial else "value"
+            score = SPATIAL_SCORE if entry.spatial else "value"
             self._update_records(entry, {c: {"examples": examples[c], "distribution": found.distribution(c, score)} for c in channels})
             entry.examples = sorted(set(entry.examples) | set(channels))
             self.manifest.save(self.folder)
@@ -362,6 +363,6 @@ def new_manifest(model: LoadedModel, data: str | None, settings: AtlasSettings) 
     summary = {"spec": model.spec, "input_size": model.input_size, "in_channels": model.in_channels,
                "classes": len(model.class_names) if model.class_names else None}
     content = {**settings.content(model), "image_format": picture_format(model.in_channels, model.input_size),
-               "reduce": REDUCE, "score": SCORE_NAMES[REDUCE]}
+               "reduce": REDUCE, "score": SPATIAL_SCORE}
     layers = [{"name": info.name, "type": info.type, "shape": list(info.shape)} for info in found.layers]
     return Manifest(summary, data, content, [], layers)

@@ -36,6 +36,7 @@ from featurelens.output.atlas_files import (
     render_path, save_picture, unit_page_path, write_json,
 )
 from featurelens.output.atlas_pages import AtlasPages
+from featurelens.output.paths import check_output_folder
 from featurelens.progress import ProgressArg, reporting
 from featurelens.rendering import RenderSettings
 from featurelens.units.resolve import channel_out_of_range
@@ -332,7 +333,7 @@ class AtlasStore:
 def check_existing(folder: Path, model: LoadedModel, data: str | Path | None, settings: AtlasSettings | None) -> tuple[Manifest | None, AtlasSettings]:
     """The manifest already in `folder` (None for a new atlas) and the settings to build with; one-line errors when
     the folder holds another model's atlas, another data source, other content settings, or other files."""
-    manifest = Manifest.load(folder)
+    manifest = Manifest.load(check_output_folder(folder))
     if manifest is None:
         if folder.is_dir() and any(folder.iterdir()):
             raise FeaturelensError(f"{str(folder)!r} holds files but no {MANIFEST}: give a new or empty folder as {{parameter}}", parameter="out")

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from featurelens import load_model
 
@@ -20,6 +21,15 @@ def lite0():
 def fashion():
     """The project's own Fashion-MNIST CNN with its shipped trained weights."""
     return load_model("fashion-cnn")
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test: small batches on a busy 2-core box are dominated by thread hand-offs."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -66,7 +66,7 @@ def workspace(tmp_path_factory, fashion) -> Path:
 
 def test_the_readme_has_a_snippet_per_technique() -> None:
     code = "\n".join(blocks("python"))
-    for call in ("fl.render(", "fl.examples(", "fl.project(", "fl.dream(", "fl.invert.decode(", "fl.invert.train("):
+    for call in ("fl.render(", "fl.examples(", "fl.project(", "fl.dream(", "fl.invert.decode(", "fl.invert.train(", "fl.atlas("):
         assert call in code, call
     assert len(command_lines()) >= 12
 

@@ -1,6 +1,6 @@
 """featurelens: see what each unit of a trained PyTorch network responds to.
 
-One call shape for every technique — `render`, `examples`, `project`, `dream`, `overview`, `evolve`, and
+One call shape for every technique — `render`, `examples`, `project`, `dream`, `overview`, `evolve`, `atlas`, and
 `invert.train` / `invert.decode` — each taking a model spec or loaded model, images as paths, PIL
 images or tensors in [0, 1], units as one address or a list, and `device`, `progress`, `seed` /
 `steps` where they apply; each returning a result with `.images`, `.summary()`, `.seconds`,
@@ -8,6 +8,7 @@ images or tensors in [0, 1], units as one address or a list, and `device`, `prog
 """
 
 from featurelens import invert
+from featurelens.atlas import AtlasSettings, AtlasStore, atlas
 from featurelens.deepdream import dream
 from featurelens.errors import FeaturelensError
 from featurelens.dataset_examples import examples
@@ -20,7 +21,7 @@ from featurelens.rendering import RenderSettings, render
 from featurelens.units import parse_units
 
 __all__ = [
-    "FeaturelensError", "LoadedModel", "RenderSettings", "as_images", "dream", "evolve", "examples", "invert", "load_model",
+    "AtlasSettings", "AtlasStore", "FeaturelensError", "LoadedModel", "RenderSettings", "as_images", "atlas", "dream", "evolve", "examples", "invert", "load_model",
     "overview", "parse_units", "project", "render",
 ]
 __version__ = "0.2.0"

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 
 import pytest
-import torch
 
 from featurelens.data import fashion_mnist
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def single_threaded(one_thread) -> None:
+    """Every test here runs torch on one thread (tests/conftest.py)."""
 
 
 @pytest.fixture

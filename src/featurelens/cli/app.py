@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from featurelens.cli import (
+    atlas_command,
     dream_command,
     evolve_command,
     examples_command,
@@ -41,6 +42,7 @@ app.command("examples")(examples_command.examples)
 app.command("dream")(dream_command.dream)
 app.command("serve")(serve_command.serve)
 app.command("evolve")(evolve_command.evolve)
+app.command("atlas")(atlas_command.atlas)
 app.add_typer(invert_command.invert_app, name="invert")
 
 

@@ -8,6 +8,8 @@ and not the dataset.
 
 from __future__ import annotations
 
+from typing import Collection, Mapping
+
 import numpy as np
 import torch
 
@@ -25,10 +27,12 @@ def example_projections(
     kinds: tuple[str, ...] = ("max",),
     batch_size: int = 16,
     progress: ProgressArg = None,
+    channels: Mapping[str, Collection[int]] | None = None,
 ) -> dict[ExampleKey, np.ndarray]:
     """The projection of every example of `kinds` as a picture (uint8 [h, w, C]: centred, scaled by its 99.5th
-    percentile) cropped to the box its unit sees, keyed like the table rows. Raw arrays are dropped batch by batch."""
-    rows = [row for row in result.examples() if row.kind in kinds]
+    percentile) cropped to the box its unit sees, keyed like the table rows. Raw arrays are dropped batch by batch.
+    `channels` ({layer: channels}) projects only those channels' examples."""
+    rows = [row for row in result.examples(channels) if row.kind in kinds]
     projections: dict[ExampleKey, np.ndarray] = {}
     with reporting(progress, f"projecting {len(rows)} example(s)", rate_unit="projections") as report:
         done = 0

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Collection, Iterator, Mapping
 
 import numpy as np
 import torch
 
+from featurelens.dataset_examples.distribution import ScoreDistribution
 from featurelens.dataset_examples.sources import ImageSource, Skipped
 from featurelens.dataset_examples.state import ExamplesState
 from featurelens.dataset_examples.topk import KINDS
@@ -39,6 +40,7 @@ class LayerExamples:
     width: int
     receptive_field: ReceptiveField
     ranked: dict[str, RankedExamples]
+    distribution: ScoreDistribution | None = None  # each channel's top-k score over the dataset, when gathered
 
     def box(self, kind: str, channel: int, rank: int) -> tuple[int, int, int, int]:
         """Crop (x0, y0, x1, y1) of the input that example `rank` (0-based) of `channel` saw at its extreme."""
@@ -103,10 +105,12 @@ class ExamplesResult(TechniqueResult):
             tensor = self.source.image(index, self.in_channels, self.input_size)
         return (tensor.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
-    def examples(self) -> Iterator[Example]:
-        """Every (layer, channel, kind, rank) row, layer by layer, channel by channel, "max" before "min"."""
+    def examples(self, channels: Mapping[str, Collection[int]] | None = None) -> Iterator[Example]:
+        """Every (layer, channel, kind, rank) row, layer by layer, channel by channel, "max" before "min";
+        with `channels` ({layer: channels}), only those."""
         for layer in self.layers:
-            for channel in range(layer.channels):
+            chosen = range(layer.channels) if channels is None else sorted(channels.get(layer.layer, ()))
+            for channel in chosen:
                 for kind in KINDS:
                     ranked = layer.ranked[kind]
                     for rank in range(ranked.scores.shape[1]):

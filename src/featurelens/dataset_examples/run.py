@@ -20,6 +20,7 @@ import torch
 
 from featurelens.capture import LOGIT, ActivationCapture, find_layer, probe
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
+from featurelens.dataset_examples.distribution import ScoreSample
 from featurelens.dataset_examples.result import ExamplesResult, LayerExamples, RankedExamples
 from featurelens.dataset_examples.sources import ImageSource, Skipped, open_source
 from featurelens.dataset_examples.state import ExamplesState
@@ -39,6 +40,7 @@ class _Finished:
     ranked: Ranked  # the whole table of `StreamingTopK`
     cached_images: dict[int, torch.Tensor] = field(default_factory=dict)
     batches: int = 0  # batches finished in this run
+    sample: ScoreSample | None = None  # the score distribution, when the pass gathers one
 
 
 def collect_examples(
@@ -53,6 +55,7 @@ def collect_examples(
     limit: int | None = None,
     device: torch.device | str | None = None,
     workers: int | None = None,
+    distribution: int = 0,
     resume: ExamplesState | None = None,
     checkpoint_every: int = 0,
     on_checkpoint: Callable[[ExamplesState], None] | None = None,
@@ -67,9 +70,12 @@ def collect_examples(
     - Images are centre-cropped to a square and resized to `size` (default: the model's input size).
     - `limit`: use only the first `limit` entries. `progress(done, total)` counts entries consumed.
     - `checkpoint_every` batches, `on_checkpoint(state)` gets a state that `resume=` continues from.
+    - `distribution`: also gather each channel's distribution of its top-k score over the dataset, with a
+      uniform sample of at most this many images (every image when the source is no larger; 0: none).
     """
     require_positive("checkpoint_every", checkpoint_every, allow_zero=True)
-    plan = plan_pass(model, data, layers, k, reduce, batch_size, size=size, limit=limit, device=device, workers=workers)
+    plan = plan_pass(model, data, layers, k, reduce, batch_size, size=size, limit=limit, device=device, workers=workers,
+                     distribution=distribution)
     return run_pass(plan, resume, checkpoint_every, on_checkpoint, progress)
 
 
@@ -86,7 +92,7 @@ def run_pass(
         raise FeaturelensError(f"the checkpoint was made with other settings (differs in {', '.join(differ)}): start afresh")
     table = StreamingTopK({name: plan.shapes[name][0] for name in plan.layers}, plan.k, plan.reduce, plan.model.device)
     clock = _Clock(resume.seconds if resume is not None else 0.0)
-    done = _start(resume, table, plan.model.device)
+    done = _start(plan, resume, table)
     interrupted = False
     try:
         with reporting(progress, f"examples of {len(plan.layers)} layer(s)", rate_unit="images", transient=True) as report:
@@ -105,6 +111,9 @@ def run_pass(
         raise FeaturelensError(f"the source {plan.source.name!r} has no images")
     state = _snapshot(plan, table, done, clock)
     layers_out = [_layer_examples(n, plan.shapes[n], plan.fields[n], table.layer_ranked(done.ranked, n)) for n in plan.layers]
+    if done.sample is not None:
+        for layer, (start, stop) in zip(layers_out, _channel_spans(plan)):
+            layer.distribution = done.sample.rows(start, stop)
     return ExamplesResult(
         plan.model.spec, plan.source, layers_out, plan.k, plan.reduce, plan.size, plan.model.in_channels, done.items_seen,
         done.entries, list(done.skipped), interrupted, state.seconds, dict(done.cached_images), state,
@@ -126,6 +135,7 @@ class PassPlan:
     reduce: str
     batch_size: int
     limit: int | None
+    distribution: int = 0  # images sampled per channel for the score distribution (0: none)
 
     @property
     def entries(self) -> int:
@@ -135,10 +145,11 @@ class PassPlan:
 
 def plan_pass(
     model, data, layers, k: int = 9, reduce: str = "max", batch_size: int = 64, *,
-    size: int | None = None, limit: int | None = None, device=None, workers: int | None = None,
+    size: int | None = None, limit: int | None = None, device=None, workers: int | None = None, distribution: int = 0,
 ) -> PassPlan:
     """Check and resolve the inputs (cheap checks first, so mistakes fail fast)."""
     _check_settings(k, reduce, batch_size, limit)
+    require_positive("distribution", distribution, allow_zero=True)
     loaded = model_for(model, device)
     names = [n.strip() for n in layers.split(",")] if isinstance(layers, str) else [str(n).strip() for n in layers]
     names = list(dict.fromkeys(n for n in names if n))
@@ -154,7 +165,9 @@ def plan_pass(
     shapes = _layer_shapes(loaded, names, size)
     fields = receptive_fields(loaded, names, size)
     fingerprint = run_fingerprint(loaded, images, names, k, reduce, size)
-    return PassPlan(loaded, names, images, size, shapes, fields, fingerprint, k, reduce, batch_size, limit)
+    if distribution:
+        fingerprint["distribution"] = distribution
+    return PassPlan(loaded, names, images, size, shapes, fields, fingerprint, k, reduce, batch_size, limit, distribution)
 
 
 class _Clock:
@@ -172,24 +185,31 @@ def _stream(plan: PassPlan, table: StreamingTopK, done: _Finished) -> Iterator[_
     """Run the source through the model batch by batch; yield what has finished after each batch."""
     model = plan.model
     with torch.no_grad(), ActivationCapture(model.module, plan.layers) as capture:  # not inference_mode: LoadedModel caches normalize constants
+        max_rows = table.max_rows().to(model.device) if done.sample is not None else None
         for batch in plan.source.batches(done.entries, plan.limit, plan.batch_size, model.in_channels, plan.size):
-            ranked, cached = done.ranked, done.cached_images
+            ranked, cached, sample = done.ranked, done.cached_images, done.sample
             if len(batch.indices):
                 acts = capture.run(model.normalize(batch.images.to(model.device, non_blocking=True)))
                 table.ranked = ranked
-                ranked = table.updated(acts, batch.indices)
-                del acts  # free this batch's maps before the next forward allocates its own
+                maps = table.maps(acts)
+                signed = table.signed_scores(maps)
+                ranked = table.ranked_after(maps, signed, batch.indices)
+                if sample is not None:
+                    sample = sample.updated(signed[:, max_rows], batch.indices)
+                del acts, maps  # free this batch's maps before the next forward allocates its own
                 if not plan.source.random_access:
                     cached = _keep_winner_images(cached, ranked, batch.indices, batch.images)
             done = _Finished(batch.end, done.items_seen + len(batch.indices), done.skipped + batch.skipped, ranked,
-                         cached, done.batches + 1)
+                         cached, done.batches + 1, sample)
             yield done
 
 
 def _snapshot(plan: PassPlan, table: StreamingTopK, done: _Finished, clock: _Clock) -> ExamplesState:
     """The state a checkpoint stores (rankings per layer, on the CPU)."""
     ranked = {n: {kind: r.to("cpu") for kind, r in table.layer_ranked(done.ranked, n).items()} for n in plan.layers}
-    return ExamplesState(plan.fingerprint, done.entries, done.items_seen, clock.seconds(), list(done.skipped), ranked, dict(done.cached_images))
+    sample = done.sample.to("cpu") if done.sample is not None else None
+    return ExamplesState(plan.fingerprint, done.entries, done.items_seen, clock.seconds(), list(done.skipped), ranked,
+                         dict(done.cached_images), sample)
 
 
 def _check_settings(k: int, reduce: str, batch_size: int, limit: int | None) -> None:
@@ -237,11 +257,23 @@ def run_fingerprint(model: LoadedModel, source: ImageSource, layers: list[str], 
     }
 
 
-def _start(resume: ExamplesState | None, table: StreamingTopK, device: torch.device) -> _Finished:
+def _start(plan: PassPlan, resume: ExamplesState | None, table: StreamingTopK) -> _Finished:
+    device = plan.model.device
     if resume is None:
-        return _Finished(0, 0, [], Ranked.empty(table.rows, device))
+        sample = ScoreSample.empty(sum(table.channels.values()), plan.distribution, device=device) if plan.distribution else None
+        return _Finished(0, 0, [], Ranked.empty(table.rows, device), sample=sample)
     ranked = table.from_layers(resume.ranked).to(device)
-    return _Finished(resume.entries, resume.items_seen, list(resume.skipped), ranked, dict(resume.cached_images), 0)
+    sample = resume.sample.to(device) if resume.sample is not None else None
+    return _Finished(resume.entries, resume.items_seen, list(resume.skipped), ranked, dict(resume.cached_images), 0, sample)
+
+
+def _channel_spans(plan: PassPlan) -> list[tuple[int, int]]:
+    """Each layer's rows in the score sample: its channels, layer after layer."""
+    spans, start = [], 0
+    for name in plan.layers:
+        spans.append((start, start + plan.shapes[name][0]))
+        start += plan.shapes[name][0]
+    return spans
 
 
 def _keep_winner_images(cached: dict, ranked: Ranked, indices: torch.Tensor, batch: torch.Tensor) -> dict:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from featurelens.dataset_examples.distribution import ScoreSample
 from featurelens.dataset_examples.sources import Skipped
 from featurelens.dataset_examples.topk import Ranked
 
@@ -21,6 +22,7 @@ class ExamplesState:
     skipped: list[Skipped] = field(default_factory=list)
     ranked: dict[str, dict[str, Ranked]] = field(default_factory=dict)
     cached_images: dict[int, torch.Tensor] = field(default_factory=dict)
+    sample: ScoreSample | None = None  # the score distribution so far, when the pass gathers one
 
     def to_dict(self) -> dict:
         """Plain dicts, lists and tensors only, so `torch.load(weights_only=True)` can read it back."""
@@ -36,6 +38,7 @@ class ExamplesState:
                 for layer, kinds in self.ranked.items()
             },
             "cached_images": {int(i): image.cpu() for i, image in self.cached_images.items()},
+            "sample": self.sample.to_dict() if self.sample is not None else None,
         }
 
     @classmethod
@@ -53,4 +56,5 @@ class ExamplesState:
                 for layer, kinds in data["ranked"].items()
             },
             cached_images=dict(data["cached_images"]),
+            sample=ScoreSample.from_dict(data["sample"]) if data.get("sample") is not None else None,
         )

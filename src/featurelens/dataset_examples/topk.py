@@ -89,12 +89,27 @@ class StreamingTopK:
 
     def updated(self, acts: dict[str, torch.Tensor], indices: torch.Tensor) -> Ranked:
         """The ranking after one batch (`acts[layer]` [B, C, …] of entries `indices` [B]); `self` is left unchanged."""
-        maps = {layer: as_maps(acts[layer]) for layer in self.channels}
+        maps = self.maps(acts)
+        return self.ranked_after(maps, self.signed_scores(maps), indices)
+
+    def maps(self, acts: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Each layer's activations as [B, C, N]."""
+        return {layer: as_maps(acts[layer]) for layer in self.channels}
+
+    def signed_scores(self, maps: dict[str, torch.Tensor]) -> torch.Tensor:
+        """[B, R]: every row's score of each input of the batch (negated for "min" rows)."""
         parts = []
         for layer in self.channels:
             high, low = spatial_scores(maps[layer], self.reduce)
             parts += [high.float(), -low.float()]
-        signed = torch.cat(parts, 1)  # [B, R]
+        return torch.cat(parts, 1)
+
+    def max_rows(self) -> torch.Tensor:
+        """Indices of the "max" rows, layer after layer: the columns of `signed_scores` that hold each channel's top-k score."""
+        return torch.cat([torch.arange(first, first + self.channels[layer]) for layer, kind, first in self._blocks if kind == "max"])
+
+    def ranked_after(self, maps: dict[str, torch.Tensor], signed: torch.Tensor, indices: torch.Tensor) -> Ranked:
+        """The ranking after one batch whose `maps` and `signed_scores` are given."""
         running = self.ranked
         done, batch = running.scores.shape[1], signed.shape[0]
         indices = indices.to(signed.device)

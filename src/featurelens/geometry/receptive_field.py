@@ -63,6 +63,17 @@ class ReceptiveField:
         return {"layer": self.layer, "size": list(self.size), "stride": list(self.stride), "offset": list(self.offset),
                 "image_size": list(self.image_size), "method": self.method}
 
+    def to_dict(self) -> dict:
+        """`summary()` plus the measured spans: all `from_dict` needs to rebuild the field."""
+        spans = {name: [list(span) for span in value] if value else None for name, value in (("rows", self.rows), ("cols", self.cols))}
+        return {**self.summary(), **spans}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ReceptiveField":
+        spans = {name: tuple(tuple(span) for span in data[name]) if data.get(name) else None for name in ("rows", "cols")}
+        pairs = {name: tuple(data[name]) for name in ("size", "stride", "offset", "image_size")}
+        return cls(data["layer"], method=data["method"], **pairs, **spans)
+
 
 def _span(offset: int, stride: int, size: int, index: int, limit: int) -> PixelRange:
     start = offset + index * stride

@@ -1,0 +1,56 @@
+"""A unit's visualizations: the image that maximizes it, the one that minimizes it, and a diverse set.
+
+The images of several units go into one optimisation batch (`render_units`): first every unit's max,
+then every min (`-LAYER:C`), then each unit's diverse set, `diverse` consecutive images that Lucid's
+diversity term pushes apart (a unit's max image is never next to its diverse set, so it feels no
+diversity pressure). Layers without a spatial map (logits) have no Gram matrix worth comparing: their
+diverse sets differ by their random start only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from featurelens.atlas.settings import DIVERSITY
+from featurelens.models import LoadedModel
+from featurelens.progress import ProgressCallback
+from featurelens.rendering import RenderedUnit, RenderPlan, RenderSettings, plan_render
+
+
+@dataclass
+class UnitRenders:
+    channel: int
+    max: RenderedUnit
+    min: RenderedUnit
+    diverse: list[RenderedUnit]
+
+    def named(self) -> list[tuple[str, RenderedUnit]]:
+        """("max" | "min" | "diverse<I>", image) pairs."""
+        return [("max", self.max), ("min", self.min)] + [(f"diverse{i}", image) for i, image in enumerate(self.diverse)]
+
+
+def images_per_unit(diverse: int) -> int:
+    return 2 + diverse
+
+
+def render_plan(model: LoadedModel, layer: str, channels: list[int], spatial: bool, settings: RenderSettings, diverse: int) -> RenderPlan:
+    """One optimisation for every image of `channels` of `layer` (checked against the model at the render size)."""
+    units = [f"{layer}:{c}" for c in channels]
+    single = replace(settings, batch=1, diversity=0.0, interpolate=False)
+    targets = plan_render(model, units + [f"-{unit}" for unit in units], single).targets
+    if diverse:
+        targets += plan_render(model, units, replace(single, batch=diverse)).targets
+    return RenderPlan(model, targets, replace(single, diversity=DIVERSITY if spatial and diverse > 1 else 0.0))
+
+
+def render_units(
+    model: LoadedModel, layer: str, channels: list[int], spatial: bool, settings: RenderSettings, diverse: int,
+    tick: ProgressCallback | None = None,
+) -> list[UnitRenders]:
+    """Render `channels` in one batch. Ctrl-C raises KeyboardInterrupt: half-optimised images are not results."""
+    result = render_plan(model, layer, channels, spatial, settings, diverse).run(tick)
+    if result.interrupted:
+        raise KeyboardInterrupt
+    count, images = len(channels), result.units
+    diverse_of = [images[2 * count + i * diverse: 2 * count + (i + 1) * diverse] for i in range(count)]
+    return [UnitRenders(c, images[i], images[count + i], diverse_of[i]) for i, c in enumerate(channels)]

@@ -1,0 +1,90 @@
+"""The knobs of an atlas, and which of them decide its content (those must stay the same when an atlas grows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from featurelens.dataset_examples.sources import BUILTIN_SOURCES
+from featurelens.errors import FeaturelensError, bad_parameter, require_positive
+from featurelens.models import LoadedModel
+from featurelens.projection.rectifiers import check_method
+from featurelens.rendering import RenderSettings
+
+ALL = "all"
+DIVERSITY = 100.0  # weight of Lucid's diversity term in the diverse set (spatial layers)
+DISTRIBUTION_SAMPLE = 1000  # per-image scores kept per channel for its histogram (every image of a smaller source)
+HISTOGRAM_BINS = 32
+REDUCE = "max"  # examples are ranked by the channel's spatial peak (trough for the bottom ones)
+SPATIAL_SCORE = "spatial peak"  # what that score is called on the pages (layers without a map: the "value")
+
+
+@dataclass(frozen=True)
+class AtlasSettings:
+    """Knobs of an atlas job. `units`: the first N channels of each layer, or "all". `size`: render side
+    (default: the model's input size, at most 128). `diverse`: images in each unit's diverse set. `project`:
+    "deconvnet", "guided", "gradient" or None. `limit`: use the first N entries of the data."""
+
+    units: int | str = 16
+    steps: int = 256
+    size: int | None = None
+    k: int = 9
+    diverse: int = 4
+    project: str | None = "deconvnet"
+    out: str | Path = "atlas"
+    limit: int | None = None
+    seed: int = 0
+    max_batch: int = 64
+
+    def check(self) -> None:
+        unit_count(self.units)
+        require_positive("steps", self.steps)
+        if self.size is not None:
+            require_positive("size", self.size)
+        if not isinstance(self.k, int) or self.k <= 0:
+            raise bad_parameter("k", f"must be a positive number of examples per unit, got {self.k}")
+        require_positive("diverse", self.diverse, allow_zero=True)
+        if self.project is not None:
+            check_method(self.project)
+        if self.limit is not None:
+            require_positive("limit", self.limit)
+        require_positive("max_batch", self.max_batch)
+
+    def render_size(self, model: LoadedModel) -> int:
+        return self.size or min(model.input_size, RenderSettings.size)
+
+    def content(self, model: LoadedModel) -> dict:
+        """The settings that decide what the atlas holds: stored in atlas.json and compared when it is reopened."""
+        return {"steps": self.steps, "size": self.render_size(model), "k": self.k, "diverse": self.diverse,
+                "project": self.project, "limit": self.limit, "seed": self.seed}
+
+    @classmethod
+    def from_content(cls, content: dict) -> "AtlasSettings":
+        return cls(**{name: content[name] for name in ("steps", "size", "k", "diverse", "project", "limit", "seed")})
+
+
+def unit_count(units: int | str) -> int | None:
+    """How many channels per layer: a positive int (also as text), or None for "all"."""
+    if units == ALL:
+        return None
+    if isinstance(units, str) and units.strip().isdigit():
+        units = int(units)
+    if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+        raise bad_parameter("units", f"must be a positive number of channels per layer or 'all', got {units!r}")
+    return units
+
+
+def data_spec(data: str | Path | None) -> str | None:
+    """The data source as the atlas stores it: a built-in name, or a folder's absolute path; one-line error if missing."""
+    if data is None:
+        return None
+    if not isinstance(data, (str, Path)):
+        raise FeaturelensError(f"{{parameter}} of an atlas is a folder or a built-in source ({', '.join(BUILTIN_SOURCES)}), "
+                               f"not a {type(data).__name__}: the atlas reads its examples again later", parameter="data")
+    text = str(data)
+    if text in BUILTIN_SOURCES:
+        return text
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise FeaturelensError(f"data source {text!r} not found: give a folder of images or one of {', '.join(BUILTIN_SOURCES)}")
+    return str(path.resolve())

@@ -1,0 +1,50 @@
+"""`featurelens atlas`: a static site with every chosen unit's visualizations, dataset examples and activation distribution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from featurelens.atlas import AtlasSettings, plan_atlas
+from featurelens.cli.dry_run import run_or_describe
+from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption, SeedOption
+from featurelens.output.paths import check_output_folder
+
+
+def atlas(
+    model: str = ModelOption,
+    data: str = typer.Option("photos", "--data", "-d", help="Where dataset examples come from: a folder of images, photos, fashion-mnist:train or fashion-mnist:test."),
+    layers: str = typer.Option(None, "--layers", "-l", help="Comma-separated layer names, or 'all' (every spatial layer and the logits). Default: blocks spread over the network, and the logits."),
+    units: str = typer.Option("16", "--units", "-u", help="Units per layer: the first N channels, or 'all'."),
+    steps: int = typer.Option(256, "--steps", help="Optimisation steps of each visualization."),
+    size: int = typer.Option(None, "--size", help="Visualization side in pixels (default: the model's input size, at most 128)."),
+    k: int = typer.Option(9, "--k", "-k", help="Dataset examples per unit at each end (top-k and bottom-k)."),
+    diverse: int = typer.Option(4, "--diverse", help="Images in each unit's diverse set."),
+    project: str = typer.Option("deconvnet", "--project", help="Projection of each top example: deconvnet, guided, gradient or none."),
+    limit: int = typer.Option(None, "--limit", help="Use only the first N entries of the data."),
+    seed: int = SeedOption,
+    max_batch: int = typer.Option(64, "--max-batch", help="Most images optimised at once (units render together up to this)."),
+    out: Path = typer.Option(Path("atlas"), "--out", "-o", help="The atlas folder: made if new, extended if it holds an atlas."),
+    device: str = DeviceOption,
+    dry_run: bool = DryRunOption,
+) -> None:
+    """Build or extend a model atlas: OUT/index.html, a page per layer and one per unit (OUT/LAYER/C.html), opening from disk.
+
+    A rerun skips what is built; more --layers or --units extend the atlas; after Ctrl-C, run the same command to finish.
+    """
+    check_output_folder(out)
+    settings = AtlasSettings(units, steps, size, k, diverse, None if project == "none" else project, out, limit, seed, max_batch)
+    result = run_or_describe(plan_atlas(model, data, layers, settings, device=device), dry_run, f"write to {out}")
+    if result is None:
+        return
+    index = result.save(out)
+    built = result.summary()["built"]
+    note = " (interrupted: run the same command to finish)" if result.interrupted else ""
+    typer.echo(
+        f"wrote {index}: {built['renders']} unit(s) visualized, {built['examples']} with examples ({built['passes']} layer(s) passed over "
+        f"the data) in {result.seconds:.1f} s; the site holds {result.site_files} files, {result.site_bytes / 2**20:.1f} MiB{note}",
+        err=True,
+    )
+    if result.interrupted:
+        raise SystemExit(130)

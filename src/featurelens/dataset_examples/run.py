@@ -11,9 +11,8 @@ uninterrupted run's. Ctrl-C ends the pass after the last whole batch and returns
 
 from __future__ import annotations
 
-import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
@@ -23,14 +22,14 @@ from featurelens.errors import FeaturelensError, bad_parameter, require_positive
 from featurelens.dataset_examples.result import ExamplesResult, LayerExamples, RankedExamples
 from featurelens.dataset_examples.sources import ImageSource, Skipped, open_source
 from featurelens.dataset_examples.state import ExamplesState
-from featurelens.dataset_examples.topk import REDUCES, Ranked, StreamingTopK
+from featurelens.dataset_examples.topk import REDUCES, Ranked, StreamingTopK, merge_ranked
 from featurelens.geometry import receptive_fields
-from featurelens.models import LoadedModel, model_for
+from featurelens.models import LoadedModel, model_for, weights_digest
 from featurelens.progress import ProgressArg, reporting
 
 
 @dataclass(frozen=True)
-class _Finished:
+class Finished:
     """What has finished, replaced as one object after each batch so Ctrl-C never leaves half a batch."""
 
     entries: int
@@ -39,6 +38,10 @@ class _Finished:
     ranked: Ranked  # the whole table of `StreamingTopK`
     cached_images: dict[int, torch.Tensor] = field(default_factory=dict)
     batches: int = 0  # batches finished in this run
+    shown: int | None = None  # entries the progress shows as done (None: `entries`); Ray counts unmerged work too
+
+
+Stream = Callable[["PassPlan", StreamingTopK, Finished], Iterator[Finished]]
 
 
 def collect_examples(
@@ -79,24 +82,34 @@ def run_pass(
     checkpoint_every: int = 0,
     on_checkpoint: Callable[[ExamplesState], None] | None = None,
     progress: ProgressArg = None,
+    stream: Stream | None = None,
 ) -> ExamplesResult:
-    """Stream the planned source through the model; Ctrl-C ends after the last whole batch and returns what finished."""
+    """Stream the planned source through the model; Ctrl-C ends after the last whole batch and returns what finished.
+
+    `stream` (default: this process, batch by batch) yields what has finished; the Ray engine passes
+    one that merges shards ranked by workers. A checkpoint is handed out whenever the batches
+    finished pass a multiple of `checkpoint_every`.
+    """
     if resume is not None and resume.fingerprint != plan.fingerprint:
         differ = sorted(key for key in plan.fingerprint if plan.fingerprint[key] != resume.fingerprint.get(key))
         raise FeaturelensError(f"the checkpoint was made with other settings (differs in {', '.join(differ)}): start afresh")
-    table = StreamingTopK({name: plan.shapes[name][0] for name in plan.layers}, plan.k, plan.reduce, plan.model.device)
+    table = StreamingTopK(plan.channels, plan.k, plan.reduce, plan.model.device)
     clock = _Clock(resume.seconds if resume is not None else 0.0)
     done = _start(resume, table, plan.model.device)
+    finished = (stream or _stream)(plan, table, done)
     interrupted = False
+    saved = 0
     try:
         with reporting(progress, f"examples of {len(plan.layers)} layer(s)", rate_unit="images", transient=True) as report:
-            for done in _stream(plan, table, done):
-                report.update(done.entries, plan.entries or None)
-                if on_checkpoint is not None and checkpoint_every and done.batches % checkpoint_every == 0:
+            for done in finished:
+                report.update(done.shown or done.entries, plan.entries or None)
+                if on_checkpoint is not None and checkpoint_every and done.batches // checkpoint_every > saved // checkpoint_every:
                     on_checkpoint(_snapshot(plan, table, done, clock))
+                    saved = done.batches
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        finished.close()  # a distributed stream cancels the work still running
         plan.source.close()
     if done.items_seen == 0 and not interrupted:
         if done.skipped:
@@ -126,6 +139,12 @@ class PassPlan:
     reduce: str
     batch_size: int
     limit: int | None
+    model_spec: str | None = None  # the spec the model was given as (None: a LoadedModel), for workers to load
+
+    @property
+    def channels(self) -> dict[str, int]:
+        """Channels of each layer, in the order of `layers`."""
+        return {name: self.shapes[name][0] for name in self.layers}
 
     @property
     def entries(self) -> int:
@@ -154,7 +173,8 @@ def plan_pass(
     shapes = _layer_shapes(loaded, names, size)
     fields = receptive_fields(loaded, names, size)
     fingerprint = run_fingerprint(loaded, images, names, k, reduce, size)
-    return PassPlan(loaded, names, images, size, shapes, fields, fingerprint, k, reduce, batch_size, limit)
+    given = model if isinstance(model, str) else None
+    return PassPlan(loaded, names, images, size, shapes, fields, fingerprint, k, reduce, batch_size, limit, given)
 
 
 class _Clock:
@@ -168,25 +188,71 @@ class _Clock:
         return self.before + time.perf_counter() - self.started
 
 
-def _stream(plan: PassPlan, table: StreamingTopK, done: _Finished) -> Iterator[_Finished]:
+def _stream(plan: PassPlan, table: StreamingTopK, done: Finished) -> Iterator[Finished]:
     """Run the source through the model batch by batch; yield what has finished after each batch."""
-    model = plan.model
-    with torch.no_grad(), ActivationCapture(model.module, plan.layers) as capture:  # not inference_mode: LoadedModel caches normalize constants
-        for batch in plan.source.batches(done.entries, plan.limit, plan.batch_size, model.in_channels, plan.size):
+    return stream_entries(plan.model, plan.layers, plan.source, table, done, plan.limit, plan.batch_size, plan.size)
+
+
+def stream_entries(
+    model: LoadedModel, layers: list[str], source: ImageSource, table: StreamingTopK, done: Finished,
+    stop: int | None, batch_size: int, size: int,
+) -> Iterator[Finished]:
+    """Entries `done.entries` … `stop`-1 of `source` through the model, batch by batch, each batch ranked into `table`."""
+    with torch.no_grad(), ActivationCapture(model.module, layers) as capture:  # not inference_mode: LoadedModel caches normalize constants
+        for batch in source.batches(done.entries, stop, batch_size, model.in_channels, size):
             ranked, cached = done.ranked, done.cached_images
             if len(batch.indices):
                 acts = capture.run(model.normalize(batch.images.to(model.device, non_blocking=True)))
                 table.ranked = ranked
                 ranked = table.updated(acts, batch.indices)
                 del acts  # free this batch's maps before the next forward allocates its own
-                if not plan.source.random_access:
+                if not source.random_access:
                     cached = _keep_winner_images(cached, ranked, batch.indices, batch.images)
-            done = _Finished(batch.end, done.items_seen + len(batch.indices), done.skipped + batch.skipped, ranked,
-                         cached, done.batches + 1)
+            done = Finished(batch.end, done.items_seen + len(batch.indices), done.skipped + batch.skipped, ranked,
+                            cached, done.batches + 1)
             yield done
 
 
-def _snapshot(plan: PassPlan, table: StreamingTopK, done: _Finished, clock: _Clock) -> ExamplesState:
+@dataclass
+class RangeRanking:
+    """The ranking of one range of entries `start` … `stop`-1 (a shard): the whole table on the CPU, with its counts."""
+
+    start: int
+    stop: int
+    items_seen: int
+    skipped: list[Skipped]
+    ranked: Ranked
+    batches: int
+
+
+def rank_range(
+    model: LoadedModel, channels: dict[str, int], source: ImageSource, start: int, stop: int, k: int, reduce: str,
+    batch_size: int, size: int, progress: Callable[[int], None] | None = None,
+) -> RangeRanking:
+    """Top-k and bottom-k of every channel over entries `start` … `stop`-1 alone (what one Ray worker does with a shard).
+
+    `start` must be where a batch of the whole pass starts, so the batches, and with them every score,
+    are those of a single pass; `merge_range` then folds the shard's ranking in exactly.
+    `progress(entries done in the range)` after each batch.
+    """
+    table = StreamingTopK(channels, k, reduce, model.device)
+    done = Finished(start, 0, [], Ranked.empty(table.rows, model.device))
+    for done in stream_entries(model, list(channels), source, table, done, stop, batch_size, size):
+        if progress is not None:
+            progress(done.entries - start)
+    return RangeRanking(start, done.entries, done.items_seen, list(done.skipped), done.ranked.to("cpu"), done.batches)
+
+
+def merge_range(done: Finished, ranking: RangeRanking, k: int) -> Finished:
+    """What has finished once the range that starts at `done.entries` is added (its skipped entries follow in order)."""
+    if ranking.start != done.entries:
+        raise ValueError(f"ranges merge in order: expected one starting at {done.entries}, got {ranking.start}")
+    ranked = merge_ranked([done.ranked, ranking.ranked], k)
+    return replace(done, entries=ranking.stop, items_seen=done.items_seen + ranking.items_seen,
+                   skipped=done.skipped + ranking.skipped, ranked=ranked, batches=done.batches + ranking.batches, shown=None)
+
+
+def _snapshot(plan: PassPlan, table: StreamingTopK, done: Finished, clock: _Clock) -> ExamplesState:
     """The state a checkpoint stores (rankings per layer, on the CPU)."""
     ranked = {n: {kind: r.to("cpu") for kind, r in table.layer_ranked(done.ranked, n).items()} for n in plan.layers}
     return ExamplesState(plan.fingerprint, done.entries, done.items_seen, clock.seconds(), list(done.skipped), ranked, dict(done.cached_images))
@@ -220,14 +286,9 @@ def _layer_shapes(model: LoadedModel, names: list[str], size: int) -> dict[str, 
 
 def run_fingerprint(model: LoadedModel, source: ImageSource, layers: list[str], k: int, reduce: str, size: int) -> dict:
     """What must match for a checkpoint to be continued: model and weights, source entries, layers, k, reduce, size."""
-    digest = hashlib.sha1()
-    with torch.no_grad():
-        for name, tensor in model.module.state_dict().items():
-            digest.update(name.encode())
-            digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return {
         "model": model.spec,
-        "weights": digest.hexdigest(),
+        "weights": weights_digest(model.module),
         "source": source.fingerprint() or source.name,
         "layers": list(layers),
         "k": k,
@@ -237,11 +298,11 @@ def run_fingerprint(model: LoadedModel, source: ImageSource, layers: list[str], 
     }
 
 
-def _start(resume: ExamplesState | None, table: StreamingTopK, device: torch.device) -> _Finished:
+def _start(resume: ExamplesState | None, table: StreamingTopK, device: torch.device) -> Finished:
     if resume is None:
-        return _Finished(0, 0, [], Ranked.empty(table.rows, device))
+        return Finished(0, 0, [], Ranked.empty(table.rows, device))
     ranked = table.from_layers(resume.ranked).to(device)
-    return _Finished(resume.entries, resume.items_seen, list(resume.skipped), ranked, dict(resume.cached_images), 0)
+    return Finished(resume.entries, resume.items_seen, list(resume.skipped), ranked, dict(resume.cached_images), 0)
 
 
 def _keep_winner_images(cached: dict, ranked: Ranked, indices: torch.Tensor, batch: torch.Tensor) -> dict:

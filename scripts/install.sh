@@ -10,4 +10,4 @@ python3 -m venv .venv
 . .venv/bin/activate
 pip install -q --upgrade pip
 pip install -q "torch==2.13.0"   # the CPU build; a bare 'torch' would pull a multi-GB CUDA build
-pip install -q -e ".[test]"
+pip install -q -e ".[test,ray]"   # ray: the --engine ray tests run too (+≈20–50 s, +355 MB)

@@ -10,6 +10,7 @@ import torch
 
 import featurelens as fl
 from featurelens.engine import Engine
+from featurelens.errors import FeaturelensError
 from featurelens.rendering import RenderSettings, plan_render
 from featurelens.rendering.on_ray import render_plans_on_ray
 
@@ -56,3 +57,13 @@ def test_the_render_command_on_ray_writes_the_local_pictures(ray_local, main_cli
     pictures = sorted(p.name for p in (tmp_path / "local").glob("*.png"))
     assert len(pictures) >= 4
     assert all((tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes() for name in pictures)
+
+
+def test_a_mistake_on_a_worker_comes_back_as_its_one_line_error(ray_local, tmp_path: Path) -> None:
+    model_file = tmp_path / "tiny.py"
+    model_file.write_text("import torch\n\nclass Tiny(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                          "        self.conv = torch.nn.Conv2d(3, 4, 3)\n\n    def forward(self, x):\n        return self.conv(x)\n")
+    plan = plan_render(f"{model_file}:Tiny", "conv:0", RenderSettings(engine="ray", size=16, steps=2))
+    model_file.unlink()  # a spec travels as text: the workers load it, and now cannot
+    with pytest.raises(FeaturelensError, match=r"^model file '.*tiny.py' not found"):
+        plan.run()

@@ -10,6 +10,7 @@ the other's. Shards finished out of order wait (a few small tables) until the on
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import replace
 from typing import Callable, Iterator
 
@@ -43,10 +44,11 @@ def _merged_shards(plan: PassPlan, done: Finished, engine: Engine, ship: bool | 
     settings = (plan.channels, plan.k, plan.reduce, plan.batch_size, plan.size, cluster.device)
     calls = [_call(make_shard, start, stop, recipe, settings) for start, stop in ranges]
     start = done.entries
-    for event in ordered_tasks(rank_shard, calls, [stop - begin for begin, stop in ranges], cluster):
-        if event.index is not None:
-            done = merge_range(done, event.value, plan.k)
-        yield replace(done, shown=start + event.done)
+    with closing(ordered_tasks(rank_shard, calls, [stop - begin for begin, stop in ranges], cluster)) as events:
+        for event in events:
+            if event.index is not None:
+                done = merge_range(done, event.value, plan.k)
+            yield replace(done, shown=start + event.done)
 
 
 def _call(make_shard: Callable[[int, int], Shard], start: int, stop: int, recipe: ModelRecipe, settings: tuple) -> Callable[[], tuple]:

@@ -38,7 +38,7 @@ def connect(engine: Engine) -> Cluster:
             if engine.address:
                 ray.init(address=engine.address, **options)
             else:
-                ray.init(num_cpus=os.cpu_count() or 1, **options)
+                ray.init(num_cpus=len(os.sched_getaffinity(0)), **options)
         except (ConnectionError, RuntimeError, ValueError) as err:
             where = f"the Ray cluster at {engine.address}" if engine.address else "a local Ray instance"
             raise FeaturelensError(f"could not connect to {where}: {_first_line(err)}; check {{parameter}} (e.g. ray://HEAD:10001 or auto)",

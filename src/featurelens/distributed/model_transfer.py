@@ -9,6 +9,7 @@ classes must import on the workers. TorchScript modules do not pickle: give thei
 
 from __future__ import annotations
 
+import copy
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,8 @@ def model_recipe(model: LoadedModel, spec: str | None, digest: str | None = None
     digest = digest or weights_digest(model.module)
     if spec is not None:
         return ModelRecipe(spec, None, digest)
+    if model.device.type != "cpu":  # workers without this GPU must be able to unpickle it
+        model = copy.deepcopy(model).to("cpu")
     try:
         return ModelRecipe(None, [ray.put(model)], digest)
     except Exception as err:  # whatever fails to pickle: say what to do instead

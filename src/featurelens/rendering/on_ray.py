@@ -12,6 +12,7 @@ calls `render_plans_on_ray(plans, engine)` to keep every worker busy across plan
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from typing import TYPE_CHECKING, Callable
 
 from featurelens.distributed.cluster import connect
@@ -47,8 +48,9 @@ def render_plans_on_ray(plans: list[RenderPlan], engine: Engine, progress: Progr
             sizes.append(len(targets) * plan.settings.steps)
     results = [RenderResult() for _ in plans]
     try:
-        with reporting(progress, f"rendering {sum(len(p.targets) for p in plans)} image(s) on Ray") as report:
-            for event in ordered_tasks(render_batch_task, calls, sizes, cluster):
+        with reporting(progress, f"rendering {sum(len(p.targets) for p in plans)} image(s) on Ray") as report, \
+                closing(ordered_tasks(render_batch_task, calls, sizes, cluster)) as events:
+            for event in events:
                 report.update(event.done, sum(sizes))
                 if event.index is not None:
                     _gather(results[owners[event.index]], event.value)

@@ -97,12 +97,15 @@ def test_an_interrupted_driver_resumes_from_the_merged_shards(ray_local, fashion
     checkpoint = tmp_path / "checkpoint.pt"
     settings = ExamplesSettings(k=K, engine="ray", checkpoint=checkpoint)
 
+    saved_while_running = []
+
     def interrupt_halfway(done: int, total: int) -> None:
         if done >= total // 2:
+            saved_while_running.append(load_checkpoint(checkpoint)[0].entries)
             raise KeyboardInterrupt
 
     first = plan_examples(fashion, DATA, LAYERS, settings).run(progress=interrupt_halfway)
-    assert first.interrupted
+    assert first.interrupted and saved_while_running[0] > 0  # merged shards were saved as they merged
     state, problem = load_checkpoint(checkpoint)
     assert problem is None and 0 < state.entries < 10_000 and state.entries % 64 == 0  # whole shards of whole batches
 

@@ -24,7 +24,7 @@ def examples(
     batch_size: int = typer.Option(64, "--batch-size", "-b", help="Images per forward pass."),
     size: int = typer.Option(None, "--size", help="Input side in pixels (default: the model's); images are centre-cropped to a square."),
     limit: int = typer.Option(None, "--limit", help="Use only the first N entries of the source."),
-    checkpoint_every: int = typer.Option(20, "--checkpoint-every", help="Save the running state every N batches (0: never)."),
+    checkpoint_every: int = typer.Option(20, "--checkpoint-every", help="Save the running state every N batches (0: never); with --engine ray, after every merged shard (unless 0)."),
     resume: bool = typer.Option(None, "--resume/--fresh", help="Continue from OUT/checkpoint.pt (error if none matches) / ignore it. Default: continue when it matches."),
     project: str = typer.Option(None, "--project", help="deconvnet, guided or gradient: also show the projection of each top example (Zeiler & Fergus Fig. 2)."),
     workers: int = typer.Option(None, "--workers", help="Threads decoding image files (default: up to 8, one per CPU core); with --engine ray: Ray workers at once (default: every GPU of the cluster, else every CPU)."),

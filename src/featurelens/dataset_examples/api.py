@@ -58,7 +58,10 @@ class ExamplesPlan:
             from featurelens.dataset_examples.on_ray import examples_stream  # Ray only when asked for
 
             stream = examples_stream(self.engine)
-        result = run_pass(self.passplan, self.resume_state, self.checkpoint_every if save else 0, save, progress, stream)
+        every = self.checkpoint_every if save else 0
+        if self.engine.is_ray and every:
+            every = 1  # after every merged shard: a few per worker, each many batches
+        result = run_pass(self.passplan, self.resume_state, every, save, progress, stream)
         if self.project and not result.interrupted:
             started = time.perf_counter()
             result.projection_method = self.project
@@ -143,8 +146,8 @@ def examples(
     iterable of images (tensors, arrays, PIL images, (image, label) pairs). `reduce` "max" ranks by
     the spatial peak, "mean" by the spatial mean. `project` ("deconvnet", "guided" or "gradient")
     also projects every top example. With `checkpoint` (a file path) the running state is saved
-    every `checkpoint_every` batches and a rerun continues from it (`resume`: True insists, False
-    ignores, None continues when it matches). Ctrl-C returns what finished.
+    every `checkpoint_every` batches (on Ray: after every merged shard) and a rerun continues from it
+    (`resume`: True insists, False ignores, None continues when it matches). Ctrl-C returns what finished.
     `engine` "ray" ranks shards of `data` on Ray workers and merges them into the same table as "local"
     (`address`: the cluster to join, None starts a local Ray instance; `workers`: Ray workers at once —
     with "local", threads decoding image files). Checkpoints of either engine continue on the other.

@@ -37,7 +37,7 @@ class Finished:
     skipped: list[Skipped]
     ranked: Ranked  # the whole table of `StreamingTopK`
     cached_images: dict[int, torch.Tensor] = field(default_factory=dict)
-    batches: int = 0  # batches finished in this run
+    batches: int = 0  # batches finished in this run (on Ray: shards merged)
     shown: int | None = None  # entries the progress shows as done (None: `entries`); Ray counts unmerged work too
 
 
@@ -87,8 +87,8 @@ def run_pass(
     """Stream the planned source through the model; Ctrl-C ends after the last whole batch and returns what finished.
 
     `stream` (default: this process, batch by batch) yields what has finished; the Ray engine passes
-    one that merges shards ranked by workers. A checkpoint is handed out whenever the batches
-    finished pass a multiple of `checkpoint_every`.
+    one that merges shards ranked by workers. A checkpoint is handed out every `checkpoint_every`
+    batches (or merged shards).
     """
     if resume is not None and resume.fingerprint != plan.fingerprint:
         differ = sorted(key for key in plan.fingerprint if plan.fingerprint[key] != resume.fingerprint.get(key))
@@ -98,12 +98,12 @@ def run_pass(
     done = _start(resume, table, plan.model.device)
     finished = (stream or _stream)(plan, table, done)
     interrupted = False
-    saved = 0
+    saved = done.batches
     try:
         with reporting(progress, f"examples of {len(plan.layers)} layer(s)", rate_unit="images", transient=True) as report:
             for done in finished:
                 report.update(done.shown or done.entries, plan.entries or None)
-                if on_checkpoint is not None and checkpoint_every and done.batches // checkpoint_every > saved // checkpoint_every:
+                if on_checkpoint is not None and checkpoint_every and done.batches != saved and done.batches % checkpoint_every == 0:
                     on_checkpoint(_snapshot(plan, table, done, clock))
                     saved = done.batches
     except KeyboardInterrupt:
@@ -222,7 +222,6 @@ class RangeRanking:
     items_seen: int
     skipped: list[Skipped]
     ranked: Ranked
-    batches: int
 
 
 def rank_range(
@@ -240,7 +239,7 @@ def rank_range(
     for done in stream_entries(model, list(channels), source, table, done, stop, batch_size, size):
         if progress is not None:
             progress(done.entries - start)
-    return RangeRanking(start, done.entries, done.items_seen, list(done.skipped), done.ranked.to("cpu"), done.batches)
+    return RangeRanking(start, done.entries, done.items_seen, list(done.skipped), done.ranked.to("cpu"))
 
 
 def merge_range(done: Finished, ranking: RangeRanking, k: int) -> Finished:
@@ -249,7 +248,7 @@ def merge_range(done: Finished, ranking: RangeRanking, k: int) -> Finished:
         raise ValueError(f"ranges merge in order: expected one starting at {done.entries}, got {ranking.start}")
     ranked = merge_ranked([done.ranked, ranking.ranked], k)
     return replace(done, entries=ranking.stop, items_seen=done.items_seen + ranking.items_seen,
-                   skipped=done.skipped + ranking.skipped, ranked=ranked, batches=done.batches + ranking.batches, shown=None)
+                   skipped=done.skipped + ranking.skipped, ranked=ranked, batches=done.batches + 1, shown=None)
 
 
 def _snapshot(plan: PassPlan, table: StreamingTopK, done: Finished, clock: _Clock) -> ExamplesState:

@@ -28,7 +28,8 @@ class ModelRecipe:
 
     @property
     def key(self) -> str:
-        return self.spec if self.spec is not None else self.pickled[0].hex()
+        """Same key, same model: a worker keeps it across jobs (a pickled model is put again by every job)."""
+        return self.spec if self.spec is not None else f"pickled:{self.digest}"
 
 
 def model_recipe(model: LoadedModel, spec: str | None, digest: str | None = None) -> ModelRecipe:

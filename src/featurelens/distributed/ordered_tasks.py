@@ -9,6 +9,7 @@ Closing the iterator (Ctrl-C at the driver) cancels the calls still running.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -30,35 +31,51 @@ class TaskEvent:
 
 
 class ProgressBoard:
-    """A Ray actor: the work units each running call has done so far."""
+    """A Ray actor: the work units each running call of each job has done so far."""
 
     def __init__(self) -> None:
-        self.done: dict[int, int] = {}
+        self.done: dict[str, dict[int, int]] = {}
 
-    def report(self, index: int, done: int) -> None:
-        self.done[index] = done
+    def report(self, job: str, index: int, done: int) -> None:
+        self.done.setdefault(job, {})[index] = done
 
-    def read(self) -> dict[int, int]:
-        return dict(self.done)
+    def read(self, job: str) -> dict[int, int]:
+        return dict(self.done.get(job, {}))
+
+    def forget(self, job: str) -> None:
+        self.done.pop(job, None)
+
+
+_BOARDS: dict[str, Any] = {}  # one board per Ray session: an actor's process starts once, not per job
+
+
+def progress_board() -> Any:
+    import ray
+
+    session = ray.get_runtime_context().get_job_id()
+    if session not in _BOARDS:
+        _BOARDS.clear()
+        _BOARDS[session] = ray.remote(num_cpus=0)(ProgressBoard).remote()
+    return _BOARDS[session]
 
 
 class BoardReporter:
     """On the worker: `reporter(done)` writes call `index`'s progress to the board, at most every REPORT_SECONDS."""
 
-    def __init__(self, board: Any, index: int) -> None:
-        self.board, self.index, self.last = board, index, 0.0
+    def __init__(self, board: Any, job: str, index: int) -> None:
+        self.board, self.job, self.index, self.last = board, job, index, 0.0
 
     def __call__(self, done: int) -> None:
         now = time.monotonic()
         if now - self.last >= REPORT_SECONDS:
             self.last = now
-            self.board.report.remote(self.index, done)
+            self.board.report.remote(self.job, self.index, done)
 
 
-def run_call(function: Callable, args: tuple, board: Any, index: int) -> Any:
+def run_call(function: Callable, args: tuple, board: Any, job: str, index: int) -> Any:
     """What a worker runs: `function(*args, progress=…)` with one torch thread (the task's one CPU)."""
     torch.set_num_threads(1)
-    return function(*args, progress=BoardReporter(board, index))
+    return function(*args, progress=BoardReporter(board, job, index))
 
 
 def ordered_tasks(function: Callable, calls: Sequence[Callable[[], tuple]], sizes: Sequence[int], cluster: Cluster) -> Iterator[TaskEvent]:
@@ -70,22 +87,25 @@ def ordered_tasks(function: Callable, calls: Sequence[Callable[[], tuple]], size
     import ray
 
     remote = ray.remote(run_call).options(**cluster.task_options(function.__name__))
-    board = ray.remote(num_cpus=0)(ProgressBoard).remote()
+    board, job = progress_board(), uuid.uuid4().hex
+    reading = board.read.remote(job)
+    partial: dict[int, int] = {}
     running: dict[Any, int] = {}
     finished: dict[int, Any] = {}
     submitted = yielded = finished_units = 0
     try:
         while yielded < len(calls):
             while submitted < len(calls) and len(running) < cluster.workers:
-                running[remote.remote(function, calls[submitted](), board, submitted)] = submitted
+                running[remote.remote(function, calls[submitted](), board, job, submitted)] = submitted
                 submitted += 1
             ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_SECONDS)
             for ref in ready:
                 index = running.pop(ref)
                 finished[index] = result_of(ref)
                 finished_units += sizes[index]
-            partial = ray.get(board.read.remote())
-            done = finished_units + sum(partial.get(index, 0) for index in running.values())
+            if ray.wait([reading], timeout=0)[0]:  # never wait for the board: progress may lag, work may not
+                partial, reading = ray.get(reading), board.read.remote(job)
+            done = finished_units + sum(min(partial.get(index, 0), sizes[index]) for index in running.values())
             if yielded not in finished:
                 yield TaskEvent(None, None, done)
             while yielded in finished:
@@ -94,4 +114,4 @@ def ordered_tasks(function: Callable, calls: Sequence[Callable[[], tuple]], size
     finally:
         for ref in running:
             ray.cancel(ref)
-        ray.kill(board)
+        board.forget.remote(job)

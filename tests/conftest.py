@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from featurelens import load_model
 
@@ -21,6 +22,15 @@ def lite0():
 def fashion():
     """The project's own Fashion-MNIST CNN with its shipped trained weights."""
     return load_model("fashion-cnn")
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread while the test runs (restored after): as each Ray worker has, and faster for small batches on a busy box."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 
 import pytest
-import torch
 
 from featurelens.data import fashion_mnist
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import featurelens as fl
 from featurelens.engine import Engine
@@ -17,13 +16,8 @@ from featurelens.rendering.on_ray import render_plans_on_ray
 SMALL = dict(size=28, steps=12, seed=7)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Each Ray worker renders with one torch thread: the local reference must too (float sums depend on threads)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Each Ray worker renders with one torch thread: the local reference does too (float sums may depend on threads).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def figures(result) -> list[tuple]:

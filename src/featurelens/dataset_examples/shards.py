@@ -11,6 +11,7 @@ Python iterables are read by the local engine only (a worker cannot replay them)
 from __future__ import annotations
 
 import math
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +50,9 @@ def shard_maker(source: ImageSource, ship: bool) -> Callable[[int, int], "Shard"
         if ship:
             return lambda start, stop: BytesShard(start, stop, source.keys[start:stop],
                                                   [read_file_bytes(source.files[i], source.keys[i]) for i in range(start, stop)])
-        return lambda start, stop: FolderShard(start, stop, str(source.root), [str(f) for f in source.files[start:stop]],
-                                               _sizes(source.files[start:stop]))
+        # Absolute paths: a worker's working folder is not the driver's.
+        return lambda start, stop: FolderShard(start, stop, os.path.abspath(source.root),
+                                               [os.path.abspath(f) for f in source.files[start:stop]], _sizes(source.files[start:stop]))
     if source.name in BUILTIN_SOURCES:
         return lambda start, stop: BuiltinShard(start, stop, source.name)
     return lambda start, stop: TensorShard(start, stop, source.images[start:stop].clone())
@@ -141,7 +143,7 @@ def folder_seen_by_workers(source: FolderSource) -> bool:
     if not nodes:
         return True
     picked = sorted({0, len(source.files) // 2, len(source.files) - 1})
-    sample = [str(source.files[i]) for i in picked]
+    sample = [os.path.abspath(source.files[i]) for i in picked]
     probe = ray.remote(_sizes_of)
     answers = [probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(sample)
                for node in nodes]

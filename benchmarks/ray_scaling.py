@@ -13,7 +13,7 @@ For (a) also: the driver's merge time (`merge_range`) as a share of the Ray job'
 Ray result is checked equal to the local one (table; image bytes).
 
 Usage:
-  python benchmarks/ray_scaling.py [--photos 256] [--repeats 3] [--steps 32] [--only examples|render]
+  python benchmarks/ray_scaling.py [--photos 384] [--repeats 3] [--steps 32] [--only examples|render]
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def render_rounds(model, steps: int, repeats: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--photos", type=int, default=256)
+    parser.add_argument("--photos", type=int, default=384)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=32)
     parser.add_argument("--only", choices=["examples", "render"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -25,7 +26,7 @@ def fashion():
 
 @pytest.fixture
 def one_thread():
-    """torch on one thread for the test: small batches on a busy 2-core box are dominated by thread hand-offs."""
+    """One torch thread while the test runs (restored after): as each Ray worker has, and faster for small batches on a busy box."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -58,3 +59,18 @@ def run_featurelens(*args: str, cwd=None, timeout: float = 600) -> subprocess.Co
 @pytest.fixture
 def featurelens_cli():
     return run_featurelens
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """A local Ray instance with 2 CPUs, started once per session (≈ 7 s) for the --engine ray tests; jobs join it."""
+    ray = pytest.importorskip("ray", reason="pip install -e '.[ray]' (scripts/install.sh does)")
+    before = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # a throwaway local instance: no token file in ~/.ray
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+    if before is None:
+        os.environ.pop("RAY_AUTH_MODE", None)
+    else:
+        os.environ["RAY_AUTH_MODE"] = before

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from featurelens.capture.layers import LOGIT, find_layer
-from featurelens.capture.layout import as_layout
+from featurelens.capture.layout import as_layout, use_channels_last
 
 
 class _StopForward(Exception):
@@ -46,7 +46,9 @@ class ActivationCapture:
         self._captured: dict[str, torch.Tensor] = {}
         self._versions: dict[str, int] = {}
         self.shield = False  # clone captured outputs; switched on when an in-place op is seen
-        self.channels_last = any(isinstance(m, nn.Conv2d) for m in module.modules())
+        # Conv nets run channels-last, weights included: every job (and every Ray worker's copy) then computes in the
+        # same layout, so float results do not depend on which job touched the model first.
+        self.channels_last = use_channels_last(module)
         self.leaves = set(leaves)
 
     def __enter__(self) -> "ActivationCapture":

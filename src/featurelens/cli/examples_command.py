@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from featurelens.cli.dry_run import run_or_describe
-from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption
+from featurelens.cli.options import AddressOption, DeviceOption, DryRunOption, EngineOption, ModelOption
 from featurelens.dataset_examples import ExamplesSettings, plan_examples
 from featurelens.dataset_examples.checkpoint import CHECKPOINT_NAME
 from featurelens.output.paths import check_output_folder
@@ -24,10 +24,12 @@ def examples(
     batch_size: int = typer.Option(64, "--batch-size", "-b", help="Images per forward pass."),
     size: int = typer.Option(None, "--size", help="Input side in pixels (default: the model's); images are centre-cropped to a square."),
     limit: int = typer.Option(None, "--limit", help="Use only the first N entries of the source."),
-    checkpoint_every: int = typer.Option(20, "--checkpoint-every", help="Save the running state every N batches (0: never)."),
+    checkpoint_every: int = typer.Option(20, "--checkpoint-every", help="Save the running state every N batches (0: never); with --engine ray, after every merged shard (unless 0)."),
     resume: bool = typer.Option(None, "--resume/--fresh", help="Continue from OUT/checkpoint.pt (error if none matches) / ignore it. Default: continue when it matches."),
     project: str = typer.Option(None, "--project", help="deconvnet, guided or gradient: also show the projection of each top example (Zeiler & Fergus Fig. 2)."),
-    workers: int = typer.Option(None, "--workers", help="Threads decoding image files (default: up to 8, one per CPU core)."),
+    workers: int = typer.Option(None, "--workers", help="Threads decoding image files (default: up to 8, one per CPU core); with --engine ray: Ray workers at once (default: every GPU of the cluster, else every CPU)."),
+    engine: str = EngineOption,
+    address: str = AddressOption,
     out: Path = typer.Option(Path("examples"), "--out", "-o", help="Output folder."),
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,
@@ -39,7 +41,8 @@ def examples(
     --checkpoint-every batches; after Ctrl-C or a crash, run the same command again to continue.
     """
     check_output_folder(out)
-    settings = ExamplesSettings(k, reduce, batch_size, size, limit, project, out / CHECKPOINT_NAME, checkpoint_every, resume, workers)
+    settings = ExamplesSettings(k, reduce, batch_size, size, limit, project, out / CHECKPOINT_NAME, checkpoint_every, resume, workers,
+                                engine, address)
     plan = plan_examples(model, data, layers, settings, device=device)
     for note in plan.notes:
         typer.echo(f"note: {note}", err=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from featurelens.cli.dry_run import run_or_describe
-from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption, SeedOption
+from featurelens.cli.options import AddressOption, DeviceOption, DryRunOption, EngineOption, ModelOption, SeedOption
 from featurelens.output.paths import check_output_folder
 from featurelens.rendering import Regularizers, RenderSettings, RobustnessTransform, plan_render
 from featurelens.rendering.sizes import size_setting
@@ -30,9 +30,12 @@ def render(
     blur: float = typer.Option(0.0, "--blur", help="Weight of the blur prior."),
     no_transforms: bool = typer.Option(False, "--no-transforms", help="Turn off transformation robustness (pad/jitter/scale/rotate)."),
     no_decorrelate: bool = typer.Option(False, "--no-decorrelate", help="Optimise in plain RGB instead of decorrelated colour."),
-    max_batch: int = typer.Option(64, "--max-batch", help="Most images optimised at once; more units run in several batches."),
+    max_batch: int = typer.Option(64, "--max-batch", help="Most images optimised at once; more units run in several batches (on Ray: one batch per worker task)."),
     out_size: int = typer.Option(None, "--out-size", help="With --param cppn: draw the final images at this size."),
     judge: str = typer.Option("", "--judge", help="Comma-separated model specs that judge the images: class probability and rank, photo-likeness (render.json, contact sheet)."),
+    engine: str = EngineOption,
+    address: str = AddressOption,
+    workers: int = typer.Option(None, "--workers", help="With --engine ray: batches rendered at once (default: every GPU of the cluster, else every CPU)."),
     out: Path = typer.Option(Path("render"), "--out", "-o", help="Output folder."),
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,
@@ -42,7 +45,7 @@ def render(
         size=size_setting(size), steps=steps, param=param, lr=lr, batch=batch, seed=seed, diversity=diversity,
         interpolate=interpolate, transforms=None if no_transforms else RobustnessTransform(),
         regularizers=Regularizers(l1=l1, l2=l2, tv=tv, blur=blur), decorrelate=not no_decorrelate,
-        max_batch=max_batch, out_size=out_size, judge=(judge,) if judge else (),
+        max_batch=max_batch, out_size=out_size, judge=(judge,) if judge else (), engine=engine, address=address, workers=workers,
     )
     check_output_folder(out)
     result = run_or_describe(plan_render(model, units, settings, device=device), dry_run, f"write to {out}")

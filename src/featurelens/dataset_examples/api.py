@@ -14,11 +14,13 @@ from typing import Any, Sequence
 
 import torch
 
+from featurelens.engine import Engine, check_engine
 from featurelens.errors import require_positive
 from featurelens.dataset_examples.checkpoint import save_checkpoint, state_to_resume
 from featurelens.dataset_examples.projections import example_projections
 from featurelens.dataset_examples.result import ExamplesResult
 from featurelens.dataset_examples.run import PassPlan, plan_pass, run_pass
+from featurelens.dataset_examples.shards import check_shardable
 from featurelens.dataset_examples.state import ExamplesState
 from featurelens.models import LoadedModel
 from featurelens.progress import ProgressArg
@@ -36,6 +38,7 @@ class ExamplesPlan:
     resume_state: ExamplesState | None = None
     projection_batch: int = 16
     notes: list[str] = field(default_factory=list)
+    engine: Engine = field(default_factory=Engine)
 
     def describe(self) -> str:
         plan = self.passplan
@@ -43,13 +46,22 @@ class ExamplesPlan:
         count = f"{plan.entries} entries of " if plan.entries else ""
         extra = f"; projections by {self.project}" if self.project else ""
         start = f"; continuing after {self.resume_state.entries} entries" if self.resume_state else ""
-        return (f"find examples of {', '.join(plan.layers)} of {plan.model.spec} on {plan.model.device}: {count}{source} at "
+        where = self.engine.describe() or f" on {plan.model.device}"
+        return (f"find examples of {', '.join(plan.layers)} of {plan.model.spec}{where}: {count}{source} at "
                 f"{plan.size} px, top and bottom {plan.k} by {plan.reduce}{extra}{start}")
 
     def run(self, progress: ProgressArg = None) -> ExamplesResult:
         """The pass (checkpointed), then the projections. Ctrl-C keeps what finished, and the checkpoint to continue from."""
         save = (lambda state: save_checkpoint(state, self.checkpoint)) if self.checkpoint else None
-        result = run_pass(self.passplan, self.resume_state, self.checkpoint_every if save else 0, save, progress)
+        stream = None
+        if self.engine.is_ray:
+            from featurelens.dataset_examples.on_ray import examples_stream  # Ray only when asked for
+
+            stream = examples_stream(self.engine)
+        every = self.checkpoint_every if save else 0
+        if self.engine.is_ray and every:
+            every = 1  # after every merged shard: a few per worker, each many batches
+        result = run_pass(self.passplan, self.resume_state, every, save, progress, stream)
         if self.project and not result.interrupted:
             started = time.perf_counter()
             result.projection_method = self.project
@@ -81,7 +93,9 @@ class ExamplesSettings:
     checkpoint: str | Path | None = None
     checkpoint_every: int = 20
     resume: bool | None = None
-    workers: int | None = None
+    workers: int | None = None  # local: threads decoding image files; ray: Ray workers at once
+    engine: str = "local"
+    address: str | None = None
 
 
 def plan_examples(
@@ -93,8 +107,12 @@ def plan_examples(
     if s.project is not None:
         check_method(s.project)
     require_positive("checkpoint_every", s.checkpoint_every, allow_zero=True)
-    passplan = plan_pass(model, data, layers, s.k, s.reduce, s.batch_size, size=s.size, limit=s.limit, device=device, workers=s.workers)
-    plan = ExamplesPlan(passplan, s.project, Path(s.checkpoint) if s.checkpoint else None, s.checkpoint_every)
+    engine = check_engine(s.engine, s.address, s.workers, device)
+    passplan = plan_pass(model, data, layers, s.k, s.reduce, s.batch_size, size=s.size, limit=s.limit, device=device,
+                         workers=None if engine.is_ray else s.workers)
+    if engine.is_ray:
+        check_shardable(passplan.source)
+    plan = ExamplesPlan(passplan, s.project, Path(s.checkpoint) if s.checkpoint else None, s.checkpoint_every, engine=engine)
     if plan.checkpoint is not None:
         plan.resume_state, note = state_to_resume(plan.checkpoint, s.resume, passplan.fingerprint)
         if note:
@@ -117,6 +135,8 @@ def examples(
     checkpoint_every: int = ExamplesSettings.checkpoint_every,
     resume: bool | None = None,
     workers: int | None = None,
+    engine: str = ExamplesSettings.engine,
+    address: str | None = None,
     device: torch.device | str | None = None,
     progress: ProgressArg = None,
 ) -> ExamplesResult:
@@ -126,8 +146,12 @@ def examples(
     iterable of images (tensors, arrays, PIL images, (image, label) pairs). `reduce` "max" ranks by
     the spatial peak, "mean" by the spatial mean. `project` ("deconvnet", "guided" or "gradient")
     also projects every top example. With `checkpoint` (a file path) the running state is saved
-    every `checkpoint_every` batches and a rerun continues from it (`resume`: True insists, False
-    ignores, None continues when it matches). Ctrl-C returns what finished.
+    every `checkpoint_every` batches (on Ray: after every merged shard) and a rerun continues from it
+    (`resume`: True insists, False ignores, None continues when it matches). Ctrl-C returns what finished.
+    `engine` "ray" ranks shards of `data` on Ray workers and merges them into the same table as "local"
+    (`address`: the cluster to join, None starts a local Ray instance; `workers`: Ray workers at once —
+    with "local", threads decoding image files). Checkpoints of either engine continue on the other.
     """
-    settings = ExamplesSettings(k, reduce, batch_size, size, limit, project, checkpoint, checkpoint_every, resume, workers)
+    settings = ExamplesSettings(k, reduce, batch_size, size, limit, project, checkpoint, checkpoint_every, resume, workers,
+                                engine, address)
     return plan_examples(model, data, layers, settings, device=device).run(progress)

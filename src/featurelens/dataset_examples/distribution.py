@@ -72,6 +72,18 @@ class ScoreSample:
             all_keys, all_indices, all_scores = all_keys[kept], all_indices[kept], all_scores[:, kept]
         return replace(self, keys=all_keys, indices=all_indices, scores=all_scores, **stats)
 
+    def merged(self, other: "ScoreSample") -> "ScoreSample":
+        """The figures of two disjoint sets of entries together: the same as one pass over both (the sample is
+        the `size` lowest priorities, whichever pass saw them)."""
+        other = other.to(self.keys.device)
+        keys, indices = torch.cat([self.keys, other.keys]), torch.cat([self.indices, other.indices])
+        scores = torch.cat([self.scores, other.scores], 1)
+        if len(keys) > self.size:
+            kept = keys.topk(self.size, largest=False).indices
+            keys, indices, scores = keys[kept], indices[kept], scores[:, kept]
+        return replace(self, keys=keys, indices=indices, scores=scores, count=self.count + other.count,
+                       low=torch.minimum(self.low, other.low), high=torch.maximum(self.high, other.high), total=self.total + other.total)
+
     def rows(self, start: int, stop: int) -> "ScoreDistribution":
         """The figures of rows start … stop-1 (one layer's channels), on the CPU, as numpy."""
         span = slice(start, stop)

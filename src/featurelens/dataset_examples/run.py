@@ -11,27 +11,26 @@ uninterrupted run's. Ctrl-C ends the pass after the last whole batch and returns
 
 from __future__ import annotations
 
-import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
 from featurelens.capture import LOGIT, ActivationCapture, find_layer, probe
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
-from featurelens.dataset_examples.distribution import ScoreSample
 from featurelens.dataset_examples.result import ExamplesResult, LayerExamples, RankedExamples
 from featurelens.dataset_examples.sources import ImageSource, Skipped, open_source
 from featurelens.dataset_examples.state import ExamplesState
-from featurelens.dataset_examples.topk import REDUCES, Ranked, StreamingTopK
+from featurelens.dataset_examples.distribution import ScoreSample
+from featurelens.dataset_examples.topk import REDUCES, Ranked, StreamingTopK, merge_ranked
 from featurelens.geometry import receptive_fields
-from featurelens.models import LoadedModel, model_for
+from featurelens.models import LoadedModel, model_for, weights_digest
 from featurelens.progress import ProgressArg, reporting
 
 
 @dataclass(frozen=True)
-class _Finished:
+class Finished:
     """What has finished, replaced as one object after each batch so Ctrl-C never leaves half a batch."""
 
     entries: int
@@ -39,8 +38,12 @@ class _Finished:
     skipped: list[Skipped]
     ranked: Ranked  # the whole table of `StreamingTopK`
     cached_images: dict[int, torch.Tensor] = field(default_factory=dict)
-    batches: int = 0  # batches finished in this run
+    batches: int = 0  # batches finished in this run (on Ray: shards merged)
+    shown: int | None = None  # entries the progress shows as done (None: `entries`); Ray counts unmerged work too
     sample: ScoreSample | None = None  # the score distribution, when the pass gathers one
+
+
+Stream = Callable[["PassPlan", StreamingTopK, Finished], Iterator[Finished]]
 
 
 def collect_examples(
@@ -85,24 +88,34 @@ def run_pass(
     checkpoint_every: int = 0,
     on_checkpoint: Callable[[ExamplesState], None] | None = None,
     progress: ProgressArg = None,
+    stream: Stream | None = None,
 ) -> ExamplesResult:
-    """Stream the planned source through the model; Ctrl-C ends after the last whole batch and returns what finished."""
+    """Stream the planned source through the model; Ctrl-C ends after the last whole batch and returns what finished.
+
+    `stream` (default: this process, batch by batch) yields what has finished; the Ray engine passes
+    one that merges shards ranked by workers. A checkpoint is handed out every `checkpoint_every`
+    batches (or merged shards).
+    """
     if resume is not None and resume.fingerprint != plan.fingerprint:
         differ = sorted(key for key in plan.fingerprint if plan.fingerprint[key] != resume.fingerprint.get(key))
         raise FeaturelensError(f"the checkpoint was made with other settings (differs in {', '.join(differ)}): start afresh")
-    table = StreamingTopK({name: plan.shapes[name][0] for name in plan.layers}, plan.k, plan.reduce, plan.model.device)
+    table = StreamingTopK(plan.channels, plan.k, plan.reduce, plan.model.device)
     clock = _Clock(resume.seconds if resume is not None else 0.0)
     done = _start(plan, resume, table)
+    finished = (stream or _stream)(plan, table, done)
     interrupted = False
+    saved = done.batches
     try:
         with reporting(progress, f"examples of {len(plan.layers)} layer(s)", rate_unit="images", transient=True) as report:
-            for done in _stream(plan, table, done):
-                report.update(done.entries, plan.entries or None)
-                if on_checkpoint is not None and checkpoint_every and done.batches % checkpoint_every == 0:
+            for done in finished:
+                report.update(done.shown or done.entries, plan.entries or None)
+                if on_checkpoint is not None and checkpoint_every and done.batches != saved and done.batches % checkpoint_every == 0:
                     on_checkpoint(_snapshot(plan, table, done, clock))
+                    saved = done.batches
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        finished.close()  # a distributed stream cancels the work still running
         plan.source.close()
     if done.items_seen == 0 and not interrupted:
         if done.skipped:
@@ -135,7 +148,13 @@ class PassPlan:
     reduce: str
     batch_size: int
     limit: int | None
+    model_spec: str | None = None  # the spec the model was given as (None: a LoadedModel), for workers to load
     distribution: int = 0  # images sampled per channel for the score distribution (0: none)
+
+    @property
+    def channels(self) -> dict[str, int]:
+        """Channels of each layer, in the order of `layers`."""
+        return {name: self.shapes[name][0] for name in self.layers}
 
     @property
     def entries(self) -> int:
@@ -167,7 +186,8 @@ def plan_pass(
     fingerprint = run_fingerprint(loaded, images, names, k, reduce, size)
     if distribution:
         fingerprint["distribution"] = distribution
-    return PassPlan(loaded, names, images, size, shapes, fields, fingerprint, k, reduce, batch_size, limit, distribution)
+    given = model if isinstance(model, str) else None
+    return PassPlan(loaded, names, images, size, shapes, fields, fingerprint, k, reduce, batch_size, limit, given, distribution)
 
 
 class _Clock:
@@ -181,12 +201,19 @@ class _Clock:
         return self.before + time.perf_counter() - self.started
 
 
-def _stream(plan: PassPlan, table: StreamingTopK, done: _Finished) -> Iterator[_Finished]:
+def _stream(plan: PassPlan, table: StreamingTopK, done: Finished) -> Iterator[Finished]:
     """Run the source through the model batch by batch; yield what has finished after each batch."""
-    model = plan.model
-    with torch.no_grad(), ActivationCapture(model.module, plan.layers) as capture:  # not inference_mode: LoadedModel caches normalize constants
+    return stream_entries(plan.model, plan.layers, plan.source, table, done, plan.limit, plan.batch_size, plan.size)
+
+
+def stream_entries(
+    model: LoadedModel, layers: list[str], source: ImageSource, table: StreamingTopK, done: Finished,
+    stop: int | None, batch_size: int, size: int,
+) -> Iterator[Finished]:
+    """Entries `done.entries` … `stop`-1 of `source` through the model, batch by batch, each batch ranked into `table`."""
+    with torch.no_grad(), ActivationCapture(model.module, layers) as capture:  # not inference_mode: LoadedModel caches normalize constants
         max_rows = table.max_rows().to(model.device) if done.sample is not None else None
-        for batch in plan.source.batches(done.entries, plan.limit, plan.batch_size, model.in_channels, plan.size):
+        for batch in source.batches(done.entries, stop, batch_size, model.in_channels, size):
             ranked, cached, sample = done.ranked, done.cached_images, done.sample
             if len(batch.indices):
                 acts = capture.run(model.normalize(batch.images.to(model.device, non_blocking=True)))
@@ -197,14 +224,55 @@ def _stream(plan: PassPlan, table: StreamingTopK, done: _Finished) -> Iterator[_
                 if sample is not None:
                     sample = sample.updated(signed[:, max_rows], batch.indices)
                 del acts, maps  # free this batch's maps before the next forward allocates its own
-                if not plan.source.random_access:
+                if not source.random_access:
                     cached = _keep_winner_images(cached, ranked, batch.indices, batch.images)
-            done = _Finished(batch.end, done.items_seen + len(batch.indices), done.skipped + batch.skipped, ranked,
-                         cached, done.batches + 1, sample)
+            done = Finished(batch.end, done.items_seen + len(batch.indices), done.skipped + batch.skipped, ranked,
+                            cached, done.batches + 1, sample=sample)
             yield done
 
 
-def _snapshot(plan: PassPlan, table: StreamingTopK, done: _Finished, clock: _Clock) -> ExamplesState:
+@dataclass
+class RangeRanking:
+    """The ranking of one range of entries `start` … `stop`-1 (a shard): the whole table on the CPU, with its counts."""
+
+    start: int
+    stop: int
+    items_seen: int
+    skipped: list[Skipped]
+    ranked: Ranked
+    sample: ScoreSample | None = None  # the range's score distribution, when the pass gathers one
+
+
+def rank_range(
+    model: LoadedModel, channels: dict[str, int], source: ImageSource, start: int, stop: int, k: int, reduce: str,
+    batch_size: int, size: int, progress: Callable[[int], None] | None = None, distribution: int = 0,
+) -> RangeRanking:
+    """Top-k and bottom-k of every channel over entries `start` … `stop`-1 alone (what one Ray worker does with a shard).
+
+    `start` must be where a batch of the whole pass starts, so the batches, and with them every score,
+    are those of a single pass; `merge_range` then folds the shard's ranking in exactly.
+    `progress(entries done in the range)` after each batch.
+    """
+    table = StreamingTopK(channels, k, reduce, model.device)
+    done = Finished(start, 0, [], Ranked.empty(table.rows, model.device), sample=_empty_sample(table, distribution, model.device))
+    for done in stream_entries(model, list(channels), source, table, done, stop, batch_size, size):
+        if progress is not None:
+            progress(done.entries - start)
+    sample = done.sample.to("cpu") if done.sample is not None else None
+    return RangeRanking(start, done.entries, done.items_seen, list(done.skipped), done.ranked.to("cpu"), sample)
+
+
+def merge_range(done: Finished, ranking: RangeRanking, k: int) -> Finished:
+    """What has finished once the range that starts at `done.entries` is added (its skipped entries follow in order)."""
+    if ranking.start != done.entries:
+        raise ValueError(f"ranges merge in order: expected one starting at {done.entries}, got {ranking.start}")
+    ranked = merge_ranked([done.ranked, ranking.ranked], k)
+    sample = done.sample.merged(ranking.sample) if done.sample is not None and ranking.sample is not None else done.sample
+    return replace(done, entries=ranking.stop, items_seen=done.items_seen + ranking.items_seen,
+                   skipped=done.skipped + ranking.skipped, ranked=ranked, batches=done.batches + 1, shown=None, sample=sample)
+
+
+def _snapshot(plan: PassPlan, table: StreamingTopK, done: Finished, clock: _Clock) -> ExamplesState:
     """The state a checkpoint stores (rankings per layer, on the CPU)."""
     ranked = {n: {kind: r.to("cpu") for kind, r in table.layer_ranked(done.ranked, n).items()} for n in plan.layers}
     sample = done.sample.to("cpu") if done.sample is not None else None
@@ -240,14 +308,9 @@ def _layer_shapes(model: LoadedModel, names: list[str], size: int) -> dict[str, 
 
 def run_fingerprint(model: LoadedModel, source: ImageSource, layers: list[str], k: int, reduce: str, size: int) -> dict:
     """What must match for a checkpoint to be continued: model and weights, source entries, layers, k, reduce, size."""
-    digest = hashlib.sha1()
-    with torch.no_grad():
-        for name, tensor in model.module.state_dict().items():
-            digest.update(name.encode())
-            digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return {
         "model": model.spec,
-        "weights": digest.hexdigest(),
+        "weights": weights_digest(model.module),
         "source": source.fingerprint() or source.name,
         "layers": list(layers),
         "k": k,
@@ -257,14 +320,18 @@ def run_fingerprint(model: LoadedModel, source: ImageSource, layers: list[str], 
     }
 
 
-def _start(plan: PassPlan, resume: ExamplesState | None, table: StreamingTopK) -> _Finished:
+def _start(plan: PassPlan, resume: ExamplesState | None, table: StreamingTopK) -> Finished:
     device = plan.model.device
     if resume is None:
-        sample = ScoreSample.empty(sum(table.channels.values()), plan.distribution, device=device) if plan.distribution else None
-        return _Finished(0, 0, [], Ranked.empty(table.rows, device), sample=sample)
+        return Finished(0, 0, [], Ranked.empty(table.rows, device), sample=_empty_sample(table, plan.distribution, device))
     ranked = table.from_layers(resume.ranked).to(device)
     sample = resume.sample.to(device) if resume.sample is not None else None
-    return _Finished(resume.entries, resume.items_seen, list(resume.skipped), ranked, dict(resume.cached_images), 0, sample)
+    return Finished(resume.entries, resume.items_seen, list(resume.skipped), ranked, dict(resume.cached_images), 0, sample=sample)
+
+
+def _empty_sample(table: StreamingTopK, size: int, device: torch.device | str) -> ScoreSample | None:
+    """A score distribution with room for `size` images per channel (None when the pass gathers none)."""
+    return ScoreSample.empty(sum(table.channels.values()), size, device=device) if size else None
 
 
 def _channel_spans(plan: PassPlan) -> list[tuple[int, int]]:
@@ -274,7 +341,6 @@ def _channel_spans(plan: PassPlan) -> list[tuple[int, int]]:
         spans.append((start, start + plan.shapes[name][0]))
         start += plan.shapes[name][0]
     return spans
-
 
 def _keep_winner_images(cached: dict, ranked: Ranked, indices: torch.Tensor, batch: torch.Tensor) -> dict:
     """Images of the entries that are some channel's example now (one-shot iterables cannot be re-read)."""

@@ -10,12 +10,13 @@ come out as the model will see them: [B, C, S, S] floats in [0, 1], C the model'
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -116,43 +117,45 @@ def _first_line(err: BaseException) -> str:
 # --- folders -------------------------------------------------------------------------------------------
 
 
-class FolderSource(ImageSource):
-    """Image files under a folder, recursively, sorted by relative path; unreadable files are skipped."""
+def load_image_file(file: Path | BinaryIO, key: str, channels: int, size: int) -> torch.Tensor | Skipped:
+    """An image file (a path, or its bytes as a file object) as the model sees it, or why it cannot be read.
 
-    def __init__(self, root: Path, files: list[Path], workers: int | None = None):
-        self.root = root
-        self.files = files
-        self.keys = [f.relative_to(root).as_posix() if f != root else f.name for f in files]
-        self.name = str(root)
+    The reason never names where the file was opened from, so it reads the same for a path and for
+    bytes shipped from another machine.
+    """
+    try:
+        with Image.open(file) as image:
+            if image.format == "JPEG":
+                image.draft("L" if channels == 1 else "RGB", (size, size))  # decode at reduced scale: faster
+            image.load()
+            return to_model_image(image, channels, size)
+    except Exception as err:  # a corrupt file must not end a long run: report it and go on
+        return Skipped(key, skip_reason(err, file))
+
+
+def skip_reason(err: BaseException, file: Path | BinaryIO) -> str:
+    """First line of the error, without the path or file object it names."""
+    return _first_line(err).replace(f"'{file}'", "").replace(str(file), "").strip()
+
+
+class FileSource(ImageSource):
+    """Image files in a fixed order, decoded in threads while the model works on the previous batch."""
+
+    keys: list[str]
+
+    def __init__(self, keys: list[str], workers: int | None = None):
+        self.keys = keys
         self.workers = workers or max(1, min(8, os.cpu_count() or 1))
         self._pool: ThreadPoolExecutor | None = None
 
     def __len__(self) -> int:
-        return len(self.files)
+        return len(self.keys)
 
     def key(self, index: int) -> str:
         return self.keys[index]
 
-    def fingerprint(self) -> str:
-        digest = hashlib.sha1()
-        for key, path in zip(self.keys, self.files):
-            try:
-                stat = path.stat()
-                digest.update(f"{key}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
-            except OSError:
-                digest.update(f"{key}\t-\n".encode())
-        return f"folder:{digest.hexdigest()}"
-
-    def _load(self, index: int, channels: int, size: int) -> torch.Tensor | Skipped:
-        try:
-            with Image.open(self.files[index]) as image:
-                if image.format == "JPEG":
-                    image.draft("L" if channels == 1 else "RGB", (size, size))  # decode at reduced scale: faster
-                image.load()
-                return to_model_image(image, channels, size)
-        except Exception as err:  # a corrupt file must not end a long run: report it and go on
-            reason = _first_line(err).replace(f"'{self.files[index]}'", "").replace(str(self.files[index]), "").strip()
-            return Skipped(self.keys[index], reason)
+    @abstractmethod
+    def _load(self, index: int, channels: int, size: int) -> torch.Tensor | Skipped: ...
 
     def image(self, index: int, channels: int, size: int) -> torch.Tensor:
         loaded = self._load(index, channels, size)
@@ -185,6 +188,53 @@ class FolderSource(ImageSource):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+class FolderSource(FileSource):
+    """Image files under a folder, recursively, sorted by relative path; unreadable files are skipped."""
+
+    def __init__(self, root: Path, files: list[Path], workers: int | None = None):
+        super().__init__([f.relative_to(root).as_posix() if f != root else f.name for f in files], workers)
+        self.root = root
+        self.files = files
+        self.name = str(root)
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha1()
+        for key, path in zip(self.keys, self.files):
+            try:
+                stat = path.stat()
+                digest.update(f"{key}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+            except OSError:
+                digest.update(f"{key}\t-\n".encode())
+        return f"folder:{digest.hexdigest()}"
+
+    def _load(self, index: int, channels: int, size: int) -> torch.Tensor | Skipped:
+        return load_image_file(self.files[index], self.keys[index], channels, size)
+
+
+class FileBytesSource(FileSource):
+    """Image files whose bytes are already in memory, e.g. shipped to a Ray worker that cannot see the folder.
+
+    An entry that could not even be read where it lies comes as its `Skipped` record.
+    """
+
+    def __init__(self, keys: list[str], contents: list[bytes | Skipped], name: str = "files", workers: int | None = None):
+        super().__init__(keys, workers)
+        self.contents = contents
+        self.name = name
+
+    def _load(self, index: int, channels: int, size: int) -> torch.Tensor | Skipped:
+        content = self.contents[index]
+        return content if isinstance(content, Skipped) else load_image_file(io.BytesIO(content), self.keys[index], channels, size)
+
+
+def read_file_bytes(path: Path, key: str) -> bytes | Skipped:
+    """A file's bytes, or why it cannot be read (worded as `load_image_file` words it)."""
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        return Skipped(key, skip_reason(err, path))
 
 
 def folder_source(path: Path, workers: int | None = None) -> FolderSource:

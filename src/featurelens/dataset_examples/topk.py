@@ -48,6 +48,20 @@ def rank_keys(scores: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
     return (ordered.to(torch.int64) << 32) | (_INDEX_SPAN - 1 - indices)
 
 
+def merge_ranked(parts: list[Ranked], k: int) -> Ranked:
+    """The best `k` of several rankings of the same rows over disjoint entries, best first, by the same keys.
+
+    Exact: each entry's score and position travel with it, and the keys order totally, so merging the
+    rankings of any split of the entries equals ranking them all at once (ties included).
+    """
+    device = parts[0].scores.device
+    scores = torch.cat([p.scores.to(device) for p in parts], 1)
+    indices = torch.cat([p.indices.to(device) for p in parts], 1)
+    positions = torch.cat([p.positions.to(device) for p in parts], 1)
+    top = rank_keys(scores, indices).topk(min(k, scores.shape[1]), dim=1, sorted=True).indices
+    return Ranked(scores.gather(1, top), indices.gather(1, top), positions.gather(1, top))
+
+
 def spatial_scores(flat: torch.Tensor, reduce: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Scores [B, C] of maps `flat` [B, C, N] for top-k and for bottom-k.
 

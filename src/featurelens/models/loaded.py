@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -83,6 +84,16 @@ class LoadedModel:
         if self.class_names and 0 <= index < len(self.class_names):
             return self.class_names[index].split(",")[0].strip()
         return str(index)
+
+
+def weights_digest(module: nn.Module) -> str:
+    """SHA-1 of every tensor of the module's state dict (names and bytes): equal digests, equal weights."""
+    digest = hashlib.sha1()
+    with torch.no_grad():
+        for name, tensor in module.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def imagenet_class_names() -> list[str]:

@@ -1,4 +1,10 @@
-"""The optimisation loop: one batch of images, image i driving its own unit expression, at one size."""
+"""The optimisation loop: one batch of images grown together from seeded noise at one size, image i driving
+its own unit expression, then measured.
+
+`RenderPlan` cuts a render into chunks of at most `max_batch` images of one size; the chunk whose first
+image is number `offset` starts from noise seeded with `seed + offset`, so it renders the same wherever
+it runs (this process or a Ray worker).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,15 @@ import torch
 
 from featurelens.capture import ActivationCapture
 from featurelens.capture.layout import affine_batchnorm, as_layout, use_channels_last
+from featurelens.images import to_pixels
 from featurelens.models import LoadedModel
+from featurelens.rendering.measure import measure
 from featurelens.rendering.param import CPPNImage, FourierImage, MacoImage, PixelImage, ResampledImage
 from featurelens.rendering.regularizers import gram_diversity
+from featurelens.rendering.result import RenderedUnit
 from featurelens.rendering.sizes import SizeChoice
 from featurelens.rendering.spectrum import natural_magnitude
-from featurelens.units import PerImageTargets
+from featurelens.units import PerImageTargets, UnitExpression
 
 if TYPE_CHECKING:
     from featurelens.rendering.optimize import RenderSettings
@@ -98,3 +107,37 @@ def optimise(
         except KeyboardInterrupt:
             done.interrupted = True
     return done
+
+
+@dataclass
+class RenderedChunk:
+    """One chunk's images with their figures (in the chunk's order), the steps run, and whether Ctrl-C cut it short."""
+
+    units: list[RenderedUnit]
+    steps: int
+    interrupted: bool
+
+
+def render_chunk(
+    model: LoadedModel, targets: list[UnitExpression], choices: list[SizeChoice], settings: RenderSettings, offset: int,
+    progress: Callable[[int], None] | None = None,
+) -> RenderedChunk:
+    """Optimise and measure one chunk of images of one size (`choices[i]` is image i's size and its reason), seeded
+    with `settings.seed + offset`; `progress(images × steps done)` after each step. Judges are the caller's job."""
+    choice = choices[0]
+    seed = settings.seed + offset
+    objective_of = PerImageTargets(targets)
+    generator = torch.Generator(device=model.device).manual_seed(seed)
+    tick = (lambda steps: progress(steps * len(targets))) if progress is not None else (lambda steps: None)
+    done = optimise(model, objective_of, settings, choice, seed, generator, tick)
+    with torch.no_grad():
+        final = done.param()
+        shown = done.param(settings.out_size) if settings.out_size else final
+    figures = measure(model, objective_of, final, settings.transforms, generator)
+    pixels = to_pixels(shown)
+    units = [
+        RenderedUnit(str(target), pixels[row], float(done.objective[row]), float(figures.activation[row]),
+                     float(figures.robust_activation[row]), figures.natural_max[row], choice.size, own.reason, choice.param_side)
+        for row, (target, own) in enumerate(zip(targets, choices))  # units of one chunk share the sizes, not always the reason
+    ]
+    return RenderedChunk(units, done.steps, done.interrupted)

@@ -3,6 +3,7 @@
 Many units render together: image i of the batch belongs to unit i, and one optimisation runs
 for all of them. The forward pass stops at the deepest layer the units need. Units rendered at
 different sizes (`size="auto"`) run in separate batches; judges see the finished images at the end.
+With engine "ray" the batches run on Ray workers (`rendering.on_ray`), with the same images.
 """
 
 from __future__ import annotations
@@ -15,19 +16,18 @@ import numpy as np
 import torch
 
 from featurelens.capture import probe
+from featurelens.engine import Engine, check_engine
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
-from featurelens.images import to_pixels
 from featurelens.models import LoadedModel, model_for
 from featurelens.progress import ProgressArg, reporting
 from featurelens.rendering.judging import judge_images
-from featurelens.rendering.loop import optimise
-from featurelens.rendering.measure import measure
+from featurelens.rendering.loop import RenderedChunk, render_chunk
 from featurelens.rendering.param import PARAMETERIZATIONS, RESOLUTION_FREE
 from featurelens.rendering.regularizers import Regularizers
 from featurelens.rendering.result import RenderedUnit, RenderResult
 from featurelens.rendering.sizes import AUTO, SizeChoice, check_size, choose_sizes
 from featurelens.rendering.transforms import RobustnessTransform
-from featurelens.units import PerImageTargets, UnitExpression, UnitsInput, as_expressions, resolve_expression
+from featurelens.units import UnitExpression, UnitsInput, as_expressions, resolve_expression
 
 JudgesInput = Sequence[str | LoadedModel] | str | LoadedModel
 
@@ -37,7 +37,9 @@ class RenderSettings:
     """Knobs of one render. `size` is pixels or "auto" (per unit: the model's input size for units that see the
     whole input, 128 px for the others); `batch` is images per unit; `max_batch` caps one optimisation's batch;
     `out_size` draws the final images of a resolution-free parameterization (cppn) at another size;
-    `judge` names models that judge the finished images (`featurelens.rendering.judging`)."""
+    `judge` names models that judge the finished images (`featurelens.rendering.judging`); `engine` "ray" renders
+    the batches on Ray workers (`address`: the cluster to join, None starts a local instance; `workers`: at most
+    this many batches at once)."""
 
     size: int | str = AUTO
     steps: int = 512
@@ -53,6 +55,9 @@ class RenderSettings:
     max_batch: int = 64
     out_size: int | None = None
     judge: tuple[str | LoadedModel, ...] = ()
+    engine: str = "local"
+    address: str | None = None
+    workers: int | None = None
 
     def check(self, model: LoadedModel, unit_count: int) -> None:
         require_positive("steps", self.steps)
@@ -82,6 +87,8 @@ class RenderPlan:
     settings: RenderSettings
     sizes: list[SizeChoice] = field(default_factory=list)  # one per target
     judges: list[LoadedModel] = field(default_factory=list)
+    engine: Engine = field(default_factory=Engine)
+    model_spec: str | None = None  # the spec the model was given as (None: a LoadedModel), for Ray workers to load
 
     def describe(self) -> str:
         s = self.settings
@@ -91,36 +98,34 @@ class RenderPlan:
         size = f"{sides} px" + (f" (parameterized at {'/'.join(map(str, resampled))} px and resampled)" if resampled else "")
         size += " (auto)" if s.size == AUTO else ""
         judged = f"; judged by {', '.join(j.spec for j in self.judges)}" if self.judges else ""
-        return (f"render {len(self.targets)} image(s) of {self.model.spec} on {self.model.device}: {units}; "
+        where = f"{self.engine.describe()} in {len(self.chunks())} batch(es)" if self.engine.is_ray else f" on {self.model.device}"
+        return (f"render {len(self.targets)} image(s) of {self.model.spec}{where}: {units}; "
                 f"{size}, {s.steps} steps, param {s.param}, seed {s.seed}{judged}")
 
     def run(self, progress: ProgressArg = None) -> RenderResult:
         """Optimise every image (one size at a time, in batches of at most `max_batch`), then judge them.
         Ctrl-C returns what is done so far."""
-        result = RenderResult(size=self.settings.size, judges=[j.spec for j in self.judges], model=self.model.spec)
+        if self.engine.is_ray:
+            from featurelens.rendering.on_ray import render_on_ray  # Ray only when asked for
+
+            return render_on_ray(self, progress)
         started = time.perf_counter()
-        steps = self.settings.steps
-        total = len(self.targets) * steps
+        result = self.empty_result()
+        total = len(self.targets) * self.settings.steps
         finished: dict[int, RenderedUnit] = {}
         with reporting(progress, f"rendering {len(self.targets)} image(s)") as report:
             done = 0
-            for chunk in self._chunks():
-                before = done
-                tick = lambda step, n=len(chunk): report.update(before + step * n, total)
-                if self._render_chunk(chunk, tick, finished, result):
-                    result.interrupted = True
+            for chunk in self.chunks():
+                tick = lambda work, before=done: report.update(before + work, total)
+                rendered = render_chunk(self.model, [self.targets[i] for i in chunk], [self.sizes[i] for i in chunk],
+                                        self.settings, chunk[0], tick)
+                self.keep(result, chunk, rendered, finished)
+                if rendered.interrupted:
                     break
-                done += len(chunk) * steps
-        order = sorted(finished)
-        result.units = [finished[i] for i in order]
-        if self.judges and result.units:
-            judged = judge_images(self.judges, self.model, [u.image for u in result.units], [self.targets[i] for i in order])
-            for unit, figures in zip(result.units, judged):
-                unit.judged = figures
-        result.seconds = time.perf_counter() - started
-        return result
+                done += len(chunk) * self.settings.steps
+        return self.finish(result, finished, started)
 
-    def _chunks(self) -> list[list[int]]:
+    def chunks(self) -> list[list[int]]:
         """Image indices grouped by size (largest first), each group cut into batches of at most `max_batch`."""
         chunks = []
         for sides in sorted({(c.size, c.param_side) for c in self.sizes}, reverse=True):
@@ -128,27 +133,27 @@ class RenderPlan:
             chunks.extend(indices[start:start + self.settings.max_batch] for start in range(0, len(indices), self.settings.max_batch))
         return chunks
 
-    def _render_chunk(self, chunk: list[int], tick, finished: dict[int, RenderedUnit], result: RenderResult) -> bool:
-        """Optimise and measure one batch of images of one size; returns True if interrupted."""
-        settings, model = self.settings, self.model
-        choice = self.sizes[chunk[0]]
-        seed = settings.seed + chunk[0]  # a call of one size seeds batch after batch as before sizes existed
-        objective_of = PerImageTargets([self.targets[i] for i in chunk])
-        generator = torch.Generator(device=model.device).manual_seed(seed)
-        done = optimise(model, objective_of, settings, choice, seed, generator, tick)
-        result.steps = max(result.steps, done.steps)
-        with torch.no_grad():
-            final = done.param()
-            shown = done.param(settings.out_size) if settings.out_size else final
-        figures = measure(model, objective_of, final, settings.transforms, generator)
-        pixels = to_pixels(shown)
-        for row, index in enumerate(chunk):
-            reason = self.sizes[index].reason  # units of one batch share the sizes, not always the reason
-            finished[index] = RenderedUnit(
-                str(self.targets[index]), pixels[row], float(done.objective[row]), float(figures.activation[row]),
-                float(figures.robust_activation[row]), figures.natural_max[row], choice.size, reason, choice.param_side,
-            )
-        return done.interrupted
+    def empty_result(self) -> RenderResult:
+        return RenderResult(size=self.settings.size, judges=[j.spec for j in self.judges], model=self.model.spec)
+
+    @staticmethod
+    def keep(result: RenderResult, chunk: list[int], rendered: RenderedChunk, finished: dict[int, RenderedUnit]) -> None:
+        """Add one rendered chunk (images `chunk` of the plan) to what has finished."""
+        result.steps = max(result.steps, rendered.steps)
+        result.interrupted = result.interrupted or rendered.interrupted
+        finished.update(zip(chunk, rendered.units))
+
+    def finish(self, result: RenderResult, finished: dict[int, RenderedUnit], started: float) -> RenderResult:
+        """The finished images in the order of the units, judged; `interrupted` when some are missing."""
+        order = sorted(finished)
+        result.units = [finished[i] for i in order]
+        result.interrupted = result.interrupted or len(order) < len(self.targets)
+        if self.judges and result.units:
+            judged = judge_images(self.judges, self.model, [u.image for u in result.units], [self.targets[i] for i in order])
+            for unit, figures in zip(result.units, judged):
+                unit.judged = figures
+        result.seconds = time.perf_counter() - started
+        return result
 
 
 def plan_render(
@@ -161,6 +166,7 @@ def plan_render(
 ) -> RenderPlan:
     """Check a render without running it: settings, units against the model at each unit's render size, judges."""
     settings = replace(settings or RenderSettings(), **overrides)
+    engine = check_engine(settings.engine, settings.address, settings.workers, device)
     expressions = as_expressions(units)
     loaded = model_for(model, device)
     settings.check(loaded, len(expressions))
@@ -175,7 +181,7 @@ def plan_render(
     targets = _image_targets(resolved, settings)
     sizes = choices[:1] * len(targets) if settings.interpolate else [c for c in choices for _ in range(settings.batch)]
     judges = [model_for(judge, loaded.device) for judge in judge_list(settings.judge)]
-    return RenderPlan(loaded, targets, settings, sizes, judges)
+    return RenderPlan(loaded, targets, settings, sizes, judges, engine, model if isinstance(model, str) else None)
 
 
 def render(
@@ -196,6 +202,9 @@ def render(
     max_batch: int = RenderSettings.max_batch,
     out_size: int | None = None,
     judge: JudgesInput = (),
+    engine: str = RenderSettings.engine,
+    address: str | None = None,
+    workers: int | None = None,
     device: torch.device | str | None = None,
     progress: ProgressArg = None,
 ) -> RenderResult:
@@ -209,10 +218,12 @@ def render(
     judge every finished image: the class's probability and rank for class units, and how photo-like
     the image's features are (`RenderedUnit.judged`). Ctrl-C returns what is done so far
     (`interrupted` True). The same `seed` gives the same images on the same machine.
+    `engine` "ray" renders the batches of `max_batch` images on Ray workers (`address`: the cluster to join,
+    None starts a local instance; `workers`: at most this many at once), with the same images as "local".
     """
     settings = RenderSettings(
         size, steps, param, lr, batch, seed, diversity, interpolate, transforms, regularizers, decorrelate, max_batch, out_size,
-        tuple(judge_list(judge)),
+        tuple(judge_list(judge)), engine, address, workers,
     )
     return plan_render(model, units, settings, device=device).run(progress)
 

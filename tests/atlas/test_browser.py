@@ -93,6 +93,6 @@ def test_a_layer_page_of_1280_units_has_fixed_cells_and_lazy_images(browser, lit
     assert len(before) == 1280 and before[5][0] == "5.html" and before[-1][0] == "1279.html"
     assert len({tuple(cell[3:]) for cell in before}) == 1  # every cell the same size, image or not
     assert page.eval_on_selector_all("a.cell img", "imgs => imgs.map(i => [i.loading, i.complete])") == [["lazy", True], ["lazy", False]]
-    assert [width for _, width in page.evaluate(LOAD_IMAGES)] == [128, 128]
+    assert [width for _, width in page.evaluate(LOAD_IMAGES)] == [224, 224]  # size auto: _conv_head sees the whole input
     assert page.eval_on_selector_all("a.cell", boxes) == before  # no layout shift once the images are in
     page.close()

@@ -44,7 +44,7 @@ class AtlasPlan:
         renders = sum(1 for layer, channels in self.units.items() for c in channels if layer not in done or c not in done[layer].renders)
         text = (f"build an atlas of {self.model.spec} on {self.model.device} in {self.folder}: {len(self.units)} layer(s) "
                 f"({', '.join(self.units)}), {units} unit(s); render {renders} unit(s) ({images_per_unit(s.diverse)} images each: "
-                f"max, min, {s.diverse} diverse; {s.steps} steps at {s.render_size(self.model)} px)")
+                f"max, min, {s.diverse} diverse; {s.steps} steps, size {s.render_setting()})")
         if self.data is None:
             return text + "; no dataset examples"
         passes = sum(1 for layer in self.units if layer not in done or done[layer].pass_info is None)
@@ -84,7 +84,7 @@ def plan_atlas(
     settings = settings or AtlasSettings()
     settings.check()
     loaded = model_for(model, device)
-    RenderSettings(size=settings.render_size(loaded), steps=settings.steps).check(loaded, 1)
+    RenderSettings(size=settings.render_setting(), steps=settings.steps).check(loaded, 1)
     existing, settings = check_existing(Path(settings.out), loaded, data, settings)
     spec = data_spec(data)
     if spec is not None:

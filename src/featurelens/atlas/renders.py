@@ -37,10 +37,12 @@ def render_plan(model: LoadedModel, layer: str, channels: list[int], spatial: bo
     """One optimisation for every image of `channels` of `layer` (checked against the model at the render size)."""
     units = [f"{layer}:{c}" for c in channels]
     single = replace(settings, batch=1, diversity=0.0, interpolate=False)
-    targets = plan_render(model, units + [f"-{unit}" for unit in units], single).targets
+    extremes = plan_render(model, units + [f"-{unit}" for unit in units], single)
+    targets, sizes = extremes.targets, extremes.sizes
     if diverse:
-        targets += plan_render(model, units, replace(single, batch=diverse)).targets
-    return RenderPlan(model, targets, replace(single, diversity=DIVERSITY if spatial and diverse > 1 else 0.0))
+        spread = plan_render(model, units, replace(single, batch=diverse))
+        targets, sizes = targets + spread.targets, sizes + spread.sizes
+    return RenderPlan(model, targets, replace(single, diversity=DIVERSITY if spatial and diverse > 1 else 0.0), sizes)
 
 
 def render_units(

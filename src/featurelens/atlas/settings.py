@@ -9,7 +9,7 @@ from featurelens.dataset_examples.sources import BUILTIN_SOURCES
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
 from featurelens.models import LoadedModel
 from featurelens.projection.rectifiers import check_method
-from featurelens.rendering import RenderSettings
+from featurelens.rendering.sizes import AUTO, SMALL_SIZE
 
 ALL = "all"
 DIVERSITY = 100.0  # weight of Lucid's diversity term in the diverse set (spatial layers)
@@ -22,7 +22,7 @@ SPATIAL_SCORE = "spatial peak"  # what that score is called on the pages (layers
 @dataclass(frozen=True)
 class AtlasSettings:
     """Knobs of an atlas job. `units`: the first N channels of each layer, or "all". `size`: render side
-    (default: the model's input size, at most 128). `diverse`: images in each unit's diverse set. `project`:
+    (default None: `render`'s automatic size, the input size for units that see the whole input, else 128 px). `diverse`: images in each unit's diverse set. `project`:
     "deconvnet", "guided", "gradient" or None. `limit`: use the first N entries of the data."""
 
     units: int | str = 16
@@ -51,16 +51,22 @@ class AtlasSettings:
         require_positive("max_batch", self.max_batch)
 
     def render_size(self, model: LoadedModel) -> int:
-        return self.size or min(model.input_size, RenderSettings.size)
+        """The side layers are checked at (the smallest any unit renders at)."""
+        return self.size or min(model.input_size, SMALL_SIZE)
+
+    def render_setting(self) -> int | str:
+        """`RenderSettings.size` for the atlas's renders."""
+        return self.size or AUTO
 
     def content(self, model: LoadedModel) -> dict:
         """The settings that decide what the atlas holds: stored in atlas.json and compared when it is reopened."""
-        return {"steps": self.steps, "size": self.render_size(model), "k": self.k, "diverse": self.diverse,
+        return {"steps": self.steps, "size": self.render_setting(), "k": self.k, "diverse": self.diverse,
                 "project": self.project, "limit": self.limit, "seed": self.seed}
 
     @classmethod
     def from_content(cls, content: dict) -> "AtlasSettings":
-        return cls(**{name: content[name] for name in ("steps", "size", "k", "diverse", "project", "limit", "seed")})
+        found = {name: content[name] for name in ("steps", "size", "k", "diverse", "project", "limit", "seed")}
+        return cls(**{**found, "size": None if found["size"] == AUTO else found["size"]})
 
 
 def unit_count(units: int | str) -> int | None:

@@ -201,7 +201,7 @@ class AtlasStore:
         s = self.settings
         per_unit = images_per_unit(s.diverse)
         chunk = max(1, s.max_batch // per_unit)
-        render_settings = RenderSettings(size=s.render_size(self.model), steps=s.steps, seed=s.seed, max_batch=s.max_batch)
+        render_settings = RenderSettings(size=s.render_setting(), steps=s.steps, seed=s.seed, max_batch=s.max_batch)
         total = len(todo) * per_unit * s.steps
         with reporting(progress, f"rendering {len(todo)} unit(s) of {layer}") as report:
             for start in range(0, len(todo), chunk):

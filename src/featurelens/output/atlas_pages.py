@@ -42,7 +42,7 @@ class AtlasPages:
         ext = manifest.settings["image_format"]
         cells = [{"channel": c, "label": self.label(entry.name, c), "image": f"{entry.folder}/renders/{c}-max.{ext}" if c in renders else None}
                  for c in entry.units]
-        pixels = "pixels" if manifest.settings["size"] < 104 else ""
+        pixels = "pixels" if _render_side(manifest) < 104 else ""
         page = self.env.get_template("layer.html.j2").render(**self._context(manifest, "../"), entry=entry, cells=cells, pixels=pixels)
         return write_text(self.folder / layer_page_path(entry.name), page)
 
@@ -52,7 +52,7 @@ class AtlasPages:
         position = {c: i for i, c in enumerate(units)}
         template = self.env.get_template("unit.html.j2")
         context = self._context(manifest, "../")
-        pixels = {"render": "pixels" if manifest.settings["size"] < 112 else "", "input": "pixels" if manifest.model["input_size"] < 96 else ""}
+        pixels = {"render": "pixels" if _render_side(manifest) < 112 else "", "input": "pixels" if manifest.model["input_size"] < 96 else ""}
         written = 0
         for channel in sorted(channels & set(units)):
             record = read_json(self.folder / record_path(entry.name, channel))
@@ -89,3 +89,9 @@ def histogram_geometry(distribution: dict) -> dict:
     mean_x = left + (right - left) * (distribution["mean"] - edges[0]) / span
     return {"width": HISTOGRAM_WIDTH, "height": HISTOGRAM_HEIGHT, "left": left, "right": right, "top": top, "base": base,
             "bars": bars, "mean_x": round(mean_x, 2), "peak": max(counts)}
+
+
+def _render_side(manifest: Manifest) -> int:
+    """The smallest side the atlas renders at: the size setting, or with "auto" at most the model's input size."""
+    size = manifest.settings["size"]
+    return size if isinstance(size, int) else manifest.model["input_size"]

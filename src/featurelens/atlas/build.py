@@ -110,6 +110,9 @@ def atlas(
     limit: int | None = None,
     seed: int = AtlasSettings.seed,
     max_batch: int = AtlasSettings.max_batch,
+    engine: str = AtlasSettings.engine,
+    address: str | None = None,
+    workers: int | None = None,
     device: torch.device | str | None = None,
     progress: ProgressArg = None,
 ) -> AtlasResult:
@@ -118,7 +121,8 @@ def atlas(
     minimize the unit and `diverse` more, its top-k and bottom-k inputs of `data` (a folder, "photos",
     "fashion-mnist:test", …; None: no examples) with the crop it saw and the `project`ion of the top ones, and its
     activation distribution — a static site that opens from disk. A rerun skips what is built; more layers or units
-    extend the atlas; Ctrl-C keeps what finished.
+    extend the atlas; Ctrl-C keeps what finished. `engine` "ray" renders the batches and ranks shards of the data on
+    Ray workers (`address`, `workers` as for `render`), building the same site.
     """
-    settings = AtlasSettings(units, steps, size, k, diverse, project, out, limit, seed, max_batch)
+    settings = AtlasSettings(units, steps, size, k, diverse, project, out, limit, seed, max_batch, engine, address, workers)
     return plan_atlas(model, data, layers, settings, device=device).run(progress)

@@ -21,13 +21,14 @@ import numpy as np
 from featurelens.atlas.layers import layer_info
 from featurelens.atlas.manifest import LayerEntry, Manifest
 from featurelens.atlas.pass_data import LayerPass
-from featurelens.atlas.renders import UnitRenders, images_per_unit, render_units
+from featurelens.atlas.renders import UnitRenders, images_per_unit, render_plan, render_units, unit_renders
 from featurelens.atlas.settings import DISTRIBUTION_SAMPLE, REDUCE, SPATIAL_SCORE, AtlasSettings, data_spec
 from featurelens.capture import LOGIT, probe
 from featurelens.dataset_examples import ExamplesResult, open_source
 from featurelens.dataset_examples.checkpoint import save_checkpoint, state_to_resume
 from featurelens.dataset_examples.projections import example_projections
 from featurelens.dataset_examples.run import plan_pass, run_pass
+from featurelens.engine import check_engine
 from featurelens.errors import FeaturelensError
 from featurelens.geometry import receptive_fields
 from featurelens.models import LoadedModel, model_for
@@ -201,7 +202,11 @@ class AtlasStore:
         s = self.settings
         per_unit = images_per_unit(s.diverse)
         chunk = max(1, s.max_batch // per_unit)
-        render_settings = RenderSettings(size=s.render_setting(), steps=s.steps, seed=s.seed, max_batch=s.max_batch)
+        render_settings = RenderSettings(size=s.render_setting(), steps=s.steps, seed=s.seed, max_batch=s.max_batch,
+                                         engine=s.engine, address=s.address, workers=s.workers)
+        if s.engine == "ray":
+            self._renders_on_ray(entry, [todo[start:start + chunk] for start in range(0, len(todo), chunk)], render_settings, progress)
+            return
         total = len(todo) * per_unit * s.steps
         with reporting(progress, f"rendering {len(todo)} unit(s) of {layer}") as report:
             for start in range(0, len(todo), chunk):
@@ -211,6 +216,20 @@ class AtlasStore:
                     rendered = render_units(self.model, layer, channels_now, entry.spatial, render_settings, s.diverse,
                                             tick=lambda done, _: report.update(before + done, total))
                 self._write_renders(entry, rendered)
+
+    def _renders_on_ray(self, entry: LayerEntry, chunks: list[list[int]], settings: RenderSettings, progress: ProgressArg) -> None:
+        """The local engine's batches of units, rendered at once by Ray workers (the same images); what finished is kept."""
+        from featurelens.rendering.on_ray import render_plans_on_ray  # Ray only when asked for
+
+        s = self.settings
+        plans = [render_plan(self.model, entry.name, channels, entry.spatial, settings, s.diverse) for channels in chunks]
+        with self.report.timing("render"):
+            results = render_plans_on_ray(plans, plans[0].engine, progress)
+        for channels, result in zip(chunks, results):
+            if not result.interrupted:
+                self._write_renders(entry, unit_renders(channels, s.diverse, result))
+        if any(result.interrupted for result in results):
+            raise KeyboardInterrupt
 
     def _write_renders(self, entry: LayerEntry, rendered: list[UnitRenders]) -> None:
         ext = self.manifest.settings["image_format"]
@@ -277,8 +296,13 @@ class AtlasStore:
                          limit=self.settings.limit, distribution=DISTRIBUTION_SAMPLE)
         checkpoint = self.folder / CHECKPOINT
         resume, _ = state_to_resume(checkpoint, None, plan.fingerprint)
+        s, stream = self.settings, None
+        if s.engine == "ray":  # shards ranked by Ray workers, merged exactly
+            from featurelens.dataset_examples.on_ray import examples_stream
+
+            stream = examples_stream(check_engine(s.engine, s.address, s.workers))
         with self.report.timing("examples"):
-            result = run_pass(plan, resume, 20, lambda state: save_checkpoint(state, checkpoint), progress)
+            result = run_pass(plan, resume, 1 if stream else 20, lambda state: save_checkpoint(state, checkpoint), progress, stream)
         if result.interrupted:
             save_checkpoint(result.state, checkpoint)
             raise KeyboardInterrupt

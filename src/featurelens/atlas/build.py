@@ -21,6 +21,7 @@ from featurelens.models import LoadedModel, model_for
 from featurelens.output.atlas_files import site_size
 from featurelens.progress import ProgressArg
 from featurelens.rendering import RenderSettings
+from featurelens.rendering.optimize import judge_list
 
 
 @dataclass
@@ -113,6 +114,7 @@ def atlas(
     engine: str = AtlasSettings.engine,
     address: str | None = None,
     workers: int | None = None,
+    judge: Sequence[str] | str = (),
     device: torch.device | str | None = None,
     progress: ProgressArg = None,
 ) -> AtlasResult:
@@ -122,7 +124,9 @@ def atlas(
     "fashion-mnist:test", …; None: no examples) with the crop it saw and the `project`ion of the top ones, and its
     activation distribution — a static site that opens from disk. A rerun skips what is built; more layers or units
     extend the atlas; Ctrl-C keeps what finished. `engine` "ray" renders the batches and ranks shards of the data on
-    Ray workers (`address`, `workers` as for `render`), building the same site.
+    Ray workers (`address`, `workers` as for `render`), building the same site. `judge`: model specs that judge each
+    unit's max image (the class's probability and rank for class units, photo distance), shown on its page.
     """
-    settings = AtlasSettings(units, steps, size, k, diverse, project, out, limit, seed, max_batch, engine, address, workers)
+    judges = tuple(str(spec) for spec in judge_list(judge))
+    settings = AtlasSettings(units, steps, size, k, diverse, project, out, limit, seed, max_batch, engine, address, workers, judges)
     return plan_atlas(model, data, layers, settings, device=device).run(progress)

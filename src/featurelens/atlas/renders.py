@@ -43,7 +43,7 @@ def render_plan(model: LoadedModel, layer: str, channels: list[int], spatial: bo
         spread = plan_render(model, units, replace(single, batch=diverse))
         targets, sizes = targets + spread.targets, sizes + spread.sizes
     return RenderPlan(model, targets, replace(single, diversity=DIVERSITY if spatial and diverse > 1 else 0.0), sizes,
-                      engine=extremes.engine, model_spec=extremes.model_spec)
+                      judges=extremes.judges, engine=extremes.engine, model_spec=extremes.model_spec)
 
 
 def render_units(

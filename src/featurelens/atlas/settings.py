@@ -25,7 +25,8 @@ class AtlasSettings:
     """Knobs of an atlas job. `units`: the first N channels of each layer, or "all". `size`: render side
     (default None: `render`'s automatic size, the input size for units that see the whole input, else 128 px). `diverse`: images in each unit's diverse set. `project`:
     "deconvnet", "guided", "gradient" or None. `limit`: use the first N entries of the data. `engine` "ray" renders
-    on Ray workers (`address`, `workers` as for `render`), with the same images; they never change the content."""
+    on Ray workers (`address`, `workers` as for `render`), with the same images; they never change the content.
+    `judge`: model specs that judge the images as `render --judge` does (figures on the unit pages)."""
 
     units: int | str = 16
     steps: int = 256
@@ -40,6 +41,7 @@ class AtlasSettings:
     engine: str = "local"
     address: str | None = None
     workers: int | None = None
+    judge: tuple[str, ...] = ()  # model specs that judge each unit's max image (class transfer, photo distance)
 
     def check(self) -> None:
         unit_count(self.units)

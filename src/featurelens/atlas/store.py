@@ -40,6 +40,7 @@ from featurelens.output.atlas_pages import AtlasPages
 from featurelens.output.paths import check_output_folder
 from featurelens.progress import ProgressArg, reporting
 from featurelens.rendering import RenderSettings
+from featurelens.rendering.optimize import judge_list
 from featurelens.units.resolve import channel_out_of_range
 
 CHECKPOINT = "examples-checkpoint.pt"  # the running state of an unfinished examples pass
@@ -80,6 +81,7 @@ class AtlasStore:
         self.pages = AtlasPages(folder, self.label)
         self.report = BuildReport()
         self._source = None
+        self._judges: tuple[LoadedModel, ...] | None = None
 
     # --- opening -------------------------------------------------------------------------------------
 
@@ -203,7 +205,7 @@ class AtlasStore:
         per_unit = images_per_unit(s.diverse)
         chunk = max(1, s.max_batch // per_unit)
         render_settings = RenderSettings(size=s.render_setting(), steps=s.steps, seed=s.seed, max_batch=s.max_batch,
-                                         engine=s.engine, address=s.address, workers=s.workers)
+                                         engine=s.engine, address=s.address, workers=s.workers, judge=self.judges())
         if s.engine == "ray":
             self._renders_on_ray(entry, [todo[start:start + chunk] for start in range(0, len(todo), chunk)], render_settings, progress)
             return
@@ -216,6 +218,12 @@ class AtlasStore:
                     rendered = render_units(self.model, layer, channels_now, entry.spatial, render_settings, s.diverse,
                                             tick=lambda done, _: report.update(before + done, total))
                 self._write_renders(entry, rendered)
+
+    def judges(self) -> tuple[LoadedModel, ...]:
+        """The judge models of the settings, loaded once (on the atlas model's device)."""
+        if self._judges is None:
+            self._judges = tuple(model_for(spec, self.model.device) for spec in judge_list(self.settings.judge))
+        return self._judges
 
     def _renders_on_ray(self, entry: LayerEntry, chunks: list[list[int]], settings: RenderSettings, progress: ProgressArg) -> None:
         """The local engine's batches of units, rendered at once by Ray workers (the same images); what finished is kept."""
@@ -244,6 +252,7 @@ class AtlasStore:
                 figures = {kind: {"activation": sign * image.activation, "robust_activation": sign * image.robust_activation,
                                   "photos": sign * image.natural_max}
                            for kind, image, sign in (("max", unit.max, 1.0), ("min", unit.min, -1.0))}
+                figures["max"]["judged"] = {spec: judged.summary() for spec, judged in unit.max.judged.items()}
                 parts[unit.channel] = {"renders": {"max": urls["max"], "min": urls["min"], "diverse": [urls[f"diverse{i}"] for i in range(len(unit.diverse))]},
                                        "render_figures": figures}
             self._update_records(entry, parts)

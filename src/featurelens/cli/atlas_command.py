@@ -25,6 +25,7 @@ def atlas(
     limit: int = typer.Option(None, "--limit", help="Use only the first N entries of the data."),
     seed: int = SeedOption,
     max_batch: int = typer.Option(64, "--max-batch", help="Most images optimised at once (units render together up to this)."),
+    judge: str = typer.Option("", "--judge", help="Comma-separated model specs that judge each unit's max image: class probability and rank, photo-likeness (unit pages)."),
     engine: str = EngineOption,
     address: str = AddressOption,
     workers: int = typer.Option(None, "--workers", help="With --engine ray: render batches at once (default: every GPU of the cluster, else every CPU)."),
@@ -38,7 +39,7 @@ def atlas(
     """
     check_output_folder(out)
     settings = AtlasSettings(units, steps, size, k, diverse, None if project == "none" else project, out, limit, seed, max_batch,
-                             engine, address, workers)
+                             engine, address, workers, (judge,) if judge else ())
     result = run_or_describe(plan_atlas(model, data, layers, settings, device=device), dry_run, f"write to {out}")
     if result is None:
         return

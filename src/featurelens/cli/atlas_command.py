@@ -8,7 +8,7 @@ import typer
 
 from featurelens.atlas import AtlasSettings, plan_atlas
 from featurelens.cli.dry_run import run_or_describe
-from featurelens.cli.options import AddressOption, DeviceOption, DryRunOption, EngineOption, ModelOption, SeedOption
+from featurelens.cli.options import AddressOption, DeviceOption, DryRunOption, EngineOption, ModelOption, RenderWorkersOption, SeedOption
 from featurelens.output.paths import check_output_folder
 
 
@@ -28,7 +28,7 @@ def atlas(
     judge: str = typer.Option("", "--judge", help="Comma-separated model specs that judge each unit's max image: class probability and rank, photo-likeness (unit pages)."),
     engine: str = EngineOption,
     address: str = AddressOption,
-    workers: int = typer.Option(None, "--workers", help="With --engine ray: render batches at once (default: every GPU of the cluster, else every CPU)."),
+    workers: int = RenderWorkersOption,
     out: Path = typer.Option(Path("atlas"), "--out", "-o", help="The atlas folder: made if new, extended if it holds an atlas."),
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,

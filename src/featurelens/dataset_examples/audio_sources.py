@@ -48,17 +48,21 @@ class AudioSource:
     def __len__(self) -> int:
         return len(self.paths)
 
+    def file(self, index: int) -> str:
+        """Entry `index`'s path in the folder (how reports name files)."""
+        return self.paths[index].relative_to(self.folder).as_posix()
+
     def item(self, index: int) -> str:
         """What a person calls entry `index`: its path in the folder without the extension."""
-        return self.paths[index].relative_to(self.folder).with_suffix("").as_posix()
+        return Path(self.file(index)).with_suffix("").as_posix()
 
     def label(self, index: int) -> str:
         """A collection clip's family and instrument ("" outside a collection)."""
         return self.labels.get(self.item(index), "")
 
     def clip(self, index: int) -> np.ndarray:
-        """Entry `index` exactly as the pass heard it: float32 [samples] (None-safe: a skipped file raises)."""
-        clip = load_clip(self.paths[index], self.item(index), self.sample_rate, LoadReport(), self.min_samples)
+        """Entry `index` exactly as the pass heard it: float32 [samples]."""
+        clip = load_clip(self.paths[index], self.file(index), self.sample_rate, LoadReport(), self.min_samples)
         if clip is None:
             raise FeaturelensError(f"{self.paths[index]} can no longer be read")
         return clip.audio
@@ -68,7 +72,7 @@ class AudioSource:
         pending: dict[int, list[tuple[int, np.ndarray]]] = {}
         stop = len(self) if stop is None else min(stop, len(self))
         for index in range(stop):
-            clip = load_clip(self.paths[index], self.item(index), self.sample_rate, self.report, self.min_samples)
+            clip = load_clip(self.paths[index], self.file(index), self.sample_rate, self.report, self.min_samples)
             if clip is not None:
                 self.samples[index] = len(clip.audio)
                 group = pending.setdefault(len(clip.audio), [])

@@ -11,8 +11,10 @@ DYNAMIC_RANGE = 8.0  # natural-log units of power shown below the clip's loudest
 
 def spectrogram_picture(log_mel: np.ndarray, row_height: int = 2) -> np.ndarray:
     """uint8 [bands × row_height, frames, 3]: each clip scaled to its own loudest bin, `DYNAMIC_RANGE` below it black."""
+    if np.ndim(log_mel) != 2:
+        raise ValueError(f"a spectrogram picture needs [bands, frames], got shape {np.shape(log_mel)}")
     values = np.asarray(log_mel, dtype=np.float32)[::-1]
-    top = float(values.max())
+    top = max(float(values.max()), float(values.min()) + DYNAMIC_RANGE)  # a flat (silent) clip shows black
     level = np.clip((values - (top - DYNAMIC_RANGE)) / DYNAMIC_RANGE, 0.0, 1.0) * (len(_ANCHORS) - 1)
     low = np.minimum(level.astype(np.int64), len(_ANCHORS) - 2)
     fraction = (level - low)[..., None]

@@ -20,6 +20,11 @@ import numpy as np
 from featurelens.errors import FeaturelensError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+
+
+def default_collection() -> Path:
+    """Where `featurelens music make` puts the built-in collection unless told otherwise (read at call time: $HOME)."""
+    return Path.home() / ".cache" / "featurelens" / "music-collection"
 SILENCE_RMS = 1e-4  # -80 dBFS
 
 

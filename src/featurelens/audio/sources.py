@@ -140,13 +140,13 @@ def load_clip(path: Path, name: str, sample_rate: int, report: LoadReport, min_s
     if data.shape[0] == 0:
         report.unreadable.append((name, "no audio frames"))
         return None
-    audio = data.mean(axis=1)
+    audio = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
     if data.shape[1] > 1:
         report.mixed_to_mono.append(name)
     if rate != sample_rate:
         report.resampled[rate] = report.resampled.get(rate, 0) + 1
         audio = resample(audio, rate, sample_rate)
-    if float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < SILENCE_RMS:
+    if math.sqrt(float(np.dot(audio, audio)) / len(audio)) < SILENCE_RMS:
         report.silent.append(name)
     padded = len(audio) < min_samples
     if padded and short == "skip":

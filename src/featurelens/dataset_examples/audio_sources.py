@@ -9,6 +9,8 @@ clips of the same length, so a batch computes exactly what each clip alone would
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -16,7 +18,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from featurelens.audio.sources import LoadReport, audio_files, default_collection, load_clip
+from featurelens.audio.sources import AudioClip, LoadReport, audio_files, default_collection, load_clip
 from featurelens.errors import FeaturelensError
 
 MUSIC = "music"  # the built-in collection, made by `featurelens music make`
@@ -70,8 +72,7 @@ class AudioSource:
         """Entries 0 … stop-1 in batches of at most `batch_size` clips of equal length (unreadable files skipped)."""
         pending: dict[int, list[tuple[int, np.ndarray]]] = {}
         stop = len(self) if stop is None else min(stop, len(self))
-        for index in range(stop):
-            clip = load_clip(self.paths[index], self.file(index), self.sample_rate, self.report, self.min_samples)
+        for index, clip in self._read_ahead(stop, batch_size):
             if clip is not None:
                 self.samples[index] = len(clip.audio)
                 group = pending.setdefault(len(clip.audio), [])
@@ -82,6 +83,23 @@ class AudioSource:
                     yield _batch(pending.pop(max(pending, key=lambda length: len(pending[length]))), index + 1)
         for length in sorted(pending, key=lambda length: pending[length][0][0]):
             yield _batch(pending[length], stop)
+
+    def _read_ahead(self, stop: int, ahead: int) -> Iterator[tuple[int, AudioClip | None]]:
+        """(entry, clip or None) for entries 0 … stop-1 in order, read up to `ahead` entries early by one thread:
+        file reading overlaps the network's work on the batch before (both release the GIL)."""
+        def read(index: int) -> AudioClip | None:
+            return load_clip(self.paths[index], self.file(index), self.sample_rate, self.report, self.min_samples)
+
+        with ThreadPoolExecutor(1) as reader:  # one thread: files are read, and reported, in entry order
+            queued: deque = deque()
+            for index in range(stop):
+                queued.append((index, reader.submit(read, index)))
+                if len(queued) > ahead:
+                    done, future = queued.popleft()
+                    yield done, future.result()
+            while queued:
+                done, future = queued.popleft()
+                yield done, future.result()
 
     def fingerprint(self) -> str:
         return f"{self.folder.resolve()}:{len(self)}"

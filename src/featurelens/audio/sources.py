@@ -111,8 +111,9 @@ def read_audio(path: Path | str, max_seconds: float | None = None) -> tuple[np.n
 
     with soundfile.SoundFile(str(path)) as handle:
         frames = -1 if max_seconds is None else int(max_seconds * handle.samplerate)
-        data = handle.read(frames=frames, dtype="float32", always_2d=True)
-        return data, handle.samplerate
+        if handle.subtype == "PCM_16":  # libsndfile's own scaling (1/32768), done in NumPy: twice as fast
+            return handle.read(frames=frames, dtype="int16", always_2d=True) * np.float32(1 / 32768), handle.samplerate
+        return handle.read(frames=frames, dtype="float32", always_2d=True), handle.samplerate
 
 
 def audio_files(folder: Path | str) -> list[Path]:

@@ -3,17 +3,12 @@ a unit's top clip and its excerpt load and play, and its spectrogram decodes."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import soundfile
 
 import featurelens as fl
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
 # Starts an <audio> element (the page preloads none: a page holds hundreds) and reports
 # [duration, playing, currentTime after a moment].
 PLAY = """async audio => {
@@ -24,18 +19,7 @@ PLAY = """async audio => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).is_file():
-        pytest.skip("apt-get install chromium")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield launched
-        launched.close()
-
-
-def test_the_page_plays_a_units_top_clip(browser, music_cnn, tmp_path):
+def test_the_page_plays_a_units_top_clip(chromium, music_cnn, tmp_path):
     folder = tmp_path / "clips"
     folder.mkdir()
     t = np.arange(2 * 16000) / 16000
@@ -43,7 +27,7 @@ def test_the_page_plays_a_units_top_clip(browser, music_cnn, tmp_path):
         soundfile.write(folder / f"note{i}.wav", (0.2 * np.sin(2 * np.pi * hertz * t)).astype(np.float32), 16000)
     result = fl.examples(music_cnn, str(folder), "conv3", k=2)
     index = result.save(tmp_path / "out")
-    page = browser.new_page()
+    page = chromium.new_page()
     requests = []
     page.on("request", lambda request: requests.append(request.url))
     page.goto((index.parent / "layer-conv3.html").as_uri())

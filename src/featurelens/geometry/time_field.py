@@ -1,8 +1,9 @@
 """Receptive fields in time: which stretch of a clip a unit of an audio model hears, in frames and in seconds.
 
-A unit at time step t of a 1-D layer sees spectrogram frames `offset + t·stride` … `+ size - 1` (the walk
-of `geometry.walk` over Conv1d / MaxPool1d / padding, along the map's x axis); frame f is the front end's
-window of `window` samples centred on sample f·hop. Layers after global pooling (vectors) hear the whole clip.
+A unit at time step t of a layer sees input frames `offset + t·stride` … `+ size - 1` (the walk of
+`geometry.walk` along the map's x axis, which is time: Conv1d / MaxPool1d over a spectrogram, or
+torchcrepe's Conv2d / MaxPool2d whose kernels span one frame); frame f is the front end's window of
+`window` samples centred on sample f·hop. Layers after global pooling (vectors) hear the whole clip.
 """
 
 from __future__ import annotations
@@ -63,19 +64,19 @@ class TimeField:
 def time_fields(model: LoadedModel, layers: list[str], frames: int | None = None) -> dict[str, TimeField]:
     """The field in time of every layer of an audio model whose input is `frames` frames long (default: its clip's)."""
     audio = model.audio
-    if audio is None or audio.channels is None:
-        raise FeaturelensError(f"model {model.spec!r} takes no spectrogram: receptive fields in time need one (e.g. music-cnn)")
+    if audio is None:
+        raise FeaturelensError(f"model {model.spec!r} is no audio model: receptive fields in time need one (e.g. music-cnn)")
     pair = model.input_pair(frames)
     shapes = probe(model, pair).shapes()
     walked = analytic_fields(model, layers, pair)
     fields = {}
     for layer in dict.fromkeys(layers):
         common = (audio.sample_rate, audio.hop_length, audio.window)
-        if len(shapes.get(layer, ())) != 2:  # vectors after global pooling (and the logit): the whole clip
+        if len(shapes.get(layer, ())) == 1:  # vectors after global pooling: the whole clip
             fields[layer] = TimeField(layer, pair[1], pair[1], 0, *common, "global")
         elif walked[layer] is None:
             raise FeaturelensError(f"cannot walk the time geometry of {model.spec!r} up to {layer!r}: only chains of "
-                                   "Conv1d, MaxPool1d, AvgPool1d, padding and pointwise layers are supported")
+                                   "convolutions, pools, padding and pointwise layers are supported")
         else:
             field = walked[layer]
             fields[layer] = TimeField(layer, field.size[1], field.stride[1], field.offset[1], *common, "analytic")

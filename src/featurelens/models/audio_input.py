@@ -1,9 +1,10 @@
 """`AudioInput`: what an audio model's `LoadedModel` carries so every technique sees its spectrogram.
 
 An audio model takes waveforms (mono, at `sample_rate`); its `frontend` turns them into the input the
-network's module takes (a log-mel spectrogram [B, mel bands, frames] for `music-cnn`). Techniques run
-the front end once and work on that input: positions along its last axis are frames, `hop_length`
-samples apart, each centred on its sample and `window` samples wide.
+network's module takes, [B, channels, frames]: a log-mel spectrogram for `music-cnn`, the normalised
+1024-sample frames side by side for torchcrepe. Techniques run the front end once and work on that
+input: positions along its last axis are frames, `hop_length` samples apart, each centred on its
+sample and `window` samples wide.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ class AudioInput:
     clip_seconds: float  # the clip length the model was trained on: its default input
     hop_length: int  # samples between frames
     window: int  # samples a frame sees, centred on frame × hop_length
-    channels: int | None  # the spectrogram's bands (None: the network takes the waveform itself)
+    channels: int  # rows of the network's input: mel bands, or the samples of a frame (torchcrepe)
+    map_height: int = 1  # 1: the network convolves over time only ([B, C, T] maps); else its maps are [B, C, H, T]
 
     @property
     def clip_samples(self) -> int:
@@ -42,6 +44,5 @@ class AudioInput:
         return self.frontend(waveform.reshape(-1, waveform.shape[-1]))
 
     def dry_run_input(self, frames: int, device: torch.device | str) -> torch.Tensor:
-        """A quiet spectrogram of `frames` frames for one dry run: [1, channels, frames] (or [1, frames])."""
-        shape = (1, frames) if self.channels is None else (1, self.channels, frames)
-        return torch.zeros(shape, device=device)
+        """A quiet input of `frames` frames for one dry run: [1, channels, frames]."""
+        return torch.zeros((1, self.channels, frames), device=device)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from featurelens.audio.crepe import FRAME, SAMPLE_RATE, FrameNormalize, load_crepe
+from featurelens.audio.crepe import FRAME, SAMPLE_RATE, CrepeFrames, load_crepe
 from featurelens.audio.network import MusicModel, load_music_cnn, load_music_model
 from featurelens.errors import FeaturelensError
 from featurelens.models.audio_input import AudioInput
@@ -48,12 +48,20 @@ def _loaded_music(music: MusicModel) -> LoadedModel:
                        audio=audio)
 
 
+CREPE_HOP = FRAME  # frames side by side without overlap: 64 ms apart (torchcrepe's pitch tracking uses 10 ms)
+
+
 def loaded_crepe(size: str) -> LoadedModel:
-    """torchcrepe's pitch network: one 1024-sample frame (64 ms at 16 kHz), normalised, → 360 pitch bins."""
+    """torchcrepe's pitch network over time: frames of 1024 samples (64 ms at 16 kHz), each normalised, side by side.
+
+    Its maps are [C, T, frames] (T: time within a frame); units sit at (T, frame), e.g. `conv5:3@2,10`, and
+    the logit is [360 pitch bins, frames].
+    """
     crepe = load_crepe(size)
-    audio = AudioInput(FrameNormalize(), SAMPLE_RATE, FRAME / SAMPLE_RATE, 1, 1, None)
-    return LoadedModel(crepe.module, crepe.spec, FRAME, 1, (0.0,), (1.0,), min_size=FRAME, dream_layer="conv4",
-                       audio=audio)
+    frames = CrepeFrames(CREPE_HOP)
+    audio = AudioInput(frames, SAMPLE_RATE, 1.0, CREPE_HOP, FRAME, FRAME, map_height=FRAME)
+    return LoadedModel(crepe.module, crepe.spec, frames.frames(SAMPLE_RATE), FRAME, (0.0,), (1.0,), min_size=1,
+                       dream_layer="conv4", audio=audio)
 
 
 for _size in ("tiny", "full"):

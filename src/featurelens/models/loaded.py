@@ -60,11 +60,11 @@ class LoadedModel:
 
     def input_pair(self, size: int | tuple[int, int] | None = None) -> tuple[int, int]:
         """(height, width) of the module's input at `size` (default: the model's): images are square;
-        an audio model's spectrogram is one row of `size` frames."""
+        an audio model's input is `size` frames wide (one row for networks that convolve over time only)."""
         if isinstance(size, tuple):
             return int(size[0]), int(size[1])
         side = int(size if size is not None else self.input_size)
-        return (1, side) if self.audio is not None else (side, side)
+        return (self.audio.map_height, side) if self.audio is not None else (side, side)
 
     def size_label(self, size: int | None = None) -> str:
         """An input size as people say it: "224×224", or "188 frames (3.01 s)" for an audio model."""

@@ -132,7 +132,7 @@ def plan_audio_render(model: LoadedModel, targets: list[UnitExpression], frames:
                       lr: float | None, robust: bool) -> AudioRenderPlan:
     """Check an audio render (units already resolved against the model at `frames`)."""
     audio = model.audio
-    if audio.channels is None or not hasattr(audio.frontend, "filterbank"):
+    if not hasattr(audio.frontend, "filterbank"):
         raise FeaturelensError(f"model {model.spec!r} takes no log-mel spectrogram: audio renders need one (e.g. music-cnn)")
     frames = frames or model.input_size
     if frames < model.min_size:

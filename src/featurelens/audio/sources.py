@@ -147,7 +147,7 @@ def load_clip(path: Path, name: str, sample_rate: int, report: LoadReport, min_s
     if rate != sample_rate:
         report.resampled[rate] = report.resampled.get(rate, 0) + 1
         audio = resample(audio, rate, sample_rate)
-    if math.sqrt(float(np.dot(audio, audio)) / len(audio)) < SILENCE_RMS:
+    if math.sqrt(float(np.square(audio).mean())) < SILENCE_RMS:  # no BLAS call: its threads would spin beside torch
         report.silent.append(name)
     padded = len(audio) < min_samples
     if padded and short == "skip":

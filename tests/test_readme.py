@@ -56,12 +56,41 @@ def workspace(tmp_path_factory, fashion) -> Path:
         photos[i].resize((96, 96)).save(root / "photos" / f"{i}.jpg")
     shutil.copy(fashion.inverters["pool2"], root / "inv.pt")
     np.save(root / "v.npy", np.ones(112, dtype=np.float32))
+    _music_files(root)
     shipped = sorted(Path(fashion.training_checkpoints).glob("*.pt"))
     (root / "checkpoints").mkdir()
     for name, source in (("first.pt", shipped[0]), ("last.pt", shipped[-1])):
         shutil.copy(source, root / name)
         shutil.copy(source, root / "checkpoints" / name)
     return root
+
+
+def _music_files(root: Path) -> None:
+    """~/songs (one clip), music_cnn.pt, and a small collection where `--data music` looks (~/.cache/...), when the
+    audio extra is installed: the README's audio lines then pass their dry run."""
+    try:
+        import soundfile
+    except ImportError:  # no audio extra: the README's audio lines fail their dry run and say what to install
+        return
+    from featurelens.audio.collection import LABELS, TABLE
+    from featurelens.audio.network import load_music_cnn, save_music_model
+
+    (root / "songs").mkdir()
+    soundfile.write(root / "songs" / "song.wav", np.zeros(16000, np.float32), 16000)
+    save_music_model(load_music_cnn(), root / "music_cnn.pt")
+    collection = root / ".cache" / "featurelens" / "music-collection"
+    (collection / "clips").mkdir(parents=True)
+    rows = []
+    for i in range(24):
+        clip = f"{i // 4:05d}-{i % 4}"
+        soundfile.write(collection / "clips" / f"{clip}.wav", np.zeros(16000, np.float32), 16000)
+        rows.append({name: 0 for name in LABELS.names} | {"clip": clip, "path": f"clips/{clip}.wav", "family": "piano",
+                     "instrument": "piano", "song": str(i // 4), "seconds": 1.0} | {
+                     name: "none" for name in ("collection", "title", "register", "mode", "meter")})
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(rows, schema=LABELS), collection / TABLE)
 
 
 def test_the_readme_has_a_snippet_per_technique() -> None:

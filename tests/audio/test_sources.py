@@ -83,3 +83,15 @@ def test_user_mistakes(tmp_path):
         load_audio_folder(tmp_path)
     with pytest.raises(FeaturelensError, match="'pad' or 'skip'"):
         load_audio_folder(tmp_path, short="trim")
+
+
+def test_16_bit_files_read_exactly_as_libsndfile_scales_them(tmp_path):
+    import soundfile
+
+    from featurelens.audio.sources import read_audio
+
+    noise = np.random.default_rng(0).uniform(-1, 1, (4000, 2)).astype(np.float32)
+    soundfile.write(tmp_path / "a.wav", noise, 16000, subtype="PCM_16")
+    data, rate = read_audio(tmp_path / "a.wav")
+    assert rate == 16000 and data.dtype == np.float32
+    np.testing.assert_array_equal(data, soundfile.read(tmp_path / "a.wav", dtype="float32", always_2d=True)[0])

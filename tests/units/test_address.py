@@ -11,6 +11,7 @@ from featurelens.units.address import CENTER, Unit, expand_unit_ranges, parse_un
     [
         ("_blocks.8:12", [(1.0, Unit("_blocks.8", 12))]),
         ("_blocks.8:12@3,4", [(1.0, Unit("_blocks.8", 12, (3, 4)))]),
+        ("conv3:1@3", [(1.0, Unit("conv3", 1, (3,)))]),
         ("conv3:5@center", [(1.0, Unit("conv3", 5, CENTER))]),
         ("_blocks.8", [(1.0, Unit("_blocks.8"))]),
         ("logit:285", [(1.0, Unit("logit", 285))]),
@@ -47,7 +48,6 @@ def test_minimization_and_algebra():
         ("a:", "expected a channel number"),
         ("a:x", "expected a channel number"),
         ("a:1@", "expected Y,X or 'center'"),
-        ("a:1@3", "expected Y,X or 'center'"),
         ("a:1@3,", "expected Y,X or 'center'"),
         ("a:1 b:2", "expected + or -"),
         ("a:1+", "expected a layer name"),

@@ -155,7 +155,8 @@ def _normalised(audio: np.ndarray) -> np.ndarray | None:
     return audio / max(1.0, float(np.abs(audio).max()) / 0.99)
 
 
-def _check_settings(folder: Path, settings: CollectionSettings) -> dict:
+def check_settings(folder: Path, settings: CollectionSettings) -> dict:
+    """The folder's state (settings, failed songs, silent clips); an error when its clips were made otherwise."""
     path = folder / SETTINGS
     if not path.is_file():
         return {"settings": asdict(settings), "failed_songs": [], "silent_clips": []}
@@ -193,7 +194,7 @@ def make_collection(out_dir: Path | str, clips: int = 2000, seconds: float = 3.0
     folder = Path(out_dir)
     (folder / "clips").mkdir(parents=True, exist_ok=True)
     settings = CollectionSettings(seed, float(seconds), sample_rate, clips_per_song)
-    state = _check_settings(folder, settings)
+    state = check_settings(folder, settings)
     rows = read_labels(folder).to_pylist() if (folder / TABLE).is_file() else []
     have = {row["clip"] for row in rows}
     failed, silent = set(state["failed_songs"]), set(state["silent_clips"])

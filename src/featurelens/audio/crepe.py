@@ -56,14 +56,19 @@ class CrepeNet(nn.Module):
         self.sigmoid = nn.Sigmoid()
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        x = frames[:, None, :, None]
+        """[B, 1024] → [B, 360]; or frames side by side [B, 1024, N] → [B, 360, N] (each frame alone: the kernels
+        span one column, so the N columns of every map never mix)."""
+        x = frames[:, None, :, None] if frames.dim() == 2 else frames[:, None]
         for n in range(1, 7):
             block = [getattr(self, f"{name}{n}") for name in ("pad", "conv", "relu")]
             for layer in block:
                 x = layer(x)
             x = getattr(self, f"pool{n}")(getattr(self, f"conv{n}_BN")(x))
-        # Channels-major flattening after moving time next to the batch, as torchcrepe: [B, T, C, 1] → [B, T·C].
-        return self.sigmoid(self.classifier(self.flatten(x.permute(0, 2, 1, 3))))
+        if frames.dim() == 2:
+            # Channels-major flattening after moving time next to the batch, as torchcrepe: [B, T, C, 1] → [B, T·C].
+            return self.sigmoid(self.classifier(self.flatten(x.permute(0, 2, 1, 3))))
+        per_frame = x.permute(0, 3, 2, 1).reshape(x.shape[0], x.shape[3], -1)  # [B, N, T·C], the same order per frame
+        return self.sigmoid(self.classifier(per_frame)).transpose(1, 2)
 
 
 def weights_path(size: str) -> Path:
@@ -77,12 +82,32 @@ def weights_path(size: str) -> Path:
     return path
 
 
+def normalize_frames(frames: torch.Tensor) -> torch.Tensor:
+    """Each frame [..., samples] to zero mean and unit standard deviation, as torchcrepe does."""
+    frames = frames - frames.mean(dim=-1, keepdim=True)
+    return frames / frames.std(dim=-1, keepdim=True).clamp_min(1e-10)
+
+
+class CrepeFrames(nn.Module):
+    """The front end of the `torchcrepe:*` model specs: 16 kHz audio [B, samples] → normalised frames side by side
+    [B, 1024, frames], centred every `hop_length` samples (zero padding at the ends, as torchcrepe)."""
+
+    def __init__(self, hop_length: int = FRAME) -> None:
+        super().__init__()
+        self.hop_length = hop_length
+
+    def frames(self, samples: int) -> int:
+        return samples // self.hop_length + 1
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        padded = nn.functional.pad(audio.reshape(len(audio), -1), (FRAME // 2, FRAME // 2))
+        return normalize_frames(padded.unfold(1, FRAME, self.hop_length)).transpose(1, 2)
+
+
 def frames_of(audio: torch.Tensor, hop_length: int = 160) -> torch.Tensor:
     """16 kHz audio [samples] → normalised frames [N, 1024], centred every `hop_length` samples, as torchcrepe does."""
     padded = nn.functional.pad(audio.reshape(1, 1, -1), (FRAME // 2, FRAME // 2)).reshape(-1)
-    frames = padded.unfold(0, FRAME, hop_length)
-    frames = frames - frames.mean(dim=1, keepdim=True)
-    return frames / frames.std(dim=1, keepdim=True).clamp_min(1e-10)
+    return normalize_frames(padded.unfold(0, FRAME, hop_length))
 
 
 @dataclass

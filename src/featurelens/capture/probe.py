@@ -58,12 +58,16 @@ class Probe:
 
 
 def probe_module(module: nn.Module, example: torch.Tensor) -> Probe:
-    """Run `module` once on `example` (already normalised) with hooks on every named submodule."""
+    """Run `module` once on `example` (already normalised) with hooks on every named submodule.
+
+    Calls are recorded on 2-D maps ([B, C, H, W] in and out), and for a spectrogram example ([B, bands, frames])
+    on 1-D maps ([B, C, T] in and out) as one row: (1, T)."""
     order: list[str] = []
     types: dict[str, str] = {}
     shapes: dict[str, tuple[int, ...]] = {}
     calls: list[SpatialCall] = []
     handles = []
+    sequences = example.dim() == 3  # a spectrogram [B, bands, frames]: its maps run along time only
 
     def on_enter(name: str):
         def hook(mod, args):
@@ -80,6 +84,8 @@ def probe_module(module: nn.Module, example: torch.Tensor) -> Probe:
             first = args[0] if args and isinstance(args[0], torch.Tensor) else None
             if first is not None and first.dim() == 4 and output.dim() == 4:
                 calls.append(SpatialCall(name, tuple(first.shape[-2:]), tuple(output.shape[-2:])))
+            elif sequences and first is not None and first.dim() == 3 and output.dim() == 3:  # [B, C, T]: one row
+                calls.append(SpatialCall(name, (1, first.shape[-1]), (1, output.shape[-1])))
         return hook
 
     output, error = None, None
@@ -99,7 +105,8 @@ def probe_module(module: nn.Module, example: torch.Tensor) -> Probe:
     if isinstance(output, torch.Tensor):
         layers.append(LayerInfo(LOGIT, "output", tuple(output.shape[1:])))
     names = frozenset(name for name, _ in module.named_modules() if name)
-    return Probe(tuple(example.shape[-2:]), tuple(layers), tuple(calls), error, names)
+    size = (1, example.shape[-1]) if sequences else tuple(example.shape[-2:])
+    return Probe(size, tuple(layers), tuple(calls), error, names)
 
 
 def list_layers(module: nn.Module, example: torch.Tensor) -> list[LayerInfo]:
@@ -109,20 +116,15 @@ def list_layers(module: nn.Module, example: torch.Tensor) -> list[LayerInfo]:
 
 def probe(model, size: int | tuple[int, int] | None = None) -> Probe:
     """The cached probe of a `LoadedModel` at `size` (default: its input size); one-line error if no layer runs there."""
-    height, width = _pair(size if size is not None else model.input_size)
+    height, width = model.input_pair(size)
     key = (id(model.module), height, width)  # copies of a model may swap their module
     cache = model.probes
     if key not in cache:
-        example = torch.full((1, model.in_channels, height, width), 0.5, device=model.device)
-        found = probe_module(model.module, model.normalize(example))
+        found = probe_module(model.module, model.dry_run_input(height, width))
         if not found.layers:
             raise FeaturelensError(f"model {model.spec!r} cannot run on {height}×{width} inputs: {found.error}")
         cache[key] = found
     return cache[key]
-
-
-def _pair(size: int | tuple[int, int]) -> tuple[int, int]:
-    return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
 def mid_layer(model) -> str:

@@ -20,6 +20,7 @@ from featurelens.cli import (
     examples_command,
     invert_command,
     layers_command,
+    music_command,
     overview_command,
     project_command,
     render_command,
@@ -44,6 +45,7 @@ app.command("serve")(serve_command.serve)
 app.command("evolve")(evolve_command.evolve)
 app.command("atlas")(atlas_command.atlas)
 app.add_typer(invert_command.invert_app, name="invert")
+app.add_typer(music_command.music_app, name="music")
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ SKIPPED_SHOWN = 5  # unreadable files named on stderr; all are in summary.json
 
 
 def examples(
-    data: str = typer.Option(..., "--data", "-d", help="A folder of images (recursive: jpg, png, webp, bmp), or fashion-mnist:train, fashion-mnist:test, photos."),
+    data: str = typer.Option(..., "--data", "-d", help="A folder of images (recursive: jpg, png, webp, bmp), or fashion-mnist:train, fashion-mnist:test, photos; for an audio model (music-cnn) a folder of audio files (wav, flac, ogg, mp3) or music (the built-in collection)."),
     layers: str = typer.Option(..., "--layers", "-l", help="Comma-separated layer names (see `featurelens layers`)."),
     k: int = typer.Option(9, "--k", "-k", help="Examples kept per channel, at each end (top-k and bottom-k)."),
     reduce: str = typer.Option("max", "--reduce", help="Rank inputs by the channel's spatial max (peak; trough for bottom-k) or mean."),
@@ -37,7 +37,8 @@ def examples(
     """Find each channel's top-k and bottom-k inputs in one pass over a dataset; write a table, crops and pages.
 
     Writes OUT/examples.parquet, OUT/summary.json, OUT/index.html with a page per layer, and PNGs of
-    the inputs and of the crop each unit saw. Long runs save OUT/checkpoint.pt every
+    the inputs and of the crop each unit saw (for an audio model: each clip's spectrogram with the excerpt
+    the unit hears outlined, and the clip and the excerpt as WAV files the pages play). Long runs save OUT/checkpoint.pt every
     --checkpoint-every batches; after Ctrl-C or a crash, run the same command again to continue.
     """
     check_output_folder(out)
@@ -49,6 +50,8 @@ def examples(
     result = run_or_describe(plan, dry_run, f"write to {out}")
     if result is None:
         return
+    for note in getattr(result, "notes", ()):  # an audio pass: what was done to awkward files, once each
+        typer.echo(f"note: {note}", err=True)
     index = result.save(out)
     _report(result, index)
     if result.interrupted:
@@ -57,10 +60,11 @@ def examples(
 
 def _report(result, index: Path) -> None:
     note = " (interrupted: rerun the same command to continue)" if result.interrupted else ""
+    noun = getattr(result, "entry_noun", "images")
     projections = f" + {len(result.projections)} projections in {result.projection_seconds:.1f} s" if result.projection_method else ""
     typer.echo(
-        f"wrote {index}: {result.items_seen} images, {len(result.layers)} layer(s), k={result.k}, "
-        f"{result.seconds:.1f} s ({result.images_per_second:.0f} images/s){projections}; {result.total_seconds:.1f} s in all{note}",
+        f"wrote {index}: {result.items_seen} {noun}, {len(result.layers)} layer(s), k={result.k}, "
+        f"{result.seconds:.1f} s ({result.images_per_second:.0f} {noun}/s){projections}; {result.total_seconds:.1f} s in all{note}",
         err=True,
     )
     if result.skipped:

@@ -15,7 +15,7 @@ from featurelens.models import model_for
 
 def layers(
     model: str = ModelOption,
-    size: int = typer.Option(None, "--size", help="Input size for the dry run (default: the model's own)."),
+    size: int = typer.Option(None, "--size", help="Input size for the dry run (default: the model's own; frames for an audio model)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {name, type, shape}."),
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,
@@ -24,13 +24,13 @@ def layers(
     loaded = model_for(model, device)
     side = size or loaded.input_size
     if dry_run:
-        typer.echo(f"would list the layers of {loaded.spec} at {side}×{side} on {loaded.device}")
+        typer.echo(f"would list the layers of {loaded.spec} at {loaded.size_label(side)} on {loaded.device}")
         return
     infos = probe(loaded, side).layers
     if as_json:
         typer.echo(json.dumps([{"name": i.name, "type": i.type, "shape": list(i.shape), "channels": i.channels} for i in infos]))
         return
-    table = Table(title=f"{loaded.spec} at {side}×{side}")
+    table = Table(title=f"{loaded.spec} at {loaded.size_label(side)}")
     for column in ("layer", "type", "output shape", "channels"):
         table.add_column(column, no_wrap=True, overflow="fold")
     for info in infos:

@@ -15,14 +15,16 @@ from typing import Any, Sequence
 import torch
 
 from featurelens.engine import Engine, check_engine
-from featurelens.errors import require_positive
+from featurelens.errors import FeaturelensError, require_positive
+from featurelens.dataset_examples.audio_pass import AudioExamplesPlan, plan_audio_examples
+from featurelens.dataset_examples.audio_result import AudioExamplesResult
 from featurelens.dataset_examples.checkpoint import save_checkpoint, state_to_resume
 from featurelens.dataset_examples.projections import example_projections
 from featurelens.dataset_examples.result import ExamplesResult
 from featurelens.dataset_examples.run import PassPlan, plan_pass, run_pass
 from featurelens.dataset_examples.shards import check_shardable
 from featurelens.dataset_examples.state import ExamplesState
-from featurelens.models import LoadedModel
+from featurelens.models import LoadedModel, model_for
 from featurelens.progress import ProgressArg
 from featurelens.projection.rectifiers import check_method
 
@@ -101,15 +103,19 @@ class ExamplesSettings:
 def plan_examples(
     model: LoadedModel | str, data: Any, layers: Sequence[str] | str, settings: ExamplesSettings | None = None,
     *, device: torch.device | str | None = None,
-) -> ExamplesPlan:
-    """Check an examples job without running it (see `examples`)."""
+) -> ExamplesPlan | AudioExamplesPlan:
+    """Check an examples job without running it (see `examples`); an audio model's job is an `AudioExamplesPlan`."""
     s = settings or ExamplesSettings()
+    loaded = model_for(model, device)
+    if loaded.audio is not None:
+        return _audio_plan(loaded, data, layers, s)
     if s.project is not None:
         check_method(s.project)
     require_positive("checkpoint_every", s.checkpoint_every, allow_zero=True)
     engine = check_engine(s.engine, s.address, s.workers, device)
-    passplan = plan_pass(model, data, layers, s.k, s.reduce, s.batch_size, size=s.size, limit=s.limit, device=device,
+    passplan = plan_pass(loaded, data, layers, s.k, s.reduce, s.batch_size, size=s.size, limit=s.limit, device=device,
                          workers=None if engine.is_ray else s.workers)
+    passplan.model_spec = model if isinstance(model, str) else None  # what Ray workers load
     if engine.is_ray:
         check_shardable(passplan.source)
     plan = ExamplesPlan(passplan, s.project, Path(s.checkpoint) if s.checkpoint else None, s.checkpoint_every, engine=engine)
@@ -118,6 +124,14 @@ def plan_examples(
         if note:
             plan.notes.append(note)
     return plan
+
+
+def _audio_plan(model: LoadedModel, data: Any, layers: Sequence[str] | str, s: ExamplesSettings) -> AudioExamplesPlan:
+    """An audio model's examples: clips ranked over time (one pass, no checkpoint file: a pass is quick)."""
+    for name, value, default in (("project", s.project, None), ("size", s.size, None), ("engine", s.engine, "local")):
+        if value != default:
+            raise FeaturelensError(f"{{parameter}} is not available for an audio model's examples (got {value!r})", parameter=name)
+    return plan_audio_examples(model, data, layers, s.k, s.reduce, s.batch_size, s.limit)
 
 
 def examples(
@@ -139,7 +153,7 @@ def examples(
     address: str | None = None,
     device: torch.device | str | None = None,
     progress: ProgressArg = None,
-) -> ExamplesResult:
+) -> ExamplesResult | AudioExamplesResult:
     """Top-k and bottom-k inputs of every channel of `layers` over `data`, in one pass.
 
     `data`: a folder of images, "fashion-mnist:train" / "fashion-mnist:test" / "photos", or any
@@ -151,6 +165,12 @@ def examples(
     `engine` "ray" ranks shards of `data` on Ray workers and merges them into the same table as "local"
     (`address`: the cluster to join, None starts a local Ray instance; `workers`: Ray workers at once —
     with "local", threads decoding image files). Checkpoints of either engine continue on the other.
+
+    An audio model (`music-cnn`) takes a folder of audio files (wav, flac, ogg, mp3) or "music" (the built-in
+    collection) and ranks clips by the peak (or mean) of each channel over time; each example has the time of
+    the peak and the excerpt the unit hears (an `AudioExamplesResult`). Unreadable files are skipped and
+    counted; other sample rates are resampled, stereo mixed down, clips shorter than the receptive field
+    zero-padded; `result.notes` says each once.
     """
     settings = ExamplesSettings(k, reduce, batch_size, size, limit, project, checkpoint, checkpoint_every, resume, workers,
                                 engine, address)

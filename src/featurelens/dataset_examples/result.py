@@ -49,8 +49,9 @@ class LayerExamples:
 
 
 @dataclass(frozen=True)
-class Example:
-    """One row of the examples table. `rank` counts from 1 (the strongest); box = (x0, y0, x1, y1), x1/y1 exclusive."""
+class ExampleRow:
+    """What every row of an examples table starts with: the unit, the end ("max" top, "min" bottom), the rank from 1
+    (the strongest), the score and the entry's index in the source."""
 
     layer: str
     channel: int
@@ -58,6 +59,12 @@ class Example:
     rank: int
     score: float
     index: int
+
+
+@dataclass(frozen=True)
+class Example(ExampleRow):
+    """One row of the examples table of images; box = (x0, y0, x1, y1), x1/y1 exclusive."""
+
     item: str | int
     y: int
     x: int

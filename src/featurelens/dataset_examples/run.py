@@ -167,21 +167,15 @@ def plan_pass(
     size: int | None = None, limit: int | None = None, device=None, workers: int | None = None, distribution: int = 0,
 ) -> PassPlan:
     """Check and resolve the inputs (cheap checks first, so mistakes fail fast)."""
-    _check_settings(k, reduce, batch_size, limit)
+    check_settings(k, reduce, batch_size, limit)
     require_positive("distribution", distribution, allow_zero=True)
     loaded = model_for(model, device)
-    names = [n.strip() for n in layers.split(",")] if isinstance(layers, str) else [str(n).strip() for n in layers]
-    names = list(dict.fromkeys(n for n in names if n))
-    if not names:
-        raise bad_parameter("layers", "names none: give at least one, e.g. conv2 (see `featurelens layers`)")
-    for name in names:
-        if name != LOGIT:
-            find_layer(loaded.module, name)  # unknown names fail here, with the closest names
+    names = layer_names(loaded, layers)
     images = open_source(data, workers)
     size = size or loaded.input_size
     if size < loaded.min_size:
         raise bad_parameter("size", f"{size} is below {loaded.spec}'s minimum of {loaded.min_size} pixels")
-    shapes = _layer_shapes(loaded, names, size)
+    shapes = layer_shapes(loaded, names, size)
     fields = receptive_fields(loaded, names, size)
     fingerprint = run_fingerprint(loaded, images, names, k, reduce, size)
     if distribution:
@@ -280,7 +274,20 @@ def _snapshot(plan: PassPlan, table: StreamingTopK, done: Finished, clock: _Cloc
                          dict(done.cached_images), sample)
 
 
-def _check_settings(k: int, reduce: str, batch_size: int, limit: int | None) -> None:
+def layer_names(model: LoadedModel, layers: Sequence[str] | str) -> list[str]:
+    """The layers asked for ("a,b" or a list), each checked to exist (unknown names fail with the closest ones)."""
+    names = [n.strip() for n in layers.split(",")] if isinstance(layers, str) else [str(n).strip() for n in layers]
+    names = list(dict.fromkeys(n for n in names if n))
+    if not names:
+        raise bad_parameter("layers", "names none: give at least one, e.g. conv2 (see `featurelens layers`)")
+    for name in names:
+        if name != LOGIT:
+            find_layer(model.module, name)
+    return names
+
+
+def check_settings(k: int, reduce: str, batch_size: int, limit: int | None) -> None:
+    """Cheap checks of the ranking knobs, each a one-line error naming its parameter."""
     if not isinstance(k, int) or k <= 0:
         raise bad_parameter("k", f"must be a positive number of examples per unit, got {k}")
     if reduce not in REDUCES:
@@ -290,7 +297,7 @@ def _check_settings(k: int, reduce: str, batch_size: int, limit: int | None) -> 
         require_positive("limit", limit)
 
 
-def _layer_shapes(model: LoadedModel, names: list[str], size: int) -> dict[str, tuple[int, ...]]:
+def layer_shapes(model: LoadedModel, names: list[str], size: int) -> dict[str, tuple[int, ...]]:
     """Output shape (without batch) of each layer, from the model's probe; only [C], [C, L] and [C, H, W] rank."""
     found = probe(model, size)
     known = found.shapes()

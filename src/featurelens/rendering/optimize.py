@@ -26,6 +26,8 @@ from featurelens.rendering.param import PARAMETERIZATIONS, RESOLUTION_FREE
 from featurelens.rendering.regularizers import Regularizers
 from featurelens.rendering.result import RenderedUnit, RenderResult
 from featurelens.rendering.sizes import AUTO, SizeChoice, check_size, choose_sizes
+from featurelens.rendering.audio_result import AudioRenderResult
+from featurelens.rendering.spectrogram import AudioRenderPlan, plan_audio_render
 from featurelens.rendering.transforms import RobustnessTransform
 from featurelens.units import UnitExpression, UnitsInput, as_expressions, resolve_expression
 
@@ -163,12 +165,15 @@ def plan_render(
     *,
     device: torch.device | str | None = None,
     **overrides,
-) -> RenderPlan:
-    """Check a render without running it: settings, units against the model at each unit's render size, judges."""
+) -> RenderPlan | AudioRenderPlan:
+    """Check a render without running it: settings, units against the model at each unit's render size, judges.
+    An audio model's render is an `AudioRenderPlan` (a log-mel per unit, made audible)."""
     settings = replace(settings or RenderSettings(), **overrides)
     engine = check_engine(settings.engine, settings.address, settings.workers, device)
     expressions = as_expressions(units)
     loaded = model_for(model, device)
+    if loaded.audio is not None:
+        return _audio_plan(loaded, expressions, settings)
     settings.check(loaded, len(expressions))
     first_size = loaded.input_size if settings.size == AUTO else settings.size
     resolved = [resolve_expression(e, loaded, probe(loaded, first_size)) for e in expressions]
@@ -207,7 +212,7 @@ def render(
     workers: int | None = None,
     device: torch.device | str | None = None,
     progress: ProgressArg = None,
-) -> RenderResult:
+) -> RenderResult | AudioRenderResult:
     """Render one image per unit (× `batch`), all optimised together.
 
     `model`: a spec or a `LoadedModel`; `units`: one address (`"_blocks.8:3"`, a range `"_blocks.8:0..7"`,
@@ -220,12 +225,26 @@ def render(
     (`interrupted` True). The same `seed` gives the same images on the same machine.
     `engine` "ray" renders the batches of `max_batch` images on Ray workers (`address`: the cluster to join,
     None starts a local instance; `workers`: at most this many at once), with the same images as "local".
+    An audio model (`music-cnn`) grows one log-mel spectrogram per unit (`size`: frames, "auto" its clip) at a fixed
+    loudness, robust to time and pitch shifts unless `transforms` is None, and makes it audible: an
+    `AudioRenderResult` whose `.save` writes a PNG and a WAV per unit.
     """
     settings = RenderSettings(
         size, steps, param, lr, batch, seed, diversity, interpolate, transforms, regularizers, decorrelate, max_batch, out_size,
         tuple(judge_list(judge)), engine, address, workers,
     )
     return plan_render(model, units, settings, device=device).run(progress)
+
+
+def _audio_plan(model: LoadedModel, expressions: list[UnitExpression], settings: RenderSettings) -> AudioRenderPlan:
+    """An audio model's render: one log-mel per unit (`size`: frames, "auto" the model's clip), sonified."""
+    defaults = RenderSettings()
+    for name in ("param", "batch", "diversity", "interpolate", "decorrelate", "out_size", "judge", "engine", "regularizers"):
+        if getattr(settings, name) != getattr(defaults, name):
+            raise FeaturelensError(f"{{parameter}} is not available for an audio model's render", parameter=name)
+    frames = None if settings.size == AUTO else settings.size
+    resolved = [resolve_expression(e, model, probe(model, frames)) for e in expressions]
+    return plan_audio_render(model, resolved, frames, settings.steps, settings.seed, settings.lr, settings.transforms is not None)
 
 
 def judge_list(judge: JudgesInput) -> list[str | LoadedModel]:

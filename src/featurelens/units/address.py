@@ -2,6 +2,7 @@
 
     LAYER:C            channel C, mean over space          _blocks.8:12
     LAYER:C@Y,X        one neuron                          _blocks.8:12@3,4
+    LAYER:C@T          one neuron of a 1-D (time) layer    conv3:5@12
     LAYER:C@center     the neuron at the spatial centre    _blocks.8:12@center
     LAYER              the whole layer (mean squared)      _blocks.8      (the DeepDream objective)
     logit:N            a class logit                       logit:285
@@ -25,7 +26,7 @@ CENTER = "center"
 _NUMBER = re.compile(r"\s*(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)\s*\*")
 _LAYER = re.compile(r"[\w][\w.]*")
 _INT = re.compile(r"\d+")
-_POSITION = re.compile(r"(\d+)\s*,\s*(\d+)")
+_POSITION = re.compile(r"(\d+)(?:\s*,\s*(\d+))?(?!\s*,)")  # Y,X on 2-D maps; T alone on 1-D maps
 _DIRECTION = re.compile(r"dir=(.+?\.npy)")
 _QUOTED = re.compile(r'"([^"]*)"')
 # An unquoted class name runs to a '+', to a '-' after a space (so 'T-shirt/top' stays whole), or to the end.
@@ -38,7 +39,7 @@ class Unit:
 
     layer: str
     channel: int | None = None
-    position: tuple[int, int] | str | None = None  # (y, x) or CENTER
+    position: tuple[int, ...] | str | None = None  # (y, x), (t,) on a 1-D layer, or CENTER
     direction: str | None = None  # path of a .npy vector over the layer's channels
     class_name: str | None = None  # logit given by name, resolved against the model
 
@@ -53,7 +54,7 @@ class Unit:
         if self.position == CENTER:
             return text + "@center"
         if self.position is not None:
-            return text + f"@{self.position[0]},{self.position[1]}"
+            return text + "@" + ",".join(map(str, self.position))
         return text
 
 
@@ -192,8 +193,8 @@ class _Parser:
             return Unit(layer, int(channel.group(0)), CENTER)
         position = self.match(_POSITION)
         if not position:
-            raise self.fail("expected Y,X or 'center' after '@'")
-        return Unit(layer, int(channel.group(0)), (int(position.group(1)), int(position.group(2))))
+            raise self.fail("expected Y,X or 'center' after '@' (T alone on a 1-D layer)")
+        return Unit(layer, int(channel.group(0)), tuple(int(value) for value in position.groups() if value is not None))
 
 
 _RANGE = re.compile(r"^([\w][\w.]*):(\d+)\.\.(\d+)$")

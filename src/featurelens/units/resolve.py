@@ -32,6 +32,9 @@ def channel_out_of_range(layer: str, channel: int, channels: int) -> Featurelens
 def position_out_of_range(layer: str, position: tuple[int, ...], spatial: tuple[int, ...]) -> FeaturelensError:
     shown = ",".join(map(str, position))
     valid = ",".join(f"0..{side - 1}" for side in spatial)
+    if len(position) != len(spatial):
+        form = "T (one index along time)" if len(spatial) == 1 else "Y,X"
+        return FeaturelensError(f"position {shown} does not fit layer {layer!r}, a {len(spatial)}-D map: give {form} in {valid}")
     return FeaturelensError(f"position {shown} out of range for layer {layer!r} at this input size: valid {valid}")
 
 

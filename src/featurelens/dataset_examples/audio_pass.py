@@ -1,0 +1,113 @@
+"""The examples pass for an audio model: stream clips through the front end and the network once, keep each
+channel's top-k and bottom-k clips with the time step of the peak (trough).
+
+Same ranking as images (`topk.StreamingTopK`: by the peak over time, or the mean over time; ties by entry
+order), so a pass equals ranking each clip alone. The front end runs once per batch; the network stops at
+the deepest requested layer (`ActivationCapture`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from featurelens.capture import ActivationCapture
+from featurelens.dataset_examples.audio_result import AudioExamplesResult, AudioLayerExamples
+from featurelens.dataset_examples.audio_sources import AudioSource, open_audio_source
+from featurelens.dataset_examples.result import RankedExamples
+from featurelens.dataset_examples.run import check_settings, layer_names, layer_shapes
+from featurelens.dataset_examples.topk import Ranked, StreamingTopK
+from featurelens.errors import FeaturelensError
+from featurelens.geometry import TimeField, time_fields
+from featurelens.models import LoadedModel
+from featurelens.progress import ProgressArg, reporting
+
+
+@dataclass
+class AudioExamplesPlan:
+    """A checked audio examples job."""
+
+    model: LoadedModel
+    layers: list[str]
+    source: AudioSource
+    fields: dict[str, TimeField]
+    channels: dict[str, int]
+    k: int
+    reduce: str
+    batch_size: int
+    limit: int | None = None
+    notes: list[str] = field(default_factory=list)  # what was decided before the pass (none yet: files are judged as read)
+
+    @property
+    def entries(self) -> int:
+        return min(len(self.source), self.limit) if self.limit else len(self.source)
+
+    def describe(self) -> str:
+        over = "peak" if self.reduce == "max" else "mean"
+        return (f"find examples of {', '.join(self.layers)} of {self.model.spec} on {self.model.device}: {self.entries} "
+                f"audio files of {self.source.name} at {self.model.audio.sample_rate} Hz, top and bottom {self.k} by the "
+                f"{over} over time")
+
+    def run(self, progress: ProgressArg = None) -> AudioExamplesResult:
+        """One pass; Ctrl-C keeps the clips ranked so far (`interrupted`)."""
+        model, audio = self.model, self.model.audio
+        table = StreamingTopK(self.channels, self.k, self.reduce, model.device)
+        ranked, seen, entries, interrupted = Ranked.empty(table.rows, model.device), 0, 0, False
+        widths: dict[str, dict[int, int]] = {layer: {} for layer in self.layers}  # 2-D maps: each clip's frames there
+        started = time.perf_counter()
+        try:
+            with torch.no_grad(), ActivationCapture(model.module, self.layers) as capture, \
+                    reporting(progress, f"examples of {len(self.layers)} layer(s)", rate_unit="clips", transient=True) as report:
+                for batch in self.source.batches(self.batch_size, self.limit):
+                    acts = capture.run(audio.spectrogram(batch.waveforms.to(model.device)))
+                    for layer, act in acts.items():
+                        if act.dim() == 4:
+                            widths[layer].update(dict.fromkeys(batch.indices.tolist(), act.shape[-1]))
+                    table.ranked = ranked
+                    ranked = table.updated(acts, batch.indices)
+                    seen, entries = seen + len(batch.indices), batch.end
+                    report.update(entries, self.entries)
+        except KeyboardInterrupt:
+            interrupted = True
+        if seen == 0 and not interrupted:
+            unreadable = self.source.report.unreadable
+            reason = f": none of the {len(unreadable)} files could be read (e.g. {unreadable[0][0]}: {unreadable[0][1]})" if unreadable else ""
+            raise FeaturelensError(f"the source {self.source.name!r} gave no clips{reason}")
+        layers = [AudioLayerExamples(n, self.channels[n], self.fields[n], _ranked_examples(table.layer_ranked(ranked, n), widths[n]))
+                  for n in self.layers]
+        notes = self.source.report.lines(audio.sample_rate, self.source.min_samples)
+        return AudioExamplesResult(model, self.source, layers, self.k, self.reduce, seen, max(entries, seen), notes,
+                                   interrupted, time.perf_counter() - started)
+
+
+def _ranked_examples(kinds: dict[str, Ranked], widths: dict[int, int]) -> dict[str, RankedExamples]:
+    """Rankings as arrays with (y, x) of each peak: x is the time step. On a 1-D map the flat position is the step
+    (vectors have the one step 0); on a 2-D map [H, T] it is y·T + x, T the clip's own frames there (`widths`)."""
+    out = {}
+    for kind, ranked in kinds.items():
+        positions, indices = ranked.positions.cpu().numpy(), ranked.indices.cpu().numpy()
+        width = np.vectorize(widths.get, otypes=[np.int64])(indices) if widths and indices.size else np.ones_like(positions) * 2**62
+        out[kind] = RankedExamples(ranked.scores.cpu().numpy(), indices, positions // width, positions % width)
+    return out
+
+
+def plan_audio_examples(model: LoadedModel, data: Any, layers: Sequence[str] | str, k: int = 9, reduce: str = "max",
+                        batch_size: int = 64, limit: int | None = None) -> AudioExamplesPlan:
+    """Check an audio examples job: `data` a folder of audio files or "music" (the built-in collection)."""
+    check_settings(k, reduce, batch_size, limit)
+    names = layer_names(model, layers)
+    shapes = layer_shapes(model, names, model.input_size)
+    longer = layer_shapes(model, names, model.input_size + 1)  # one frame more: channels must not change with it
+    for name in names:
+        if longer[name][0] != shapes[name][0] or len(shapes[name]) > (2 if model.audio.map_height == 1 else 3):
+            raise FeaturelensError(f"layer {name!r} of {model.spec} (output {shapes[name]}) is no map of channels over "
+                                   "time: audio examples rank layers [C, T], [C, H, T] (2-D networks) or vectors [C]")
+    fields = time_fields(model, names)  # fails clearly for a model without a spectrogram front end
+    audio = model.audio
+    min_samples = (model.min_size - 1) * audio.hop_length  # the network's receptive field: shorter clips are padded
+    source = open_audio_source(data, audio.sample_rate, min_samples)
+    return AudioExamplesPlan(model, names, source, fields, {n: shapes[n][0] for n in names}, k, reduce, batch_size, limit)

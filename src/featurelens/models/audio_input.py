@@ -1,0 +1,48 @@
+"""`AudioInput`: what an audio model's `LoadedModel` carries so every technique sees its spectrogram.
+
+An audio model takes waveforms (mono, at `sample_rate`); its `frontend` turns them into the input the
+network's module takes, [B, channels, frames]: a log-mel spectrogram for `music-cnn`, the normalised
+1024-sample frames side by side for torchcrepe. Techniques run the front end once and work on that
+input: positions along its last axis are frames, `hop_length` samples apart, each centred on its
+sample and `window` samples wide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class AudioInput:
+    """Front end and conventions of an audio model: waveform [B, samples] → network input [B, channels, frames]."""
+
+    frontend: nn.Module
+    sample_rate: int
+    clip_seconds: float  # the clip length the model was trained on: its default input
+    hop_length: int  # samples between frames
+    window: int  # samples a frame sees, centred on frame × hop_length
+    channels: int  # rows of the network's input: mel bands, or the samples of a frame (torchcrepe)
+    map_height: int = 1  # 1: the network convolves over time only ([B, C, T] maps); else its maps are [B, C, H, T]
+
+    @property
+    def clip_samples(self) -> int:
+        return int(round(self.clip_seconds * self.sample_rate))
+
+    def frames(self, samples: int) -> int:
+        """Frames of the front end's output for a waveform of `samples`."""
+        return samples // self.hop_length + 1
+
+    def frame_samples(self, first: int, stop: int) -> tuple[int, int]:
+        """Samples [start, stop) that frames first … stop-1 see (before clipping to the clip)."""
+        return first * self.hop_length - self.window // 2, (stop - 1) * self.hop_length + self.window - self.window // 2
+
+    def spectrogram(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Waveform [B, samples] (or [samples]) → the network's input [B, channels, frames]."""
+        return self.frontend(waveform.reshape(-1, waveform.shape[-1]))
+
+    def dry_run_input(self, frames: int, device: torch.device | str) -> torch.Tensor:
+        """A quiet input of `frames` frames for one dry run: [1, channels, frames]."""
+        return torch.zeros((1, self.channels, frames), device=device)

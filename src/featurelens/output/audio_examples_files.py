@@ -1,0 +1,108 @@
+"""Writing audio examples: examples.parquet, summary.json, spectrograms, the clips and excerpts as WAV, and pages.
+
+Layout of the output folder (links relative, so the pages play offline and when moved):
+
+  examples.parquet                          one row per (layer, channel, kind, rank): step, peak, start, end in s
+  summary.json                              settings, counts, what was done to awkward files, fields in time
+  index.html, layer-<LAYER>.html            the pages: each clip's spectrogram with the excerpt outlined,
+                                            an <audio> player for the excerpt and one for the whole clip
+  clips/<ENTRY>.wav, spectrograms/<ENTRY>.png   each example clip as the model heard it, and its spectrogram
+  excerpts/<LAYER>/c<C>-<KIND><RANK>.wav    what the unit heard at its peak (trough)
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from featurelens.output.examples_files import KIND_TITLES, layer_page_name
+from featurelens.output.images import safe_filename, to_pil
+from featurelens.output.spectrogram import spectrogram_picture
+
+if TYPE_CHECKING:
+    from featurelens.dataset_examples.audio_result import AudioExample, AudioExamplesResult
+
+
+def write_audio_examples(result: AudioExamplesResult, out_dir: Path) -> Path:
+    """Write everything for `result` under `out_dir`; returns the path of index.html."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = list(result.examples())
+    write_audio_table(rows, out_dir / "examples.parquet")
+    (out_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2))
+    _write_sounds(result, rows, out_dir)
+    env = Environment(loader=PackageLoader("featurelens", "dataset_examples/templates"), autoescape=select_autoescape())
+    pages = []
+    for layer in result.layers:
+        page = layer_page_name(layer.layer)
+        blocks = _channel_blocks([row for row in rows if row.layer == layer.layer])
+        html = env.get_template("audio_layer.html.j2").render(result=result, layer=layer, channels=blocks, field=layer.field)
+        (out_dir / page).write_text(html)
+        pages.append({"name": layer.layer, "page": page, "channels": layer.channels, "field": layer.field.summary()})
+    index = out_dir / "index.html"
+    index.write_text(env.get_template("audio_index.html.j2").render(result=result, pages=pages, summary=result.summary()))
+    return index
+
+
+def write_audio_table(rows: list[AudioExample], path: Path) -> Path:
+    """The table as Parquet: layer, channel, kind, rank, score, item, label, step, peak, start, end, duration."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {name: [getattr(row, name) for row in rows] for name in
+               ("layer", "channel", "kind", "rank", "score", "item", "label", "step", "peak", "start", "end", "duration")}
+    types = {"channel": pa.int32(), "rank": pa.int32(), "step": pa.int32(), "score": pa.float32()}
+    table = pa.table({name: pa.array(values, types.get(name)) for name, values in columns.items()})
+    pq.write_table(table, path)
+    return path
+
+
+def clip_path(index: int) -> str:
+    return f"clips/{index:07d}.wav"
+
+
+def spectrogram_path(index: int) -> str:
+    return f"spectrograms/{index:07d}.png"
+
+
+def excerpt_path(row: AudioExample) -> str:
+    return f"excerpts/{safe_filename(row.layer)}/c{row.channel:04d}-{row.kind}{row.rank:02d}.wav"
+
+
+def _write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
+    import soundfile
+
+    soundfile.write(str(path), np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")
+
+
+def _write_sounds(result: AudioExamplesResult, rows: list[AudioExample], out_dir: Path) -> None:
+    """Each example clip once (WAV and spectrogram), then every excerpt cut from it."""
+    by_index: dict[int, list[AudioExample]] = defaultdict(list)
+    for row in rows:
+        by_index[row.index].append(row)
+    for folder in {out_dir / "clips", out_dir / "spectrograms"} | {(out_dir / excerpt_path(row)).parent for row in rows}:
+        folder.mkdir(parents=True, exist_ok=True)
+    rate = result.sample_rate
+    for index, clip_rows in sorted(by_index.items()):
+        audio = result.clip(index)
+        _write_wav(out_dir / clip_path(index), audio, rate)
+        to_pil(spectrogram_picture(result.log_mel(index))).save(out_dir / spectrogram_path(index), compress_level=1)
+        for row in clip_rows:
+            _write_wav(out_dir / excerpt_path(row), audio[round(row.start * rate):round(row.end * rate)], rate)
+
+
+def _channel_blocks(rows: list[AudioExample]) -> list[dict]:
+    """Template data: per channel, the top and the bottom clips with paths, caption and excerpt outline (in %)."""
+    blocks: dict[int, dict] = {}
+    for row in rows:
+        block = blocks.setdefault(row.channel, {"channel": row.channel, "kinds": {}})
+        kind = block["kinds"].setdefault(row.kind, {"kind": row.kind, "title": KIND_TITLES[row.kind], "examples": []})
+        kind["examples"].append({
+            "row": row, "clip": clip_path(row.index), "spectrogram": spectrogram_path(row.index), "excerpt": excerpt_path(row),
+            "outline": {"left": 100 * row.start / row.duration, "width": 100 * (row.end - row.start) / row.duration},
+        })
+    return [{"channel": b["channel"], "kinds": [b["kinds"][k] for k in ("max", "min") if k in b["kinds"]]} for b in blocks.values()]

@@ -1,0 +1,31 @@
+"""Writing an audio render: per unit a spectrogram PNG and the WAV made audible by Griffin-Lim, and render.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from featurelens.output.images import safe_filename, save_png
+
+if TYPE_CHECKING:
+    from featurelens.rendering.audio_result import AudioRenderResult
+
+
+def write_audio_render(result: AudioRenderResult, out_dir: Path) -> Path:
+    """Write the result under `out_dir`; returns render.json's path."""
+    import soundfile
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = [f"{i:03d}_{safe_filename(u.unit)}.png" for i, u in enumerate(result.units)]
+    for unit, name in zip(result.units, names):
+        save_png(unit.image, out_dir / name)
+        peak = max(float(np.abs(unit.waveform).max()), 1e-9)
+        # Written as heard, unless that would clip: then scaled down to just below full scale.
+        soundfile.write(str(out_dir / (name[:-4] + ".wav")), unit.waveform / max(1.0, peak / 0.99), result.sample_rate,
+                        subtype="PCM_16")
+    path = out_dir / "render.json"
+    path.write_text(json.dumps(result.summary(names), indent=2))
+    return path

@@ -1,10 +1,11 @@
 """The live WebSocket's messages.
 
-Browser → server: binary messages are encoded frames (JPEG/PNG/WebP); text messages are JSON options
-`{"layer", "unit", "method", "classes", "why"}`. Server → browser: one binary message per processed
+Browser → server: binary messages are encoded frames (JPEG/PNG/WebP), or for an audio model audio messages
+("FLA1", see `featurelens.live.audio`); text messages are JSON options `{"layer", "unit", "method", "classes", "why"}`. Server → browser: one binary message per processed
 frame — the 4 bytes "FLV1", a little-endian uint32 header length, the JSON header, then the maps
 (uint8 C×H×W, row-major) and, when a unit is selected, its projection picture (uint8 S×S×C) — and
-text messages `{"type": "error", "message": …}` for what the page should show.
+text messages `{"type": "error", "message": …}` for what the page should show. For audio the header says
+`"kind": "audio"` and the payload is the activations over time (uint8 C×T) then the log-mel (uint8 bands×frames).
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from __future__ import annotations
 import json
 import struct
 
+from featurelens.live.audio import LiveAudioFrame
 from featurelens.live.session import LiveFrame
 
 MAGIC = b"FLV1"
 
 
-def encode_frame(frame: LiveFrame, number: int, extra: dict | None = None) -> bytes:
-    """The binary message for one processed frame."""
+def encode_frame(frame: LiveFrame | LiveAudioFrame, number: int, extra: dict | None = None) -> bytes:
+    """The binary message for one processed frame (or audio window)."""
+    if isinstance(frame, LiveAudioFrame):
+        return _encode_audio_frame(frame, number, extra)
     channels, height, width = frame.maps.shape
     header = {
         "frame": number, "layer": frame.layer, "channels": channels, "height": height, "width": width,
@@ -26,11 +30,25 @@ def encode_frame(frame: LiveFrame, number: int, extra: dict | None = None) -> by
         "projection": list(frame.projection.shape) if frame.projection is not None else None,
         "seconds": frame.seconds, **(extra or {}),
     }
-    encoded = json.dumps(header, separators=(",", ":")).encode()
-    parts = [MAGIC, struct.pack("<I", len(encoded)), encoded, frame.maps.tobytes()]
+    parts = [frame.maps.tobytes()]
     if frame.projection is not None:
         parts.append(frame.projection.tobytes())
-    return b"".join(parts)
+    return _message(header, parts)
+
+
+def _encode_audio_frame(frame: LiveAudioFrame, number: int, extra: dict | None) -> bytes:
+    (channels, steps), (bands, frames) = frame.maps.shape, frame.mel.shape
+    header = {
+        "kind": "audio", "frame": number, "layer": frame.layer, "channels": channels, "steps": steps, "peaks": frame.peaks,
+        "bands": bands, "frames": frames, "window_seconds": frame.window_seconds, "unit": frame.unit,
+        "seconds": frame.seconds, **(extra or {}),
+    }
+    return _message(header, [frame.maps.tobytes(), frame.mel.tobytes()])
+
+
+def _message(header: dict, payload: list[bytes]) -> bytes:
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    return b"".join([MAGIC, struct.pack("<I", len(encoded)), encoded, *payload])
 
 
 def decode_header(message: bytes) -> tuple[dict, memoryview]:

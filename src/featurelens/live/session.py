@@ -59,15 +59,17 @@ class LiveSession:
         self.lock = threading.Lock()
         found = probe(model)
         self.shapes = found.shapes()
-        self.grid_layers = [info.name for info in found.layers if len(info.shape) == 3]
-        self.has_classes = LOGIT in self.shapes and len(self.shapes[LOGIT]) == 1
+        # an audio model's live layers are its maps over time: [C, T], or [C, H, T] for networks with 2-D maps
+        self.grid_layers = [info.name for info in found.layers if len(info.shape) == 3 or (model.audio and len(info.shape) == 2)]
+        self.has_classes = model.audio is None and LOGIT in self.shapes and len(self.shapes[LOGIT]) == 1
 
     def check(self, options: LiveOptions) -> LiveOptions:
         """The options, or a one-line error naming what is wrong (unknown layer, channel out of range, …)."""
         if options.layer not in self.grid_layers:
             close = [name for name in self.grid_layers if name.startswith(options.layer.split(".")[0])][:4]
             hint = f"; e.g. {', '.join(close)}" if close else ""
-            raise bad_parameter("layer", f"{options.layer!r} is not a layer with a spatial map{hint}")
+            kind = "map over time" if self.model.audio else "spatial map"
+            raise bad_parameter("layer", f"{options.layer!r} is not a layer with a {kind}{hint}")
         channels = self.shapes[options.layer][0]
         if options.unit is not None and not 0 <= options.unit < channels:
             raise channel_out_of_range(options.layer, options.unit, channels)
@@ -98,7 +100,7 @@ class LiveSession:
         else:
             with torch.no_grad(), ActivationCapture(model.module, [options.layer]) as capture:
                 activation = capture.run(inputs)[options.layer]
-        maps, peaks = _scaled_maps(activation[0])
+        maps, peaks = scaled_maps(activation[0])
         frame = LiveFrame(options.layer, maps, peaks, frame_classes, frame_why)
         forward = time.perf_counter()
         if options.unit is not None:
@@ -123,7 +125,7 @@ class LiveSession:
         return [{"channel": int(c), "contribution": float(v)} for v, c in zip(values, channels)]
 
 
-def _scaled_maps(activation: torch.Tensor) -> tuple[np.ndarray, list[float]]:
+def scaled_maps(activation: torch.Tensor) -> tuple[np.ndarray, list[float]]:
     """[C, H, W] → uint8 maps, each channel's positive part scaled by its own peak (zero and below are black)."""
     activation = activation.detach().float()
     peaks = activation.flatten(1).amax(1).clamp_min(0)

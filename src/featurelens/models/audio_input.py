@@ -43,6 +43,21 @@ class AudioInput:
         """Waveform [B, samples] (or [samples]) → the network's input [B, channels, frames]."""
         return self.frontend(waveform.reshape(-1, waveform.shape[-1]))
 
+    @property
+    def makes_log_mel(self) -> bool:
+        """Whether the front end's output is a log-mel spectrogram (music-cnn), not raw frames (torchcrepe)."""
+        return hasattr(self.frontend, "filterbank")
+
+    def log_mel(self, waveform: torch.Tensor) -> torch.Tensor:
+        """A log-mel of waveform [B, samples] for people to look at: the front end's own, else 64 bands at 16 ms hops."""
+        if self.makes_log_mel:
+            return self.spectrogram(waveform)
+        from featurelens.audio.frontend import LogMel  # only models without a log-mel front end need one
+
+        if not hasattr(self, "_display"):
+            self._display = LogMel(self.sample_rate)
+        return self._display.to(waveform.device)(waveform.reshape(-1, waveform.shape[-1]))
+
     def dry_run_input(self, frames: int, device: torch.device | str) -> torch.Tensor:
         """A quiet input of `frames` frames for one dry run: [1, channels, frames]."""
         return torch.zeros((1, self.channels, frames), device=device)

@@ -38,7 +38,7 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
     folder = atlas if atlas is not None else default_atlas_folder(model, data)
     jobs = JobRunner()
     views = UnitViews(model, data, folder, jobs)
-    uploads = UploadStore(max_upload_bytes)
+    uploads = UploadStore(max_upload_bytes, model.audio)
     defaults = LiveOptions(layer=mid_layer(model))
     app = FastAPI(title="featurelens", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -86,6 +86,10 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
     async def uploaded(key: str) -> Response:
         return Response(uploads.get(key), media_type="image/jpeg")
 
+    @app.get("/api/uploads/{key}.wav")
+    async def uploaded_sound(key: str) -> Response:
+        return Response(uploads.get(key), media_type="audio/wav")
+
     @app.get("/api/unit/{layer}/{channel}")
     async def unit_view(layer: str, channel: int) -> dict:
         return views.view(layer, channel)
@@ -107,7 +111,8 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
 
 def _too_large(uploads: UploadStore) -> JSONResponse:
     limit = uploads.limit_bytes / (1 << 20)
-    return JSONResponse({"error": f"the upload is larger than {limit:g} MB: send a smaller image"}, status_code=413)
+    what = "sound" if uploads.audio else "image"
+    return JSONResponse({"error": f"the upload is larger than {limit:g} MB: send a smaller {what}"}, status_code=413)
 
 
 def _model_info(model: LoadedModel, session: LiveSession, defaults: LiveOptions, data: str, atlas: Path, max_upload: int) -> dict:
@@ -124,4 +129,6 @@ def _model_info(model: LoadedModel, session: LiveSession, defaults: LiveOptions,
         "atlas": str(atlas),
         "photos": len(bundled_photos()),
         "max_upload_mb": max_upload / (1 << 20),
+        "modality": model.modality,
+        "audio": {"sample_rate": model.audio.sample_rate, "clip_seconds": model.audio.clip_seconds} if model.audio else None,
     }

@@ -1,4 +1,4 @@
-"""The live WebSocket: frames in, processed frames out, only ever the newest frame.
+"""The live WebSocket: frames (or, for an audio model, the last seconds of sound) in, processed frames out, only ever the newest.
 
 A connection keeps one slot for the newest frame it has received; while the model works on one frame,
 frames that arrive overwrite the slot (counted as dropped), so latency stays bounded when the model is
@@ -13,7 +13,7 @@ import json
 from fastapi import WebSocket, WebSocketDisconnect
 
 from featurelens.errors import FeaturelensError
-from featurelens.live import LiveOptions, LiveSession, decode_frame, encode_frame
+from featurelens.live import LiveOptions, LiveSession, decode_audio, decode_frame, encode_frame, process_audio
 
 
 async def serve_live(websocket: WebSocket, session: LiveSession, defaults: LiveOptions) -> None:
@@ -47,6 +47,8 @@ async def serve_live(websocket: WebSocket, session: LiveSession, defaults: LiveO
 
 
 def _process(session: LiveSession, data: bytes, options: LiveOptions):
+    if session.model.audio is not None:  # the newest few seconds of sound, in a message of its own kind
+        return process_audio(session, decode_audio(data, session.model.audio), options)
     image = decode_frame(data, session.model.in_channels, session.model.input_size)
     return session.process(image, options)
 

@@ -118,3 +118,54 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def music_clips(tmp_path_factory) -> Path:
+    """A handful of real clips (4 × 3 s, four instrument families of one song) from the music collection maker."""
+    for module in ("music21", "fluidsynth", "soundfile"):
+        pytest.importorskip(module, reason=f"{module} missing: pip install -e '.[audio]'")
+    if not Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").is_file():
+        pytest.skip("apt-get install -y --no-install-recommends fluidsynth fluid-soundfont-gm")
+    from featurelens.audio.collection import make_collection
+
+    return make_collection(tmp_path_factory.mktemp("music"), clips=4, seconds=3.0, seed=11).folder
+
+
+@pytest.fixture(scope="session")
+def music_server(music_clips, tmp_path_factory):
+    """The live server on `music-cnn` (one torch thread while it runs: the model is small)."""
+    import torch
+
+    from featurelens import load_model
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    server = RunningServer(create_app(load_model("music-cnn"), data=str(music_clips), atlas=tmp_path_factory.mktemp("music-atlas")))
+    yield server
+    server.stop()
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def microphone_file(music_clips, tmp_path_factory) -> Path:
+    """The clips one after another as one WAV: what Chromium's fake microphone plays (on a loop)."""
+    import numpy as np
+    import soundfile
+
+    clips = [soundfile.read(path, dtype="float32", always_2d=True) for path in sorted(music_clips.rglob("*.wav"))]
+    rate = clips[0][1]
+    path = tmp_path_factory.mktemp("microphone") / "music.wav"
+    soundfile.write(path, np.concatenate([audio.mean(axis=1) for audio, _ in clips]), rate, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="session")
+def microphone_browser(microphone_file):
+    """Chromium whose fake microphone streams `microphone_file`, allowed to play sound without a click."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        args = [*FLAGS, f"--use-file-for-fake-audio-capture={microphone_file}", "--autoplay-policy=no-user-gesture-required"]
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        yield browser
+        browser.close()

@@ -1,0 +1,68 @@
+"""The live page of an audio model in a real browser: Chromium's fake microphone streams real music (a WAV of clips
+from the collection maker) through `music-cnn`, and the channels-over-time heat map follows the sound."""
+
+from __future__ import annotations
+
+import pytest
+
+HEAT_PIXELS = """() => { const c = document.getElementById('heat-canvas');
+    return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)); }"""
+MEL_SPREAD = """() => { const c = document.getElementById('mel-canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let lo = 255, hi = 0; for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); } return hi - lo; }"""
+ROW_POINT = """(channel) => { const c = document.getElementById('heat-canvas'), box = c.getBoundingClientRect();
+    return [box.left + box.width / 2, box.top + (channel + 0.5) / Number(c.dataset.channels) * box.height]; }"""
+
+
+def windows_seen(page) -> int:
+    return int(page.get_attribute("#fps", "data-frames") or 0)
+
+
+def wait_windows(page, more: int, timeout: float = 60_000) -> None:
+    start = windows_seen(page)
+    page.wait_for_function(f"Number(document.getElementById('fps').dataset.frames || 0) >= {start + more}", timeout=timeout)
+
+
+@pytest.fixture
+def listening(microphone_browser, music_server):
+    context = microphone_browser.new_context(viewport={"width": 1280, "height": 900})
+    context.grant_permissions(["microphone"])
+    page = context.new_page()
+    page.goto(music_server.url)
+    yield page
+    context.close()
+
+
+def test_the_microphone_drives_activations_that_change_over_time(listening) -> None:
+    page = listening
+    page.click("#source-microphone")
+    page.wait_for_function("document.getElementById('status').textContent === 'microphone'", timeout=30_000)
+    wait_windows(page, 3)
+    assert page.get_attribute("#heat-canvas", "data-channels") == "128"  # every channel of conv3, a row each
+    assert page.get_attribute("#heat-canvas", "data-steps") == "18"  # its time steps over the 3-s window
+    first = page.evaluate(HEAT_PIXELS)
+    page.wait_for_timeout(1500)  # half a second of music is a new note or two
+    wait_windows(page, 3)
+    second = page.evaluate(HEAT_PIXELS)
+    assert max(first) > 0 and max(second) > 0  # the music excites the layer
+    assert first != second  # and the activations follow it
+    assert page.evaluate(MEL_SPREAD) > 100  # the log-mel shows the music, not silence
+    x, y = page.evaluate(ROW_POINT, 5)
+    page.mouse.click(x, y)
+    assert page.text_content("#unit-title") == "conv3:5"
+    page.wait_for_function("document.getElementById('unit-trace').dataset.frame !== undefined", timeout=30_000)
+    assert "peak" in page.text_content("#unit-figures")
+
+
+def test_an_uploaded_sound_plays_through_the_model_and_a_non_audio_file_gets_a_message(listening, music_clips, tmp_path) -> None:
+    page = listening
+    not_audio = tmp_path / "notes.txt"
+    not_audio.write_text("not a sound")
+    page.set_input_files("#source-upload", str(not_audio))
+    page.wait_for_function("!document.getElementById('error').hidden", timeout=30_000)
+    assert "is not audio" in page.text_content("#error")
+    clip = sorted(music_clips.rglob("*.wav"))[0]
+    page.set_input_files("#source-upload", str(clip))
+    page.wait_for_function(f"document.getElementById('status').textContent === '{clip.name}'", timeout=30_000)
+    wait_windows(page, 3)
+    assert page.is_hidden("#error"), page.text_content("#error")
+    assert max(page.evaluate(HEAT_PIXELS)) > 0

@@ -19,7 +19,7 @@ def atlas_layers(model: LoadedModel, layers: LayersInput, render_size: int) -> l
     """The layers, in network order: None → blocks spread over the network plus the logits; "all" → every spatial
     layer plus the logits; else the names given (comma-separated or a list). Shapes are at the model's input size."""
     infos = list(probe(model, model.input_size).layers)
-    spatial = [info for info in infos if len(info.shape) == 3]
+    spatial = [info for info in infos if len(info.shape) == 3 or (model.audio and len(info.shape) == 2)]  # audio: [C, T]
     logit = [info for info in infos if info.name == LOGIT]
     if layers is None:
         chosen = default_layers(model, spatial) + logit

@@ -18,6 +18,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from featurelens.atlas.audio import audio_examples, audio_renders, frame_fields
 from featurelens.atlas.layers import layer_info
 from featurelens.atlas.manifest import LayerEntry, Manifest
 from featurelens.atlas.pass_data import LayerPass
@@ -130,7 +131,7 @@ class AtlasStore:
         if new:
             size = self.settings.render_size(self.model)
             infos = [layer_info(self.model, name, size) for name in new]
-            fields = receptive_fields(self.model, new, self.model.input_size)
+            fields = (frame_fields(self.model, new) if self.model.audio else receptive_fields(self.model, new, self.model.input_size))
             with self.report.timing("writing"):
                 for info in infos:
                     self.manifest.add_layer(LayerEntry.of(info, fields[info.name]))
@@ -206,6 +207,10 @@ class AtlasStore:
         chunk = max(1, s.max_batch // per_unit)
         render_settings = RenderSettings(size=s.render_setting(), steps=s.steps, seed=s.seed, max_batch=s.max_batch,
                                          engine=s.engine, address=s.address, workers=s.workers, judge=self.judges())
+        if self.model.audio is not None:  # grown spectrograms and their sound, one render job per chunk
+            for start in range(0, len(todo), chunk):
+                self._store_renders(entry, audio_renders(self, entry, todo[start:start + chunk], progress))
+            return
         if s.engine == "ray":
             self._renders_on_ray(entry, [todo[start:start + chunk] for start in range(0, len(todo), chunk)], render_settings, progress)
             return
@@ -255,6 +260,11 @@ class AtlasStore:
                 figures["max"]["judged"] = {spec: judged.summary() for spec, judged in unit.max.judged.items()}
                 parts[unit.channel] = {"renders": {"max": urls["max"], "min": urls["min"], "diverse": [urls[f"diverse{i}"] for i in range(len(unit.diverse))]},
                                        "render_figures": figures}
+        self._store_renders(entry, parts)
+
+    def _store_renders(self, entry: LayerEntry, parts: dict[int, dict]) -> None:
+        """Records, manifest and pages after renders of the channels in `parts` (their record parts) were written."""
+        with self.report.timing("writing"):
             self._update_records(entry, parts)
             entry.renders = sorted(set(entry.renders) | set(parts))
             self.manifest.save(self.folder)
@@ -274,6 +284,9 @@ class AtlasStore:
         if channels is not None:
             channels = [channels] if isinstance(channels, (int, np.integer)) else list(channels)
             entries = [self.add_units(entry.name, channels) for entry in entries]
+        if self.model.audio is not None:
+            self._audio_examples(entries, progress)
+            return
         missing = [e for e in entries if e.pass_info is None or not (self.folder / pass_path(e.name)).is_file()]
         passes = self._run_pass(missing, progress) if missing else {}
         for entry in entries:
@@ -292,6 +305,23 @@ class AtlasStore:
                         projections = example_projections(self.model, result, self.settings.project, batch_size=PROJECTION_BATCH,
                                                           progress=progress, channels={entry.name: chunk})
                 self._write_examples(entry, result, found, chunk, projections)
+
+    def _audio_examples(self, entries: list[LayerEntry], progress: ProgressArg) -> None:
+        """Clips of the units that have none yet: one audio pass (quick: clips, not images) for their layers."""
+        todo = {e.name: [c for c in e.units if c not in set(e.examples)] for e in entries}
+        self.report.examples_skipped += sum(len(e.units) - len(todo[e.name]) for e in entries)
+        entries = [e for e in entries if todo[e.name]]
+        if not entries:
+            return
+        found = audio_examples(self, entries, progress)
+        self.report.passes += len(entries)
+        with self.report.timing("writing"):
+            for entry in entries:
+                self._update_records(entry, {c: {"examples": found[entry.name][c]} for c in todo[entry.name]})
+                entry.examples = sorted(set(entry.examples) | set(todo[entry.name]))
+                self.manifest.save(self.folder)
+                self._write_pages(entry, set(todo[entry.name]))
+        self.report.examples_built += sum(len(channels) for channels in todo.values())
 
     def source(self):
         """The data source, opened once (examples' inputs are read again for crops and projections)."""

@@ -34,12 +34,12 @@ def write_audio_examples(result: AudioExamplesResult, out_dir: Path) -> Path:
     rows = list(result.examples())
     write_audio_table(rows, out_dir / "examples.parquet")
     (out_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2))
-    _write_sounds(result, rows, out_dir)
+    write_example_sounds(result, rows, out_dir)
     env = Environment(loader=PackageLoader("featurelens", "dataset_examples/templates"), autoescape=select_autoescape())
     pages = []
     for layer in result.layers:
         page = layer_page_name(layer.layer)
-        blocks = _channel_blocks([row for row in rows if row.layer == layer.layer])
+        blocks = channel_blocks([row for row in rows if row.layer == layer.layer])
         html = env.get_template("audio_layer.html.j2").render(result=result, layer=layer, channels=blocks, field=layer.field)
         (out_dir / page).write_text(html)
         pages.append({"name": layer.layer, "page": page, "channels": layer.channels, "field": layer.field.summary()})
@@ -79,7 +79,7 @@ def _write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
     soundfile.write(str(path), np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")
 
 
-def _write_sounds(result: AudioExamplesResult, rows: list[AudioExample], out_dir: Path) -> None:
+def write_example_sounds(result: AudioExamplesResult, rows: list[AudioExample], out_dir: Path) -> None:
     """Each example clip once (WAV and spectrogram), then every excerpt cut from it."""
     by_index: dict[int, list[AudioExample]] = defaultdict(list)
     for row in rows:
@@ -95,7 +95,7 @@ def _write_sounds(result: AudioExamplesResult, rows: list[AudioExample], out_dir
             _write_wav(out_dir / excerpt_path(row), audio[round(row.start * rate):round(row.end * rate)], rate)
 
 
-def _channel_blocks(rows: list[AudioExample]) -> list[dict]:
+def channel_blocks(rows: list[AudioExample]) -> list[dict]:
     """Template data: per channel, the top and the bottom clips with paths, caption and excerpt outline (in %)."""
     blocks: dict[int, dict] = {}
     for row in rows:

@@ -1,0 +1,89 @@
+"""An atlas of an audio model: each unit's grown spectrograms with their sound, and its top and bottom clips.
+
+The examples are the audio examples pass's (`dataset_examples.audio_pass`: one pass over the clips for all
+layers, ranked by the peak over time), written by its writers (`output.audio_examples_files`): each clip and
+its spectrogram once under clips/ and spectrograms/, each excerpt under excerpts/. The renders are `render`'s
+audio renders: a log-mel that maximizes (minimizes) the unit, as a picture and as a WAV (Griffin-Lim).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from featurelens.dataset_examples.audio_pass import plan_audio_examples
+from featurelens.geometry import ReceptiveField, time_fields
+from featurelens.models import LoadedModel
+from featurelens.output.atlas_files import render_path, save_picture
+from featurelens.output.audio_examples_files import channel_blocks, write_example_sounds
+from featurelens.progress import ProgressArg
+from featurelens.rendering import RenderSettings, plan_render
+from featurelens.rendering.sizes import AUTO
+
+if TYPE_CHECKING:
+    from featurelens.atlas.manifest import LayerEntry
+    from featurelens.atlas.store import AtlasStore
+
+SOUND = "wav"
+
+
+def frame_fields(model: LoadedModel, layers: list[str]) -> dict[str, ReceptiveField]:
+    """What each layer's units hear, as the atlas stores fields: one row of spectrogram frames (size, stride, offset in frames)."""
+    fields = {}
+    for name, found in time_fields(model, layers).items():
+        fields[name] = ReceptiveField(name, (1, found.size), (1, found.stride), (0, found.offset), (1, model.input_size), found.method)
+    return fields
+
+
+def audio_renders(store: AtlasStore, entry: LayerEntry, channels: list[int], progress: ProgressArg) -> dict[int, dict]:
+    """Grow the max and min spectrograms of `channels` (one render job), write picture and sound; record parts per channel."""
+    import soundfile
+
+    s = store.settings
+    units = [f"{entry.name}:{c}" for c in channels]
+    size = s.size if s.size is not None else AUTO
+    with store.report.timing("render"):
+        result = plan_render(store.model, units + [f"-{unit}" for unit in units], RenderSettings(size=size, steps=s.steps, seed=s.seed)).run(progress)
+    if result.interrupted:
+        raise KeyboardInterrupt
+    ext, parts = store.manifest.settings["image_format"], {}
+    with store.report.timing("writing"):
+        for i, channel in enumerate(channels):
+            urls, sounds, figures = {}, {}, {}
+            for kind, sound, sign in (("max", result.units[i], 1.0), ("min", result.units[len(channels) + i], -1.0)):
+                urls[kind] = render_path(entry.name, channel, kind, ext)
+                sounds[kind] = render_path(entry.name, channel, kind, SOUND)
+                save_picture(sound.image, store.folder / urls[kind])
+                peak = max(float(abs(sound.waveform).max()), 1e-9)
+                soundfile.write(str(store.folder / sounds[kind]), sound.waveform / max(1.0, peak / 0.99), result.sample_rate, subtype="PCM_16")
+                figures[kind] = {"activation": sign * sound.activation, "heard": sign * sound.heard, "noise": sign * sound.noise}
+            parts[channel] = {"renders": {**urls, "diverse": []}, "sounds": sounds, "audio_figures": figures}
+    return parts
+
+
+def audio_examples(store: AtlasStore, entries: list[LayerEntry], progress: ProgressArg) -> dict[str, dict[int, dict]]:
+    """One audio examples pass for `entries`; the clips, spectrograms and excerpts written into the atlas; per layer,
+    per channel the record's `examples` (top and bottom clips with paths relative to the atlas and the excerpt in %)."""
+    s = store.settings
+    plan = plan_audio_examples(store.model, store.manifest.data, [e.name for e in entries], s.k, "max", limit=s.limit)
+    with store.report.timing("examples"):
+        result = plan.run(progress)
+    if result.interrupted:
+        raise KeyboardInterrupt
+    found: dict[str, dict[int, dict]] = {}
+    with store.report.timing("writing"):
+        rows = [row for row in result.examples() if row.channel in set(store.manifest.layer(row.layer).units)]
+        write_example_sounds(result, rows, store.folder)
+        for entry in entries:
+            for block in channel_blocks([row for row in rows if row.layer == entry.name]):
+                found.setdefault(entry.name, {})[block["channel"]] = {kind["kind"]: [_example(ex) for ex in kind["examples"]]
+                                                                      for kind in block["kinds"]}
+            entry.pass_info = {"images": result.items_seen, "entries": result.entries, "skipped": len(result.skipped),
+                               "seconds": round(result.seconds, 3), "notes": result.notes}
+    return found
+
+
+def _example(ex: dict) -> dict:
+    row = ex["row"]
+    return {"rank": row.rank, "score": row.score, "item": row.item, "label": row.label, "index": row.index, "step": row.step,
+            "peak": row.peak, "start": row.start, "end": row.end, "duration": row.duration, "clip": ex["clip"],
+            "spectrogram": ex["spectrogram"], "excerpt": ex["excerpt"], "outline": ex["outline"]}

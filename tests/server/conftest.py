@@ -121,18 +121,6 @@ def page(browser):
 
 
 @pytest.fixture(scope="session")
-def music_clips(tmp_path_factory) -> Path:
-    """A handful of real clips (4 × 3 s, four instrument families of one song) from the music collection maker."""
-    for module in ("music21", "fluidsynth", "soundfile"):
-        pytest.importorskip(module, reason=f"{module} missing: pip install -e '.[audio]'")
-    if not Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").is_file():
-        pytest.skip("apt-get install -y --no-install-recommends fluidsynth fluid-soundfont-gm")
-    from featurelens.audio.collection import make_collection
-
-    return make_collection(tmp_path_factory.mktemp("music"), clips=4, seconds=3.0, seed=11).folder
-
-
-@pytest.fixture(scope="session")
 def music_server(music_clips, tmp_path_factory):
     """The live server on `music-cnn` (one torch thread while it runs: the model is small)."""
     import torch

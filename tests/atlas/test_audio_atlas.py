@@ -1,0 +1,51 @@
+"""An atlas of an audio model (`music-cnn` over a handful of collection clips) in a real browser, opened from disk: a
+unit page shows its top and bottom clips' spectrograms with the excerpt outlined and plays the excerpt, the whole clip
+and the render's sound; every page, image, link and sound of the small site resolves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+import featurelens as fl
+from tests.atlas.test_browser import check_site
+
+# Starts an <audio> element (players preload nothing) and reports [duration, playing, currentTime after a moment].
+PLAY = """async audio => {
+  audio.muted = true;
+  await audio.play();
+  await new Promise(done => setTimeout(done, 300));
+  return [audio.duration, !audio.paused, audio.currentTime];
+}"""
+SOUNDS = "players => players.map(a => a.src)"
+
+
+@pytest.fixture(scope="module")
+def music_atlas(music_clips, tmp_path_factory) -> Path:
+    pytest.importorskip("soundfile")
+    folder = tmp_path_factory.mktemp("audio-atlas") / "atlas"
+    fl.atlas("music-cnn", str(music_clips), ["conv2", "conv3"], 2, steps=8, diverse=0, k=2, out=folder)
+    return folder
+
+
+def test_a_unit_page_plays_its_top_clip_and_every_file_of_the_site_resolves(chromium, music_atlas) -> None:
+    pages = check_site(chromium, music_atlas)
+    names = {Path(unquote(urlparse(url).path)).relative_to(music_atlas.resolve()).as_posix() for url in pages}
+    assert names == {"index.html"} | {f"{layer}/{page}" for layer in ("conv2", "conv3") for page in ("index.html", "0.html", "1.html")}
+    page = chromium.new_page()
+    for url in pages:
+        page.goto(url)
+        for source in page.eval_on_selector_all("audio", SOUNDS):
+            assert Path(unquote(urlparse(source).path)).is_file(), f"{url}: sound {source} leads to no file"
+    page.goto((music_atlas / "conv3" / "0.html").as_uri())
+    # 2 renders (max, min) + 2 top and 2 bottom spectrograms, each with its excerpt outlined
+    assert len(page.query_selector_all("img.spectrogram")) == 4 and len(page.query_selector_all(".clip .outline")) == 4
+    duration, playing, position = page.locator("audio.whole-clip").first.evaluate(PLAY)
+    assert duration == pytest.approx(3.0, abs=0.01) and playing and position > 0
+    excerpt, playing, _ = page.locator("audio.excerpt").first.evaluate(PLAY)
+    assert 0 < excerpt < 3.0 and playing
+    render, playing, _ = page.locator("audio.render-sound").first.evaluate(PLAY)
+    assert render > 0 and playing
+    page.close()

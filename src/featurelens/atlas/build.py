@@ -10,7 +10,6 @@ from typing import Sequence
 
 import torch
 
-from featurelens.audio.sources import audio_files
 from featurelens.atlas.layers import LayersInput, atlas_layers
 from featurelens.atlas.manifest import Manifest
 from featurelens.atlas.renders import images_per_unit
@@ -88,10 +87,8 @@ def plan_atlas(
     loaded = model_for(model, device)
     RenderSettings(size=settings.render_setting(), steps=settings.steps).check(loaded, 1)
     existing, settings = check_existing(Path(settings.out), loaded, data, settings)
-    spec = data_spec(data)
-    if spec is not None and loaded.audio is not None:
-        audio_files(spec)  # a missing folder, or one without audio files, fails now
-    elif spec is not None:
+    spec = data_spec(data, loaded)  # an audio model's: checked to hold audio files
+    if spec is not None and loaded.audio is None:
         open_source(spec)  # an empty or unreadable folder fails now, not after the renders
     chosen = atlas_layers(loaded, layers, settings.render_size(loaded))
     count = unit_count(settings.units)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from featurelens.dataset_examples.audio_sources import audio_data_spec
 from featurelens.dataset_examples.sources import BUILTIN_SOURCES
 from featurelens.engine import check_engine
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
@@ -58,6 +59,11 @@ class AtlasSettings:
             require_positive("limit", self.limit)
         require_positive("max_batch", self.max_batch)
 
+    def for_model(self, model: LoadedModel) -> "AtlasSettings":
+        """The settings as `model` can use them: an audio model's units get a max and a min sound, no diverse set
+        and no projections."""
+        return replace(self, diverse=0, project=None) if model.audio is not None else self
+
     def render_size(self, model: LoadedModel) -> int:
         """The side layers are checked at (the smallest any unit renders at)."""
         return self.size or min(model.input_size, SMALL_SIZE)
@@ -88,10 +94,13 @@ def unit_count(units: int | str) -> int | None:
     return units
 
 
-def data_spec(data: str | Path | None) -> str | None:
-    """The data source as the atlas stores it: a built-in name, or a folder's absolute path; one-line error if missing."""
+def data_spec(data: str | Path | None, model: LoadedModel | None = None) -> str | None:
+    """The data source as the atlas stores it: a built-in name, or a folder's absolute path; one-line error if missing.
+    For an audio `model`: "music" or a folder of audio files."""
     if data is None:
         return None
+    if model is not None and model.audio is not None and isinstance(data, (str, Path)):
+        return audio_data_spec(data)
     if not isinstance(data, (str, Path)):
         raise FeaturelensError(f"{{parameter}} of an atlas is a folder or a built-in source ({', '.join(BUILTIN_SOURCES)}), "
                                f"not a {type(data).__name__}: the atlas reads its examples again later", parameter="data")

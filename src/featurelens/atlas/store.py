@@ -99,11 +99,11 @@ class AtlasStore:
         loaded = model_for(model)
         manifest, settings = check_existing(folder, loaded, data, settings)
         if manifest is None:
-            manifest = new_manifest(loaded, data_spec(data), settings)
+            manifest = new_manifest(loaded, data_spec(data, loaded), settings)
             folder.mkdir(parents=True, exist_ok=True)
             manifest.save(folder)
         elif manifest.data is None and data is not None:
-            manifest.data = data_spec(data)
+            manifest.data = data_spec(data, loaded)
             manifest.save(folder)
         store = cls(folder, loaded, manifest, settings)
         store.pages.write_index(manifest)
@@ -397,6 +397,7 @@ def check_existing(folder: Path, model: LoadedModel, data: str | Path | None, se
     """The manifest already in `folder` (None for a new atlas) and the settings to build with; one-line errors when
     the folder holds another model's atlas, another data source, other content settings, or other files."""
     manifest = Manifest.load(check_output_folder(folder))
+    settings = settings.for_model(model) if settings is not None else None
     if manifest is None:
         if folder.is_dir() and any(folder.iterdir()):
             raise FeaturelensError(f"{str(folder)!r} holds files but no {MANIFEST}: give a new or empty folder as {{parameter}}", parameter="out")
@@ -406,7 +407,7 @@ def check_existing(folder: Path, model: LoadedModel, data: str | Path | None, se
     if manifest.model["spec"] != model.spec:
         raise FeaturelensError(f"{str(folder)!r} holds an atlas of model {manifest.model['spec']!r}, not {model.spec!r}: "
                                f"use that model or another folder")
-    given = data_spec(data)
+    given = data_spec(data, model)
     if given is not None and manifest.data is not None and given != manifest.data:
         raise FeaturelensError(f"the atlas in {str(folder)!r} shows examples from {manifest.data!r}, not {given!r}: "
                                f"pass the same {{parameter}} or another folder", parameter="data")
@@ -425,7 +426,7 @@ def check_existing(folder: Path, model: LoadedModel, data: str | Path | None, se
 def new_manifest(model: LoadedModel, data: str | None, settings: AtlasSettings) -> Manifest:
     found = probe(model, model.input_size)
     summary = {"spec": model.spec, "input_size": model.input_size, "in_channels": model.in_channels,
-               "classes": len(model.class_names) if model.class_names else None}
+               "classes": len(model.class_names) if model.class_names else None, "modality": model.modality}
     content = {**settings.content(model), "image_format": picture_format(model.in_channels, model.input_size),
                "reduce": REDUCE, "score": SPATIAL_SCORE}
     layers = [{"name": info.name, "type": info.type, "shape": list(info.shape)} for info in found.layers]

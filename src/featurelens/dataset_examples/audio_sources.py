@@ -105,6 +105,19 @@ class AudioSource:
         return f"{self.folder.resolve()}:{len(self)}"
 
 
+def audio_data_spec(data: str | Path) -> str:
+    """An audio model's data source as stored and passed on: "music" (checked to be made; also what the image
+    default "photos" means for an audio model), or a folder's absolute path (checked to hold audio files)."""
+    if str(data).strip() in (MUSIC, "photos"):
+        if not default_collection().is_dir():
+            raise FeaturelensError(f"the built-in music collection is not made yet ({default_collection()}): run "
+                                   "`featurelens music make`, or give a folder of audio files", parameter="data")
+        return MUSIC
+    folder = Path(data).expanduser()
+    audio_files(folder)
+    return str(folder.resolve())
+
+
 def _batch(clips: list[tuple[int, np.ndarray]], end: int) -> ClipBatch:
     return ClipBatch(torch.from_numpy(np.stack([audio for _, audio in clips])), torch.tensor([i for i, _ in clips]), end)
 

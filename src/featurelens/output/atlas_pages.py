@@ -29,7 +29,8 @@ class AtlasPages:
         self.env = Environment(loader=PackageLoader("featurelens", "atlas/templates"), autoescape=select_autoescape(["html", "j2"]))
 
     def _context(self, manifest: Manifest, root: str) -> dict:
-        return {"manifest": manifest, "settings": manifest.settings, "root": root, "score_name": manifest.settings["score"]}
+        return {"manifest": manifest, "settings": manifest.settings, "root": root, "score_name": manifest.settings["score"],
+                "audio": manifest.model.get("modality") == "audio"}
 
     def write_index(self, manifest: Manifest) -> bool:
         """index.html and style.css."""

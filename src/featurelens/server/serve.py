@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from featurelens.dataset_examples.audio_sources import audio_data_spec
 from featurelens.dataset_examples.sources import open_source
 from featurelens.errors import FeaturelensError, bad_parameter
 from featurelens.models import LoadedModel, model_for
@@ -55,7 +56,10 @@ def plan_serve(
     if max_upload_mb <= 0:
         raise bad_parameter("max_upload_mb", f"must be positive, got {max_upload_mb}")
     loaded = model_for(model, device)
-    open_source(data).close()
+    if loaded.audio is not None:
+        data = audio_data_spec(data)  # "music" (also for the image default "photos") or a folder of audio files
+    else:
+        open_source(data).close()
     folder = Path(atlas) if atlas is not None else default_atlas_folder(loaded, str(data))
     check_output_folder(folder)
     _check_address(host, port)

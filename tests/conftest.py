@@ -82,15 +82,21 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 
 @pytest.fixture(scope="session")
-def chromium():
-    """Debian's Chromium through Playwright (never a downloaded browser), media allowed to play without a click."""
+def playwright_driver():
+    """One Playwright driver for the whole session (its sync API runs one at a time); browsers launch from it."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not os.path.isfile(CHROMIUM):
         pytest.skip("apt-get install chromium")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright_driver):
+    """Debian's Chromium through Playwright (never a downloaded browser), media allowed to play without a click."""
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture(scope="session")

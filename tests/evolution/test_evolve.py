@@ -3,7 +3,6 @@
 import json
 import shutil
 import statistics
-from pathlib import Path
 
 import pytest
 import torch
@@ -77,21 +76,18 @@ def test_every_checkpoint_starts_from_the_same_noise(fashion):
 
 
 @needs_data
-def test_the_timeline_page_loads_with_every_image(evolution, tmp_path):
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("apt-get install chromium")
+def test_the_timeline_page_loads_with_every_image(evolution, tmp_path, playwright_driver):
     index = evolution.save(tmp_path / "evolution")
     summary = json.loads((tmp_path / "evolution" / "evolution.json").read_text())
     assert [c["label"] for c in summary["checkpoints"]][0] == "init" and len(summary["units"]) == 18
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page()
-        page.goto(index.as_uri())
-        page.wait_for_load_state("load")
-        widths = page.eval_on_selector_all("img", "images => images.map(i => i.complete ? i.naturalWidth : 0)")
-        rows = page.eval_on_selector_all("tr", "rows => rows.length")
-        browser.close()
+    # one Playwright driver for the session (tests/conftest.py): its sync API runs one at a time
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    page = browser.new_page()
+    page.goto(index.as_uri())
+    page.wait_for_load_state("load")
+    widths = page.eval_on_selector_all("img", "images => images.map(i => i.complete ? i.naturalWidth : 0)")
+    rows = page.eval_on_selector_all("tr", "rows => rows.length")
+    browser.close()
     assert len(widths) == 18 * 7 * 2  # a render and an example grid per unit and checkpoint
     assert all(w > 0 for w in widths)
     assert rows == 1 + 18

@@ -103,12 +103,10 @@ def camera_file(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def browser(camera_file):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*FLAGS, f"--use-file-for-fake-video-capture={camera_file}"])
-        yield browser
-        browser.close()
+def browser(camera_file, playwright_driver):
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=[*FLAGS, f"--use-file-for-fake-video-capture={camera_file}"])
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
@@ -149,11 +147,9 @@ def microphone_file(music_clips, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def microphone_browser(microphone_file):
+def microphone_browser(microphone_file, playwright_driver):
     """Chromium whose fake microphone streams `microphone_file`, allowed to play sound without a click."""
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        args = [*FLAGS, f"--use-file-for-fake-audio-capture={microphone_file}", "--autoplay-policy=no-user-gesture-required"]
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-        yield browser
-        browser.close()
+    args = [*FLAGS, f"--use-file-for-fake-audio-capture={microphone_file}", "--autoplay-policy=no-user-gesture-required"]
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=args)
+    yield browser
+    browser.close()

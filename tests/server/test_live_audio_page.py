@@ -9,6 +9,8 @@ HEAT_PIXELS = """() => { const c = document.getElementById('heat-canvas');
     return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)); }"""
 MEL_SPREAD = """() => { const c = document.getElementById('mel-canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     let lo = 255, hi = 0; for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); } return hi - lo; }"""
+PLAY = """async audio => { audio.muted = true; await audio.play(); await new Promise(done => setTimeout(done, 300));
+    return [audio.duration, !audio.paused, audio.currentTime]; }"""
 ROW_POINT = """(channel) => { const c = document.getElementById('heat-canvas'), box = c.getBoundingClientRect();
     return [box.left + box.width / 2, box.top + (channel + 0.5) / Number(c.dataset.channels) * box.height]; }"""
 
@@ -51,6 +53,23 @@ def test_the_microphone_drives_activations_that_change_over_time(listening) -> N
     assert page.text_content("#unit-title") == "conv3:5"
     page.wait_for_function("document.getElementById('unit-trace').dataset.frame !== undefined", timeout=30_000)
     assert "peak" in page.text_content("#unit-figures")
+
+
+def test_a_units_clips_and_sounds_are_built_on_demand_and_play(listening) -> None:
+    page = listening
+    page.click("#source-microphone")
+    wait_windows(page, 2)
+    x, y = page.evaluate(ROW_POINT, 9)
+    page.mouse.click(x, y)
+    page.wait_for_selector("#unit-build", timeout=30_000)
+    page.click("#unit-build")  # renders and the examples pass run in the background (8 steps, 4 clips)
+    page.wait_for_selector("#unit-views audio.whole-clip", timeout=120_000)
+    assert page.get_attribute("#unit-views", "data-missing") == ""
+    assert len(page.query_selector_all("#unit-views .clip .outline")) == 4  # top 2 and bottom 2, each excerpt outlined
+    duration, playing, position = page.locator("#unit-views audio.whole-clip").first.evaluate(PLAY)
+    assert duration == pytest.approx(3.0, abs=0.01) and playing and position > 0
+    render, playing, _ = page.locator("#unit-views audio.render-sound").first.evaluate(PLAY)
+    assert render > 0 and playing
 
 
 def test_an_uploaded_sound_plays_through_the_model_and_a_non_audio_file_gets_a_message(listening, music_clips, tmp_path) -> None:

@@ -205,6 +205,7 @@ function selectUnit(channel) {
   $("unit-trace").getContext("2d").clearRect(0, 0, $("unit-trace").width, $("unit-trace").height);
   delete $("unit-trace").dataset.frame;
   sendOptions();
+  if (window.featurelensUnitViews) window.featurelensUnitViews(state.options.layer, channel);
 }
 
 function channelAt(event) {

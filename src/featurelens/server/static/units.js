@@ -18,6 +18,22 @@
     return `<h3>${title}</h3><div class="${className}">${shown.map((e) => `<img src="${e.src}" alt="${escape(e.alt)}" title="${escape(e.alt)}">`).join("")}</div>`;
   }
 
+  // Audio units: each spectrogram with the excerpt the unit hears outlined (when there is one) and its players.
+  function sounds(title, entries) {
+    const shown = entries.filter((entry) => entry.picture);
+    if (!shown.length) return "";
+    const figure = (e) => `<figure class="clip" title="${escape(e.alt)}"><div class="whole"><img src="${e.picture}" alt="${escape(e.alt)}">` +
+      (e.outline ? `<div class="outline" style="left: ${e.outline.left.toFixed(2)}%; width: ${e.outline.width.toFixed(2)}%"></div>` : "") + "</div>" +
+      (e.sound ? `<audio class="${e.whole ? "excerpt" : "render-sound"}" controls preload="none" src="${e.sound}"></audio>` : "") +
+      (e.whole ? `<audio class="whole-clip" controls preload="none" src="${e.whole}"></audio>` : "") + "</figure>";
+    return `<h3>${title}</h3><div class="clips">${shown.map(figure).join("")}</div>`;
+  }
+
+  function clips(title, entries) {
+    return sounds(title, entries.map((e) => ({ picture: url(e.spectrogram), sound: url(e.excerpt), whole: url(e.clip), outline: e.outline,
+      alt: `${e.item}${e.label ? ` (${e.label})` : ""}: ${Number(e.score).toFixed(3)}, excerpt ${e.start.toFixed(2)}–${e.end.toFixed(2)} s` })));
+  }
+
   function histogram(distribution) {
     if (!distribution || !distribution.counts || !distribution.counts.length) return "";
     const counts = distribution.counts, top = Math.max(...counts, 1), width = 220, height = 48, bar = width / counts.length;
@@ -31,13 +47,22 @@
     const renders = record.renders || {};
     const examples = record.examples || {};
     let html = "";
-    html += images("Visualization (max, min, diverse)", [
-      { src: url(renders.max), alt: "maximizes the unit" }, { src: url(renders.min), alt: "minimizes the unit" },
-      ...(renders.diverse || []).map((path, i) => ({ src: url(path), alt: `diverse ${i}` })),
-    ], "renders");
-    html += images("Top examples (what the unit saw)", (examples.max || []).map((e) => ({ src: url(e.crop), alt: `${e.item}: ${Number(e.score).toFixed(3)}` })), "examples top");
-    html += images("Their projections", (examples.max || []).map((e) => ({ src: url(e.projection), alt: `projection of ${e.item}` })), "examples projections");
-    html += images("Bottom examples", (examples.min || []).map((e) => ({ src: url(e.crop), alt: `${e.item}: ${Number(e.score).toFixed(3)}` })), "examples bottom");
+    if (record.sounds || [...(examples.max || []), ...(examples.min || [])].some((e) => e.clip)) {  // an audio model's unit
+      const played = record.sounds || {};
+      html += sounds("Sounds grown to maximize and minimize the unit", [
+        { picture: url(renders.max), sound: url(played.max), alt: "maximizes the unit" }, { picture: url(renders.min), sound: url(played.min), alt: "minimizes the unit" },
+      ]);
+      html += clips("Top clips (the excerpt each unit heard at its peak outlined)", examples.max || []);
+      html += clips("Bottom clips", examples.min || []);
+    } else {
+      html += images("Visualization (max, min, diverse)", [
+        { src: url(renders.max), alt: "maximizes the unit" }, { src: url(renders.min), alt: "minimizes the unit" },
+        ...(renders.diverse || []).map((path, i) => ({ src: url(path), alt: `diverse ${i}` })),
+      ], "renders");
+      html += images("Top examples (what the unit saw)", (examples.max || []).map((e) => ({ src: url(e.crop), alt: `${e.item}: ${Number(e.score).toFixed(3)}` })), "examples top");
+      html += images("Their projections", (examples.max || []).map((e) => ({ src: url(e.projection), alt: `projection of ${e.item}` })), "examples projections");
+      html += images("Bottom examples", (examples.min || []).map((e) => ({ src: url(e.crop), alt: `${e.item}: ${Number(e.score).toFixed(3)}` })), "examples bottom");
+    }
     html += histogram(record.distribution);
     for (const job of view.jobs) {
       const total = job.total || 0;

@@ -2,8 +2,6 @@
 // (every channel's map of the chosen layer, the top classes, why the top class, a unit's projection).
 "use strict";
 
-const info = window.FEATURELENS;
-const $ = (id) => document.getElementById(id);
 const state = {
   ws: null, options: { layer: info.default_layer, unit: null, method: "guided", classes: info.classes, why: info.classes },
   source: null, stillDirty: false, sent: 0, received: 0, dropped: 0, times: [], last: null, gridImage: null,
@@ -11,29 +9,9 @@ const state = {
 const capture = document.createElement("canvas");
 capture.width = capture.height = info.input_size;
 
-function showError(message) {
-  const box = $("error");
-  box.textContent = message;
-  box.hidden = !message;
-}
-
-function connect() {
-  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/live`);
-  ws.binaryType = "arraybuffer";
-  ws.onopen = () => { state.sent = state.received = state.dropped = 0; sendOptions(); $("status").textContent = "connected"; };
-  ws.onclose = () => { $("status").textContent = "disconnected — reconnecting…"; setTimeout(connect, 1000); };
-  ws.onmessage = (event) => (typeof event.data === "string" ? onText(JSON.parse(event.data)) : onFrame(event.data));
-  state.ws = ws;
-}
-
 function sendOptions() {
-  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(state.options));
+  sendLiveOptions(state);
   state.stillDirty = true;
-}
-
-function onText(message) {
-  if (message.type === "error") showError(message.message);
-  else if (message.type === "options") showError("");
 }
 
 // --- sources: camera, video file, uploaded image, bundled photo ---------------------------------------
@@ -240,22 +218,8 @@ function selectUnit(channel) {
   if (window.featurelensUnitViews) window.featurelensUnitViews(state.options.layer, channel);
 }
 
-function escapeHtml(text) {
-  return String(text).replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch]);
-}
-
 // --- wiring -----------------------------------------------------------------------------------------
-$("grid-canvas").addEventListener("click", (event) => { const channel = channelAt(event); if (channel !== null) selectUnit(channel); });
-$("grid-canvas").addEventListener("mousemove", (event) => {
-  const channel = channelAt(event);
-  $("grid-canvas").title = channel === null ? "" : `${state.options.layer}:${channel}`;
-});
-$("layer").addEventListener("change", (event) => {
-  state.options.layer = event.target.value;
-  state.options.unit = null;
-  $("unit-panel").hidden = true;
-  sendOptions();
-});
+wireChannels($("grid-canvas"), state, channelAt, selectUnit, sendOptions);
 $("method").addEventListener("change", (event) => { state.options.method = event.target.value; sendOptions(); });
 if ($("classes-toggle")) {
   $("classes-toggle").addEventListener("change", (event) => {
@@ -277,6 +241,6 @@ for (let i = 0; i < info.photos; i += 1) {
   img.addEventListener("click", () => choosePhoto(i));
   $("photos").appendChild(img);
 }
-connect();
+connectLive(state, onFrame, sendOptions, () => { $("status").textContent = "connected"; });
 choosePhoto(1);
 requestAnimationFrame(loop);

@@ -3,37 +3,13 @@
 // newest on the right), the log-mel the model heard, and the chosen unit's activation over time.
 "use strict";
 
-const info = window.FEATURELENS;
-const $ = (id) => document.getElementById(id);
 const SEND_EVERY_MS = 100;  // a new window at most this often; the server keeps only the newest
 const state = {
   ws: null, options: { layer: info.default_layer, unit: null }, context: null, processor: null, input: null,
   ring: null, write: 0, filled: 0, fresh: false, sent: 0, received: 0, dropped: 0, times: [], mediaSource: null,
 };
 
-function showError(message) {
-  const box = $("error");
-  box.textContent = message;
-  box.hidden = !message;
-}
-
-function connect() {
-  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/live`);
-  ws.binaryType = "arraybuffer";
-  ws.onopen = () => { state.sent = state.received = state.dropped = 0; sendOptions(); };
-  ws.onclose = () => { $("status").textContent = "disconnected — reconnecting…"; setTimeout(connect, 1000); };
-  ws.onmessage = (event) => (typeof event.data === "string" ? onText(JSON.parse(event.data)) : onWindow(event.data));
-  state.ws = ws;
-}
-
-function sendOptions() {
-  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(state.options));
-}
-
-function onText(message) {
-  if (message.type === "error") showError(message.message);
-  else if (message.type === "options") showError("");
-}
+const sendOptions = () => sendLiveOptions(state);
 
 // --- sound in: one AudioContext at the model's rate; a source feeds a ring buffer of the model's clip length ---
 function audioContext() {
@@ -54,6 +30,7 @@ function audioContext() {
 }
 
 function keep(samples) {
+  if (!state.input) return;  // the processor runs (on silence) before a source is chosen
   const ring = state.ring;
   for (let i = 0; i < samples.length; i += 1) {
     ring[state.write] = samples[i];
@@ -68,6 +45,7 @@ function listenTo(node, label) {
   state.input = node;
   node.connect(state.processor);
   state.filled = 0;
+  state.fresh = false;
   $("status").textContent = label;
   showError("");
 }
@@ -105,7 +83,7 @@ async function useFile(file) {
 // --- windows out: the newest clip length, oldest sample first ---------------------------------------------
 function sendWindow() {
   const inFlight = state.sent - state.received - state.dropped;
-  if (!state.fresh || !state.ws || state.ws.readyState !== WebSocket.OPEN || inFlight >= 2) return;
+  if (!state.fresh || !state.filled || !state.ws || state.ws.readyState !== WebSocket.OPEN || inFlight >= 2) return;
   const ring = state.ring, count = state.filled;
   const message = new ArrayBuffer(8 + 4 * count);
   new Uint8Array(message, 0, 4).set([70, 76, 65, 49]);  // "FLA1"
@@ -215,19 +193,9 @@ function channelAt(event) {
 }
 
 // --- wiring -----------------------------------------------------------------------------------------
-$("heat-canvas").addEventListener("click", (event) => { const channel = channelAt(event); if (channel !== null) selectUnit(channel); });
-$("heat-canvas").addEventListener("mousemove", (event) => {
-  const channel = channelAt(event);
-  $("heat-canvas").title = channel === null ? "" : `${state.options.layer}:${channel}`;
-});
-$("layer").addEventListener("change", (event) => {
-  state.options.layer = event.target.value;
-  state.options.unit = null;
-  $("unit-panel").hidden = true;
-  sendOptions();
-});
+wireChannels($("heat-canvas"), state, channelAt, selectUnit, sendOptions);
 $("source-microphone").addEventListener("click", useMicrophone);
 $("source-upload").addEventListener("change", (event) => { if (event.target.files[0]) useFile(event.target.files[0]); });
-connect();
+connectLive(state, onWindow, sendOptions);
 $("status").textContent = "press Microphone, or choose an audio file";
 setInterval(sendWindow, SEND_EVERY_MS);

@@ -81,6 +81,15 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
 
 
+# Starts an <audio> element (pages preload none: they hold many) muted and reports [duration, playing, currentTime a moment later].
+PLAY_AUDIO = """async audio => {
+  audio.muted = true;
+  await audio.play();
+  await new Promise(done => setTimeout(done, 300));
+  return [audio.duration, !audio.paused, audio.currentTime];
+}"""
+
+
 @pytest.fixture(scope="session")
 def playwright_driver():
     """One Playwright driver for the whole session (its sync API runs one at a time); browsers launch from it."""

@@ -11,14 +11,8 @@ import pytest
 
 import featurelens as fl
 from tests.atlas.test_browser import check_site
+from tests.conftest import PLAY_AUDIO
 
-# Starts an <audio> element (players preload nothing) and reports [duration, playing, currentTime after a moment].
-PLAY = """async audio => {
-  audio.muted = true;
-  await audio.play();
-  await new Promise(done => setTimeout(done, 300));
-  return [audio.duration, !audio.paused, audio.currentTime];
-}"""
 SOUNDS = "players => players.map(a => a.src)"
 
 
@@ -42,10 +36,10 @@ def test_a_unit_page_plays_its_top_clip_and_every_file_of_the_site_resolves(chro
     page.goto((music_atlas / "conv3" / "0.html").as_uri())
     # 2 renders (max, min) + 2 top and 2 bottom spectrograms, each with its excerpt outlined
     assert len(page.query_selector_all("img.spectrogram")) == 4 and len(page.query_selector_all(".clip .outline")) == 4
-    duration, playing, position = page.locator("audio.whole-clip").first.evaluate(PLAY)
+    duration, playing, position = page.locator("audio.whole-clip").first.evaluate(PLAY_AUDIO)
     assert duration == pytest.approx(3.0, abs=0.01) and playing and position > 0
-    excerpt, playing, _ = page.locator("audio.excerpt").first.evaluate(PLAY)
+    excerpt, playing, _ = page.locator("audio.excerpt").first.evaluate(PLAY_AUDIO)
     assert 0 < excerpt < 3.0 and playing
-    render, playing, _ = page.locator("audio.render-sound").first.evaluate(PLAY)
+    render, playing, _ = page.locator("audio.render-sound").first.evaluate(PLAY_AUDIO)
     assert render > 0 and playing
     page.close()

@@ -8,15 +8,7 @@ import pytest
 import soundfile
 
 import featurelens as fl
-
-# Starts an <audio> element (the page preloads none: a page holds hundreds) and reports
-# [duration, playing, currentTime after a moment].
-PLAY = """async audio => {
-  audio.muted = true;
-  await audio.play();
-  await new Promise(done => setTimeout(done, 300));
-  return [audio.duration, !audio.paused, audio.currentTime];
-}"""
+from tests.conftest import PLAY_AUDIO
 
 
 def test_the_page_plays_a_units_top_clip(chromium, music_cnn, tmp_path):
@@ -32,9 +24,9 @@ def test_the_page_plays_a_units_top_clip(chromium, music_cnn, tmp_path):
     page.on("request", lambda request: requests.append(request.url))
     page.goto((index.parent / "layer-conv3.html").as_uri())
     top = page.locator("#c0 audio.whole-clip").first
-    duration, playing, position = top.evaluate(PLAY)
+    duration, playing, position = top.evaluate(PLAY_AUDIO)
     assert duration == pytest.approx(2.0, abs=0.01) and playing and position > 0
-    excerpt_duration, playing, _ = page.locator("#c0 audio.excerpt").first.evaluate(PLAY)
+    excerpt_duration, playing, _ = page.locator("#c0 audio.excerpt").first.evaluate(PLAY_AUDIO)
     row = next(result.examples())
     assert excerpt_duration == pytest.approx(row.end - row.start, abs=0.01) and playing
     width = page.locator("#c0 img").first.evaluate("img => img.decode().then(() => img.naturalWidth)")

@@ -5,23 +5,15 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import PLAY_AUDIO
+from tests.server.test_live_page import wait_frames  # the audio page counts its windows in #fps too
+
 HEAT_PIXELS = """() => { const c = document.getElementById('heat-canvas');
     return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)); }"""
 MEL_SPREAD = """() => { const c = document.getElementById('mel-canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     let lo = 255, hi = 0; for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); } return hi - lo; }"""
-PLAY = """async audio => { audio.muted = true; await audio.play(); await new Promise(done => setTimeout(done, 300));
-    return [audio.duration, !audio.paused, audio.currentTime]; }"""
 ROW_POINT = """(channel) => { const c = document.getElementById('heat-canvas'), box = c.getBoundingClientRect();
     return [box.left + box.width / 2, box.top + (channel + 0.5) / Number(c.dataset.channels) * box.height]; }"""
-
-
-def windows_seen(page) -> int:
-    return int(page.get_attribute("#fps", "data-frames") or 0)
-
-
-def wait_windows(page, more: int, timeout: float = 60_000) -> None:
-    start = windows_seen(page)
-    page.wait_for_function(f"Number(document.getElementById('fps').dataset.frames || 0) >= {start + more}", timeout=timeout)
 
 
 @pytest.fixture
@@ -38,12 +30,12 @@ def test_the_microphone_drives_activations_that_change_over_time(listening) -> N
     page = listening
     page.click("#source-microphone")
     page.wait_for_function("document.getElementById('status').textContent === 'microphone'", timeout=30_000)
-    wait_windows(page, 3)
+    wait_frames(page, 3)
     assert page.get_attribute("#heat-canvas", "data-channels") == "128"  # every channel of conv3, a row each
     assert page.get_attribute("#heat-canvas", "data-steps") == "18"  # its time steps over the 3-s window
     first = page.evaluate(HEAT_PIXELS)
     page.wait_for_timeout(1500)  # half a second of music is a new note or two
-    wait_windows(page, 3)
+    wait_frames(page, 3)
     second = page.evaluate(HEAT_PIXELS)
     assert max(first) > 0 and max(second) > 0  # the music excites the layer
     assert first != second  # and the activations follow it
@@ -58,7 +50,7 @@ def test_the_microphone_drives_activations_that_change_over_time(listening) -> N
 def test_a_units_clips_and_sounds_are_built_on_demand_and_play(listening) -> None:
     page = listening
     page.click("#source-microphone")
-    wait_windows(page, 2)
+    wait_frames(page, 2)
     x, y = page.evaluate(ROW_POINT, 9)
     page.mouse.click(x, y)
     page.wait_for_selector("#unit-build", timeout=30_000)
@@ -66,9 +58,9 @@ def test_a_units_clips_and_sounds_are_built_on_demand_and_play(listening) -> Non
     page.wait_for_selector("#unit-views audio.whole-clip", timeout=120_000)
     assert page.get_attribute("#unit-views", "data-missing") == ""
     assert len(page.query_selector_all("#unit-views .clip .outline")) == 4  # top 2 and bottom 2, each excerpt outlined
-    duration, playing, position = page.locator("#unit-views audio.whole-clip").first.evaluate(PLAY)
+    duration, playing, position = page.locator("#unit-views audio.whole-clip").first.evaluate(PLAY_AUDIO)
     assert duration == pytest.approx(3.0, abs=0.01) and playing and position > 0
-    render, playing, _ = page.locator("#unit-views audio.render-sound").first.evaluate(PLAY)
+    render, playing, _ = page.locator("#unit-views audio.render-sound").first.evaluate(PLAY_AUDIO)
     assert render > 0 and playing
 
 
@@ -82,6 +74,6 @@ def test_an_uploaded_sound_plays_through_the_model_and_a_non_audio_file_gets_a_m
     clip = sorted(music_clips.rglob("*.wav"))[0]
     page.set_input_files("#source-upload", str(clip))
     page.wait_for_function(f"document.getElementById('status').textContent === '{clip.name}'", timeout=30_000)
-    wait_windows(page, 3)
+    wait_frames(page, 3)
     assert page.is_hidden("#error"), page.text_content("#error")
     assert max(page.evaluate(HEAT_PIXELS)) > 0

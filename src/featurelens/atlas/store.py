@@ -426,7 +426,9 @@ def check_existing(folder: Path, model: LoadedModel, data: str | Path | None, se
 def new_manifest(model: LoadedModel, data: str | None, settings: AtlasSettings) -> Manifest:
     found = probe(model, model.input_size)
     summary = {"spec": model.spec, "input_size": model.input_size, "in_channels": model.in_channels,
-               "classes": len(model.class_names) if model.class_names else None, "modality": model.modality}
+               "classes": len(model.class_names) if model.class_names else None}
+    if model.audio is not None:
+        summary["modality"] = "audio"  # the pages speak of clips, frames and sounds
     content = {**settings.content(model), "image_format": picture_format(model.in_channels, model.input_size),
                "reduce": REDUCE, "score": SPATIAL_SCORE}
     layers = [{"name": info.name, "type": info.type, "shape": list(info.shape)} for info in found.layers]

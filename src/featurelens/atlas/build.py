@@ -10,6 +10,7 @@ from typing import Sequence
 
 import torch
 
+from featurelens.atlas.audio import can_render
 from featurelens.atlas.layers import LayersInput, atlas_layers
 from featurelens.atlas.manifest import Manifest
 from featurelens.atlas.renders import images_per_unit
@@ -44,8 +45,12 @@ class AtlasPlan:
         units = sum(len(channels) for channels in self.units.values())
         renders = sum(1 for layer, channels in self.units.items() for c in channels if layer not in done or c not in done[layer].renders)
         text = (f"build an atlas of {self.model.spec} on {self.model.device} in {self.folder}: {len(self.units)} layer(s) "
-                f"({', '.join(self.units)}), {units} unit(s); render {renders} unit(s) ({images_per_unit(s.diverse)} images each: "
-                f"max, min, {s.diverse} diverse; {s.steps} steps, size {s.render_setting()})")
+                f"({', '.join(self.units)}), {units} unit(s); ")
+        if can_render(self.model):
+            text += (f"render {renders} unit(s) ({images_per_unit(s.diverse)} images each: max, min, {s.diverse} diverse; "
+                     f"{s.steps} steps, size {s.render_setting()})")
+        else:
+            text += "no renders (the model takes no log-mel spectrogram to grow)"
         if self.data is None:
             return text + "; no dataset examples"
         passes = sum(1 for layer in self.units if layer not in done or done[layer].pass_info is None)

@@ -64,3 +64,14 @@ def test_an_atlas_of_torchcrepe_has_its_clips_and_says_why_it_has_no_renders(chr
     duration, playing, _ = page.locator("audio.whole-clip").first.evaluate(PLAY_AUDIO)
     assert duration == pytest.approx(3.0, abs=0.01) and playing
     page.close()
+
+
+def test_the_command_checks_an_audio_models_data_and_settings_first(main_cli, music_clips, tmp_path) -> None:
+    (tmp_path / "pictures").mkdir()
+    code, err = main_cli("atlas", "--model", "music-cnn", "--data", str(tmp_path / "pictures"), "--out", str(tmp_path / "a"), "--dry-run")
+    assert code == 2 and "no audio files in" in err and len(err.strip().splitlines()) == 1
+    code, _ = main_cli("atlas", "--model", "music-cnn", "--data", str(music_clips), "--layers", "conv3", "--units", "4", "--out",
+                       str(tmp_path / "a"), "--dry-run")
+    assert code == 0 and not (tmp_path / "a").exists()
+    described = plan_atlas("music-cnn", str(music_clips), "conv3", fl.AtlasSettings(units=4, out=tmp_path / "a")).describe()
+    assert "(2 images each: max, min, 0 diverse" in described and "projections" not in described  # sounds have neither

@@ -31,3 +31,16 @@ def test_mistakes_are_one_line(main_cli, tmp_path) -> None:
     assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err and "--port" in err
     code, err = main_cli("serve", "--data", str(tmp_path / "nowhere"), "--dry-run")
     assert code == 2 and "nowhere" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_audio_model_serves_audio_files_or_the_music_collection(featurelens_cli, main_cli, music_clips, tmp_path, monkeypatch) -> None:
+    port = free_port()
+    done = featurelens_cli("serve", "--model", "music-cnn", "--data", str(music_clips), "--atlas", str(tmp_path / "views"), "--port", str(port), "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert f"would serve music-cnn on cpu at http://127.0.0.1:{port}/ (examples from {music_clips.resolve()}" in done.stdout
+    (tmp_path / "pictures").mkdir()
+    code, err = main_cli("serve", "--model", "music-cnn", "--data", str(tmp_path / "pictures"), "--dry-run")
+    assert code == 2 and "no audio files in" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("HOME", str(tmp_path))  # no collection made here: the default data says how to make one
+    code, err = main_cli("serve", "--model", "music-cnn", "--dry-run")
+    assert code == 2 and "featurelens music make" in err and len(err.strip().splitlines()) == 1

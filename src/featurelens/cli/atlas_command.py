@@ -14,7 +14,7 @@ from featurelens.output.paths import check_output_folder
 
 def atlas(
     model: str = ModelOption,
-    data: str = typer.Option("photos", "--data", "-d", help="Where dataset examples come from: a folder of images, photos, fashion-mnist:train or fashion-mnist:test."),
+    data: str = typer.Option("photos", "--data", "-d", help="Where dataset examples come from: a folder of images, photos, fashion-mnist:train or fashion-mnist:test; for an audio model a folder of audio files or music (the default)."),
     layers: str = typer.Option(None, "--layers", "-l", help="Comma-separated layer names, or 'all' (every spatial layer and the logits). Default: blocks spread over the network, and the logits."),
     units: str = typer.Option("16", "--units", "-u", help="Units per layer: the first N channels, or 'all'."),
     steps: int = typer.Option(256, "--steps", help="Optimisation steps of each visualization."),

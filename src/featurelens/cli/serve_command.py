@@ -12,11 +12,11 @@ from featurelens.server import plan_serve
 
 def serve(
     model: str = ModelOption,
-    data: str = typer.Option("photos", "--data", "-d", help="Where a unit's dataset examples come from: a folder of images, fashion-mnist:test, photos …"),
+    data: str = typer.Option("photos", "--data", "-d", help="Where a unit's dataset examples come from: a folder of images, fashion-mnist:test, photos …; for an audio model a folder of audio files or music (the default)."),
     atlas: Path = typer.Option(None, "--atlas", help="Atlas folder to show and fill (see `featurelens atlas`)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (127.0.0.1: only this machine; 0.0.0.0: every network)."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
-    max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest image upload accepted."),
+    max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest upload accepted (an image, or a sound for an audio model)."),
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,
 ) -> None:

@@ -21,8 +21,8 @@ def atlas_layers(model: LoadedModel, layers: LayersInput, render_size: int) -> l
     infos = list(probe(model, model.input_size).layers)
     spatial = [info for info in infos if len(info.shape) == 3 or (model.audio and len(info.shape) == 2)]  # audio: [C, T]
     logit = [info for info in infos if info.name == LOGIT]
-    if layers is None:
-        chosen = default_layers(model, spatial) + logit
+    if layers is None:  # networks over time (music-cnn) have no blocks or 2-D convolutions: their 1-D ones
+        chosen = (default_layers(model, spatial) or [info for info in spatial if info.type == "Conv1d"]) + logit
     elif layers == ALL:
         chosen = spatial + logit
     else:

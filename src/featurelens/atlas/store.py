@@ -131,7 +131,7 @@ class AtlasStore:
         if new:
             size = self.settings.render_size(self.model)
             infos = [layer_info(self.model, name, size) for name in new]
-            fields = (frame_fields(self.model, new) if self.model.audio else receptive_fields(self.model, new, self.model.input_size))
+            fields = frame_fields(self.model, new) if self.model.audio else receptive_fields(self.model, new, self.model.input_size)
             with self.report.timing("writing"):
                 for info in infos:
                     self.manifest.add_layer(LayerEntry.of(info, fields[info.name]))

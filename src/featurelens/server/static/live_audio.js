@@ -21,7 +21,7 @@ function audioContext() {
   }
   const context = state.context;
   state.ring = new Float32Array(Math.ceil(info.audio.clip_seconds * context.sampleRate));
-  state.processor = context.createScriptProcessor(2048, 1, 1);
+  state.processor = context.createScriptProcessor(1024, 1, 1);  // 64 ms at 16 kHz: fresh sound for every send
   state.processor.onaudioprocess = (event) => keep(event.inputBuffer.getChannelData(0));
   const silent = context.createGain();  // the processor runs only when connected; it must not echo the microphone
   silent.gain.value = 0;

@@ -111,11 +111,9 @@ def chromium(playwright_driver):
 @pytest.fixture(scope="session")
 def music_clips(tmp_path_factory):
     """A handful of real clips (4 × 3 s, four instrument families of one song) from the music collection maker."""
-    from pathlib import Path
-
     for module in ("music21", "fluidsynth", "soundfile"):
         pytest.importorskip(module, reason=f"{module} missing: pip install -e '.[audio]'")
-    if not Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").is_file():
+    if not os.path.isfile("/usr/share/sounds/sf2/FluidR3_GM.sf2"):
         pytest.skip("apt-get install -y --no-install-recommends fluidsynth fluid-soundfont-gm")
     from featurelens.audio.collection import make_collection
 

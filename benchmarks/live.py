@@ -7,8 +7,11 @@ the raw forward rate (batch 1, 224 px, the same layer) is measured in the same r
 (never while the page streams: the model's hooks and the cores belong to one of them at a time). Settings: the grid alone at the default layer (_blocks.8) and at the deepest block (_blocks.15);
 the grid with the top classes and "why this class"; the grid with a unit's live projection (guided backprop).
 
+Also, without the browser: the server's own work per frame against the raw forward, and the machine's
+parallel capacity (benchmarks/_machine.py), since the browser and the server share the cores.
+
 Usage:
-  python benchmarks/live.py [--seconds 10] [--threads N]
+  PYTHONPATH=benchmarks python benchmarks/live.py [--seconds 10] [--threads N]
 """
 
 from __future__ import annotations
@@ -42,6 +45,27 @@ def raw_forward_rate(model, layer: str, seconds: float) -> float:
     return count / (time.perf_counter() - start)
 
 
+def server_rate(model, layer: str, seconds: float) -> float:
+    """Frames per second of the server's own work on a frame, no browser: JPEG decode, the grid's forward and maps, encoding."""
+    import io
+
+    from featurelens.live import LiveOptions, LiveSession
+    from featurelens.live.frames import decode_frame
+    from featurelens.live.protocol import encode_frame
+    from featurelens.photos import bundled_photos
+
+    buffer = io.BytesIO()
+    bundled_photos()[1].convert("RGB").resize((model.input_size, model.input_size)).save(buffer, "JPEG", quality=85)
+    data, session = buffer.getvalue(), LiveSession(model)
+    options = session.check(LiveOptions(layer=layer, classes=False, why=False))
+    session.process(decode_frame(data, model.in_channels, model.input_size), options)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        encode_frame(session.process(decode_frame(data, model.in_channels, model.input_size), options), count, {})
+        count += 1
+    return count / (time.perf_counter() - start)
+
+
 def page_rate(page, seconds: float) -> float:
     """Frames the page drew per second over `seconds` (after a warm-up)."""
     time.sleep(2)
@@ -70,7 +94,16 @@ def main() -> None:
         ("grid + top classes + why, _blocks.8", "_blocks.8", True, None),
         ("grid + live projection (guided) of _blocks.8:33", "_blocks.8", False, 33),
     ]
+    from _machine import parallel_capacity
+
+    _, capacity = parallel_capacity()
+    print(f"machine: two one-thread processes together run {capacity:.2f}× one alone (2.00: two real cores; the browser "
+          f"and the server share what there is)", flush=True)
     raw = {layer: raw_forward_rate(model, layer, 5.0) for layer in dict.fromkeys(layer for _, layer, _, _ in settings)}
+    for layer in raw:
+        served = server_rate(model, layer, 5.0)
+        print(f"server alone (decode, forward, maps, encode), {layer}: {served:.1f} fps; raw forward {raw[layer]:.1f} fps "
+              f"→ ratio {served / raw[layer]:.2f}", flush=True)
     try:
         with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
             camera = cat_video(Path(tmp) / "cat.y4m")

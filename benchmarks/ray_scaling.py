@@ -12,8 +12,11 @@ round warms the workers (process start, imports, model load), which a long job p
 For (a) also: the driver's merge time (`merge_range`) as a share of the Ray job's wall time. Every
 Ray result is checked equal to the local one (table; image bytes).
 
+First, the machine's own parallel capacity (benchmarks/_machine.py): two workers cannot run faster than
+two one-thread processes of plain matrix products do together.
+
 Usage:
-  python benchmarks/ray_scaling.py [--photos 384] [--repeats 3] [--steps 32] [--only examples|render]
+  PYTHONPATH=benchmarks python benchmarks/ray_scaling.py [--photos 384] [--repeats 3] [--steps 32] [--only examples|render]
 """
 
 from __future__ import annotations
@@ -130,6 +133,12 @@ def main() -> None:
     torch.set_num_threads(1)
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     import ray
+
+    from _machine import parallel_capacity
+
+    _, capacity = parallel_capacity()
+    print(f"machine: two one-thread processes together run {capacity:.2f}× one alone (2.00: two real cores; "
+          f"2 workers cannot beat this)", flush=True)
 
     started = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

@@ -29,3 +29,16 @@ def test_mistakes_are_one_line_naming_the_flag(main_cli, tmp_path, fashion_atlas
     assert code == 2 and "was made with --steps 8, not 256" in err and len(err.strip().splitlines()) == 1
     code, err = main_cli("atlas", "--model", "fashion-cnn", "--layers", "conv2", "--project", "backwards", "--out", str(tmp_path / "b"), "--dry-run")
     assert code == 2 and "backwards" in err and len(err.strip().splitlines()) == 1
+    code, err = main_cli("atlas", "--model", "fashion-cnn", "--judge", "fashion-cnn-sed1", "--out", str(tmp_path / "c"))
+    assert code == 2 and "unknown model spec 'fashion-cnn-sed1'" in err and not (tmp_path / "c").exists()  # before any work
+
+
+def test_judges_figures_are_on_the_unit_pages(main_cli, tmp_path) -> None:
+    """--judge: a second Fashion-MNIST model (another seed) judges each unit's max image; the page says so."""
+    out = tmp_path / "judged"
+    code, err = main_cli("atlas", "--model", "fashion-cnn", "--data", "fashion-mnist:test", "--limit", "50", "--project", "none", "--layers", "logit", "--units", "2", "--steps", "32",
+                         "--diverse", "0", "--judge", "fashion-cnn-seed1", "--out", str(out))
+    assert code == 0, err
+    judged = json.loads((out / "logit" / "1.json").read_text())["render_figures"]["max"]["judged"]["fashion-cnn-seed1"]
+    assert judged["class_label"] == "Trouser" and judged["rank"] >= 1 and 0 <= judged["probability"] <= 1
+    assert "fashion-cnn-seed1: p(Trouser)" in (out / "logit" / "1.html").read_text()

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import uvicorn
 
+from featurelens.atlas import AtlasSettings, AtlasStore
+from featurelens.data import fashion_mnist
 from featurelens.photos import bundled_photos
 from featurelens.server import create_app
 
@@ -80,6 +82,18 @@ def cat_video(path: Path, frames: int = 24) -> Path:
 def live_server(lite0):
     server = RunningServer(create_app(lite0, data="photos"))
     yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fashion_server(fashion, tmp_path_factory):
+    """fashion-cnn on Fashion-MNIST, with an empty atlas of quick settings (the server keeps an atlas's own settings)."""
+    if not fashion_mnist.dataset_dir().is_dir():
+        pytest.skip("apt-get install dataset-fashion-mnist")
+    folder = tmp_path_factory.mktemp("served") / "atlas"
+    AtlasStore.open(folder, fashion, "fashion-mnist:test", settings=AtlasSettings(steps=8, diverse=1, limit=300))
+    server = RunningServer(create_app(fashion, data="fashion-mnist:test", atlas=folder))
+    yield server, folder
     server.stop()
 
 

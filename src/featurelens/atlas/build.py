@@ -21,6 +21,7 @@ from featurelens.models import LoadedModel, model_for
 from featurelens.output.atlas_files import site_size
 from featurelens.progress import ProgressArg
 from featurelens.rendering import RenderSettings
+from featurelens.rendering.optimize import judge_list
 
 
 @dataclass
@@ -89,6 +90,8 @@ def plan_atlas(
     spec = data_spec(data)
     if spec is not None:
         open_source(spec)  # an empty or unreadable folder fails now, not after the renders
+    for judge in judge_list(settings.judge):
+        model_for(judge, "cpu")  # an unknown or unloadable judge fails now, not after the examples
     chosen = atlas_layers(loaded, layers, settings.render_size(loaded))
     count = unit_count(settings.units)
     units = {info.name: list(range(info.channels if count is None else min(count, info.channels))) for info in chosen}
@@ -110,6 +113,10 @@ def atlas(
     limit: int | None = None,
     seed: int = AtlasSettings.seed,
     max_batch: int = AtlasSettings.max_batch,
+    engine: str = AtlasSettings.engine,
+    address: str | None = None,
+    workers: int | None = None,
+    judge: Sequence[str] | str = (),
     device: torch.device | str | None = None,
     progress: ProgressArg = None,
 ) -> AtlasResult:
@@ -118,7 +125,10 @@ def atlas(
     minimize the unit and `diverse` more, its top-k and bottom-k inputs of `data` (a folder, "photos",
     "fashion-mnist:test", …; None: no examples) with the crop it saw and the `project`ion of the top ones, and its
     activation distribution — a static site that opens from disk. A rerun skips what is built; more layers or units
-    extend the atlas; Ctrl-C keeps what finished.
+    extend the atlas; Ctrl-C keeps what finished. `engine` "ray" renders the batches and ranks shards of the data on
+    Ray workers (`address`, `workers` as for `render`), building the same site. `judge`: model specs that judge each
+    unit's max image (the class's probability and rank for class units, photo distance), shown on its page.
     """
-    settings = AtlasSettings(units, steps, size, k, diverse, project, out, limit, seed, max_batch)
+    judges = tuple(str(spec) for spec in judge_list(judge))
+    settings = AtlasSettings(units, steps, size, k, diverse, project, out, limit, seed, max_batch, engine, address, workers, judges)
     return plan_atlas(model, data, layers, settings, device=device).run(progress)

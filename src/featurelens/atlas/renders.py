@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from featurelens.atlas.settings import DIVERSITY
 from featurelens.models import LoadedModel
 from featurelens.progress import ProgressCallback
-from featurelens.rendering import RenderedUnit, RenderPlan, RenderSettings, plan_render
+from featurelens.rendering import RenderedUnit, RenderPlan, RenderResult, RenderSettings, plan_render
 
 
 @dataclass
@@ -42,7 +42,8 @@ def render_plan(model: LoadedModel, layer: str, channels: list[int], spatial: bo
     if diverse:
         spread = plan_render(model, units, replace(single, batch=diverse))
         targets, sizes = targets + spread.targets, sizes + spread.sizes
-    return RenderPlan(model, targets, replace(single, diversity=DIVERSITY if spatial and diverse > 1 else 0.0), sizes)
+    return RenderPlan(model, targets, replace(single, diversity=DIVERSITY if spatial and diverse > 1 else 0.0), sizes,
+                      judges=extremes.judges, engine=extremes.engine, model_spec=extremes.model_spec)
 
 
 def render_units(
@@ -50,7 +51,11 @@ def render_units(
     tick: ProgressCallback | None = None,
 ) -> list[UnitRenders]:
     """Render `channels` in one batch. Ctrl-C raises KeyboardInterrupt: half-optimised images are not results."""
-    result = render_plan(model, layer, channels, spatial, settings, diverse).run(tick)
+    return unit_renders(channels, diverse, render_plan(model, layer, channels, spatial, settings, diverse).run(tick))
+
+
+def unit_renders(channels: list[int], diverse: int, result: RenderResult) -> list[UnitRenders]:
+    """The images of `render_plan(…, channels, …)` unit by unit; KeyboardInterrupt when the render was cut short."""
     if result.interrupted:
         raise KeyboardInterrupt
     count, images = len(channels), result.units

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from featurelens.dataset_examples.sources import BUILTIN_SOURCES
+from featurelens.engine import check_engine
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
 from featurelens.models import LoadedModel
 from featurelens.projection.rectifiers import check_method
@@ -23,7 +24,9 @@ SPATIAL_SCORE = "spatial peak"  # what that score is called on the pages (layers
 class AtlasSettings:
     """Knobs of an atlas job. `units`: the first N channels of each layer, or "all". `size`: render side
     (default None: `render`'s automatic size, the input size for units that see the whole input, else 128 px). `diverse`: images in each unit's diverse set. `project`:
-    "deconvnet", "guided", "gradient" or None. `limit`: use the first N entries of the data."""
+    "deconvnet", "guided", "gradient" or None. `limit`: use the first N entries of the data. `engine` "ray" renders
+    on Ray workers (`address`, `workers` as for `render`), with the same images; they never change the content.
+    `judge`: model specs that judge the images as `render --judge` does (figures on the unit pages)."""
 
     units: int | str = 16
     steps: int = 256
@@ -35,9 +38,14 @@ class AtlasSettings:
     limit: int | None = None
     seed: int = 0
     max_batch: int = 64
+    engine: str = "local"
+    address: str | None = None
+    workers: int | None = None
+    judge: tuple[str, ...] = ()  # model specs that judge each unit's max image (class transfer, photo distance)
 
     def check(self) -> None:
         unit_count(self.units)
+        check_engine(self.engine, self.address, self.workers)
         require_positive("steps", self.steps)
         if self.size is not None:
             require_positive("size", self.size)

@@ -21,13 +21,14 @@ import numpy as np
 from featurelens.atlas.layers import layer_info
 from featurelens.atlas.manifest import LayerEntry, Manifest
 from featurelens.atlas.pass_data import LayerPass
-from featurelens.atlas.renders import UnitRenders, images_per_unit, render_units
+from featurelens.atlas.renders import UnitRenders, images_per_unit, render_plan, render_units, unit_renders
 from featurelens.atlas.settings import DISTRIBUTION_SAMPLE, REDUCE, SPATIAL_SCORE, AtlasSettings, data_spec
 from featurelens.capture import LOGIT, probe
 from featurelens.dataset_examples import ExamplesResult, open_source
 from featurelens.dataset_examples.checkpoint import save_checkpoint, state_to_resume
 from featurelens.dataset_examples.projections import example_projections
 from featurelens.dataset_examples.run import plan_pass, run_pass
+from featurelens.engine import check_engine
 from featurelens.errors import FeaturelensError
 from featurelens.geometry import receptive_fields
 from featurelens.models import LoadedModel, model_for
@@ -39,6 +40,7 @@ from featurelens.output.atlas_pages import AtlasPages
 from featurelens.output.paths import check_output_folder
 from featurelens.progress import ProgressArg, reporting
 from featurelens.rendering import RenderSettings
+from featurelens.rendering.optimize import judge_list
 from featurelens.units.resolve import channel_out_of_range
 
 CHECKPOINT = "examples-checkpoint.pt"  # the running state of an unfinished examples pass
@@ -79,6 +81,7 @@ class AtlasStore:
         self.pages = AtlasPages(folder, self.label)
         self.report = BuildReport()
         self._source = None
+        self._judges: tuple[LoadedModel, ...] | None = None
 
     # --- opening -------------------------------------------------------------------------------------
 
@@ -201,7 +204,11 @@ class AtlasStore:
         s = self.settings
         per_unit = images_per_unit(s.diverse)
         chunk = max(1, s.max_batch // per_unit)
-        render_settings = RenderSettings(size=s.render_setting(), steps=s.steps, seed=s.seed, max_batch=s.max_batch)
+        render_settings = RenderSettings(size=s.render_setting(), steps=s.steps, seed=s.seed, max_batch=s.max_batch,
+                                         engine=s.engine, address=s.address, workers=s.workers, judge=self.judges())
+        if s.engine == "ray":
+            self._renders_on_ray(entry, [todo[start:start + chunk] for start in range(0, len(todo), chunk)], render_settings, progress)
+            return
         total = len(todo) * per_unit * s.steps
         with reporting(progress, f"rendering {len(todo)} unit(s) of {layer}") as report:
             for start in range(0, len(todo), chunk):
@@ -211,6 +218,26 @@ class AtlasStore:
                     rendered = render_units(self.model, layer, channels_now, entry.spatial, render_settings, s.diverse,
                                             tick=lambda done, _: report.update(before + done, total))
                 self._write_renders(entry, rendered)
+
+    def judges(self) -> tuple[LoadedModel, ...]:
+        """The judge models of the settings, loaded once (on the atlas model's device)."""
+        if self._judges is None:
+            self._judges = tuple(model_for(spec, self.model.device) for spec in judge_list(self.settings.judge))
+        return self._judges
+
+    def _renders_on_ray(self, entry: LayerEntry, chunks: list[list[int]], settings: RenderSettings, progress: ProgressArg) -> None:
+        """The local engine's batches of units, rendered at once by Ray workers (the same images); what finished is kept."""
+        from featurelens.rendering.on_ray import render_plans_on_ray  # Ray only when asked for
+
+        s = self.settings
+        plans = [render_plan(self.model, entry.name, channels, entry.spatial, settings, s.diverse) for channels in chunks]
+        with self.report.timing("render"):
+            results = render_plans_on_ray(plans, plans[0].engine, progress)
+        for channels, result in zip(chunks, results):
+            if not result.interrupted:
+                self._write_renders(entry, unit_renders(channels, s.diverse, result))
+        if any(result.interrupted for result in results):
+            raise KeyboardInterrupt
 
     def _write_renders(self, entry: LayerEntry, rendered: list[UnitRenders]) -> None:
         ext = self.manifest.settings["image_format"]
@@ -225,6 +252,7 @@ class AtlasStore:
                 figures = {kind: {"activation": sign * image.activation, "robust_activation": sign * image.robust_activation,
                                   "photos": sign * image.natural_max}
                            for kind, image, sign in (("max", unit.max, 1.0), ("min", unit.min, -1.0))}
+                figures["max"]["judged"] = {spec: judged.summary() for spec, judged in unit.max.judged.items()}
                 parts[unit.channel] = {"renders": {"max": urls["max"], "min": urls["min"], "diverse": [urls[f"diverse{i}"] for i in range(len(unit.diverse))]},
                                        "render_figures": figures}
             self._update_records(entry, parts)
@@ -277,8 +305,13 @@ class AtlasStore:
                          limit=self.settings.limit, distribution=DISTRIBUTION_SAMPLE)
         checkpoint = self.folder / CHECKPOINT
         resume, _ = state_to_resume(checkpoint, None, plan.fingerprint)
+        s, stream = self.settings, None
+        if s.engine == "ray":  # shards ranked by Ray workers, merged exactly
+            from featurelens.dataset_examples.on_ray import examples_stream
+
+            stream = examples_stream(check_engine(s.engine, s.address, s.workers))
         with self.report.timing("examples"):
-            result = run_pass(plan, resume, 20, lambda state: save_checkpoint(state, checkpoint), progress)
+            result = run_pass(plan, resume, 1 if stream else 20, lambda state: save_checkpoint(state, checkpoint), progress, stream)
         if result.interrupted:
             save_checkpoint(result.state, checkpoint)
             raise KeyboardInterrupt

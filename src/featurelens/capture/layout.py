@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import weakref
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -15,15 +16,25 @@ import torch
 from torch import nn
 
 
+_LAYOUT: "weakref.WeakKeyDictionary[nn.Module, bool]" = weakref.WeakKeyDictionary()  # modules already switched (or not switchable)
+
+
 def use_channels_last(module: nn.Module) -> bool:
-    """Switch a convolutional module's weights to channels-last in place; False if it has no Conv2d or can't."""
-    if not any(isinstance(m, nn.Conv2d) for m in module.modules()):
-        return False
+    """Switch a convolutional module's weights to channels-last in place; False if it has no Conv2d or can't.
+    Remembered per module (moving or loading weights keeps their layout), so a live frame pays nothing."""
+    if module in _LAYOUT:
+        return _LAYOUT[module]
+    switched = any(isinstance(m, nn.Conv2d) for m in module.modules())
+    if switched:
+        try:
+            module.to(memory_format=torch.channels_last)
+        except (RuntimeError, TypeError):  # e.g. some scripted modules
+            switched = False
     try:
-        module.to(memory_format=torch.channels_last)
-    except (RuntimeError, TypeError):  # e.g. some scripted modules
-        return False
-    return True
+        _LAYOUT[module] = switched
+    except TypeError:  # a module that cannot be weakly referenced: check again next time
+        pass
+    return switched
 
 
 def as_layout(images: torch.Tensor, channels_last: bool) -> torch.Tensor:

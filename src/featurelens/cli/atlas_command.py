@@ -8,7 +8,7 @@ import typer
 
 from featurelens.atlas import AtlasSettings, plan_atlas
 from featurelens.cli.dry_run import run_or_describe
-from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption, SeedOption
+from featurelens.cli.options import AddressOption, DeviceOption, DryRunOption, EngineOption, ModelOption, RenderWorkersOption, SeedOption
 from featurelens.output.paths import check_output_folder
 
 
@@ -18,13 +18,17 @@ def atlas(
     layers: str = typer.Option(None, "--layers", "-l", help="Comma-separated layer names, or 'all' (every spatial layer and the logits). Default: blocks spread over the network, and the logits."),
     units: str = typer.Option("16", "--units", "-u", help="Units per layer: the first N channels, or 'all'."),
     steps: int = typer.Option(256, "--steps", help="Optimisation steps of each visualization."),
-    size: int = typer.Option(None, "--size", help="Visualization side in pixels (default: the model's input size, at most 128)."),
+    size: int = typer.Option(None, "--size", help="Visualization side in pixels (default: auto, the model's input size for units that see the whole input, else 128 px)."),
     k: int = typer.Option(9, "--k", "-k", help="Dataset examples per unit at each end (top-k and bottom-k)."),
     diverse: int = typer.Option(4, "--diverse", help="Images in each unit's diverse set."),
     project: str = typer.Option("deconvnet", "--project", help="Projection of each top example: deconvnet, guided, gradient or none."),
     limit: int = typer.Option(None, "--limit", help="Use only the first N entries of the data."),
     seed: int = SeedOption,
     max_batch: int = typer.Option(64, "--max-batch", help="Most images optimised at once (units render together up to this)."),
+    judge: str = typer.Option("", "--judge", help="Comma-separated model specs that judge each unit's max image: class probability and rank, photo-likeness (unit pages)."),
+    engine: str = EngineOption,
+    address: str = AddressOption,
+    workers: int = RenderWorkersOption,
     out: Path = typer.Option(Path("atlas"), "--out", "-o", help="The atlas folder: made if new, extended if it holds an atlas."),
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,
@@ -34,7 +38,8 @@ def atlas(
     A rerun skips what is built; more --layers or --units extend the atlas; after Ctrl-C, run the same command to finish.
     """
     check_output_folder(out)
-    settings = AtlasSettings(units, steps, size, k, diverse, None if project == "none" else project, out, limit, seed, max_batch)
+    settings = AtlasSettings(units, steps, size, k, diverse, None if project == "none" else project, out, limit, seed, max_batch,
+                             engine, address, workers, (judge,) if judge else ())
     result = run_or_describe(plan_atlas(model, data, layers, settings, device=device), dry_run, f"write to {out}")
     if result is None:
         return

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from featurelens.cli.dry_run import run_or_describe
-from featurelens.cli.options import AddressOption, DeviceOption, DryRunOption, EngineOption, ModelOption, SeedOption
+from featurelens.cli.options import AddressOption, DeviceOption, DryRunOption, EngineOption, ModelOption, RenderWorkersOption, SeedOption
 from featurelens.output.paths import check_output_folder
 from featurelens.rendering import Regularizers, RenderSettings, RobustnessTransform, plan_render
 from featurelens.rendering.sizes import size_setting
@@ -35,7 +35,7 @@ def render(
     judge: str = typer.Option("", "--judge", help="Comma-separated model specs that judge the images: class probability and rank, photo-likeness (render.json, contact sheet)."),
     engine: str = EngineOption,
     address: str = AddressOption,
-    workers: int = typer.Option(None, "--workers", help="With --engine ray: batches rendered at once (default: every GPU of the cluster, else every CPU)."),
+    workers: int = RenderWorkersOption,
     out: Path = typer.Option(Path("render"), "--out", "-o", help="Output folder."),
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,

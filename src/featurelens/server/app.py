@@ -1,7 +1,8 @@
 """The web app behind `featurelens serve`: the live page, its WebSocket, uploads, and the files it may serve.
 
-Only the package's own static files, the bundled photos, checked uploads and (when given) the atlas
-folder are ever served; nothing comes from a CDN, so the page works offline.
+Only the package's own static files, the bundled photos, checked uploads and the atlas folder are ever
+served; nothing comes from a CDN, so the page works offline. A unit's stored views come from the atlas
+folder; what it lacks is built there by background jobs (`unit_views`), one at a time.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from featurelens.errors import FeaturelensError
 from featurelens.live import LiveOptions, LiveSession
 from featurelens.models import LoadedModel
 from featurelens.photos import bundled_photos
+from featurelens.server.jobs import JobRunner
 from featurelens.server.live_socket import serve_live
+from featurelens.server.unit_views import UnitViews, default_atlas_folder
 from featurelens.server.uploads import UploadStore
 
 STATIC = Path(str(resources.files("featurelens.server").joinpath("static")))
@@ -29,17 +32,20 @@ PHOTO_SIDE = 448  # bundled photos are sent at most this many pixels a side
 
 
 def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None = None, max_upload_bytes: int = 10 << 20) -> FastAPI:
-    """The app for one model. `atlas`: a folder served at /atlas/ (made if missing)."""
+    """The app for one model. `atlas`: the folder served at /atlas/ and filled with the views of the units
+    the page asks for (default: ~/.cache/featurelens/atlas/MODEL-DATA)."""
     session = LiveSession(model)
+    folder = atlas if atlas is not None else default_atlas_folder(model, data)
+    jobs = JobRunner()
+    views = UnitViews(model, data, folder, jobs)
     uploads = UploadStore(max_upload_bytes)
     defaults = LiveOptions(layer=mid_layer(model))
     app = FastAPI(title="featurelens", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    if atlas is not None:
-        atlas.mkdir(parents=True, exist_ok=True)
-        app.mount("/atlas", StaticFiles(directory=atlas, html=True), name="atlas")
+    folder.mkdir(parents=True, exist_ok=True)
+    app.mount("/atlas", StaticFiles(directory=folder, html=True), name="atlas")
     page = Environment(loader=PackageLoader("featurelens", "server/templates"), autoescape=select_autoescape()).get_template("live.html.j2")
-    info = _model_info(model, session, defaults, data, atlas, max_upload_bytes)
+    info = _model_info(model, session, defaults, data, folder, max_upload_bytes)
 
     @app.exception_handler(FeaturelensError)
     async def user_mistake(request: Request, err: FeaturelensError) -> JSONResponse:
@@ -80,6 +86,18 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
     async def uploaded(key: str) -> Response:
         return Response(uploads.get(key), media_type="image/jpeg")
 
+    @app.get("/api/unit/{layer}/{channel}")
+    async def unit_view(layer: str, channel: int) -> dict:
+        return views.view(layer, channel)
+
+    @app.post("/api/unit/{layer}/{channel}/build")
+    async def unit_build(layer: str, channel: int) -> dict:
+        return views.build(layer, channel)
+
+    @app.get("/api/jobs/{job_id}")
+    async def job_status(job_id: int) -> dict:
+        return jobs.get(job_id).status()
+
     @app.websocket("/ws/live")
     async def live(websocket: WebSocket) -> None:
         await serve_live(websocket, session, defaults)
@@ -92,7 +110,7 @@ def _too_large(uploads: UploadStore) -> JSONResponse:
     return JSONResponse({"error": f"the upload is larger than {limit:g} MB: send a smaller image"}, status_code=413)
 
 
-def _model_info(model: LoadedModel, session: LiveSession, defaults: LiveOptions, data: str, atlas: Path | None, max_upload: int) -> dict:
+def _model_info(model: LoadedModel, session: LiveSession, defaults: LiveOptions, data: str, atlas: Path, max_upload: int) -> dict:
     """What the page needs to know: the model, its layers with spatial maps, the defaults."""
     return {
         "model": model.spec,
@@ -103,7 +121,7 @@ def _model_info(model: LoadedModel, session: LiveSession, defaults: LiveOptions,
         "classes": session.has_classes,
         "methods": ["guided", "deconvnet", "gradient"],
         "data": data,
-        "atlas": atlas is not None,
+        "atlas": str(atlas),
         "photos": len(bundled_photos()),
         "max_upload_mb": max_upload / (1 << 20),
     }

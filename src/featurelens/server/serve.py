@@ -12,17 +12,18 @@ from featurelens.dataset_examples.sources import open_source
 from featurelens.errors import FeaturelensError, bad_parameter
 from featurelens.models import LoadedModel, model_for
 from featurelens.output.paths import check_output_folder
+from featurelens.server.unit_views import default_atlas_folder
 
 LOCAL = "127.0.0.1"
 
 
 @dataclass
 class ServePlan:
-    """A checked server: model, data source for examples, atlas folder, address."""
+    """A checked server: model, data source for examples, atlas folder (given, or the default one), address."""
 
     model: LoadedModel
     data: str
-    atlas: Path | None
+    atlas: Path
     host: str
     port: int
     max_upload_mb: float = 10.0
@@ -32,8 +33,7 @@ class ServePlan:
         return f"http://{self.host}:{self.port}/"
 
     def describe(self) -> str:
-        atlas = f", atlas {self.atlas}" if self.atlas else ""
-        return f"serve {self.model.spec} on {self.model.device} at {self.url} (examples from {self.data}{atlas})"
+        return f"serve {self.model.spec} on {self.model.device} at {self.url} (examples from {self.data}, unit views in {self.atlas})"
 
     def run(self, progress=None) -> None:
         """Serve until Ctrl-C."""
@@ -56,9 +56,8 @@ def plan_serve(
         raise bad_parameter("max_upload_mb", f"must be positive, got {max_upload_mb}")
     loaded = model_for(model, device)
     open_source(data).close()
-    folder = Path(atlas) if atlas is not None else None
-    if folder is not None:
-        check_output_folder(folder)
+    folder = Path(atlas) if atlas is not None else default_atlas_folder(loaded, str(data))
+    check_output_folder(folder)
     _check_address(host, port)
     return ServePlan(loaded, str(data), folder, host, port, max_upload_mb)
 

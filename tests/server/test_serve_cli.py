@@ -1,0 +1,33 @@
+"""`featurelens serve` on the command line: a dry run names what it would serve and where unit views go; mistakes
+(a bad port, a port in use, a missing data source) are one line naming the flag, before anything starts."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_dry_run_names_the_model_the_data_and_the_views_folder(featurelens_cli, tmp_path) -> None:
+    port = free_port()
+    done = featurelens_cli("serve", "--model", "fashion-cnn", "--data", "photos", "--atlas", str(tmp_path / "views"), "--port", str(port), "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert f"would serve fashion-cnn on cpu at http://127.0.0.1:{port}/" in done.stdout and f"unit views in {tmp_path / 'views'}" in done.stdout
+    assert not (tmp_path / "views").exists()  # a dry run makes nothing
+
+
+def test_mistakes_are_one_line(main_cli, tmp_path) -> None:
+    code, err = main_cli("serve", "--port", "70000", "--dry-run")
+    assert code == 2 and "--port must be between 1 and 65535, got 70000" in err and len(err.strip().splitlines()) == 1
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, err = main_cli("serve", "--model", "fashion-cnn", "--port", str(port), "--atlas", str(tmp_path / "a"), "--dry-run")
+    assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err and "--port" in err
+    code, err = main_cli("serve", "--data", str(tmp_path / "nowhere"), "--dry-run")
+    assert code == 2 and "nowhere" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,53 @@
+"""A unit's stored views in the live page: missing views are built in the background on request, with progress,
+into the atlas folder, so the next visit shows them at once; the views API refuses what is not a unit."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+
+IMAGES_LOADED = """() => Array.from(document.querySelectorAll('#unit-views img')).every(i => i.complete && i.naturalWidth > 0)"""
+CLICK_TILE = """(channel) => { const c = document.getElementById('grid-canvas'), d = c.dataset, box = c.getBoundingClientRect();
+    const col = channel % Number(d.cols), row = Math.floor(channel / Number(d.cols));
+    return [box.left + (col * (Number(d.tileWidth) + 1) + Number(d.tileWidth) / 2) / c.width * box.width,
+            box.top + (row * (Number(d.tileHeight) + 1) + Number(d.tileHeight) / 2) / c.height * box.height]; }"""
+
+
+def open_unit(page, url: str, channel: int) -> None:
+    page.goto(url)
+    page.wait_for_function("Number(document.getElementById('fps').dataset.frames || 0) >= 1", timeout=60_000)  # the first still
+    x, y = page.evaluate(CLICK_TILE, channel)
+    page.mouse.click(x, y)
+    page.wait_for_function("document.getElementById('unit-views').dataset.missing !== undefined", timeout=30_000)
+
+
+def test_missing_views_are_built_on_request_and_kept_for_the_next_visit(page, fashion_server) -> None:
+    server, folder = fashion_server
+    open_unit(page, server.url, 5)
+    assert page.text_content("#unit-title") == "relu2:5"
+    assert page.get_attribute("#unit-views", "data-missing") == "renders,examples"
+    page.click("#unit-build")
+    page.wait_for_selector("#unit-views .job progress", timeout=30_000)  # progress while it runs
+    page.wait_for_function("document.getElementById('unit-views').dataset.running === 'no' && "
+                           "document.getElementById('unit-views').dataset.missing === ''", timeout=120_000)
+    page.wait_for_function(IMAGES_LOADED, timeout=30_000)
+    # max, min, one diverse; 9 top crops, their 9 projections, 9 bottom crops
+    assert page.eval_on_selector_all("#unit-views img", "imgs => imgs.length") == 3 + 9 + 9 + 9
+    assert page.eval_on_selector_all("#unit-views .histogram rect", "bars => bars.length") > 0
+    assert (folder / "relu2" / "5.json").is_file() and (folder / "relu2" / "5.html").is_file()
+
+    open_unit(page, server.url, 5)  # the next visit: everything at once, nothing to build
+    assert page.get_attribute("#unit-views", "data-missing") == ""
+    page.wait_for_function(IMAGES_LOADED, timeout=30_000)
+    assert page.eval_on_selector_all("#unit-views img", "imgs => imgs.length") == 30 and page.locator("#unit-build").count() == 0
+
+
+def test_the_views_api_refuses_what_is_not_a_unit(fashion_server) -> None:
+    server, _ = fashion_server
+    bad_layer = httpx.get(f"{server.url}/api/unit/conv9/0")
+    assert bad_layer.status_code == 400 and "no layer 'conv9'" in bad_layer.json()["error"]
+    bad_channel = httpx.post(f"{server.url}/api/unit/relu2/640/build")
+    assert bad_channel.status_code == 400 and "640" in bad_channel.json()["error"]
+    assert httpx.get(f"{server.url}/api/jobs/999").status_code == 400

@@ -54,3 +54,11 @@ def test_shifts_and_loudness_closed_form():
         assert any(torch.equal(moved, padded[b:b + 4, t:t + 6]) for b in range(3) for t in range(3))
     level = fixed_loudness(x, 0.0)
     assert torch.allclose(level.exp().mean(dim=(1, 2)), torch.ones(2))
+
+
+def test_relu_units_are_climbed_through_their_input(music_cnn):
+    """relu3:40 is zero on noise everywhere (no gradient): it is optimised through conv3:40 and measured as itself."""
+    result = fl.render(music_cnn, "relu3:40", steps=32)
+    unit = result.units[0]
+    assert unit.unit == "relu3:40" and unit.noise == 0.0
+    assert unit.activation > 0.8 and unit.heard > 0.8  # measured 1.67 and 1.65 at 32 steps

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from featurelens.audio.frontend import log_mel_to_waveform
-from featurelens.capture import ActivationCapture
+from featurelens.capture import ActivationCapture, find_layer, probe
 from featurelens.errors import FeaturelensError
 from featurelens.models import LoadedModel
 from featurelens.progress import ProgressArg, reporting
@@ -68,6 +69,7 @@ class AudioRenderPlan:
     seed: int
     lr: float
     shift: SpectrogramShift | None
+    objectives: list[UnitExpression] | None = None  # what the optimiser drives (default: `targets`; see `through_relus`)
     griffin_lim: int = 64  # phase-reconstruction iterations
 
     def describe(self) -> str:
@@ -89,7 +91,7 @@ class AudioRenderPlan:
             level = float(torch.logsumexp(start.flatten(1), 1).mean() - math.log(start[0].numel()))
         raw = start.clone().requires_grad_(True)
         optimizer = torch.optim.Adam([raw], lr=self.lr)
-        targets = PerImageTargets(self.targets)
+        targets = PerImageTargets(self.objectives or self.targets)
         interrupted, done = False, 0
         with ActivationCapture(model.module, targets.layers) as capture, \
                 reporting(progress, f"rendering {len(self.targets)} spectrogram(s)") as report:
@@ -128,6 +130,21 @@ def _captured(module, log_mel: torch.Tensor, expression: UnitExpression) -> dict
         return capture.run(log_mel)
 
 
+def through_relus(expression: UnitExpression, model: LoadedModel, frames: int) -> UnitExpression:
+    """The expression with each unit of a ReLU layer moved to the layer that feeds it (same shape, entered just before):
+    from noise a ReLU unit is often zero everywhere, with no gradient to climb; its input rises with it."""
+    layers = probe(model, frames).layers
+    names = [info.name for info in layers]
+
+    def before(unit):
+        at = names.index(unit.layer) if unit.layer in names else -1
+        if at > 0 and isinstance(find_layer(model.module, unit.layer), nn.ReLU) and layers[at - 1].shape == layers[at].shape:
+            return replace(unit, layer=layers[at - 1].name)
+        return unit
+
+    return expression.map_units(before)
+
+
 def plan_audio_render(model: LoadedModel, targets: list[UnitExpression], frames: int | None, steps: int, seed: int,
                       lr: float | None, robust: bool) -> AudioRenderPlan:
     """Check an audio render (units already resolved against the model at `frames`)."""
@@ -138,4 +155,5 @@ def plan_audio_render(model: LoadedModel, targets: list[UnitExpression], frames:
     if frames < model.min_size:
         raise FeaturelensError(f"{{parameter}} {frames} frames is below {model.spec}'s receptive field of {model.min_size}",
                                parameter="size")
-    return AudioRenderPlan(model, targets, frames, steps, seed, lr or LR, SpectrogramShift() if robust else None)
+    return AudioRenderPlan(model, targets, frames, steps, seed, lr or LR, SpectrogramShift() if robust else None,
+                           [through_relus(target, model, frames) for target in targets])

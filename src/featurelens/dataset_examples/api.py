@@ -106,13 +106,13 @@ def plan_examples(
 ) -> ExamplesPlan | AudioExamplesPlan:
     """Check an examples job without running it (see `examples`); an audio model's job is an `AudioExamplesPlan`."""
     s = settings or ExamplesSettings()
-    loaded = model_for(model, device)
-    if loaded.audio is not None:
-        return _audio_plan(loaded, data, layers, s)
     if s.project is not None:
         check_method(s.project)
     require_positive("checkpoint_every", s.checkpoint_every, allow_zero=True)
     engine = check_engine(s.engine, s.address, s.workers, device)
+    loaded = model_for(model, device)
+    if loaded.audio is not None:
+        return _audio_plan(loaded, data, layers, s)
     passplan = plan_pass(loaded, data, layers, s.k, s.reduce, s.batch_size, size=s.size, limit=s.limit, device=device,
                          workers=None if engine.is_ray else s.workers)
     passplan.model_spec = model if isinstance(model, str) else None  # what Ray workers load

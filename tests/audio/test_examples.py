@@ -12,6 +12,7 @@ import featurelens as fl
 from featurelens.audio.instruments import FAMILIES
 from featurelens.audio.sources import LoadReport, load_clip
 from featurelens.capture import capture_activations
+from featurelens.dataset_examples import ExamplesSettings, plan_examples
 
 RATE = 16000
 
@@ -128,3 +129,15 @@ def test_units_mean_something_in_the_examples(music_cnn, small_collection):
     best = {family: int((families == family).sum(1).max()) for family in FAMILIES}
     print(best)
     assert all(hits >= 7 for hits in best.values()), best
+
+
+def test_the_built_in_collection_is_found_or_its_absence_said(music_cnn, monkeypatch, tmp_path, small_collection):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(fl.FeaturelensError, match="music collection is not made yet .*featurelens music make"):
+        plan_examples(music_cnn, "music", "conv3")
+    home_collection = tmp_path / ".cache" / "featurelens" / "music-collection"
+    home_collection.parent.mkdir(parents=True)
+    home_collection.symlink_to(small_collection.folder)
+    plan = plan_examples(music_cnn, "music", "conv3", ExamplesSettings(limit=8))
+    assert plan.source.name == "music" and plan.entries == 8 and "8 audio files of music" in plan.describe()
+    assert plan.source.label(0).split(" · ")[0] in FAMILIES

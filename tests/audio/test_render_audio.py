@@ -16,7 +16,7 @@ from featurelens.rendering.spectrogram import SpectrogramShift, fixed_loudness
 
 def test_the_sonified_render_excites_its_unit_far_more_than_noise(music_cnn, tmp_path, main_cli):
     code, err = main_cli("render", "conv3:5", "--model", "music-cnn", "--steps", "128", "--out", str(tmp_path / "r"))
-    assert code == 0, err
+    assert code == 0 and "wrote 1 spectrogram(s), WAV(s) and render.json" in err, err
     summary = json.loads((tmp_path / "r" / "render.json").read_text())["units"][0]
     sound, rate = soundfile.read(tmp_path / "r" / summary["wav"], dtype="float32")
     assert rate == 16000 and len(sound) == 187 * 256  # the spectrogram's 188 frames

@@ -53,4 +53,5 @@ def render(
         return
     result.save(out)
     note = " (interrupted: kept what was finished)" if result.interrupted else ""
-    typer.echo(f"wrote {len(result.units)} image(s) and render.json to {out}{note} in {result.seconds:.1f}s", err=True)
+    written = "spectrogram(s), WAV(s)" if result.summary().get("modality") == "audio" else "image(s)"
+    typer.echo(f"wrote {len(result.units)} {written} and render.json to {out}{note} in {result.seconds:.1f}s", err=True)

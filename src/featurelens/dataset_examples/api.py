@@ -128,7 +128,8 @@ def plan_examples(
 
 def _audio_plan(model: LoadedModel, data: Any, layers: Sequence[str] | str, s: ExamplesSettings) -> AudioExamplesPlan:
     """An audio model's examples: clips ranked over time (one pass, no checkpoint file: a pass is quick)."""
-    for name, value, default in (("project", s.project, None), ("size", s.size, None), ("engine", s.engine, "local")):
+    for name, value, default in (("project", s.project, None), ("size", s.size, None), ("engine", s.engine, "local"),
+                                 ("resume", bool(s.resume), False)):
         if value != default:
             raise FeaturelensError(f"{{parameter}} is not available for an audio model's examples (got {value!r})", parameter=name)
     return plan_audio_examples(model, data, layers, s.k, s.reduce, s.batch_size, s.limit)

@@ -81,9 +81,10 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Debian's Chromium through Playwright (never a downloaded browser), media allowed to play without a click."""
+    """Debian's Chromium through Playwright (never a downloaded browser), media allowed to play without a click.
+    Per module: Playwright's sync API runs one instance at a time, and other modules start their own."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not os.path.isfile(CHROMIUM):
         pytest.skip("apt-get install chromium")

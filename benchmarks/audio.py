@@ -45,21 +45,27 @@ def best_rate(work, items: int, repeats: int) -> float:
     return items / min(seconds)
 
 
-def examples_against_raw(folder: Path, waveforms: torch.Tensor, batch_size: int, repeats: int) -> tuple[float, float, float]:
+def examples_against_raw(folder: Path, waveforms: torch.Tensor, batch_size: int, repeats: int) -> dict[str, float]:
     """Clips/s of `fl.examples` on the folder's WAV files (conv3, k=9) and of the raw forward waveform → conv3 over the
-    same clips already in memory, in the same batches, best of `repeats` each; and the median ratio of the rounds.
+    same clips already in memory, in the same batches, best of `repeats` each; the median ratio of the rounds; and the
+    ratio of the CPU seconds each took (all threads of the process: the work, whatever else runs on the machine).
     The two alternate, so each round's ratio compares runs seconds apart (on a shared machine the load drifts)."""
     model = fl.load_model("music-cnn")
-    seconds = {"examples": [], "raw": []}
+    wall, cpu = {"examples": [], "raw": []}, {"examples": [], "raw": []}
     for _ in range(repeats + 1):  # the first round warms up
-        seconds["examples"].append(fl.examples(model, str(folder), "conv3", k=9, batch_size=batch_size).seconds)
+        started = time.process_time()
+        wall["examples"].append(fl.examples(model, str(folder), "conv3", k=9, batch_size=batch_size).seconds)
+        cpu["examples"].append(time.process_time() - started)
         with torch.no_grad(), ActivationCapture(model.module, ["conv3"]) as capture:
-            start = time.perf_counter()
+            start, started = time.perf_counter(), time.process_time()
             for first in range(0, len(waveforms), batch_size):
                 capture.run(model.audio.spectrogram(waveforms[first:first + batch_size]))
-            seconds["raw"].append(time.perf_counter() - start)
-    ratios = sorted(raw / examples for raw, examples in zip(seconds["raw"][1:], seconds["examples"][1:]))
-    return len(waveforms) / min(seconds["examples"][1:]), len(waveforms) / min(seconds["raw"][1:]), ratios[len(ratios) // 2]
+            wall["raw"].append(time.perf_counter() - start)
+            cpu["raw"].append(time.process_time() - started)
+    ratios = sorted(raw / examples for raw, examples in zip(wall["raw"][1:], wall["examples"][1:]))
+    clips = len(waveforms)
+    return {"examples": clips / min(wall["examples"][1:]), "raw": clips / min(wall["raw"][1:]),
+            "median": ratios[len(ratios) // 2], "cpu": min(cpu["raw"][1:]) / min(cpu["examples"][1:])}
 
 
 def main() -> None:
@@ -86,7 +92,7 @@ def main() -> None:
         labels = made.labels()
         model = load_music_cnn()
         waveforms = torch.from_numpy(read_clips(folder, labels))
-        examples_rate, raw, ratio = examples_against_raw(folder, waveforms, args.batch_size, 2 * args.repeats + 1)
+        against = examples_against_raw(folder, waveforms, args.batch_size, 2 * args.repeats + 1)
     log_mels = log_mels_of(waveforms, model.frontend)
     plays = simulate_listeners(labels, listeners=1000, seed=0).plays
     targets = torch.from_numpy(factorize(plays, factors=model.factors).item_factors)
@@ -108,9 +114,10 @@ def main() -> None:
     print(f"  network to conv3 (from log-mel)     {to_conv3:8.0f} clips/s")
     print(f"  waveform → conv3 (examples pass)    {examples:8.0f} clips/s")
     print(f"  waveform → factors                  {end_to_end:8.0f} clips/s")
-    print(f"examples: fl.examples(music-cnn, {len(waveforms)} WAV files, conv3, k=9): {examples_rate:.0f} clips/s; the raw "
-          f"forward waveform → conv3 over the same clips in memory, same batches: {raw:.0f} clips/s; ratio of the bests "
-          f"{examples_rate / raw:.2f}×, median ratio of {2 * args.repeats + 1} alternating rounds {ratio:.2f}× "
+    print(f"examples: fl.examples(music-cnn, {len(waveforms)} WAV files, conv3, k=9): {against['examples']:.0f} clips/s; "
+          f"the raw forward waveform → conv3 over the same clips in memory, same batches: {against['raw']:.0f} clips/s; "
+          f"ratio of the bests {against['examples'] / against['raw']:.2f}×, median ratio of {2 * args.repeats + 1} "
+          f"alternating rounds {against['median']:.2f}×, ratio of CPU seconds {against['cpu']:.2f}× "
           "(files read, checked and ranked)")
 
 

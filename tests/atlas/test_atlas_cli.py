@@ -29,6 +29,8 @@ def test_mistakes_are_one_line_naming_the_flag(main_cli, tmp_path, fashion_atlas
     assert code == 2 and "was made with --steps 8, not 256" in err and len(err.strip().splitlines()) == 1
     code, err = main_cli("atlas", "--model", "fashion-cnn", "--layers", "conv2", "--project", "backwards", "--out", str(tmp_path / "b"), "--dry-run")
     assert code == 2 and "backwards" in err and len(err.strip().splitlines()) == 1
+    code, err = main_cli("atlas", "--model", "fashion-cnn", "--judge", "fashion-cnn-sed1", "--out", str(tmp_path / "c"))
+    assert code == 2 and "unknown model spec 'fashion-cnn-sed1'" in err and not (tmp_path / "c").exists()  # before any work
 
 
 def test_judges_figures_are_on_the_unit_pages(main_cli, tmp_path) -> None:

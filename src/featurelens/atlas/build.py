@@ -95,6 +95,8 @@ def plan_atlas(
     spec = data_spec(data, loaded)  # an audio model's: checked to hold audio files
     if spec is not None and loaded.audio is None:
         open_source(spec)  # an empty or unreadable folder fails now, not after the renders
+    for judge in judge_list(settings.judge):
+        model_for(judge, "cpu")  # an unknown or unloadable judge fails now, not after the examples
     chosen = atlas_layers(loaded, layers, settings.render_size(loaded))
     count = unit_count(settings.units)
     units = {info.name: list(range(info.channels if count is None else min(count, info.channels))) for info in chosen}

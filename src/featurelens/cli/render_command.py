@@ -14,9 +14,9 @@ from featurelens.rendering.sizes import size_setting
 
 
 def render(
-    units: list[str] = typer.Argument(..., help="Unit addresses, one image each: LAYER:C, LAYER:A..B (a range), LAYER:C@Y,X, LAYER, logit:N, logit:NAME, A+B, -A …"),
+    units: list[str] = typer.Argument(..., help="Unit addresses, one image each: LAYER:C, LAYER:A..B (a range), LAYER:C@Y,X (LAYER:C@T on a 1-D audio layer), LAYER, logit:N, logit:NAME, A+B, -A …"),
     model: str = ModelOption,
-    size: str = typer.Option("auto", "--size", help="Image side in pixels, or auto: the model's input size for units that see the whole input (class logits, late layers), 128 px for the others."),
+    size: str = typer.Option("auto", "--size", help="Image side in pixels, or auto: the model's input size for units that see the whole input (class logits, late layers), 128 px for the others; for an audio model, spectrogram frames (auto: its clip)."),
     steps: int = typer.Option(512, "--steps", help="Optimisation steps."),
     param: str = typer.Option("fft", "--param", help="Parameterization: fft (Lucid), pixel, maco or cppn (resolution-free)."),
     lr: float = typer.Option(None, "--lr", help="Adam learning rate (default depends on --param)."),
@@ -53,4 +53,5 @@ def render(
         return
     result.save(out)
     note = " (interrupted: kept what was finished)" if result.interrupted else ""
-    typer.echo(f"wrote {len(result.units)} image(s) and render.json to {out}{note} in {result.seconds:.1f}s", err=True)
+    written = "spectrogram(s), WAV(s)" if result.summary().get("modality") == "audio" else "image(s)"
+    typer.echo(f"wrote {len(result.units)} {written} and render.json to {out}{note} in {result.seconds:.1f}s", err=True)

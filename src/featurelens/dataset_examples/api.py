@@ -106,13 +106,13 @@ def plan_examples(
 ) -> ExamplesPlan | AudioExamplesPlan:
     """Check an examples job without running it (see `examples`); an audio model's job is an `AudioExamplesPlan`."""
     s = settings or ExamplesSettings()
-    loaded = model_for(model, device)
-    if loaded.audio is not None:
-        return _audio_plan(loaded, data, layers, s)
     if s.project is not None:
         check_method(s.project)
     require_positive("checkpoint_every", s.checkpoint_every, allow_zero=True)
     engine = check_engine(s.engine, s.address, s.workers, device)
+    loaded = model_for(model, device)
+    if loaded.audio is not None:
+        return _audio_plan(loaded, data, layers, s)
     passplan = plan_pass(loaded, data, layers, s.k, s.reduce, s.batch_size, size=s.size, limit=s.limit, device=device,
                          workers=None if engine.is_ray else s.workers)
     passplan.model_spec = model if isinstance(model, str) else None  # what Ray workers load
@@ -128,7 +128,8 @@ def plan_examples(
 
 def _audio_plan(model: LoadedModel, data: Any, layers: Sequence[str] | str, s: ExamplesSettings) -> AudioExamplesPlan:
     """An audio model's examples: clips ranked over time (one pass, no checkpoint file: a pass is quick)."""
-    for name, value, default in (("project", s.project, None), ("size", s.size, None), ("engine", s.engine, "local")):
+    for name, value, default in (("project", s.project, None), ("size", s.size, None), ("engine", s.engine, "local"),
+                                 ("resume", bool(s.resume), False)):
         if value != default:
             raise FeaturelensError(f"{{parameter}} is not available for an audio model's examples (got {value!r})", parameter=name)
     return plan_audio_examples(model, data, layers, s.k, s.reduce, s.batch_size, s.limit)

@@ -110,4 +110,8 @@ def plan_audio_examples(model: LoadedModel, data: Any, layers: Sequence[str] | s
     audio = model.audio
     min_samples = (model.min_size - 1) * audio.hop_length  # the network's receptive field: shorter clips are padded
     source = open_audio_source(data, audio.sample_rate, min_samples)
-    return AudioExamplesPlan(model, names, source, fields, {n: shapes[n][0] for n in names}, k, reduce, batch_size, limit)
+    plan = AudioExamplesPlan(model, names, source, fields, {n: shapes[n][0] for n in names}, k, reduce, batch_size, limit)
+    if audio.max_batch and batch_size > audio.max_batch:
+        plan.batch_size = audio.max_batch
+        plan.notes.append(f"{model.spec} runs at most {audio.max_batch} clips at once (batch size {batch_size} lowered)")
+    return plan

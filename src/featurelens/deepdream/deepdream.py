@@ -127,7 +127,7 @@ def plan_dream(
     """Check a dream: settings, photos, objective (default: the model's DeepDream layer), tiles, guide."""
     settings = replace(settings or DreamSettings(), **overrides)
     settings.check()
-    loaded = model_for(model, device)
+    loaded = model_for(model, device).require_images("dream")
     base = as_images(images, loaded.in_channels, min_size=loaded.min_size).to(loaded.device)
     height, width = base.shape[-2:]
     found = probe(loaded)

@@ -153,7 +153,7 @@ def plan_evolve(
     """Check an evolution without running it: the checkpoints fit the model, the units, the data and the knobs."""
     s = settings or EvolveSettings()
     require_positive("steps", s.steps)
-    loaded = model_for(model, device)
+    loaded = model_for(model, device).require_images("evolve")
     checkpoints = [read_checkpoint(path, loaded) for path in checkpoint_files(s.checkpoints, loaded)]
     targets = plan_render(loaded, units, s.render_settings()).targets
     ranked = [ranked_channel(t) for t in targets]

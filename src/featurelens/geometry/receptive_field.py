@@ -90,7 +90,7 @@ def receptive_fields(model: LoadedModel, layers: list[str], size: int | tuple[in
     image = (size, size) if isinstance(size, int) else tuple(size)
     layers = list(dict.fromkeys(layers))
     walked = analytic_fields(model, layers, image)
-    linear = _linearised(model.module)
+    linear = linearised(model.module)
     probe = torch.ones(_CHECKS, model.in_channels, *image, device=model.device, requires_grad=True)
     with torch.enable_grad():
         acts = capture_activations(linear, probe, layers)
@@ -134,7 +134,7 @@ _ACTIVATIONS = (
 _NORMS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm, nn.LocalResponseNorm)
 
 
-def _linearised(module: nn.Module) -> nn.Module:
+def linearised(module: nn.Module) -> nn.Module:
     """A copy in which every input pixel a unit depends on gets a strictly positive gradient.
 
     Activations and normalisations become identities, max-pools average pools, and every
@@ -149,6 +149,8 @@ def _linearised(module: nn.Module) -> nn.Module:
             replacement = nn.Identity()
         elif isinstance(sub, nn.MaxPool2d) and pair(sub.dilation) == (1, 1):
             replacement = nn.AvgPool2d(sub.kernel_size, sub.stride, sub.padding, sub.ceil_mode)
+        elif isinstance(sub, nn.MaxPool1d) and sub.dilation in (1, (1,)):
+            replacement = nn.AvgPool1d(sub.kernel_size, sub.stride, sub.padding, sub.ceil_mode)
         elif isinstance(sub, nn.AdaptiveMaxPool2d):
             replacement = nn.AdaptiveAvgPool2d(sub.output_size)
         if replacement is not None and name:
@@ -212,7 +214,7 @@ def _agrees(field: ReceptiveField, act: torch.Tensor, probe: torch.Tensor) -> bo
     return True
 
 
-def _fit(spans: list[PixelRange], limit: int) -> tuple[int, int, int]:
+def fit_spans(spans: list[PixelRange], limit: int) -> tuple[int, int, int]:
     """(size, stride, offset) along one axis from clipped spans: starts above 0 and stops below `limit` are unclipped."""
     starts = [i for i, (a, _) in enumerate(spans) if a > 0]
     stops = [i for i, (_, b) in enumerate(spans) if b < limit]
@@ -238,6 +240,6 @@ def measured_field(linear: nn.Module, layer: str, image: tuple[int, int], shape:
         for begin in range(0, count, chunk):
             for mask in footprints(linear, layer, image, units[begin : begin + chunk], in_channels):
                 out.append(_bounds(mask)[axis])
-    fitted = [_fit(rows, image[0]), _fit(cols, image[1])]
+    fitted = [fit_spans(rows, image[0]), fit_spans(cols, image[1])]
     size, stride, offset = ([axis[i] for axis in fitted] for i in range(3))
     return ReceptiveField(layer, tuple(size), tuple(stride), tuple(offset), image, "measured", tuple(rows), tuple(cols))

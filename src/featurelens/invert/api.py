@@ -50,7 +50,7 @@ def plan_training(
     *, limit: int | None = None, out: str | Path | None = None, device: torch.device | str | None = None,
 ) -> TrainingPlan:
     """Check a training job without running it (see `train`)."""
-    loaded = model_for(model, device)
+    loaded = model_for(model, device).require_images("invert")
     settings = settings or TrainSettings()
     settings.check(loaded, layer)
     if limit is not None:
@@ -114,7 +114,7 @@ def plan_decode(
         found = inverter if isinstance(inverter, Inverter) else load_inverter(inverter)
         loaded = model_for(found.model_spec, device)
     else:
-        loaded = model_for(model, device)
+        loaded = model_for(model, device).require_images("invert")
         found = inverter if isinstance(inverter, Inverter) else load_inverter(inverter or shipped_inverter_path(loaded))
     found.check_fits(loaded)
     found.to(loaded.device)

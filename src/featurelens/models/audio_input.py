@@ -26,6 +26,7 @@ class AudioInput:
     window: int  # samples a frame sees, centred on frame × hop_length
     channels: int  # rows of the network's input: mel bands, or the samples of a frame (torchcrepe)
     map_height: int = 1  # 1: the network convolves over time only ([B, C, T] maps); else its maps are [B, C, H, T]
+    max_batch: int | None = None  # most clips a pass runs at once (a wide network's maps of 3 s clips fill gigabytes)
 
     @property
     def clip_samples(self) -> int:

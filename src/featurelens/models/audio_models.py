@@ -59,7 +59,9 @@ def loaded_crepe(size: str) -> LoadedModel:
     """
     crepe = load_crepe(size)
     frames = CrepeFrames(CREPE_HOP)
-    audio = AudioInput(frames, SAMPLE_RATE, 1.0, CREPE_HOP, FRAME, FRAME, map_height=FRAME)
+    # full's conv1 holds 1024 × 256 values a frame: 3 s clips take ≈ 200 MB each on the way to any layer.
+    audio = AudioInput(frames, SAMPLE_RATE, 1.0, CREPE_HOP, FRAME, FRAME, map_height=FRAME,
+                       max_batch=8 if size == "full" else None)
     return LoadedModel(crepe.module, crepe.spec, frames.frames(SAMPLE_RATE), FRAME, (0.0,), (1.0,), min_size=1,
                        dream_layer="conv4", audio=audio)
 

@@ -58,6 +58,13 @@ class LoadedModel:
         """"audio" (waveforms in, the front end's spectrogram into the module) or "image"."""
         return "image" if self.audio is None else "audio"
 
+    def require_images(self, technique: str) -> "LoadedModel":
+        """This model, or a one-line error when it is an audio model and `technique` works on images only."""
+        if self.audio is not None:
+            raise FeaturelensError(f"{technique} works on image models, and {self.spec!r} takes sound: explore it with "
+                                   "`featurelens examples` and `featurelens render`")
+        return self
+
     def input_pair(self, size: int | tuple[int, int] | None = None) -> tuple[int, int]:
         """(height, width) of the module's input at `size` (default: the model's): images are square;
         an audio model's input is `size` frames wide (one row for networks that convolve over time only)."""

@@ -123,7 +123,7 @@ def plan_overview(
     """Check an overview: the layers (default: blocks spread over the network) and the render settings."""
     settings = settings or RenderSettings(steps=256)
     require_positive("units_per_layer", units_per_layer)
-    loaded = model_for(model, device)
+    loaded = model_for(model, device).require_images("overview")
     settings.check(loaded, 1)
     settings = replace(settings, judge=tuple(model_for(judge, loaded.device) for judge in judge_list(settings.judge)))  # load once, not per layer
     infos = spatial_layers(loaded, loaded.input_size if settings.size == AUTO else settings.size)

@@ -100,7 +100,7 @@ def plan_projection(
     """Check a projection job: the method, the images, one unit per image / one image / one unit for all."""
     check_method(method)
     require_positive("batch_size", batch_size)
-    loaded = model_for(model, device)
+    loaded = model_for(model, device).require_images("project")
     batch = as_images(images, loaded.in_channels, loaded.input_size, min_size=loaded.min_size)
     chosen = [single_unit(e, "projection") for e in as_expressions(units)]
     count = max(len(batch), len(chosen))

@@ -6,20 +6,23 @@ bands and frames but not add any, so a unit is driven by *what* sounds, not by h
 from random time shifts (whole frames) and pitch shifts (whole mel bands, ≈ a semitone or two above 1 kHz)
 in place of an image's jitter and scale. The result is sonified by phase reconstruction (non-negative least
 squares back to linear power, then Griffin-Lim), and the sound is fed back through the front end to check
-that it still drives the unit — against noise of the same loudness.
+that it still drives the unit — against noise of the same loudness. A model whose front end makes no log-mel
+(torchcrepe: it only frames the waveform) has the waveform itself grown instead, at the same fixed loudness,
+robust to random time shifts.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from featurelens.audio.frontend import log_mel_to_waveform
-from featurelens.capture import ActivationCapture
+from featurelens.audio.frontend import LogMel, log_mel_to_waveform
+from featurelens.capture import LOGIT, ActivationCapture, find_layer, probe
 from featurelens.errors import FeaturelensError
 from featurelens.models import LoadedModel
 from featurelens.progress import ProgressArg, reporting
@@ -28,6 +31,7 @@ from featurelens.units import PerImageTargets, UnitExpression, expression_value
 
 NOISE_RMS = 0.1  # -20 dBFS: the level the collection's clips are normalised to
 LR = 0.05  # Adam step in log-mel units (natural log of power)
+WAVEFORM_LR = 0.01  # Adam step on raw samples (the waveform parameterization, rescaled to NOISE_RMS each step)
 
 
 @dataclass(frozen=True)
@@ -57,9 +61,28 @@ def noise(batch: int, samples: int, rms: float, generator: torch.Generator) -> t
     return torch.randn(batch, samples, generator=generator) * rms
 
 
+@dataclass(frozen=True)
+class TimeShift:
+    """Random circular shift of a waveform [B, samples] by up to ±`samples` (a waveform's jitter)."""
+
+    samples: int = 256
+
+    def __call__(self, waveform: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        steps = torch.randint(-self.samples, self.samples + 1, (len(waveform),), generator=generator).tolist()
+        return torch.stack([torch.roll(row, step) for row, step in zip(waveform, steps)])
+
+
+def fixed_rms(raw: torch.Tensor, rms: float) -> torch.Tensor:
+    """Waveforms [B, samples] scaled to `rms` each."""
+    return raw * (rms / raw.square().mean(dim=1, keepdim=True).sqrt().clamp_min(1e-12))
+
+
 @dataclass
 class AudioRenderPlan:
-    """A checked audio render: the model, each spectrogram's unit expression, frames, steps, robustness, seed."""
+    """A checked audio render: the model, each sound's unit expression, frames, steps, robustness, seed.
+
+    A model with a log-mel front end grows log-mels (then Griffin-Lim); another (torchcrepe, whose front end
+    only frames the waveform) grows the waveform itself, at fixed loudness, robust to time shifts."""
 
     model: LoadedModel
     targets: list[UnitExpression]
@@ -67,38 +90,50 @@ class AudioRenderPlan:
     steps: int
     seed: int
     lr: float
-    shift: SpectrogramShift | None
+    robust: bool
+    objectives: list[UnitExpression] | None = None  # what the optimiser drives (default: `targets`; see `through_relus`)
     griffin_lim: int = 64  # phase-reconstruction iterations
+
+    @property
+    def in_log_mel(self) -> bool:
+        """Whether the parameterization is the model's own log-mel (else the waveform)."""
+        return hasattr(self.model.audio.frontend, "filterbank")
 
     def describe(self) -> str:
         units = ", ".join(dict.fromkeys(str(t) for t in self.targets))
-        robust = "time and pitch shifts" if self.shift else "no shifts"
         seconds = (self.frames - 1) * self.model.audio.hop_length / self.model.audio.sample_rate
-        return (f"render {len(self.targets)} spectrogram(s) of {self.model.spec} on {self.model.device}: {units}; "
-                f"{self.frames} frames ({seconds:.2f} s), {self.steps} steps, log-mel at fixed loudness, {robust}, "
-                f"seed {self.seed}; sonified by Griffin-Lim")
+        if self.in_log_mel:
+            how = f"log-mel at fixed loudness, {'time and pitch shifts' if self.robust else 'no shifts'}; sonified by Griffin-Lim"
+        else:
+            how = f"waveform at fixed loudness, {'time shifts' if self.robust else 'no shifts'}"
+        return (f"render {len(self.targets)} sound(s) of {self.model.spec} on {self.model.device}: {units}; "
+                f"{self.frames} frames ({seconds:.2f} s), {self.steps} steps, {how}, seed {self.seed}")
 
     def run(self, progress: ProgressArg = None) -> AudioRenderResult:
-        """Optimise all spectrograms together, then sonify and measure each. Ctrl-C keeps the last step's."""
+        """Optimise all sounds together, then sonify and measure each. Ctrl-C keeps the last step's."""
         started = time.perf_counter()
         model, audio = self.model, self.model.audio
         generator = torch.Generator().manual_seed(self.seed)
         samples = (self.frames - 1) * audio.hop_length
         with torch.no_grad():
-            start = audio.spectrogram(noise(len(self.targets), samples, NOISE_RMS, generator).to(model.device))
-            level = float(torch.logsumexp(start.flatten(1), 1).mean() - math.log(start[0].numel()))
+            start = noise(len(self.targets), samples, NOISE_RMS, generator).to(model.device)
+            if self.in_log_mel:
+                start = audio.spectrogram(start)
+                level = float(torch.logsumexp(start.flatten(1), 1).mean() - math.log(start[0].numel()))
+        fixed = (lambda x: fixed_loudness(x, level)) if self.in_log_mel else (lambda x: fixed_rms(x, NOISE_RMS))
+        shift = (SpectrogramShift() if self.in_log_mel else TimeShift()) if self.robust else None
         raw = start.clone().requires_grad_(True)
         optimizer = torch.optim.Adam([raw], lr=self.lr)
-        targets = PerImageTargets(self.targets)
+        targets = PerImageTargets(self.objectives or self.targets)
         interrupted, done = False, 0
         with ActivationCapture(model.module, targets.layers) as capture, \
-                reporting(progress, f"rendering {len(self.targets)} spectrogram(s)") as report:
+                reporting(progress, f"rendering {len(self.targets)} sound(s)") as report:
             try:
                 for done in range(1, self.steps + 1):
-                    log_mel = fixed_loudness(raw, level)
-                    if self.shift is not None:
-                        log_mel = self.shift(log_mel, generator)
-                    objective = targets.values(capture.run(log_mel))
+                    x = fixed(raw)
+                    if shift is not None:
+                        x = shift(x, generator)
+                    objective = targets.values(capture.run(x if self.in_log_mel else audio.spectrogram(x)))
                     optimizer.zero_grad(set_to_none=True)
                     (-objective.sum()).backward()
                     optimizer.step()
@@ -106,21 +141,27 @@ class AudioRenderPlan:
             except KeyboardInterrupt:
                 interrupted = True
         with torch.no_grad():
-            final = fixed_loudness(raw, level)
+            final = fixed(raw)
             sounds = [self._measured(expression, final[i:i + 1], generator) for i, expression in enumerate(self.targets)]
         return AudioRenderResult(sounds, model.spec, audio.sample_rate, time.perf_counter() - started, done, interrupted)
 
-    def _measured(self, expression: UnitExpression, log_mel: torch.Tensor, generator: torch.Generator) -> RenderedSound:
-        """Sonify one spectrogram and measure the unit on it, on its sound, and on noise as loud as that sound."""
-        audio, module = self.model.audio, self.model.module
-        waveform = log_mel_to_waveform(log_mel.cpu(), audio.frontend.cpu(), self.griffin_lim, seed=self.seed)[0]
-        audio.frontend.to(self.model.device)
+    def _measured(self, expression: UnitExpression, grown: torch.Tensor, generator: torch.Generator) -> RenderedSound:
+        """Make one grown sound audible and measure the unit on the network's input, on the sound fed back through the
+        front end, and on noise as loud as that sound."""
+        audio, module, device = self.model.audio, self.model.module, self.model.device
+        if self.in_log_mel:
+            waveform = log_mel_to_waveform(grown.cpu(), audio.frontend.cpu(), self.griffin_lim, seed=self.seed)[0]
+            audio.frontend.to(device)
+            log_mel, grown_input = grown, grown
+        else:
+            waveform = grown[0].cpu()
+            log_mel, grown_input = LogMel(audio.sample_rate)(waveform[None]), audio.spectrogram(grown)
         rms = float(waveform.square().mean().sqrt())
         noises = noise(4, len(waveform), rms, generator)
         value = lambda x: expression_value(expression, _captured(module, x, expression))  # noqa: E731
-        heard = audio.spectrogram(waveform[None].to(self.model.device))
-        return RenderedSound(str(expression), log_mel[0].cpu().numpy(), waveform.numpy(), float(value(log_mel)[0]),
-                             float(value(heard)[0]), float(value(audio.spectrogram(noises.to(self.model.device))).mean()), rms)
+        heard = audio.spectrogram(waveform[None].to(device))
+        return RenderedSound(str(expression), log_mel[0].cpu().numpy(), waveform.numpy(), float(value(grown_input)[0]),
+                             float(value(heard)[0]), float(value(audio.spectrogram(noises.to(device))).mean()), rms)
 
 
 def _captured(module, log_mel: torch.Tensor, expression: UnitExpression) -> dict[str, torch.Tensor]:
@@ -128,14 +169,28 @@ def _captured(module, log_mel: torch.Tensor, expression: UnitExpression) -> dict
         return capture.run(log_mel)
 
 
+def through_relus(expression: UnitExpression, model: LoadedModel, frames: int) -> UnitExpression:
+    """The expression with each unit of a ReLU layer moved to the layer that feeds it (same shape, entered just before):
+    from noise a ReLU unit is often zero everywhere, with no gradient to climb; its input rises with it."""
+    layers = probe(model, frames).layers
+    names = [info.name for info in layers]
+
+    def before(unit):
+        at = names.index(unit.layer) if unit.layer in names and unit.layer != LOGIT else -1
+        if at > 0 and isinstance(find_layer(model.module, unit.layer), nn.ReLU) and layers[at - 1].shape == layers[at].shape:
+            return replace(unit, layer=layers[at - 1].name)
+        return unit
+
+    return expression.map_units(before)
+
+
 def plan_audio_render(model: LoadedModel, targets: list[UnitExpression], frames: int | None, steps: int, seed: int,
                       lr: float | None, robust: bool) -> AudioRenderPlan:
     """Check an audio render (units already resolved against the model at `frames`)."""
-    audio = model.audio
-    if not hasattr(audio.frontend, "filterbank"):
-        raise FeaturelensError(f"model {model.spec!r} takes no log-mel spectrogram: audio renders need one (e.g. music-cnn)")
     frames = frames or model.input_size
     if frames < model.min_size:
         raise FeaturelensError(f"{{parameter}} {frames} frames is below {model.spec}'s receptive field of {model.min_size}",
                                parameter="size")
-    return AudioRenderPlan(model, targets, frames, steps, seed, lr or LR, SpectrogramShift() if robust else None)
+    in_log_mel = hasattr(model.audio.frontend, "filterbank")
+    return AudioRenderPlan(model, targets, frames, steps, seed, lr or (LR if in_log_mel else WAVEFORM_LR), robust,
+                           [through_relus(target, model, frames) for target in targets])

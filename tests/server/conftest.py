@@ -120,20 +120,15 @@ def page(browser):
 
 @pytest.fixture(scope="session")
 def music_server(music_clips, tmp_path_factory):
-    """The live server on `music-cnn` with an empty atlas of quick settings (one torch thread: the model is small)."""
-    import torch
-
+    """The live server on `music-cnn` with an empty atlas of quick settings."""
     from featurelens import load_model
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     model = load_model("music-cnn")
     folder = tmp_path_factory.mktemp("music-atlas") / "atlas"
     AtlasStore.open(folder, model, str(music_clips), settings=AtlasSettings(steps=8, k=2))
     server = RunningServer(create_app(model, data=str(music_clips), atlas=folder))
     yield server
     server.stop()
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

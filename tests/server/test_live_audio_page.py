@@ -56,7 +56,7 @@ def test_a_units_clips_and_sounds_are_built_on_demand_and_play(listening) -> Non
     page.wait_for_selector("#unit-build", timeout=30_000)
     page.click("#unit-build")  # renders and the examples pass run in the background (8 steps, 4 clips)
     page.wait_for_selector("#unit-views audio.whole-clip", timeout=120_000)
-    assert page.get_attribute("#unit-views", "data-missing") == ""
+    assert page.get_attribute("#unit-views", "data-missing") == "", page.text_content("#unit-views")
     assert len(page.query_selector_all("#unit-views .clip .outline")) == 4  # top 2 and bottom 2, each excerpt outlined
     duration, playing, position = page.locator("#unit-views audio.whole-clip").first.evaluate(PLAY_AUDIO)
     assert duration == pytest.approx(3.0, abs=0.01) and playing and position > 0

@@ -37,7 +37,7 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
     session = LiveSession(model)
     folder = atlas if atlas is not None else default_atlas_folder(model, data)
     jobs = JobRunner()
-    views = UnitViews(model, data, folder, jobs)
+    views = UnitViews(model, data, folder, jobs, session.lock)
     uploads = UploadStore(max_upload_bytes, model.audio)
     defaults = LiveOptions(layer=mid_layer(model))
     app = FastAPI(title="featurelens", docs_url=None, redoc_url=None, openapi_url=None)

@@ -27,13 +27,14 @@ ATLAS_URL = "/atlas/"
 class UnitViews:
     """Views of units of `model` in the atlas `folder`, built on demand from `data`."""
 
-    def __init__(self, model: LoadedModel, data: str, folder: Path, jobs: JobRunner):
+    def __init__(self, model: LoadedModel, data: str, folder: Path, jobs: JobRunner, model_lock: threading.Lock | None = None):
         self.model = model
         self.data = data
         self.folder = folder
         self.jobs = jobs
         self._store: AtlasStore | None = None
         self._opening = threading.Lock()
+        self._model_lock = model_lock or threading.Lock()  # held by whoever runs `model` (the live session)
 
     def view(self, layer: str, channel: int) -> dict:
         """What the page shows for a unit: its record (paths under /atlas/), what is missing, and its jobs."""
@@ -73,7 +74,9 @@ class UnitViews:
         """The atlas, opened once (in the job thread) on a copy of the model."""
         with self._opening:
             if self._store is None:
-                self._store = AtlasStore.open(self.folder, copy.deepcopy(self.model), self.data)
+                with self._model_lock:  # a module copied mid-frame would carry that frame's capture hooks
+                    model = copy.deepcopy(self.model)
+                self._store = AtlasStore.open(self.folder, model, self.data)
             return self._store
 
 

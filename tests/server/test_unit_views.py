@@ -51,3 +51,34 @@ def test_the_views_api_refuses_what_is_not_a_unit(fashion_server) -> None:
     bad_channel = httpx.post(f"{server.url}/api/unit/relu2/640/build")
     assert bad_channel.status_code == 400 and "640" in bad_channel.json()["error"]
     assert httpx.get(f"{server.url}/api/jobs/999").status_code == 400
+
+
+def test_the_views_copy_the_model_between_live_frames(fashion, tmp_path) -> None:
+    """A module copied while a live frame runs would carry that frame's capture hooks (and stop its renders early):
+    the copy waits for the live session's lock."""
+    import threading
+
+    from featurelens.capture import ActivationCapture
+    from featurelens.live import LiveSession
+    from featurelens.server.jobs import JobRunner
+    from featurelens.server.unit_views import UnitViews
+
+    session = LiveSession(fashion)
+    views = UnitViews(fashion, "photos", tmp_path / "atlas", JobRunner(), session.lock)
+    errors: list[BaseException] = []
+
+    def open_store() -> None:  # what the first background job does
+        try:
+            views.store()
+        except BaseException as err:  # reported below
+            errors.append(err)
+
+    with session.lock, ActivationCapture(fashion.module, ["conv2"]):  # a frame in the model, its hooks installed
+        opener = threading.Thread(target=open_store)
+        opener.start()
+        time.sleep(0.3)  # the opener reaches the copy meanwhile
+    opener.join(timeout=60)
+    assert not errors  # a copy made mid-frame stops its own first forward early
+    copied = views.store().model.module
+    assert copied is not fashion.module
+    assert not any(module._forward_hooks or module._forward_pre_hooks for module in copied.modules())

@@ -75,3 +75,16 @@ def test_the_command_checks_an_audio_models_data_and_settings_first(main_cli, mu
     assert code == 0 and not (tmp_path / "a").exists()
     described = plan_atlas("music-cnn", str(music_clips), "conv3", fl.AtlasSettings(units=4, out=tmp_path / "a")).describe()
     assert "(2 images each: max, min, 0 diverse" in described and "projections" not in described  # sounds have neither
+
+
+def test_a_unit_record_holds_its_peak_over_every_clip(music_atlas, music_clips) -> None:
+    """The audio pass gathers each unit's distribution too: the peak over time on every clip (a small collection: exact),
+    whose maximum is the top clip's score; the unit page draws it."""
+    import json
+
+    record = json.loads((music_atlas / "conv3" / "0.json").read_text())
+    spread, examples = record["distribution"], record["examples"]
+    clips = len(list(Path(music_clips).rglob("*.wav")))
+    assert spread["exact"] and spread["images"] == clips and sum(spread["counts"]) == clips and spread["noun"] == "clips"
+    assert spread["max"] == pytest.approx(examples["max"][0]["score"]) and spread["min"] <= spread["mean"] <= spread["max"]
+    assert "peak over time on every one of" in (music_atlas / "conv3" / "0.html").read_text()

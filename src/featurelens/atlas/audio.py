@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from featurelens.atlas.pass_data import LayerPass
+from featurelens.atlas.settings import DISTRIBUTION_SAMPLE
 from featurelens.dataset_examples.audio_pass import plan_audio_examples
 from featurelens.geometry import ReceptiveField, time_fields
 from featurelens.models import LoadedModel
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from featurelens.atlas.store import AtlasStore
 
 SOUND = "wav"
+PEAK_OVER_TIME = "peak over time"  # what the audio score is called on the pages
 
 
 def can_render(model: LoadedModel) -> bool:
@@ -67,9 +70,11 @@ def audio_renders(store: AtlasStore, entry: LayerEntry, channels: list[int], pro
 
 def audio_examples(store: AtlasStore, entries: list[LayerEntry], progress: ProgressArg) -> dict[str, dict[int, dict]]:
     """One audio examples pass for `entries`; the clips, spectrograms and excerpts written into the atlas; per layer,
-    per channel the record's `examples` (top and bottom clips with paths relative to the atlas and the excerpt in %)."""
+    per channel the record's `examples` (top and bottom clips with paths relative to the atlas and the excerpt in %)
+    and `distribution` (the unit's peak over time on every clip, or a seeded sample of them)."""
     s = store.settings
-    plan = plan_audio_examples(store.model, store.manifest.data, [e.name for e in entries], s.k, "max", limit=s.limit)
+    plan = plan_audio_examples(store.model, store.manifest.data, [e.name for e in entries], s.k, "max", limit=s.limit,
+                               distribution=DISTRIBUTION_SAMPLE)
     with store.report.timing("examples"):
         result = plan.run(progress)
     if result.interrupted:
@@ -78,10 +83,14 @@ def audio_examples(store: AtlasStore, entries: list[LayerEntry], progress: Progr
     with store.report.timing("writing"):
         rows = [row for row in result.examples() if row.channel in set(store.manifest.layer(row.layer).units)]
         write_example_sounds(result, rows, store.folder)
-        for entry in entries:
+        for entry, layer in zip(entries, result.layers):
+            spread = LayerPass.of(layer)
             for block in channel_blocks([row for row in rows if row.layer == entry.name]):
-                found.setdefault(entry.name, {})[block["channel"]] = {kind["kind"]: [_example(ex) for ex in kind["examples"]]
-                                                                      for kind in block["kinds"]}
+                channel = block["channel"]
+                found.setdefault(entry.name, {})[channel] = {
+                    "examples": {kind["kind"]: [_example(ex) for ex in kind["examples"]] for kind in block["kinds"]},
+                    "distribution": spread.distribution(channel, PEAK_OVER_TIME, "clips"),
+                }
             entry.pass_info = {"images": result.items_seen, "entries": result.entries, "skipped": len(result.skipped),
                                "seconds": round(result.seconds, 3), "notes": result.notes}
     return found

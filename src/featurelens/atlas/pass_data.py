@@ -50,7 +50,7 @@ class LayerPass:
             ranked = {kind: RankedExamples(*(data[f"{kind}_{name}"] for name in _FIELDS)) for kind in KINDS}
             return cls(ranked, data["edges"], data["counts"], data["mean"], int(data["count"]), int(data["sampled"]))
 
-    def distribution(self, channel: int, score: str) -> dict:
+    def distribution(self, channel: int, score: str, noun: str = "images") -> dict:
         """The unit record's `distribution` of the per-image `score` (its name): histogram bins (edges) and counts, and how they were made."""
         exact = self.sampled == self.count
         return {
@@ -63,8 +63,9 @@ class LayerPass:
             "images": self.count,
             "sampled": self.sampled,
             "exact": exact,
-            "method": f"every one of the {self.count} images" if exact
-            else f"a seeded uniform sample of {self.sampled} of the {self.count} images (min, max and mean over all)",
+            "noun": noun,
+            "method": f"every one of the {self.count} {noun}" if exact
+            else f"a seeded uniform sample of {self.sampled} of the {self.count} {noun} (min, max and mean over all)",
         }
 
     def examples_of(self, name: str, shape: tuple[int, ...], field: ReceptiveField, source: ImageSource, spec: str, k: int,

@@ -317,7 +317,7 @@ class AtlasStore:
         self.report.passes += len(entries)
         with self.report.timing("writing"):
             for entry in entries:
-                self._update_records(entry, {c: {"examples": found[entry.name][c]} for c in todo[entry.name]})
+                self._update_records(entry, {c: found[entry.name][c] for c in todo[entry.name]})
                 entry.examples = sorted(set(entry.examples) | set(todo[entry.name]))
                 self.manifest.save(self.folder)
                 self._write_pages(entry, set(todo[entry.name]))

@@ -19,7 +19,7 @@ from featurelens.capture import ActivationCapture
 from featurelens.dataset_examples.audio_result import AudioExamplesResult, AudioLayerExamples
 from featurelens.dataset_examples.audio_sources import AudioSource, open_audio_source
 from featurelens.dataset_examples.result import RankedExamples
-from featurelens.dataset_examples.run import check_settings, layer_names, layer_shapes
+from featurelens.dataset_examples.run import channel_spans, check_settings, empty_sample, layer_names, layer_shapes, rank_batch
 from featurelens.dataset_examples.topk import Ranked, StreamingTopK
 from featurelens.errors import FeaturelensError
 from featurelens.geometry import TimeField, time_fields
@@ -41,6 +41,7 @@ class AudioExamplesPlan:
     batch_size: int
     limit: int | None = None
     notes: list[str] = field(default_factory=list)  # what was decided before the pass (none yet: files are judged as read)
+    distribution: int = 0  # clips sampled per channel for the score distribution (0: none; see dataset_examples.distribution)
 
     @property
     def entries(self) -> int:
@@ -57,6 +58,8 @@ class AudioExamplesPlan:
         model, audio = self.model, self.model.audio
         table = StreamingTopK(self.channels, self.k, self.reduce, model.device)
         ranked, seen, entries, interrupted = Ranked.empty(table.rows, model.device), 0, 0, False
+        sample = empty_sample(table, self.distribution, model.device)
+        max_rows = table.max_rows().to(model.device)
         widths: dict[str, dict[int, int]] = {layer: {} for layer in self.layers}  # 2-D maps: each clip's frames there
         started = time.perf_counter()
         try:
@@ -67,8 +70,7 @@ class AudioExamplesPlan:
                     for layer, act in acts.items():
                         if act.dim() == 4:
                             widths[layer].update(dict.fromkeys(batch.indices.tolist(), act.shape[-1]))
-                    table.ranked = ranked
-                    ranked = table.updated(acts, batch.indices)
+                    ranked, sample = rank_batch(table, ranked, sample, max_rows, acts, batch.indices)
                     seen, entries = seen + len(batch.indices), batch.end
                     report.update(entries, self.entries)
         except KeyboardInterrupt:
@@ -77,8 +79,10 @@ class AudioExamplesPlan:
             unreadable = self.source.report.unreadable
             reason = f": none of the {len(unreadable)} files could be read (e.g. {unreadable[0][0]}: {unreadable[0][1]})" if unreadable else ""
             raise FeaturelensError(f"the source {self.source.name!r} gave no clips{reason}")
-        layers = [AudioLayerExamples(n, self.channels[n], self.fields[n], _ranked_examples(table.layer_ranked(ranked, n), widths[n]))
-                  for n in self.layers]
+        spans = channel_spans(self.channels)
+        layers = [AudioLayerExamples(n, self.channels[n], self.fields[n], _ranked_examples(table.layer_ranked(ranked, n), widths[n]),
+                                     sample.rows(*span) if sample is not None and seen else None)
+                  for n, span in zip(self.layers, spans)]
         notes = self.source.report.lines(audio.sample_rate, self.source.min_samples)
         return AudioExamplesResult(model, self.source, layers, self.k, self.reduce, seen, max(entries, seen), notes,
                                    interrupted, time.perf_counter() - started)
@@ -96,7 +100,7 @@ def _ranked_examples(kinds: dict[str, Ranked], widths: dict[int, int]) -> dict[s
 
 
 def plan_audio_examples(model: LoadedModel, data: Any, layers: Sequence[str] | str, k: int = 9, reduce: str = "max",
-                        batch_size: int = 64, limit: int | None = None) -> AudioExamplesPlan:
+                        batch_size: int = 64, limit: int | None = None, distribution: int = 0) -> AudioExamplesPlan:
     """Check an audio examples job: `data` a folder of audio files or "music" (the built-in collection)."""
     check_settings(k, reduce, batch_size, limit)
     names = layer_names(model, layers)
@@ -110,7 +114,8 @@ def plan_audio_examples(model: LoadedModel, data: Any, layers: Sequence[str] | s
     audio = model.audio
     min_samples = (model.min_size - 1) * audio.hop_length  # the network's receptive field: shorter clips are padded
     source = open_audio_source(data, audio.sample_rate, min_samples)
-    plan = AudioExamplesPlan(model, names, source, fields, {n: shapes[n][0] for n in names}, k, reduce, batch_size, limit)
+    plan = AudioExamplesPlan(model, names, source, fields, {n: shapes[n][0] for n in names}, k, reduce, batch_size, limit,
+                             distribution=distribution)
     if audio.max_batch and batch_size > audio.max_batch:
         plan.batch_size = audio.max_batch
         plan.notes.append(f"{model.spec} runs at most {audio.max_batch} clips at once (batch size {batch_size} lowered)")

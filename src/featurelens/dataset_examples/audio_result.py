@@ -12,6 +12,7 @@ import torch
 
 from featurelens.audio.frontend import LogMel
 from featurelens.dataset_examples.audio_sources import AudioSource
+from featurelens.dataset_examples.distribution import ScoreDistribution
 from featurelens.dataset_examples.result import ExampleRow, RankedExamples
 from featurelens.dataset_examples.sources import Skipped
 from featurelens.dataset_examples.topk import KINDS
@@ -30,6 +31,7 @@ class AudioLayerExamples:
     channels: int
     field: TimeField
     ranked: dict[str, RankedExamples]
+    distribution: ScoreDistribution | None = None  # each channel's score over the clips, when the pass gathers it
 
 
 @dataclass(frozen=True)

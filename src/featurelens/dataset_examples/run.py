@@ -125,7 +125,7 @@ def run_pass(
     state = _snapshot(plan, table, done, clock)
     layers_out = [_layer_examples(n, plan.shapes[n], plan.fields[n], table.layer_ranked(done.ranked, n)) for n in plan.layers]
     if done.sample is not None:
-        for layer, (start, stop) in zip(layers_out, _channel_spans(plan)):
+        for layer, (start, stop) in zip(layers_out, channel_spans(plan.channels)):
             layer.distribution = done.sample.rows(start, stop)
     return ExamplesResult(
         plan.model.spec, plan.source, layers_out, plan.k, plan.reduce, plan.size, plan.model.in_channels, done.items_seen,
@@ -211,18 +211,25 @@ def stream_entries(
             ranked, cached, sample = done.ranked, done.cached_images, done.sample
             if len(batch.indices):
                 acts = capture.run(model.normalize(batch.images.to(model.device, non_blocking=True)))
-                table.ranked = ranked
-                maps = table.maps(acts)
-                signed = table.signed_scores(maps)
-                ranked = table.ranked_after(maps, signed, batch.indices)
-                if sample is not None:
-                    sample = sample.updated(signed[:, max_rows], batch.indices)
-                del acts, maps  # free this batch's maps before the next forward allocates its own
+                ranked, sample = rank_batch(table, ranked, sample, max_rows, acts, batch.indices)
+                del acts  # free this batch's maps before the next forward allocates its own
                 if not source.random_access:
                     cached = _keep_winner_images(cached, ranked, batch.indices, batch.images)
             done = Finished(batch.end, done.items_seen + len(batch.indices), done.skipped + batch.skipped, ranked,
                             cached, done.batches + 1, sample=sample)
             yield done
+
+
+def rank_batch(table: StreamingTopK, ranked: Ranked, sample: ScoreSample | None, max_rows: torch.Tensor | None,
+               acts: dict[str, torch.Tensor], indices: torch.Tensor) -> tuple[Ranked, ScoreSample | None]:
+    """One batch's activations ranked into `table` (after `ranked`), and its top-k scores into the sample when there is one."""
+    table.ranked = ranked
+    maps = table.maps(acts)
+    signed = table.signed_scores(maps)
+    ranked = table.ranked_after(maps, signed, indices)
+    if sample is not None:
+        sample = sample.updated(signed[:, max_rows], indices)
+    return ranked, sample
 
 
 @dataclass
@@ -248,7 +255,7 @@ def rank_range(
     `progress(entries done in the range)` after each batch.
     """
     table = StreamingTopK(channels, k, reduce, model.device)
-    done = Finished(start, 0, [], Ranked.empty(table.rows, model.device), sample=_empty_sample(table, distribution, model.device))
+    done = Finished(start, 0, [], Ranked.empty(table.rows, model.device), sample=empty_sample(table, distribution, model.device))
     for done in stream_entries(model, list(channels), source, table, done, stop, batch_size, size):
         if progress is not None:
             progress(done.entries - start)
@@ -330,23 +337,23 @@ def run_fingerprint(model: LoadedModel, source: ImageSource, layers: list[str], 
 def _start(plan: PassPlan, resume: ExamplesState | None, table: StreamingTopK) -> Finished:
     device = plan.model.device
     if resume is None:
-        return Finished(0, 0, [], Ranked.empty(table.rows, device), sample=_empty_sample(table, plan.distribution, device))
+        return Finished(0, 0, [], Ranked.empty(table.rows, device), sample=empty_sample(table, plan.distribution, device))
     ranked = table.from_layers(resume.ranked).to(device)
     sample = resume.sample.to(device) if resume.sample is not None else None
     return Finished(resume.entries, resume.items_seen, list(resume.skipped), ranked, dict(resume.cached_images), 0, sample=sample)
 
 
-def _empty_sample(table: StreamingTopK, size: int, device: torch.device | str) -> ScoreSample | None:
+def empty_sample(table: StreamingTopK, size: int, device: torch.device | str) -> ScoreSample | None:
     """A score distribution with room for `size` images per channel (None when the pass gathers none)."""
     return ScoreSample.empty(sum(table.channels.values()), size, device=device) if size else None
 
 
-def _channel_spans(plan: PassPlan) -> list[tuple[int, int]]:
-    """Each layer's rows in the score sample: its channels, layer after layer."""
+def channel_spans(channels: dict[str, int]) -> list[tuple[int, int]]:
+    """Each layer's rows in a table of every channel (the ranking, the score sample): layer after layer."""
     spans, start = [], 0
-    for name in plan.layers:
-        spans.append((start, start + plan.shapes[name][0]))
-        start += plan.shapes[name][0]
+    for count in channels.values():
+        spans.append((start, start + count))
+        start += count
     return spans
 
 def _keep_winner_images(cached: dict, ranked: Ranked, indices: torch.Tensor, batch: torch.Tensor) -> dict:

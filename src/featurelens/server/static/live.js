@@ -68,7 +68,7 @@ function sendFrame() {
   const source = state.source;
   const still = source instanceof HTMLImageElement;
   const inFlight = state.sent - state.received - state.dropped;
-  if (!state.ws || state.ws.readyState !== WebSocket.OPEN || !ready(source) || inFlight >= 3) return;
+  if (!state.ws || state.ws.readyState !== WebSocket.OPEN || !ready(source) || inFlight >= 2) return;
   if (still && !state.stillDirty) return;
   const width = source.videoWidth || source.naturalWidth, height = source.videoHeight || source.naturalHeight;
   const side = Math.min(width, height);

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import socket
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.server.conftest import free_port
 
 
 def test_dry_run_names_the_model_the_data_and_the_views_folder(featurelens_cli, tmp_path) -> None:

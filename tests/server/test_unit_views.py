@@ -7,12 +7,9 @@ import time
 
 import httpx
 
+from tests.server.test_live_page import CLICK_TILE
 
 IMAGES_LOADED = """() => Array.from(document.querySelectorAll('#unit-views img')).every(i => i.complete && i.naturalWidth > 0)"""
-CLICK_TILE = """(channel) => { const c = document.getElementById('grid-canvas'), d = c.dataset, box = c.getBoundingClientRect();
-    const col = channel % Number(d.cols), row = Math.floor(channel / Number(d.cols));
-    return [box.left + (col * (Number(d.tileWidth) + 1) + Number(d.tileWidth) / 2) / c.width * box.width,
-            box.top + (row * (Number(d.tileHeight) + 1) + Number(d.tileHeight) / 2) / c.height * box.height]; }"""
 
 
 def open_unit(page, url: str, channel: int) -> None:

@@ -4,7 +4,7 @@ and activation distribution — through the same `AtlasStore` the live server fi
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -95,8 +95,8 @@ def plan_atlas(
     spec = data_spec(data, loaded)  # an audio model's: checked to hold audio files
     if spec is not None and loaded.audio is None:
         open_source(spec)  # an empty or unreadable folder fails now, not after the renders
-    for judge in judge_list(settings.judge):
-        model_for(judge, "cpu")  # an unknown or unloadable judge fails now, not after the examples
+    # Judges are loaded now, once: an unknown or unloadable one fails before any work, and the store renders with these.
+    settings = replace(settings, judge=tuple(model_for(judge, loaded.device) for judge in judge_list(settings.judge)))
     chosen = atlas_layers(loaded, layers, settings.render_size(loaded))
     count = unit_count(settings.units)
     units = {info.name: list(range(info.channels if count is None else min(count, info.channels))) for info in chosen}

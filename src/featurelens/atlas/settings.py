@@ -42,7 +42,7 @@ class AtlasSettings:
     engine: str = "local"
     address: str | None = None
     workers: int | None = None
-    judge: tuple[str, ...] = ()  # model specs that judge each unit's max image (class transfer, photo distance)
+    judge: tuple[str | LoadedModel, ...] = ()  # models (specs or loaded) that judge each unit's max image (class transfer, photo distance)
 
     def check(self) -> None:
         unit_count(self.units)

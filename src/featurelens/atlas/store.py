@@ -205,27 +205,27 @@ class AtlasStore:
         s = self.settings
         per_unit = images_per_unit(s.diverse)
         chunk = max(1, s.max_batch // per_unit)
+        chunks = [todo[start:start + chunk] for start in range(0, len(todo), chunk)]  # units optimised together
+        if self.model.audio is not None:  # grown spectrograms and their sound, one render job per chunk
+            for channels in chunks:
+                self._store_renders(entry, audio_renders(self, entry, channels, progress))
+            return
         render_settings = RenderSettings(size=s.render_setting(), steps=s.steps, seed=s.seed, max_batch=s.max_batch,
                                          engine=s.engine, address=s.address, workers=s.workers, judge=self.judges())
-        if self.model.audio is not None:  # grown spectrograms and their sound, one render job per chunk
-            for start in range(0, len(todo), chunk):
-                self._store_renders(entry, audio_renders(self, entry, todo[start:start + chunk], progress))
-            return
         if s.engine == "ray":
-            self._renders_on_ray(entry, [todo[start:start + chunk] for start in range(0, len(todo), chunk)], render_settings, progress)
+            self._renders_on_ray(entry, chunks, render_settings, progress)
             return
         total = len(todo) * per_unit * s.steps
         with reporting(progress, f"rendering {len(todo)} unit(s) of {layer}") as report:
-            for start in range(0, len(todo), chunk):
-                channels_now = todo[start:start + chunk]
-                before = start * per_unit * s.steps
+            for number, channels in enumerate(chunks):
+                before = number * chunk * per_unit * s.steps
                 with self.report.timing("render"):
-                    rendered = render_units(self.model, layer, channels_now, entry.spatial, render_settings, s.diverse,
+                    rendered = render_units(self.model, layer, channels, entry.spatial, render_settings, s.diverse,
                                             tick=lambda done, _: report.update(before + done, total))
                 self._write_renders(entry, rendered)
 
     def judges(self) -> tuple[LoadedModel, ...]:
-        """The judge models of the settings, loaded once (on the atlas model's device)."""
+        """The judge models of the settings (`plan_atlas` hands them loaded), loaded once when given as specs."""
         if self._judges is None:
             self._judges = tuple(model_for(spec, self.model.device) for spec in judge_list(self.settings.judge))
         return self._judges

@@ -67,7 +67,7 @@ def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 30) -> Path:
     return path
 
 
-def cat_video(path: Path, frames: int = 24) -> Path:
+def cat_video(path: Path, frames: int = 24, fps: int = 30) -> Path:
     """The bundled cat photo (chelsea), drifting a few pixels a frame, so consecutive frames differ."""
     photo = np.asarray(bundled_photos()[1].convert("RGB"))  # 300 × 451
     side = 256
@@ -75,7 +75,7 @@ def cat_video(path: Path, frames: int = 24) -> Path:
     for i in range(frames):
         top, left = 20 + (i % 12) * 2, 90 + (i % 12) * 4
         clips.append(photo[top : top + side, left : left + side])
-    return write_y4m(path, clips)
+    return write_y4m(path, clips, fps)
 
 
 @pytest.fixture(scope="session")

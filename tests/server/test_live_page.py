@@ -109,3 +109,17 @@ def test_an_oversized_upload_shows_the_limit(page, live_server, tmp_path, size_m
     page.set_input_files("#source-upload", str(big))
     page.wait_for_selector("#error:not([hidden])", timeout=30_000)
     assert "larger than 10 MB" in page.text_content("#error")
+
+
+def test_the_address_opens_a_view_camera_layer_unit_and_classes_off(page, live_server) -> None:
+    page.goto(live_server.url + "/?source=camera&layer=_blocks.15&classes=0&unit=7")
+    page.wait_for_function("document.getElementById('status').textContent === 'camera'", timeout=30_000)
+    page.wait_for_function("document.getElementById('grid-canvas').dataset.layer === '_blocks.15'", timeout=60_000)
+    assert page.get_attribute("#grid-canvas", "data-channels") == "320"
+    assert page.text_content("#unit-title") == "_blocks.15:7"
+    assert not page.is_checked("#classes-toggle")
+    wait_frames(page, 3)
+    assert page.eval_on_selector_all("#classes li", "items => items.length") == 0  # no classes asked, none drawn
+    page.goto(live_server.url + "/?layer=_blocks.99")
+    page.wait_for_function("!document.getElementById('error').hidden", timeout=30_000)
+    assert "_blocks.99" in page.text_content("#error")

@@ -4,7 +4,8 @@ Everything a frame needs is computed in as few passes as it allows: one forward 
 grid alone (stopping there), a full forward when classes are shown (the layer is captured as a leaf,
 so "why this class" — each channel's activation × gradient of the top logit, summed over space —
 costs only the backward above the layer), and one forward/backward below the layer for the
-selected unit's projection. Calls are serialised: the model's hooks belong to one frame at a time.
+selected unit's projection. The grid and the classes run on faster copies of the model (`live.runners`).
+Calls are serialised: the model's hooks belong to one frame at a time.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from featurelens.capture import LOGIT, ActivationCapture, probe
+from featurelens.capture import LOGIT, probe
 from featurelens.errors import bad_parameter
+from featurelens.live.runners import LayerRunners
 from featurelens.models import LoadedModel
 from featurelens.projection.backproject import backproject
 from featurelens.projection.pictures import projection_picture
@@ -62,6 +64,7 @@ class LiveSession:
         # an audio model's live layers are its maps over time: [C, T], or [C, H, T] for networks with 2-D maps
         self.grid_layers = [info.name for info in found.layers if len(info.shape) == 3 or (model.audio and len(info.shape) == 2)]
         self.has_classes = model.audio is None and LOGIT in self.shapes and len(self.shapes[LOGIT]) == 1
+        self.runners = LayerRunners(model.module, check_logits=self.has_classes)
 
     def check(self, options: LiveOptions) -> LiveOptions:
         """The options, or a one-line error naming what is wrong (unknown layer, channel out of range, …)."""
@@ -90,16 +93,14 @@ class LiveSession:
         frame_classes = frame_why = None
         if options.classes:
             with torch.set_grad_enabled(options.why):
-                with ActivationCapture(model.module, [options.layer, LOGIT], stop_early=False, leaves=[options.layer] if options.why else []) as capture:
-                    acts = capture.run(inputs)
+                acts = self.runners.capture(options.layer, True, inputs).run(inputs)
                 activation, logits = acts[options.layer], acts[LOGIT]
                 frame_classes = self._classes(logits, options.top)
                 if options.why:
                     frame_why = self._why(activation, logits, frame_classes[0]["index"])
             activation = activation.detach()
         else:
-            with torch.no_grad(), ActivationCapture(model.module, [options.layer]) as capture:
-                activation = capture.run(inputs)[options.layer]
+            activation = self.runners.grid(options.layer, inputs)
         maps, peaks = scaled_maps(activation[0])
         frame = LiveFrame(options.layer, maps, peaks, frame_classes, frame_why)
         forward = time.perf_counter()

@@ -2,13 +2,16 @@
 
 A connection keeps one slot for the newest frame it has received; while the model works on one frame,
 frames that arrive overwrite the slot (counted as dropped), so latency stays bounded when the model is
-slower than the camera. A client that disconnects mid-frame just ends its own connection.
+slower than the camera. The model runs in a thread of the connection's own, which takes the next frame
+as soon as it is done with one while the event loop sends the answer and receives what comes: the model
+never waits for the network. A client that disconnects mid-frame just ends its own connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 from fastapi import WebSocket, WebSocketDisconnect
 
@@ -16,34 +19,65 @@ from featurelens.errors import FeaturelensError
 from featurelens.live import LiveOptions, LiveSession, decode_audio, decode_frame, encode_frame, process_audio
 
 
+class NewestFrame:
+    """The newest frame received and the options it goes with; the model thread waits on it."""
+
+    def __init__(self, options: LiveOptions):
+        self.options = options
+        self.data: bytes | None = None
+        self.dropped = 0
+        self.closed = False
+        self._ready = threading.Condition()
+
+    def put(self, data: bytes) -> None:
+        with self._ready:
+            self.dropped += self.data is not None
+            self.data = data
+            self._ready.notify()
+
+    def take(self) -> tuple[bytes, LiveOptions, int] | None:
+        """The newest frame, its options and the count dropped so far; None once the connection closed."""
+        with self._ready:
+            self._ready.wait_for(lambda: self.data is not None or self.closed)
+            if self.closed:
+                return None
+            data, self.data = self.data, None
+            return data, self.options, self.dropped
+
+    def close(self) -> None:
+        with self._ready:
+            self.closed = True
+            self._ready.notify()
+
+
 async def serve_live(websocket: WebSocket, session: LiveSession, defaults: LiveOptions) -> None:
     """Run one page's live connection until it closes."""
     await websocket.accept()
-    state = {"options": session.check(defaults), "latest": None, "closed": False, "dropped": 0}
-    wake = asyncio.Event()
-    receiver = asyncio.create_task(_receive(websocket, session, state, wake))
-    number = 0
+    newest = NewestFrame(session.check(defaults))
+    answers: asyncio.Queue = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    model = threading.Thread(target=_run_model, args=(session, newest, lambda answer: loop.call_soon_threadsafe(answers.put_nowait, answer)), daemon=True)
+    model.start()
+    sender = asyncio.create_task(_send(websocket, answers, newest))
     try:
-        while True:
-            await wake.wait()
-            wake.clear()
-            if state["closed"]:
-                break
-            data, state["latest"] = state["latest"], None
-            if data is None:
-                continue
-            options = state["options"]
-            try:
-                frame = await asyncio.to_thread(_process, session, data, options)
-            except FeaturelensError as err:
-                await websocket.send_text(json.dumps({"type": "error", "message": str(err)}))
-                continue
-            number += 1
-            await websocket.send_bytes(encode_frame(frame, number, {"dropped": state["dropped"]}))
-    except (WebSocketDisconnect, RuntimeError, ConnectionError):
-        pass  # the page went away mid-frame: nothing to clean up but this connection
+        await _receive(websocket, session, newest)
     finally:
-        receiver.cancel()
+        newest.close()
+        sender.cancel()
+
+
+def _run_model(session: LiveSession, newest: NewestFrame, answer) -> None:
+    """The connection's model thread: process the newest frame, hand the message to the event loop, repeat."""
+    number = 0
+    while (taken := newest.take()) is not None:
+        data, options, dropped = taken
+        try:
+            frame = _process(session, data, options)
+        except FeaturelensError as err:
+            answer(json.dumps({"type": "error", "message": str(err)}))
+            continue
+        number += 1
+        answer(encode_frame(frame, number, {"dropped": dropped}))
 
 
 def _process(session: LiveSession, data: bytes, options: LiveOptions):
@@ -53,34 +87,37 @@ def _process(session: LiveSession, data: bytes, options: LiveOptions):
     return session.process(image, options)
 
 
-async def _receive(websocket: WebSocket, session: LiveSession, state: dict, wake: asyncio.Event) -> None:
-    """Keep the newest frame and the newest options; wake the processing loop."""
+async def _send(websocket: WebSocket, answers: asyncio.Queue, newest: NewestFrame) -> None:
     try:
         while True:
+            answer = await answers.get()
+            await (websocket.send_text(answer) if isinstance(answer, str) else websocket.send_bytes(answer))
+    except (WebSocketDisconnect, RuntimeError, ConnectionError):
+        newest.close()  # the page went away mid-frame: nothing to clean up but this connection
+
+
+async def _receive(websocket: WebSocket, session: LiveSession, newest: NewestFrame) -> None:
+    """Keep the newest frame and the newest options, until the page goes away."""
+    try:
+        while not newest.closed:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 break
             if message.get("bytes") is not None:
-                if state["latest"] is not None:
-                    state["dropped"] += 1
-                state["latest"] = message["bytes"]
-                wake.set()
+                newest.put(message["bytes"])
             elif message.get("text") is not None:
-                await _configure(websocket, session, state, message["text"])
+                await _configure(websocket, session, newest, message["text"])
     except (WebSocketDisconnect, RuntimeError, ConnectionError):
         pass
-    finally:
-        state["closed"] = True
-        wake.set()
 
 
-async def _configure(websocket: WebSocket, session: LiveSession, state: dict, text: str) -> None:
+async def _configure(websocket: WebSocket, session: LiveSession, newest: NewestFrame, text: str) -> None:
     try:
         asked = json.loads(text)
         if not isinstance(asked, dict):
             raise ValueError("options must be a JSON object")
         known = {k: v for k, v in asked.items() if k in ("layer", "unit", "method", "classes", "why", "top")}
-        state["options"] = session.check(LiveOptions(**{**state["options"].__dict__, **known}))
-        await websocket.send_text(json.dumps({"type": "options", "options": state["options"].__dict__}))
+        newest.options = session.check(LiveOptions(**{**newest.options.__dict__, **known}))
+        await websocket.send_text(json.dumps({"type": "options", "options": newest.options.__dict__}))
     except (FeaturelensError, ValueError, TypeError) as err:
         await websocket.send_text(json.dumps({"type": "error", "message": str(err)}))

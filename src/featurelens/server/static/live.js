@@ -5,9 +5,19 @@
 const state = {
   ws: null, options: { layer: info.default_layer, unit: null, method: "guided", classes: info.classes, why: info.classes },
   source: null, stillDirty: false, sent: 0, received: 0, dropped: 0, times: [], last: null, gridImage: null,
+  reader: null, pending: null, encoding: false, encoded: null,  // the camera: its track's reader, newest frame, JPEG
 };
 const capture = document.createElement("canvas");
 capture.width = capture.height = info.input_size;
+const captureContext = capture.getContext("2d");
+// Camera frames are cropped, scaled and encoded in a worker, one at a time, ahead of need: the encoded frame waits
+// until fewer than two are in flight, so an answer is followed at once by the next frame.
+const encoder = new Worker("/static/frame_encoder.js");
+encoder.onmessage = ({ data: blob }) => {
+  state.encoding = false;
+  if (state.reader) state.encoded = blob;
+  pumpCamera();
+};
 
 function sendOptions() {
   sendLiveOptions(state);
@@ -16,6 +26,7 @@ function sendOptions() {
 
 // --- sources: camera, video file, uploaded image, bundled photo ---------------------------------------
 function useVideo(setup) {
+  stopReader();
   const video = $("video");
   $("still").hidden = true;
   video.hidden = false;
@@ -28,6 +39,7 @@ async function useCamera() {
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
     useVideo((video) => { video.srcObject = stream; video.loop = false; });
+    if ("MediaStreamTrackProcessor" in window) readFrames(stream.getVideoTracks()[0].clone());
     $("status").textContent = "camera";
     showError("");
   } catch (err) {
@@ -35,7 +47,42 @@ async function useCamera() {
   }
 }
 
+// Every frame of the camera's track as it arrives (the video element only shows those the screen refreshes, at
+// most 60 a second); the newest waits for a free slot and replaces an older one still waiting.
+async function readFrames(track) {
+  const reader = new MediaStreamTrackProcessor({ track }).readable.getReader();
+  state.reader = reader;
+  for (;;) {
+    const { value: frame, done } = await reader.read().catch(() => ({ done: true }));
+    if (done || state.reader !== reader) { if (frame) frame.close(); return; }
+    if (state.pending) state.pending.close();
+    state.pending = frame;
+    sendFrame();
+  }
+}
+
+function stopReader() {
+  if (state.reader) state.reader.cancel().catch(() => {});
+  if (state.pending) state.pending.close();
+  state.reader = state.pending = state.encoded = null;
+}
+
+function pumpCamera() {
+  if (state.encoded && canSend()) {
+    state.ws.send(state.encoded);
+    state.sent += 1;
+    state.encoded = null;
+  }
+  if (state.pending && !state.encoding && !state.encoded) {
+    const frame = state.pending;
+    state.pending = null;
+    state.encoding = true;
+    encoder.postMessage({ frame, size: capture.width }, [frame]);
+  }
+}
+
 function useStill(url, label) {
+  stopReader();
   const img = $("still");
   img.onload = () => { state.source = img; state.stillDirty = true; $("status").textContent = label; };
   img.onerror = () => showError(`cannot show ${label}`);
@@ -64,16 +111,21 @@ function ready(source) {
   return source.complete && source.naturalWidth > 0;
 }
 
+function canSend() {  // the socket is open and fewer than two frames are in flight
+  return state.ws && state.ws.readyState === WebSocket.OPEN && state.sent - state.received - state.dropped < 2;
+}
+
+// Sends a frame when it can: called on each camera frame, on each answer and on each animation frame. The camera
+// goes through the encoder; a video or image element is drawn and encoded here (a still only once per change).
 function sendFrame() {
+  if (state.reader) { pumpCamera(); return; }
+  if (!canSend()) return;
   const source = state.source;
-  const still = source instanceof HTMLImageElement;
-  const inFlight = state.sent - state.received - state.dropped;
-  if (!state.ws || state.ws.readyState !== WebSocket.OPEN || !ready(source) || inFlight >= 2) return;
-  if (still && !state.stillDirty) return;
+  if (!ready(source) || (source instanceof HTMLImageElement && !state.stillDirty)) return;
+  state.stillDirty = false;
   const width = source.videoWidth || source.naturalWidth, height = source.videoHeight || source.naturalHeight;
   const side = Math.min(width, height);
-  capture.getContext("2d").drawImage(source, (width - side) / 2, (height - side) / 2, side, side, 0, 0, capture.width, capture.height);
-  state.stillDirty = false;
+  captureContext.drawImage(source, (width - side) / 2, (height - side) / 2, side, side, 0, 0, capture.width, capture.height);
   state.sent += 1;
   capture.toBlob((blob) => { if (blob && state.ws.readyState === WebSocket.OPEN) state.ws.send(blob); }, "image/jpeg", 0.85);
 }
@@ -91,12 +143,16 @@ function onFrame(buffer) {
   const maps = new Uint8Array(buffer, 8 + length, header.channels * header.height * header.width);
   state.received += 1;
   state.dropped = header.dropped;
+  sendFrame();  // a slot is free: the next frame goes out before this one is drawn
   state.last = { header, maps };
   const now = performance.now();
   state.times.push(now);
   while (state.times.length && now - state.times[0] > 2000) state.times.shift();
-  const fps = state.times.length > 1 ? (state.times.length - 1) * 1000 / (state.times[state.times.length - 1] - state.times[0]) : 0;
-  $("fps").textContent = `${fps.toFixed(1)} fps`;
+  if (!state.fpsShown || now - state.fpsShown > 250) {  // the figure changes slowly; setting it lays out the page
+    const fps = state.times.length > 1 ? (state.times.length - 1) * 1000 / (state.times[state.times.length - 1] - state.times[0]) : 0;
+    $("fps").textContent = `${fps.toFixed(1)} fps`;
+    state.fpsShown = now;
+  }
   $("fps").dataset.frames = String(state.received);
   drawGrid(header, maps);
   if (header.classes) drawClasses(header.classes);
@@ -170,8 +226,12 @@ function drawWhy(why, classes) {
 function drawUnit(header, maps, projection) {
   const unit = state.options.unit;
   const overlay = $("overlay");
-  overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
-  if (unit === null || unit >= header.channels) return;
+  if (unit === null || unit >= header.channels) {
+    if (state.overlayShown) overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
+    state.overlayShown = false;
+    return;
+  }
+  state.overlayShown = true;
   const size = header.height * header.width;
   const heat = document.createElement("canvas");  // the unit's map in orange, its strength as opacity
   heat.width = header.width; heat.height = header.height;
@@ -241,6 +301,23 @@ for (let i = 0; i < info.photos; i += 1) {
   img.addEventListener("click", () => choosePhoto(i));
   $("photos").appendChild(img);
 }
+// The address can say what to show, so a view can be bookmarked or shared: ?layer=NAME&unit=N&classes=0&source=camera
+function applyAddress() {
+  const asked = new URLSearchParams(location.search);
+  if (asked.has("layer")) {
+    $("layer").value = state.options.layer = asked.get("layer");
+    if ($("layer").value !== state.options.layer) showError(`no layer ${asked.get("layer")} in the menu`);
+  }
+  if (asked.get("classes") === "0" && $("classes-toggle")) {
+    $("classes-toggle").checked = false;
+    state.options.classes = state.options.why = false;
+    document.querySelector("aside section").classList.add("off");
+  }
+  if (asked.has("unit")) selectUnit(Number(asked.get("unit")));
+  if (asked.get("source") === "camera") useCamera();
+}
+
 connectLive(state, onFrame, sendOptions, () => { $("status").textContent = "connected"; });
 choosePhoto(1);
+applyAddress();
 requestAnimationFrame(loop);

@@ -1,0 +1,109 @@
+"""BatchNorm folding: the same activations with fewer operations, and the model itself whenever folding would not be exact."""
+
+import torch
+from torch import nn
+
+from featurelens.capture import LOGIT, capture_activations
+from featurelens.capture.inference import fold_batchnorm
+from featurelens.photos import photo_batch
+
+
+def _called_norms(module: nn.Module, inputs: torch.Tensor) -> int:
+    """How many BatchNorm2d modules run in a forward of `module`."""
+    calls = []
+    handles = [m.register_forward_hook(lambda *_: calls.append(1)) for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
+    with torch.no_grad():
+        module(inputs)
+    for handle in handles:
+        handle.remove()
+    return len(calls)
+
+
+def test_a_folded_real_network_gives_the_same_layer_and_logits_with_no_batchnorm_left_outside_the_kept_layer(lite0) -> None:
+    x = lite0.normalize(photo_batch(lite0.input_size)[1:2])  # the cat
+    folded = fold_batchnorm(lite0.module, ["_blocks.8"], x, [LOGIT])
+    assert folded is not lite0.module
+    assert _called_norms(lite0.module, x) == 49
+    assert _called_norms(folded, x) == 3  # the three inside the kept block, which stays whole
+    with torch.no_grad():
+        expected = capture_activations(lite0.module, x, ["_blocks.8", LOGIT], stop_early=False)
+        found = capture_activations(folded, x, ["_blocks.8", LOGIT], stop_early=False)
+    torch.testing.assert_close(found["_blocks.8"], expected["_blocks.8"], rtol=0, atol=1e-4 * float(expected["_blocks.8"].abs().max()))
+    assert int(found[LOGIT].argmax()) == int(expected[LOGIT].argmax())
+    assert all(p.data_ptr() not in {q.data_ptr() for q in lite0.module.parameters()} for p in folded.parameters())  # a copy
+
+
+def test_a_kept_convolution_and_a_kept_norm_are_not_folded(lite0) -> None:
+    x = lite0.normalize(photo_batch(lite0.input_size)[:1])
+    for layer in ["_blocks.2._project_conv", "_blocks.2._bn2"]:
+        folded = fold_batchnorm(lite0.module, [layer], x)
+        with torch.no_grad():
+            expected = capture_activations(lite0.module, x, [layer])[layer]
+            found = capture_activations(folded, x, [layer])[layer]
+        torch.testing.assert_close(found, expected, rtol=0, atol=1e-4 * float(expected.abs().max()))
+
+
+class _Branchy(nn.Module):
+    """Control flow that depends on the data: fx cannot trace it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.norm = nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        y = self.norm(self.conv(x))
+        return y if float(y.mean()) > 0 else -y
+
+
+class _Shared(nn.Module):
+    """A convolution whose output feeds its BatchNorm and something else: folding would change the other use."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.norm, self.act = nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU()
+
+    def forward(self, x):
+        y = self.conv(x)
+        return self.act(self.norm(y)) + y
+
+
+def _with_statistics(module: nn.Module) -> nn.Module:
+    torch.manual_seed(0)
+    for norm in module.modules():
+        if isinstance(norm, nn.BatchNorm2d):
+            norm.running_mean.uniform_(-1, 1), norm.running_var.uniform_(0.5, 2), norm.weight.data.uniform_(0.5, 2)
+    return module.eval()
+
+
+def test_models_that_cannot_be_folded_exactly_are_used_as_they_are() -> None:
+    x = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    branchy = _with_statistics(_Branchy())
+    assert fold_batchnorm(branchy, ["norm"], x) is branchy
+    training = _Shared().train()
+    assert fold_batchnorm(training, ["act"], x) is training
+    shared = _with_statistics(_Shared())
+    folded = fold_batchnorm(shared, ["act"], x)
+    assert folded is shared  # nothing to fold: the convolution's output has two users
+
+
+def test_a_fold_that_changes_the_activations_is_caught_by_the_check(lite0, monkeypatch) -> None:
+    import featurelens.capture.inference as folding
+
+    monkeypatch.setattr(folding, "fuse_conv_bn_eval", lambda conv, norm: conv)  # a wrong fold: the norm is dropped
+    x = lite0.normalize(photo_batch(lite0.input_size)[:1])
+    assert fold_batchnorm(lite0.module, ["_blocks.8"], x) is lite0.module
+
+
+def test_a_traced_cut_returns_the_layer_and_layers_inside_leaf_modules_get_none(lite0) -> None:
+    from featurelens.capture.inference import traced_forward_to
+
+    x = lite0.normalize(photo_batch(lite0.input_size)[1:2])
+    folded = fold_batchnorm(lite0.module, ["_blocks.8"], x)
+    traced = traced_forward_to(folded, "_blocks.8", x)
+    assert isinstance(traced, torch.jit.ScriptModule)
+    with torch.no_grad():
+        expected = capture_activations(lite0.module, x, ["_blocks.8"])["_blocks.8"]
+        torch.testing.assert_close(traced(x), expected, rtol=0, atol=1e-4 * float(expected.abs().max()))
+    inner = fold_batchnorm(lite0.module, ["_blocks.8._depthwise_conv.same_pad"], x)
+    assert traced_forward_to(inner, "_blocks.8._depthwise_conv.same_pad", x) is None  # inside a convolution
+    assert traced_forward_to(lite0.module, "_blocks.8", x) is None  # not an fx copy

@@ -144,3 +144,18 @@ def test_the_built_in_collection_is_found_or_its_absence_said(music_cnn, monkeyp
     plan = plan_examples(music_cnn, "music", "conv3", ExamplesSettings(limit=8))
     assert plan.source.name == "music" and plan.entries == 8 and "8 audio files of music" in plan.describe()
     assert plan.source.label(0).split(" · ")[0] in FAMILIES
+
+
+def test_ctrl_c_keeps_the_clips_ranked_so_far_and_stops_the_reading_threads(music_cnn, awkward_folder):
+    import threading
+
+    def interrupt_after_two_batches(done, total):
+        if done >= 6:
+            raise KeyboardInterrupt
+
+    before = threading.active_count()
+    result = fl.examples(music_cnn, str(awkward_folder), "conv3", k=2, batch_size=3, progress=interrupt_after_two_batches)
+    assert result.interrupted and 0 < result.items_seen < 12
+    assert threading.active_count() == before  # the front-end and reading threads are gone
+    ranked = result.layer("conv3").ranked["max"].indices
+    assert ranked.max() < result.entries  # only clips that were read are ranked

@@ -65,3 +65,19 @@ def test_inverse_makes_the_spectrogram_audible(clips):
     assert (((noise - mel).norm(dim=(1, 2)) / mel.norm(dim=(1, 2))) > 0.9).all()
     # Unbatched input comes back unbatched.
     assert log_mel_to_waveform(log_mel[0], frontend, iterations=2).dim() == 1
+
+
+def test_a_batch_runs_through_the_front_end_a_few_clips_at_a_time_with_the_same_result():
+    from featurelens import load_model
+
+    audio = load_model("music-cnn").audio
+    waveforms = torch.randn(40, audio.clip_samples, generator=torch.Generator().manual_seed(0)) * 0.1
+    calls = []
+    handle = audio.frontend.register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
+    try:
+        batched = audio.spectrogram(waveforms)
+    finally:
+        handle.remove()
+    assert len(calls) > 1 and sum(calls) == 40 and max(calls) < 40  # in parts, every clip once
+    alone = torch.cat([audio.frontend(clip[None]) for clip in waveforms])
+    torch.testing.assert_close(batched, alone, rtol=1e-5, atol=1e-5)

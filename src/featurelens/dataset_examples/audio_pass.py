@@ -2,22 +2,23 @@
 channel's top-k and bottom-k clips with the time step of the peak (trough).
 
 Same ranking as images (`topk.StreamingTopK`: by the peak over time, or the mean over time; ties by entry
-order), so a pass equals ranking each clip alone. The front end runs once per batch; the network stops at
-the deepest requested layer (`ActivationCapture`).
+order), so a pass equals ranking each clip alone. The front end runs once per batch, a batch ahead in a
+thread of its own; the network stops at the deepest requested layer (`ActivationCapture`).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from featurelens.capture import ActivationCapture
 from featurelens.dataset_examples.audio_result import AudioExamplesResult, AudioLayerExamples
-from featurelens.dataset_examples.audio_sources import AudioSource, open_audio_source
+from featurelens.dataset_examples.ahead import run_ahead
+from featurelens.dataset_examples.audio_sources import AudioSource, ClipBatch, open_audio_source
 from featurelens.dataset_examples.result import RankedExamples
 from featurelens.dataset_examples.run import channel_spans, check_settings, empty_sample, layer_names, layer_shapes, rank_batch
 from featurelens.dataset_examples.topk import Ranked, StreamingTopK
@@ -65,8 +66,8 @@ class AudioExamplesPlan:
         try:
             with torch.no_grad(), ActivationCapture(model.module, self.layers) as capture, \
                     reporting(progress, f"examples of {len(self.layers)} layer(s)", rate_unit="clips", transient=True) as report:
-                for batch in self.source.batches(self.batch_size, self.limit):
-                    acts = capture.run(audio.spectrogram(batch.waveforms.to(model.device)))
+                for batch, spectra in run_ahead(self._spectra()):
+                    acts = capture.run(spectra)
                     for layer, act in acts.items():
                         if act.dim() == 4:
                             widths[layer].update(dict.fromkeys(batch.indices.tolist(), act.shape[-1]))
@@ -86,6 +87,14 @@ class AudioExamplesPlan:
         notes = self.source.report.lines(audio.sample_rate, self.source.min_samples)
         return AudioExamplesResult(model, self.source, layers, self.k, self.reduce, seen, max(entries, seen), notes,
                                    interrupted, time.perf_counter() - started)
+
+
+    def _spectra(self) -> Iterator[tuple[ClipBatch, torch.Tensor]]:
+        """Each batch of clips with the network's input, made ahead in a thread (`run_ahead`): reading and the front
+        end of the next batch overlap the network and the ranking of this one."""
+        with torch.no_grad():
+            for batch in self.source.batches(self.batch_size, self.limit):
+                yield batch, self.model.audio.spectrogram(batch.waveforms.to(self.model.device))
 
 
 def _ranked_examples(kinds: dict[str, Ranked], widths: dict[int, int]) -> dict[str, RankedExamples]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+_FRONT_END_BYTES = 8 * 2**20  # a front-end call's complex spectrum stays near this size (a few clips)
+
 
 @dataclass
 class AudioInput:
@@ -41,8 +43,15 @@ class AudioInput:
         return first * self.hop_length - self.window // 2, (stop - 1) * self.hop_length + self.window - self.window // 2
 
     def spectrogram(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Waveform [B, samples] (or [samples]) → the network's input [B, channels, frames]."""
-        return self.frontend(waveform.reshape(-1, waveform.shape[-1]))
+        """Waveform [B, samples] (or [samples]) → the network's input [B, channels, frames].
+
+        Runs the front end a few clips at a time: a whole batch's spectrum (64 clips of 3 s: 50 MB) makes the
+        allocator map fresh memory for every batch, which took 2× the arithmetic's time on CPU."""
+        waveform = waveform.reshape(-1, waveform.shape[-1])
+        clips = max(1, _FRONT_END_BYTES // (8 * (self.window // 2 + 1) * (waveform.shape[-1] // self.hop_length + 1)))
+        if len(waveform) <= clips:
+            return self.frontend(waveform)
+        return torch.cat([self.frontend(part) for part in waveform.split(clips)])
 
     @property
     def makes_log_mel(self) -> bool:

@@ -6,6 +6,8 @@
 - `traced_forward_to`: a folded copy cut at a layer and frozen as TorchScript, which runs without Python
   between operations: faster again, and it does not queue for the interpreter lock behind a server's
   event loop (a Python-run forward in a thread slows down many times while another thread runs Python).
+  torch 2.13 marks TorchScript deprecated; it is still the one way to run a graph without Python short of a
+  C++ compiler (torch.compile), and where a later torch refuses, the hooked copy runs instead.
 
 Any model that cannot be traced, or whose copy disagrees with it on a checking input, is used as it is.
 """

@@ -158,4 +158,31 @@ def test_ctrl_c_keeps_the_clips_ranked_so_far_and_stops_the_reading_threads(musi
     assert result.interrupted and 0 < result.items_seen < 12
     assert threading.active_count() == before  # the front-end and reading threads are gone
     ranked = result.layer("conv3").ranked["max"].indices
-    assert ranked.max() < result.entries  # only clips that were read are ranked
+    assert len(set(ranked.ravel().tolist())) <= result.items_seen  # only clips that went through the network are ranked
+
+
+def test_an_interrupted_pass_continues_from_its_checkpoint_to_the_uninterrupted_result(music_cnn, awkward_folder, tmp_path):
+    whole = fl.examples(music_cnn, str(awkward_folder), "conv3,fc1", k=4, batch_size=2)
+    checkpoint = tmp_path / "checkpoint.pt"
+
+    def interrupt_after_two_batches(done, total):
+        if done >= 5:
+            raise KeyboardInterrupt
+
+    first = fl.examples(music_cnn, str(awkward_folder), "conv3,fc1", k=4, batch_size=2, checkpoint=checkpoint,
+                        progress=interrupt_after_two_batches)
+    assert first.interrupted and checkpoint.is_file() and first.items_seen < whole.items_seen
+    plan = plan_examples(music_cnn, str(awkward_folder), "conv3,fc1", ExamplesSettings(k=4, batch_size=2, checkpoint=checkpoint))
+    assert any(note.startswith("resuming from") for note in plan.notes)
+    rest = plan.run()
+    assert not rest.interrupted and not checkpoint.exists()  # done: the checkpoint goes
+    assert rest.items_seen == whole.items_seen and rest.entries == whole.entries
+    for layer in ("conv3", "fc1"):
+        for kind in ("max", "min"):
+            ours, theirs = rest.layer(layer).ranked[kind], whole.layer(layer).ranked[kind]
+            np.testing.assert_array_equal(ours.indices, theirs.indices)
+            np.testing.assert_allclose(ours.scores, theirs.scores, rtol=1e-5, atol=1e-5)
+            np.testing.assert_array_equal(ours.x, theirs.x)
+    assert rest.notes == whole.notes  # each awkward file said once, however many runs it took
+    with pytest.raises(fl.FeaturelensError, match="resume"):
+        fl.examples(music_cnn, str(awkward_folder), "conv3", k=4, checkpoint=checkpoint, resume=True)  # none left to continue

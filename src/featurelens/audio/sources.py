@@ -51,6 +51,31 @@ class LoadReport:
     padded: list[str] = field(default_factory=list)
     skipped_short: list[str] = field(default_factory=list)
 
+    def add(self, other: "LoadReport") -> "LoadReport":
+        """This report with `other`'s files added (in that order); returns self."""
+        self.unreadable += other.unreadable
+        for rate, count in other.resampled.items():
+            self.resampled[rate] = self.resampled.get(rate, 0) + count
+        self.mixed_to_mono += other.mixed_to_mono
+        self.silent += other.silent
+        self.padded += other.padded
+        self.skipped_short += other.skipped_short
+        return self
+
+    def is_empty(self) -> bool:
+        return not (self.unreadable or self.resampled or self.mixed_to_mono or self.silent or self.padded or self.skipped_short)
+
+    def to_dict(self) -> dict:
+        """Plain lists and dicts (a checkpoint stores it)."""
+        return {"unreadable": [list(pair) for pair in self.unreadable], "resampled": dict(self.resampled),
+                "mixed_to_mono": list(self.mixed_to_mono), "silent": list(self.silent), "padded": list(self.padded),
+                "skipped_short": list(self.skipped_short)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LoadReport":
+        return cls([(str(path), str(why)) for path, why in data["unreadable"]], {int(r): int(n) for r, n in data["resampled"].items()},
+                   list(data["mixed_to_mono"]), list(data["silent"]), list(data["padded"]), list(data["skipped_short"]))
+
     def lines(self, sample_rate: int, min_samples: int) -> list[str]:
         said = []
         if self.unreadable:

@@ -18,6 +18,7 @@ from featurelens.engine import Engine, check_engine
 from featurelens.errors import FeaturelensError, require_positive
 from featurelens.dataset_examples.audio_pass import AudioExamplesPlan, plan_audio_examples
 from featurelens.dataset_examples.audio_result import AudioExamplesResult
+from featurelens.dataset_examples.audio_state import AudioExamplesState
 from featurelens.dataset_examples.checkpoint import save_checkpoint, state_to_resume
 from featurelens.dataset_examples.projections import example_projections
 from featurelens.dataset_examples.result import ExamplesResult
@@ -127,12 +128,17 @@ def plan_examples(
 
 
 def _audio_plan(model: LoadedModel, data: Any, layers: Sequence[str] | str, s: ExamplesSettings) -> AudioExamplesPlan:
-    """An audio model's examples: clips ranked over time (one pass, no checkpoint file: a pass is quick)."""
-    for name, value, default in (("project", s.project, None), ("size", s.size, None), ("engine", s.engine, "local"),
-                                 ("resume", bool(s.resume), False)):
+    """An audio model's examples: clips ranked over time, checkpointed and continued as an image pass is."""
+    for name, value, default in (("project", s.project, None), ("size", s.size, None), ("engine", s.engine, "local")):
         if value != default:
             raise FeaturelensError(f"{{parameter}} is not available for an audio model's examples (got {value!r})", parameter=name)
-    return plan_audio_examples(model, data, layers, s.k, s.reduce, s.batch_size, s.limit)
+    plan = plan_audio_examples(model, data, layers, s.k, s.reduce, s.batch_size, s.limit)
+    if s.checkpoint is not None:
+        plan.checkpoint, plan.checkpoint_every = Path(s.checkpoint), s.checkpoint_every
+        plan.resume_state, note = state_to_resume(plan.checkpoint, s.resume, plan.fingerprint, AudioExamplesState.from_dict)
+        if note:
+            plan.notes.append(note)
+    return plan
 
 
 def examples(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -19,12 +20,15 @@ from featurelens.capture import ActivationCapture
 from featurelens.dataset_examples.audio_result import AudioExamplesResult, AudioLayerExamples
 from featurelens.dataset_examples.ahead import run_ahead
 from featurelens.dataset_examples.audio_sources import AudioSource, ClipBatch, open_audio_source
+from featurelens.dataset_examples.audio_state import AudioExamplesState
+from featurelens.dataset_examples.checkpoint import save_checkpoint
+from featurelens.dataset_examples.distribution import ScoreSample
 from featurelens.dataset_examples.result import RankedExamples
 from featurelens.dataset_examples.run import channel_spans, check_settings, empty_sample, layer_names, layer_shapes, rank_batch
 from featurelens.dataset_examples.topk import Ranked, StreamingTopK
 from featurelens.errors import FeaturelensError
 from featurelens.geometry import TimeField, time_fields
-from featurelens.models import LoadedModel
+from featurelens.models import LoadedModel, weights_digest
 from featurelens.progress import ProgressArg, reporting
 
 
@@ -41,8 +45,11 @@ class AudioExamplesPlan:
     reduce: str
     batch_size: int
     limit: int | None = None
-    notes: list[str] = field(default_factory=list)  # what was decided before the pass (none yet: files are judged as read)
+    notes: list[str] = field(default_factory=list)  # what was decided before the pass (a checkpoint continued or not)
     distribution: int = 0  # clips sampled per channel for the score distribution (0: none; see dataset_examples.distribution)
+    checkpoint: Path | None = None
+    checkpoint_every: int = 20  # batches between checkpoint saves
+    resume_state: AudioExamplesState | None = None
 
     @property
     def entries(self) -> int:
@@ -54,47 +61,95 @@ class AudioExamplesPlan:
                 f"audio files of {self.source.name} at {self.model.audio.sample_rate} Hz, top and bottom {self.k} by the "
                 f"{over} over time")
 
+    @property
+    def fingerprint(self) -> dict:
+        """What must match for a checkpoint to be continued."""
+        return {"model": self.model.spec, "weights": weights_digest(self.model.module), "source": self.source.fingerprint(),
+                "layers": list(self.layers), "k": self.k, "reduce": self.reduce, "limit": self.limit,
+                "distribution": self.distribution}
+
     def run(self, progress: ProgressArg = None) -> AudioExamplesResult:
-        """One pass; Ctrl-C keeps the clips ranked so far (`interrupted`)."""
+        """One pass, continued from `resume_state` and saved to `checkpoint` every `checkpoint_every` batches and on
+        Ctrl-C, which keeps the clips ranked so far (`interrupted`); a finished pass removes its checkpoint."""
         model, audio = self.model, self.model.audio
         table = StreamingTopK(self.channels, self.k, self.reduce, model.device)
-        ranked, seen, entries, interrupted = Ranked.empty(table.rows, model.device), 0, 0, False
-        sample = empty_sample(table, self.distribution, model.device)
         max_rows = table.max_rows().to(model.device)
-        widths: dict[str, dict[int, int]] = {layer: {} for layer in self.layers}  # 2-D maps: each clip's frames there
-        started = time.perf_counter()
+        run = _Running.resumed(self, table) if self.resume_state is not None else _Running.fresh(self, table)
+        started, interrupted, batches = time.perf_counter() - run.seconds, False, 0
         try:
             with torch.no_grad(), ActivationCapture(model.module, self.layers) as capture, \
                     reporting(progress, f"examples of {len(self.layers)} layer(s)", rate_unit="clips", transient=True) as report:
-                for batch, spectra in run_ahead(self._spectra()):
+                for batch, spectra in run_ahead(self._spectra(frozenset(run.done))):
                     acts = capture.run(spectra)
                     for layer, act in acts.items():
                         if act.dim() == 4:
-                            widths[layer].update(dict.fromkeys(batch.indices.tolist(), act.shape[-1]))
-                    ranked, sample = rank_batch(table, ranked, sample, max_rows, acts, batch.indices)
-                    seen, entries = seen + len(batch.indices), batch.end
-                    report.update(entries, self.entries)
+                            run.widths[layer].update(dict.fromkeys(batch.indices.tolist(), act.shape[-1]))
+                    run.ranked, run.sample = rank_batch(table, run.ranked, run.sample, max_rows, acts, batch.indices)
+                    run.done.update(batch.indices.tolist())
+                    run.seen, batches = run.seen + len(batch.indices), batches + 1
+                    report.update(batch.end, self.entries)
+                    if self.checkpoint is not None and self.checkpoint_every and batches % self.checkpoint_every == 0:
+                        save_checkpoint(run.state(self, time.perf_counter() - started), self.checkpoint)
         except KeyboardInterrupt:
             interrupted = True
-        if seen == 0 and not interrupted:
+        if self.checkpoint is not None:
+            if interrupted:
+                save_checkpoint(run.state(self, time.perf_counter() - started), self.checkpoint)
+            else:
+                self.checkpoint.unlink(missing_ok=True)
+        if run.seen == 0 and not interrupted:
             unreadable = self.source.report.unreadable
             reason = f": none of the {len(unreadable)} files could be read (e.g. {unreadable[0][0]}: {unreadable[0][1]})" if unreadable else ""
             raise FeaturelensError(f"the source {self.source.name!r} gave no clips{reason}")
         spans = channel_spans(self.channels)
-        layers = [AudioLayerExamples(n, self.channels[n], self.fields[n], _ranked_examples(table.layer_ranked(ranked, n), widths[n]),
-                                     sample.rows(*span) if sample is not None and seen else None)
+        layers = [AudioLayerExamples(n, self.channels[n], self.fields[n], _ranked_examples(table.layer_ranked(run.ranked, n), run.widths[n]),
+                                     run.sample.rows(*span) if run.sample is not None and run.seen else None)
                   for n, span in zip(self.layers, spans)]
         notes = self.source.report.lines(audio.sample_rate, self.source.min_samples)
-        return AudioExamplesResult(model, self.source, layers, self.k, self.reduce, seen, max(entries, seen), notes,
+        entries = len(run.done | self.source.failed())
+        return AudioExamplesResult(model, self.source, layers, self.k, self.reduce, run.seen, max(entries, run.seen), notes,
                                    interrupted, time.perf_counter() - started)
 
-
-    def _spectra(self) -> Iterator[tuple[ClipBatch, torch.Tensor]]:
-        """Each batch of clips with the network's input, made ahead in a thread (`run_ahead`): reading and the front
-        end of the next batch overlap the network and the ranking of this one."""
+    def _spectra(self, skip: frozenset[int]) -> Iterator[tuple[ClipBatch, torch.Tensor]]:
+        """Each batch of clips (but the `skip` entries) with the network's input, made ahead in a thread (`run_ahead`):
+        reading and the front end of the next batch overlap the network and the ranking of this one."""
         with torch.no_grad():
-            for batch in self.source.batches(self.batch_size, self.limit):
+            for batch in self.source.batches(self.batch_size, self.limit, skip):
                 yield batch, self.model.audio.spectrogram(batch.waveforms.to(self.model.device))
+
+
+@dataclass
+class _Running:
+    """What a pass has done so far: the rankings, the score sample, the entries done, 2-D maps' widths."""
+
+    ranked: Ranked
+    sample: ScoreSample | None
+    done: set[int]
+    seen: int
+    widths: dict[str, dict[int, int]]
+    seconds: float = 0.0
+
+    @classmethod
+    def fresh(cls, plan: AudioExamplesPlan, table: StreamingTopK) -> "_Running":
+        device = plan.model.device
+        return cls(Ranked.empty(table.rows, device), empty_sample(table, plan.distribution, device), set(), 0,
+                   {layer: {} for layer in plan.layers})
+
+    @classmethod
+    def resumed(cls, plan: AudioExamplesPlan, table: StreamingTopK) -> "_Running":
+        state = plan.resume_state
+        plan.source.restore(state.report, state.samples)
+        ranked, sample = state.on(plan.model.device)
+        widths = {layer: dict(state.widths.get(layer, {})) for layer in plan.layers}
+        return cls(ranked, sample, set(state.done), state.items_seen, widths, state.seconds)
+
+    def state(self, plan: AudioExamplesPlan, seconds: float) -> AudioExamplesState:
+        """The checkpoint: the clips ranked and the files that gave none, with their report and lengths only."""
+        done = sorted(self.done | plan.source.failed())
+        samples = {index: plan.source.samples[index] for index in self.done if index in plan.source.samples}
+        sample = self.sample.to("cpu") if self.sample is not None else None
+        return AudioExamplesState(plan.fingerprint, done, self.seen, seconds, self.ranked.to("cpu"),
+                                  plan.source.report_of(done), samples, self.widths, sample)
 
 
 def _ranked_examples(kinds: dict[str, Ranked], widths: dict[int, int]) -> dict[str, RankedExamples]:

@@ -9,11 +9,12 @@ clips of the same length, so a batch computes exactly what each clip alone would
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Collection, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -42,9 +43,36 @@ class AudioSource:
         self.paths = audio_files(self.folder)
         self.sample_rate, self.min_samples = sample_rate, min_samples
         self.name = name or str(folder)
-        self.report = LoadReport()
         self.samples: dict[int, int] = {}  # entry → samples as the model heard it, for every clip read
         self.labels = _collection_labels(self.folder)
+        self._reports: dict[int, LoadReport] = {}  # entry → what was awkward about its file (awkward files only)
+        self._failed: set[int] = set()  # entries read that gave no clip (unreadable, or short and skipped)
+        self._restored = LoadReport()  # the files of the entries a checkpoint had done
+        self._lock = threading.Lock()  # files are read, and reported, in a thread
+
+    @property
+    def report(self) -> LoadReport:
+        """What was awkward about the files read so far (a checkpoint's first), in entry order."""
+        return self.report_of(None)
+
+    def report_of(self, entries: Iterable[int] | None) -> LoadReport:
+        """The report of `entries` only (None: of every file read), after the restored one."""
+        with self._lock:
+            chosen = sorted(self._reports) if entries is None else sorted(set(entries) & self._reports.keys())
+            merged = LoadReport().add(self._restored)
+            for index in chosen:
+                merged.add(self._reports[index])
+        return merged
+
+    def failed(self) -> set[int]:
+        """Entries read so far that gave no clip."""
+        with self._lock:
+            return set(self._failed)
+
+    def restore(self, report: LoadReport, samples: dict[int, int]) -> None:
+        """Continue where a checkpoint left off: its files' report and its clips' lengths."""
+        self._restored = report
+        self.samples.update(samples)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -68,11 +96,12 @@ class AudioSource:
             raise FeaturelensError(f"{self.paths[index]} can no longer be read")
         return clip.audio
 
-    def batches(self, batch_size: int, stop: int | None = None) -> Iterator[ClipBatch]:
-        """Entries 0 … stop-1 in batches of at most `batch_size` clips of equal length (unreadable files skipped)."""
+    def batches(self, batch_size: int, stop: int | None = None, skip: Collection[int] = ()) -> Iterator[ClipBatch]:
+        """Entries 0 … stop-1 but those in `skip`, in batches of at most `batch_size` clips of equal length
+        (unreadable files skipped)."""
         pending: dict[int, list[tuple[int, np.ndarray]]] = {}
         stop = len(self) if stop is None else min(stop, len(self))
-        for index, clip in self._read_ahead(stop, batch_size):
+        for index, clip in self._read_ahead([index for index in range(stop) if index not in skip], batch_size):
             if clip is not None:
                 self.samples[index] = len(clip.audio)
                 group = pending.setdefault(len(clip.audio), [])
@@ -84,15 +113,22 @@ class AudioSource:
         for length in sorted(pending, key=lambda length: pending[length][0][0]):
             yield _batch(pending[length], stop)
 
-    def _read_ahead(self, stop: int, ahead: int) -> Iterator[tuple[int, AudioClip | None]]:
-        """(entry, clip or None) for entries 0 … stop-1 in order, read up to `ahead` entries early by one thread:
+    def _read_ahead(self, entries: list[int], ahead: int) -> Iterator[tuple[int, AudioClip | None]]:
+        """(entry, clip or None) for `entries` in order, read up to `ahead` entries early by one thread:
         file reading overlaps the network's work on the batch before (both release the GIL)."""
         def read(index: int) -> AudioClip | None:
-            return load_clip(self.paths[index], self.file(index), self.sample_rate, self.report, self.min_samples)
+            report = LoadReport()
+            clip = load_clip(self.paths[index], self.file(index), self.sample_rate, report, self.min_samples)
+            with self._lock:
+                if not report.is_empty():
+                    self._reports[index] = report
+                if clip is None:
+                    self._failed.add(index)
+            return clip
 
         with ThreadPoolExecutor(1) as reader:  # one thread: files are read, and reported, in entry order
             queued: deque = deque()
-            for index in range(stop):
+            for index in entries:
                 queued.append((index, reader.submit(read, index)))
                 if len(queued) > ahead:
                     done, future = queued.popleft()

@@ -6,6 +6,7 @@ const state = {
   ws: null, options: { layer: info.default_layer, unit: null, method: "guided", classes: info.classes, why: info.classes },
   source: null, stillDirty: false, sent: 0, received: 0, dropped: 0, times: [], last: null, gridImage: null,
   reader: null, pending: null, encoding: false, encoded: null,  // the camera: its track's reader, newest frame, JPEG
+  chosen: 0, label: "",  // sources chosen so far (a late-loading still yields to a later choice); the source's name
 };
 const capture = document.createElement("canvas");
 capture.width = capture.height = info.input_size;
@@ -26,6 +27,7 @@ function sendOptions() {
 
 // --- sources: camera, video file, uploaded image, bundled photo ---------------------------------------
 function useVideo(setup) {
+  state.chosen += 1;  // a still still loading must not take over
   stopReader();
   const video = $("video");
   $("still").hidden = true;
@@ -35,12 +37,17 @@ function useVideo(setup) {
   state.source = video;
 }
 
+function showSource(label) {  // the status line names the source (a reconnected socket shows it again)
+  state.label = label;
+  $("status").textContent = label;
+}
+
 async function useCamera() {
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
     useVideo((video) => { video.srcObject = stream; video.loop = false; });
     if ("MediaStreamTrackProcessor" in window) readFrames(stream.getVideoTracks()[0].clone());
-    $("status").textContent = "camera";
+    showSource("camera");
     showError("");
   } catch (err) {
     showError(`no camera: ${err.message || err}`);
@@ -83,8 +90,12 @@ function pumpCamera() {
 
 function useStill(url, label) {
   stopReader();
+  const chosen = (state.chosen += 1);
   const img = $("still");
-  img.onload = () => { state.source = img; state.stillDirty = true; $("status").textContent = label; };
+  img.onload = () => {
+    if (chosen !== state.chosen) return;  // another source was chosen while it loaded
+    state.source = img; state.stillDirty = true; showSource(label);
+  };
   img.onerror = () => showError(`cannot show ${label}`);
   $("video").hidden = true;
   img.hidden = false;
@@ -292,7 +303,9 @@ $("source-camera").addEventListener("click", useCamera);
 $("source-upload").addEventListener("change", (event) => { if (event.target.files[0]) upload(event.target.files[0]); });
 $("source-video").addEventListener("change", (event) => {
   const file = event.target.files[0];
-  if (file) useVideo((video) => { video.srcObject = null; video.src = URL.createObjectURL(file); video.loop = true; });
+  if (!file) return;
+  useVideo((video) => { video.srcObject = null; video.src = URL.createObjectURL(file); video.loop = true; });
+  showSource(file.name);
 });
 for (let i = 0; i < info.photos; i += 1) {
   const img = document.createElement("img");
@@ -317,7 +330,7 @@ function applyAddress() {
   if (asked.get("source") === "camera") useCamera();
 }
 
-connectLive(state, onFrame, sendOptions, () => { $("status").textContent = "connected"; });
-choosePhoto(1);
+connectLive(state, onFrame, sendOptions, () => { $("status").textContent = state.label || "connected"; });
+if (new URLSearchParams(location.search).get("source") !== "camera") choosePhoto(1);
 applyAddress();
 requestAnimationFrame(loop);

@@ -56,7 +56,7 @@ async def serve_live(websocket: WebSocket, session: LiveSession, defaults: LiveO
     newest = NewestFrame(session.check(defaults))
     answers: asyncio.Queue = asyncio.Queue()
     loop = asyncio.get_running_loop()
-    model = threading.Thread(target=_run_model, args=(session, newest, lambda answer: loop.call_soon_threadsafe(answers.put_nowait, answer)), daemon=True)
+    model = threading.Thread(target=_run_model, args=(session, newest, lambda answer: _hand_to(loop, answers, answer)), daemon=True)
     model.start()
     sender = asyncio.create_task(_send(websocket, answers, newest))
     try:
@@ -78,6 +78,13 @@ def _run_model(session: LiveSession, newest: NewestFrame, answer) -> None:
             continue
         number += 1
         answer(encode_frame(frame, number, {"dropped": dropped}))
+
+
+def _hand_to(loop: asyncio.AbstractEventLoop, answers: asyncio.Queue, answer: str | bytes) -> None:
+    try:
+        loop.call_soon_threadsafe(answers.put_nowait, answer)
+    except RuntimeError:  # the server stopped while this frame was in the model: nobody is waiting for it
+        pass
 
 
 def _process(session: LiveSession, data: bytes, options: LiveOptions):

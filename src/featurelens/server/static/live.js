@@ -4,7 +4,7 @@
 
 const state = {
   ws: null, options: { layer: info.default_layer, unit: null, method: "guided", classes: info.classes, why: info.classes },
-  source: null, stillDirty: false, sent: 0, received: 0, dropped: 0, times: [], last: null, gridImage: null,
+  source: null, stillDirty: false, sent: 0, received: 0, dropped: 0, times: [], gridImage: null, fpsShown: 0, overlayShown: false,
   reader: null, pending: null, encoding: false, encoded: null,  // the camera: its track's reader, newest frame, JPEG
   chosen: 0, label: "",  // sources chosen so far (a late-loading still yields to a later choice); the source's name
 };
@@ -148,27 +148,19 @@ function loop() {
 
 // --- frames in --------------------------------------------------------------------------------------
 function onFrame(buffer) {
-  const view = new DataView(buffer);
-  const length = view.getUint32(4, true);
-  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, length)));
-  const maps = new Uint8Array(buffer, 8 + length, header.channels * header.height * header.width);
-  state.received += 1;
-  state.dropped = header.dropped;
+  const { header, payload } = answerHeader(buffer);
+  const maps = new Uint8Array(buffer, payload, header.channels * header.height * header.width);
+  const fps = countAnswer(state, header);
   sendFrame();  // a slot is free: the next frame goes out before this one is drawn
-  state.last = { header, maps };
-  const now = performance.now();
-  state.times.push(now);
-  while (state.times.length && now - state.times[0] > 2000) state.times.shift();
+  const now = state.times[state.times.length - 1];
   if (!state.fpsShown || now - state.fpsShown > 250) {  // the figure changes slowly; setting it lays out the page
-    const fps = state.times.length > 1 ? (state.times.length - 1) * 1000 / (state.times[state.times.length - 1] - state.times[0]) : 0;
     $("fps").textContent = `${fps.toFixed(1)} fps`;
     state.fpsShown = now;
   }
-  $("fps").dataset.frames = String(state.received);
   drawGrid(header, maps);
   if (header.classes) drawClasses(header.classes);
   if (header.why) drawWhy(header.why, header.classes);
-  drawUnit(header, maps, new Uint8Array(buffer, 8 + length + maps.length));
+  drawUnit(header, maps, new Uint8Array(buffer, payload + maps.length));
 }
 
 function grayImage(context, bytes, width, height, offset) {  // one channel as an opaque grey ImageData
@@ -328,9 +320,9 @@ function applyAddress() {
   }
   if (asked.has("unit")) selectUnit(Number(asked.get("unit")));
   if (asked.get("source") === "camera") useCamera();
+  else choosePhoto(1);
 }
 
 connectLive(state, onFrame, sendOptions, () => { $("status").textContent = state.label || "connected"; });
-if (new URLSearchParams(location.search).get("source") !== "camera") choosePhoto(1);
 applyAddress();
 requestAnimationFrame(loop);

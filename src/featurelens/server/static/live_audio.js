@@ -100,19 +100,11 @@ function sendWindow() {
 
 // --- windows in ---------------------------------------------------------------------------------------
 function onWindow(buffer) {
-  const length = new DataView(buffer).getUint32(4, true);
-  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, length)));
+  const { header, payload } = answerHeader(buffer);
   if (header.kind !== "audio") return;
-  const maps = new Uint8Array(buffer, 8 + length, header.channels * header.steps);
-  const mel = new Uint8Array(buffer, 8 + length + maps.length, header.bands * header.frames);
-  state.received += 1;
-  state.dropped = header.dropped;
-  const now = performance.now();
-  state.times.push(now);
-  while (state.times.length && now - state.times[0] > 2000) state.times.shift();
-  const rate = state.times.length > 1 ? (state.times.length - 1) * 1000 / (now - state.times[0]) : 0;
-  $("fps").textContent = `${rate.toFixed(1)} windows/s`;
-  $("fps").dataset.frames = String(state.received);
+  const maps = new Uint8Array(buffer, payload, header.channels * header.steps);
+  const mel = new Uint8Array(buffer, payload + maps.length, header.bands * header.frames);
+  $("fps").textContent = `${countAnswer(state, header).toFixed(1)} windows/s`;
   drawHeat(header, maps);
   paint($("mel-canvas"), mel, header.frames, header.bands, INFERNO, true);
   $("mel-canvas").dataset.frame = String(header.frame);

@@ -21,6 +21,23 @@ function connectLive(state, onBinary, sendOptions, onOpen = () => {}) {
   state.ws = ws;
 }
 
+// An answer's JSON header and where its payload starts: "FLV1", a uint32 header length, the header, the payload.
+function answerHeader(buffer) {
+  const length = new DataView(buffer).getUint32(4, true);
+  return { header: JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, length))), payload: 8 + length };
+}
+
+// Counts an answer (frames in flight; #fps's data-frames) and returns the answers a second over the last 2 s.
+function countAnswer(state, header) {
+  state.received += 1;
+  state.dropped = header.dropped;
+  $("fps").dataset.frames = String(state.received);
+  const now = performance.now();
+  state.times.push(now);
+  while (now - state.times[0] > 2000) state.times.shift();
+  return state.times.length > 1 ? (state.times.length - 1) * 1000 / (now - state.times[0]) : 0;
+}
+
 function sendLiveOptions(state) {
   if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(state.options));
 }

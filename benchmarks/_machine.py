@@ -13,16 +13,22 @@ import time
 SECONDS = 4.0
 
 
+def calls_per_second(work, seconds: float) -> float:
+    """Calls of `work()` per second over `seconds` (after one warm-up call)."""
+    work()
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        work()
+        count += 1
+    return count / (time.perf_counter() - start)
+
+
 def _loop_rate(seconds: float, results) -> None:
     import torch
 
     torch.set_num_threads(1)
     x = torch.randn(512, 512)
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        x @ x
-        count += 1
-    results.put(count / (time.perf_counter() - start))
+    results.put(calls_per_second(lambda: x @ x, seconds))
 
 
 def parallel_capacity(seconds: float = SECONDS) -> tuple[float, float]:

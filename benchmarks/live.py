@@ -21,6 +21,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import io
 import subprocess
 import sys
 import tempfile
@@ -29,12 +30,13 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "server"))
-from conftest import CHROMIUM, FLAGS, RunningServer, cat_video  # noqa: E402  (the test suite's server and camera)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.server.conftest import CHROMIUM, FLAGS, RunningServer, cat_video  # noqa: E402  (the test suite's server and camera)
 
 from featurelens import load_model  # noqa: E402
 from featurelens.capture import ActivationCapture  # noqa: E402
-from featurelens.live import LiveSession  # noqa: E402
+from featurelens.live import LiveOptions, LiveSession, decode_frame, encode_frame  # noqa: E402
+from featurelens.photos import bundled_photos  # noqa: E402
 from featurelens.photos import photo_batch  # noqa: E402
 from featurelens.server import create_app  # noqa: E402
 
@@ -46,33 +48,16 @@ def raw_forward_rate(model, layer: str, seconds: float) -> float:
     """Frames per second of the bare forward to `layer`, batch 1 (what the live grid cannot beat)."""
     x = model.normalize(photo_batch(model.input_size)[1:2])
     with torch.no_grad(), ActivationCapture(model.module, [layer]) as capture:
-        capture.run(x)
-        count, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            capture.run(x)
-            count += 1
-    return count / (time.perf_counter() - start)
+        return calls_per_second(lambda: capture.run(x), seconds)
 
 
 def server_rate(model, layer: str, seconds: float) -> float:
     """Frames per second of the server's own work on a frame, no browser: JPEG decode, the grid's forward and maps, encoding."""
-    import io
-
-    from featurelens.live import LiveOptions, LiveSession
-    from featurelens.live.frames import decode_frame
-    from featurelens.live.protocol import encode_frame
-    from featurelens.photos import bundled_photos
-
     buffer = io.BytesIO()
     bundled_photos()[1].convert("RGB").resize((model.input_size, model.input_size)).save(buffer, "JPEG", quality=85)
     data, session = buffer.getvalue(), LiveSession(model)
     options = session.check(LiveOptions(layer=layer, classes=False, why=False))
-    session.process(decode_frame(data, model.in_channels, model.input_size), options)
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        encode_frame(session.process(decode_frame(data, model.in_channels, model.input_size), options), count, {})
-        count += 1
-    return count / (time.perf_counter() - start)
+    return calls_per_second(lambda: encode_frame(session.process(decode_frame(data, model.in_channels, model.input_size), options), 0, {}), seconds)
 
 
 class FrameCounter:

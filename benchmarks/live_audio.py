@@ -22,25 +22,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "server"))
-from conftest import CHROMIUM, FLAGS, RunningServer  # noqa: E402  (the test suite's server)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.server.conftest import CHROMIUM, FLAGS, RunningServer  # noqa: E402  (the test suite's server)
 
+from _machine import calls_per_second  # noqa: E402  (PYTHONPATH=benchmarks)
 from featurelens import load_model  # noqa: E402
 from featurelens.audio.collection import make_collection  # noqa: E402
 from featurelens.capture import ActivationCapture  # noqa: E402
 from featurelens.live import LiveOptions, LiveSession, decode_audio, encode_frame, process_audio  # noqa: E402
 from featurelens.live.audio import encode_audio  # noqa: E402
 from featurelens.server import create_app  # noqa: E402
-
-
-def rate(work, seconds: float) -> float:
-    """Calls of `work()` per second over `seconds` (after one warm-up call)."""
-    work()
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        work()
-        count += 1
-    return count / (time.perf_counter() - start)
 
 
 def main() -> None:
@@ -70,15 +61,15 @@ def main() -> None:
         session = LiveSession(model)
         options = session.check(LiveOptions(layer=layer))
         message = encode_audio(song[: audio.clip_samples], audio.sample_rate)
-        raw_rate = rate(raw, 5.0)
-        served = rate(lambda: encode_frame(process_audio(session, decode_audio(message, audio), options), 0, {}), 5.0)
+        raw_rate = calls_per_second(raw, 5.0)
+        served = calls_per_second(lambda: encode_frame(process_audio(session, decode_audio(message, audio), options), 0, {}), 5.0)
         print(f"raw front end + forward to {layer}: {raw_rate:.0f} windows/s; server alone (decode, front end, forward, maps, "
               f"log-mel, encode): {served:.0f} windows/s → ratio {served / raw_rate:.2f}", flush=True)
         server = RunningServer(create_app(model, data=str(clips), atlas=Path(tmp) / "atlas"))
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-                    *FLAGS, f"--use-file-for-fake-audio-capture={microphone}", "--autoplay-policy=no-user-gesture-required"])
+                    *FLAGS, f"--use-file-for-fake-audio-capture={microphone}"])
                 context = browser.new_context(viewport={"width": 1280, "height": 900})
                 context.grant_permissions(["microphone"])
                 page = context.new_page()

@@ -19,6 +19,12 @@ def lite0():
 
 
 @pytest.fixture(scope="session")
+def music_cnn():
+    """The shipped cold-start music network (`music-cnn`), loaded once."""
+    return load_model("music-cnn")
+
+
+@pytest.fixture(scope="session")
 def fashion():
     """The project's own Fashion-MNIST CNN with its shipped trained weights."""
     return load_model("fashion-cnn")
@@ -35,7 +41,7 @@ def one_thread():
 
 @pytest.fixture
 def main_cli(monkeypatch, capsys):
-    """Run the CLI's main() in-process, as the entry point does; returns (exit code, stderr)."""
+    """Run the CLI's main() in-process, as the entry point does; returns (exit code, stderr); `.out` is its stdout."""
     from featurelens.cli.app import main
 
     def run(*args: str) -> tuple[int, str]:
@@ -45,7 +51,9 @@ def main_cli(monkeypatch, capsys):
             main()
         except SystemExit as done:
             code = done.code or 0
-        return code, capsys.readouterr().err
+        captured = capsys.readouterr()
+        run.out = captured.out
+        return code, captured.err
 
     return run
 

@@ -9,21 +9,11 @@ from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
 # Loads every image, lazy ones included (they would wait for a scroll), and reports [src, naturalWidth] of each.
 LOAD_IMAGES = """Promise.all([...document.images].map(img => {
   img.loading = "eager";
   return img.complete ? null : new Promise(done => { img.onload = img.onerror = done; });
 })).then(() => [...document.images].map(img => [img.getAttribute("src"), img.naturalWidth]))"""
-
-
-@pytest.fixture(scope="module")
-def browser(playwright_driver):
-    launched = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-    yield launched
-    launched.close()
 
 
 def walk(browser, index: Path) -> dict[str, dict]:
@@ -59,10 +49,10 @@ def check_site(browser, folder: Path) -> dict[str, dict]:
     return pages
 
 
-def test_every_page_image_and_link_of_the_atlas_works_from_disk(browser, fashion_atlas, tmp_path) -> None:
+def test_every_page_image_and_link_of_the_atlas_works_from_disk(chromium, fashion_atlas, tmp_path) -> None:
     moved = tmp_path / "moved elsewhere"  # a copy in another place, with a space in its path: links are relative
     shutil.copytree(fashion_atlas.folder, moved)
-    pages = check_site(browser, moved)
+    pages = check_site(chromium, moved)
     names = {Path(unquote(urlparse(url).path)).relative_to(moved.resolve()).as_posix() for url in pages}
     expected = {"index.html"} | {f"{layer}/index.html" for layer in ("conv2", "conv3", "logit")}
     expected |= {f"{layer}/{c}.html" for layer in ("conv2", "conv3", "logit") for c in range(3)}
@@ -74,7 +64,7 @@ def test_every_page_image_and_link_of_the_atlas_works_from_disk(browser, fashion
     assert len(layer["images"]) == 3
 
 
-def test_a_layer_page_of_1280_units_has_fixed_cells_and_lazy_images(browser, lite0, tmp_path) -> None:
+def test_a_layer_page_of_1280_units_has_fixed_cells_and_lazy_images(chromium, lite0, tmp_path) -> None:
     """EfficientNet-Lite0's `_conv_head` has 1,280 channels: its layer page is a grid of fixed-size cells whose images
     load lazily and take their place without moving anything."""
     from featurelens.atlas import AtlasSettings, AtlasStore
@@ -82,7 +72,7 @@ def test_a_layer_page_of_1280_units_has_fixed_cells_and_lazy_images(browser, lit
     store = AtlasStore.open(tmp_path / "wide", lite0, None, settings=AtlasSettings(steps=2, diverse=0))
     store.add_units("_conv_head", range(1280))
     store.ensure_renders("_conv_head", [0, 1279])
-    page = browser.new_page(viewport={"width": 1000, "height": 700})
+    page = chromium.new_page(viewport={"width": 1000, "height": 700})
     page.goto((tmp_path / "wide" / "_conv_head" / "index.html").as_uri())
     boxes = "cells => cells.map(c => [c.getAttribute('href'), c.offsetLeft, c.offsetTop, c.offsetWidth, c.offsetHeight])"
     before = page.eval_on_selector_all("a.cell", boxes)

@@ -49,11 +49,3 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="session")
-def music_cnn():
-    """The `music-cnn` model spec, loaded once."""
-    from featurelens.models import load_model
-
-    return load_model("music-cnn")

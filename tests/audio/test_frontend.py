@@ -67,10 +67,8 @@ def test_inverse_makes_the_spectrogram_audible(clips):
     assert log_mel_to_waveform(log_mel[0], frontend, iterations=2).dim() == 1
 
 
-def test_a_batch_runs_through_the_front_end_a_few_clips_at_a_time_with_the_same_result():
-    from featurelens import load_model
-
-    audio = load_model("music-cnn").audio
+def test_a_batch_runs_through_the_front_end_a_few_clips_at_a_time_with_the_same_result(music_cnn):
+    audio = music_cnn.audio
     waveforms = torch.randn(40, audio.clip_samples, generator=torch.Generator().manual_seed(0)) * 0.1
     calls = []
     handle = audio.frontend.register_forward_hook(lambda module, args, out: calls.append(len(args[0])))

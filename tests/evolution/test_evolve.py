@@ -16,11 +16,6 @@ needs_data = pytest.mark.skipif(not fashion_mnist.dataset_dir().is_dir(), reason
 UNITS = ["conv3:0..7", "logit:0..9"]  # eight mid-level channels and every class
 CONV = [f"conv3:{c}" for c in range(8)]
 CLASSES = [f"logit:{c}" for c in range(10)]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -76,18 +71,16 @@ def test_every_checkpoint_starts_from_the_same_noise(fashion):
 
 
 @needs_data
-def test_the_timeline_page_loads_with_every_image(evolution, tmp_path, playwright_driver):
+def test_the_timeline_page_loads_with_every_image(evolution, tmp_path, chromium):
     index = evolution.save(tmp_path / "evolution")
     summary = json.loads((tmp_path / "evolution" / "evolution.json").read_text())
     assert [c["label"] for c in summary["checkpoints"]][0] == "init" and len(summary["units"]) == 18
-    # one Playwright driver for the session (tests/conftest.py): its sync API runs one at a time
-    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-    page = browser.new_page()
+    page = chromium.new_page()
     page.goto(index.as_uri())
     page.wait_for_load_state("load")
     widths = page.eval_on_selector_all("img", "images => images.map(i => i.complete ? i.naturalWidth : 0)")
     rows = page.eval_on_selector_all("tr", "rows => rows.length")
-    browser.close()
+    page.close()
     assert len(widths) == 18 * 7 * 2  # a render and an example grid per unit and checkpoint
     assert all(w > 0 for w in widths)
     assert rows == 1 + 18

@@ -17,11 +17,9 @@ from featurelens.data import fashion_mnist
 from featurelens.photos import bundled_photos
 from featurelens.server import create_app
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-]
+from tests.conftest import CHROMIUM, CHROMIUM_FLAGS
+
+FLAGS = [*CHROMIUM_FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]  # and a fake camera
 
 
 def free_port() -> int:
@@ -119,11 +117,9 @@ def page(browser):
 
 
 @pytest.fixture(scope="session")
-def music_server(music_clips, tmp_path_factory):
+def music_server(music_cnn, music_clips, tmp_path_factory):
     """The live server on `music-cnn` with an empty atlas of quick settings."""
-    from featurelens import load_model
-
-    model = load_model("music-cnn")
+    model = music_cnn
     folder = tmp_path_factory.mktemp("music-atlas") / "atlas"
     AtlasStore.open(folder, model, str(music_clips), settings=AtlasSettings(steps=8, k=2))
     server = RunningServer(create_app(model, data=str(music_clips), atlas=folder))
@@ -147,7 +143,7 @@ def microphone_file(music_clips, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def microphone_browser(microphone_file, playwright_driver):
     """Chromium whose fake microphone streams `microphone_file`, allowed to play sound without a click."""
-    args = [*FLAGS, f"--use-file-for-fake-audio-capture={microphone_file}", "--autoplay-policy=no-user-gesture-required"]
+    args = [*FLAGS, f"--use-file-for-fake-audio-capture={microphone_file}"]  # FLAGS let media play without a click
     browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=args)
     yield browser
     browser.close()

@@ -6,12 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import PLAY_AUDIO
-from tests.server.test_live_page import wait_frames  # the audio page counts its windows in #fps too
+from tests.server.test_live_page import CANVAS_PIXELS, CANVAS_SPREAD, wait_frames  # the audio page counts its windows in #fps too
 
-HEAT_PIXELS = """() => { const c = document.getElementById('heat-canvas');
-    return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)); }"""
-MEL_SPREAD = """() => { const c = document.getElementById('mel-canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let lo = 255, hi = 0; for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); } return hi - lo; }"""
 ROW_POINT = """(channel) => { const c = document.getElementById('heat-canvas'), box = c.getBoundingClientRect();
     return [box.left + box.width / 2, box.top + (channel + 0.5) / Number(c.dataset.channels) * box.height]; }"""
 
@@ -33,13 +29,13 @@ def test_the_microphone_drives_activations_that_change_over_time(listening) -> N
     wait_frames(page, 3)
     assert page.get_attribute("#heat-canvas", "data-channels") == "128"  # every channel of conv3, a row each
     assert page.get_attribute("#heat-canvas", "data-steps") == "18"  # its time steps over the 3-s window
-    first = page.evaluate(HEAT_PIXELS)
+    first = page.evaluate(CANVAS_PIXELS, "heat-canvas")
     page.wait_for_timeout(1500)  # half a second of music is a new note or two
     wait_frames(page, 3)
-    second = page.evaluate(HEAT_PIXELS)
+    second = page.evaluate(CANVAS_PIXELS, "heat-canvas")
     assert max(first) > 0 and max(second) > 0  # the music excites the layer
     assert first != second  # and the activations follow it
-    assert page.evaluate(MEL_SPREAD) > 100  # the log-mel shows the music, not silence
+    assert page.evaluate(CANVAS_SPREAD, "mel-canvas") > 100  # the log-mel shows the music, not silence
     x, y = page.evaluate(ROW_POINT, 5)
     page.mouse.click(x, y)
     assert page.text_content("#unit-title") == "conv3:5"
@@ -76,4 +72,4 @@ def test_an_uploaded_sound_plays_through_the_model_and_a_non_audio_file_gets_a_m
     page.wait_for_function(f"document.getElementById('status').textContent === '{clip.name}'", timeout=30_000)
     wait_frames(page, 3)
     assert page.is_hidden("#error"), page.text_content("#error")
-    assert max(page.evaluate(HEAT_PIXELS)) > 0
+    assert max(page.evaluate(CANVAS_PIXELS, "heat-canvas")) > 0

@@ -7,7 +7,7 @@ import pytest
 
 from featurelens.photos import bundled_photos
 
-GRID_PIXELS = """() => { const c = document.getElementById('grid-canvas');
+CANVAS_PIXELS = """(id) => { const c = document.getElementById(id);
     return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)); }"""
 CLICK_TILE = """(channel) => { const c = document.getElementById('grid-canvas'), d = c.dataset, box = c.getBoundingClientRect();
     const col = channel % Number(d.cols), row = Math.floor(channel / Number(d.cols));
@@ -37,7 +37,7 @@ def open_camera(page, live_server) -> None:
 def test_the_grid_appears_and_changes_between_camera_frames(page, live_server) -> None:
     open_camera(page, live_server)
     assert page.get_attribute("#grid-canvas", "data-channels") == "112"  # every channel of _blocks.8, a tile each
-    first = page.evaluate(GRID_PIXELS)
+    first = page.evaluate(CANVAS_PIXELS, "grid-canvas")
     assert max(first) > 0  # the maps show activity
     # and follow the moving camera (the fake camera may repeat a frame a few times on a busy machine: wait for a new one)
     changed = page.wait_for_function("""(first) => { const c = document.getElementById('grid-canvas');

@@ -17,6 +17,7 @@ from featurelens.geometry import ReceptiveField, time_fields
 from featurelens.models import LoadedModel
 from featurelens.output.atlas_files import render_path, save_picture
 from featurelens.output.audio_examples_files import channel_blocks, write_example_sounds
+from featurelens.output.audio_render_files import write_sound
 from featurelens.progress import ProgressArg
 from featurelens.rendering import RenderSettings, plan_render
 from featurelens.rendering.sizes import AUTO
@@ -44,8 +45,6 @@ def frame_fields(model: LoadedModel, layers: list[str]) -> dict[str, ReceptiveFi
 
 def audio_renders(store: AtlasStore, entry: LayerEntry, channels: list[int], progress: ProgressArg) -> dict[int, dict]:
     """Grow the max and min spectrograms of `channels` (one render job), write picture and sound; record parts per channel."""
-    import soundfile
-
     s = store.settings
     units = [f"{entry.name}:{c}" for c in channels]
     size = s.size if s.size is not None else AUTO
@@ -61,8 +60,7 @@ def audio_renders(store: AtlasStore, entry: LayerEntry, channels: list[int], pro
                 urls[kind] = render_path(entry.name, channel, kind, ext)
                 sounds[kind] = render_path(entry.name, channel, kind, SOUND)
                 save_picture(sound.image, store.folder / urls[kind])
-                peak = max(float(abs(sound.waveform).max()), 1e-9)
-                soundfile.write(str(store.folder / sounds[kind]), sound.waveform / max(1.0, peak / 0.99), result.sample_rate, subtype="PCM_16")
+                write_sound(store.folder / sounds[kind], sound.waveform, result.sample_rate)
                 figures[kind] = {"activation": sign * sound.activation, "heard": sign * sound.heard, "noise": sign * sound.noise}
             parts[channel] = {"renders": {**urls, "diverse": []}, "sounds": sounds, "audio_figures": figures}
     return parts

@@ -9,19 +9,17 @@ The training result saves the weights where `music-cnn:FILE.pt` loads them as a 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from featurelens.audio.listeners import Tastes
 from featurelens.audio.sources import default_collection
+from featurelens.audio.synth import SOUNDFONT
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
 from featurelens.progress import ProgressArg, reporting
 from featurelens.results import TechniqueResult
-
-SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
-
 
 @dataclass(frozen=True)
 class CollectionJob:
@@ -119,7 +117,6 @@ class TrainingPlan:
     folder: Path
     job: TrainingJob
     clips: int
-    notes: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         return (f"train music-cnn for {self.job.epochs} epochs on {self.clips} clips of {self.folder} ({self.job.listeners} "

@@ -50,7 +50,7 @@ def examples(
     result = run_or_describe(plan, dry_run, f"write to {out}")
     if result is None:
         return
-    for note in getattr(result, "notes", ()):  # an audio pass: what was done to awkward files, once each
+    for note in result.notes:  # an audio pass: what was done to awkward files, once each
         typer.echo(f"note: {note}", err=True)
     index = result.save(out)
     _report(result, index)
@@ -60,7 +60,7 @@ def examples(
 
 def _report(result, index: Path) -> None:
     note = " (interrupted: rerun the same command to continue)" if result.interrupted else ""
-    noun = getattr(result, "entry_noun", "images")
+    noun = result.entry_noun
     projections = f" + {len(result.projections)} projections in {result.projection_seconds:.1f} s" if result.projection_method else ""
     typer.echo(
         f"wrote {index}: {result.items_seen} {noun}, {len(result.layers)} layer(s), k={result.k}, "

@@ -121,9 +121,7 @@ def plan_examples(
         check_shardable(passplan.source)
     plan = ExamplesPlan(passplan, s.project, Path(s.checkpoint) if s.checkpoint else None, s.checkpoint_every, engine=engine)
     if plan.checkpoint is not None:
-        plan.resume_state, note = state_to_resume(plan.checkpoint, s.resume, passplan.fingerprint)
-        if note:
-            plan.notes.append(note)
+        _continue(plan, s.resume, passplan.fingerprint, ExamplesState.from_dict)
     return plan
 
 
@@ -135,10 +133,15 @@ def _audio_plan(model: LoadedModel, data: Any, layers: Sequence[str] | str, s: E
     plan = plan_audio_examples(model, data, layers, s.k, s.reduce, s.batch_size, s.limit)
     if s.checkpoint is not None:
         plan.checkpoint, plan.checkpoint_every = Path(s.checkpoint), s.checkpoint_every
-        plan.resume_state, note = state_to_resume(plan.checkpoint, s.resume, plan.fingerprint, AudioExamplesState.from_dict)
-        if note:
-            plan.notes.append(note)
+        _continue(plan, s.resume, plan.fingerprint, AudioExamplesState.from_dict)
     return plan
+
+
+def _continue(plan: ExamplesPlan | AudioExamplesPlan, resume: bool | None, fingerprint: dict, read) -> None:
+    """Take the state to continue from out of the plan's checkpoint file (`state_to_resume`), noting what was decided."""
+    plan.resume_state, note = state_to_resume(plan.checkpoint, resume, fingerprint, read)
+    if note:
+        plan.notes.append(note)
 
 
 def examples(

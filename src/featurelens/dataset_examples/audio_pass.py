@@ -8,6 +8,7 @@ thread of its own; the network stops at the deepest requested layer (`Activation
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,9 +62,9 @@ class AudioExamplesPlan:
                 f"audio files of {self.source.name} at {self.model.audio.sample_rate} Hz, top and bottom {self.k} by the "
                 f"{over} over time")
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> dict:
-        """What must match for a checkpoint to be continued."""
+        """What must match for a checkpoint to be continued (the weights are hashed once per plan)."""
         return {"model": self.model.spec, "weights": weights_digest(self.model.module), "source": self.source.fingerprint(),
                 "layers": list(self.layers), "k": self.k, "reduce": self.reduce, "limit": self.limit,
                 "distribution": self.distribution}
@@ -158,8 +159,12 @@ def _ranked_examples(kinds: dict[str, Ranked], widths: dict[int, int]) -> dict[s
     out = {}
     for kind, ranked in kinds.items():
         positions, indices = ranked.positions.cpu().numpy(), ranked.indices.cpu().numpy()
-        width = np.vectorize(widths.get, otypes=[np.int64])(indices) if widths and indices.size else np.ones_like(positions) * 2**62
-        out[kind] = RankedExamples(ranked.scores.cpu().numpy(), indices, positions // width, positions % width)
+        if widths and indices.size:
+            width = np.vectorize(widths.get, otypes=[np.int64])(indices)
+            y, x = positions // width, positions % width
+        else:
+            y, x = np.zeros_like(positions), positions
+        out[kind] = RankedExamples(ranked.scores.cpu().numpy(), indices, y, x)
     return out
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -10,7 +9,6 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from featurelens.audio.frontend import LogMel
 from featurelens.dataset_examples.audio_sources import AudioSource
 from featurelens.dataset_examples.distribution import ScoreDistribution
 from featurelens.dataset_examples.result import ExampleRow, RankedExamples
@@ -80,15 +78,12 @@ class AudioExamplesResult(TechniqueResult):
         """Entry `index` as the model heard it: float32 [samples] at `sample_rate`."""
         return self.source.clip(index)
 
-    def log_mel(self, index: int) -> np.ndarray:
-        """The log-mel spectrogram of entry `index`, [bands, frames]: the one the model saw, or for a model without a
-        log-mel front end (torchcrepe) one for people to look at (64 bands, 16 ms hops)."""
-        frontend = self.model.audio.frontend
-        if not hasattr(frontend, "filterbank"):
-            frontend = _display_frontend(self.sample_rate)
+    def log_mel(self, index: int, clip: np.ndarray | None = None) -> np.ndarray:
+        """The log-mel spectrogram of entry `index` (`clip`: its audio, when already read), [bands, frames]: the one the
+        model saw, or for a model without a log-mel front end (torchcrepe) one for people to look at."""
         with torch.no_grad():
-            waveform = torch.from_numpy(self.clip(index)).to(self.model.device)
-            return frontend.to(self.model.device)(waveform[None])[0].cpu().numpy()
+            waveform = torch.from_numpy(self.clip(index) if clip is None else clip).to(self.model.device)
+            return self.model.audio.log_mel(waveform[None])[0].cpu().numpy()
 
     def examples(self) -> Iterator[AudioExample]:
         """Every (layer, channel, kind, rank) row, layer by layer, channel by channel, "max" before "min"."""
@@ -118,19 +113,17 @@ class AudioExamplesResult(TechniqueResult):
     @property
     def images(self) -> np.ndarray:
         """uint8 [N, H, W, 3]: the spectrogram of each channel's top clip (cut or padded to the model's clip length)."""
-        frames = self.log_mel_frames(self.model.audio.clip_samples)
-        pictures = []
+        frames = self.model.audio.log_mel_frames(self.model.audio.clip_samples)
+        pictures, of_clip = [], {}  # many channels share a top clip: read and picture each once
         for layer in self.layers:
             for channel in range(layer.channels):
                 if layer.ranked["max"].indices.shape[1]:
-                    picture = spectrogram_picture(self.log_mel(int(layer.ranked["max"].indices[channel, 0]))[:, :frames])
-                    pictures.append(np.pad(picture, ((0, 0), (0, frames - picture.shape[1]), (0, 0))))
+                    index = int(layer.ranked["max"].indices[channel, 0])
+                    if index not in of_clip:
+                        picture = spectrogram_picture(self.log_mel(index)[:, :frames])
+                        of_clip[index] = np.pad(picture, ((0, 0), (0, frames - picture.shape[1]), (0, 0)))
+                    pictures.append(of_clip[index])
         return np.stack(pictures) if pictures else np.zeros((0, 1, frames, 3), np.uint8)
-
-    def log_mel_frames(self, samples: int) -> int:
-        """Frames of `log_mel` for a clip of `samples`."""
-        frontend = self.model.audio.frontend
-        return (frontend if hasattr(frontend, "filterbank") else _display_frontend(self.sample_rate)).frames(samples)
 
     def save(self, path: str | Path) -> Path:
         """Write examples.parquet, summary.json, the pages, spectrograms and the clips and excerpts (WAV) into `path`."""
@@ -160,8 +153,3 @@ class AudioExamplesResult(TechniqueResult):
             "clips_per_second": round(self.images_per_second, 1),
             "receptive_fields": {layer.layer: layer.field.summary() for layer in self.layers},
         }
-
-
-@functools.lru_cache(maxsize=4)
-def _display_frontend(sample_rate: int) -> LogMel:
-    return LogMel(sample_rate)

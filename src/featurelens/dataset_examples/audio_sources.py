@@ -145,13 +145,20 @@ def audio_data_spec(data: str | Path) -> str:
     """An audio model's data source as stored and passed on: "music" (checked to be made; also what the image
     default "photos" means for an audio model), or a folder's absolute path (checked to hold audio files)."""
     if str(data).strip() in (MUSIC, "photos"):
-        if not default_collection().is_dir():
-            raise FeaturelensError(f"the built-in music collection is not made yet ({default_collection()}): run "
-                                   "`featurelens music make`, or give a folder of audio files", parameter="data")
+        _music_folder(parameter="data")
         return MUSIC
     folder = Path(data).expanduser()
     audio_files(folder)
     return str(folder.resolve())
+
+
+def _music_folder(parameter: str | None = None) -> Path:
+    """The built-in collection's folder, or a one-line error saying how to make it."""
+    folder = default_collection()
+    if not folder.is_dir():
+        raise FeaturelensError(f"the built-in music collection is not made yet ({folder}): run `featurelens music make`, "
+                               "or give a folder of audio files", parameter=parameter)
+    return folder
 
 
 def _batch(clips: list[tuple[int, np.ndarray]], end: int) -> ClipBatch:
@@ -174,11 +181,7 @@ def open_audio_source(data: Any, sample_rate: int, min_samples: int) -> AudioSou
     if isinstance(data, AudioSource):
         return data
     if isinstance(data, str) and data.strip() == MUSIC:
-        folder = default_collection()
-        if not folder.is_dir():
-            raise FeaturelensError(f"the built-in music collection is not made yet ({folder}): run "
-                                   "`featurelens music make`, or give a folder of audio files")
-        return AudioSource(folder, sample_rate, min_samples, name=MUSIC)
+        return AudioSource(_music_folder(), sample_rate, min_samples, name=MUSIC)
     if isinstance(data, (str, Path)):
         return AudioSource(Path(data).expanduser(), sample_rate, min_samples)
     raise FeaturelensError(f"an audio model's examples come from a folder of audio files or {MUSIC!r}, not a "

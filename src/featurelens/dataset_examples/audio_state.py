@@ -38,7 +38,7 @@ class AudioExamplesState:
         return {
             "format": 1, "kind": "audio", "fingerprint": self.fingerprint, "done": list(self.done),
             "items_seen": self.items_seen, "seconds": self.seconds,
-            "ranked": {"scores": self.ranked.scores.cpu(), "indices": self.ranked.indices.cpu(), "positions": self.ranked.positions.cpu()},
+            "ranked": self.ranked.to_dict(),
             "report": self.report.to_dict(), "samples": dict(self.samples), "widths": self.widths,
             "sample": self.sample.to_dict() if self.sample is not None else None,
         }
@@ -47,10 +47,9 @@ class AudioExamplesState:
     def from_dict(cls, data: dict) -> "AudioExamplesState":
         if data.get("format") != 1 or data.get("kind") != "audio":
             raise ValueError("not an audio examples checkpoint")
-        ranked = data["ranked"]
         return cls(
             fingerprint=data["fingerprint"], done=[int(i) for i in data["done"]], items_seen=int(data["items_seen"]),
-            seconds=float(data["seconds"]), ranked=Ranked(ranked["scores"], ranked["indices"], ranked["positions"]),
+            seconds=float(data["seconds"]), ranked=Ranked.from_dict(data["ranked"]),
             report=LoadReport.from_dict(data["report"]), samples={int(i): int(n) for i, n in data["samples"].items()},
             widths={layer: {int(i): int(w) for i, w in widths.items()} for layer, widths in data["widths"].items()},
             sample=ScoreSample.from_dict(data["sample"]) if data.get("sample") is not None else None,

@@ -98,6 +98,9 @@ class ExamplesResult(TechniqueResult):
     projection_method: str | None = None
     projection_seconds: float = 0.0
 
+    entry_noun = "images"  # what its entries are called (class attributes, not fields: fixed for an image pass)
+    notes = ()  # an image pass lists unreadable files in `skipped`; an audio pass says more in its notes
+
     def layer(self, name: str) -> LayerExamples:
         return next(layer for layer in self.layers if layer.layer == name)
 

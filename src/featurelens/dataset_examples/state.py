@@ -34,7 +34,7 @@ class ExamplesState:
             "seconds": self.seconds,
             "skipped": [[s.item, s.reason] for s in self.skipped],
             "ranked": {
-                layer: {kind: {"scores": r.scores.cpu(), "indices": r.indices.cpu(), "positions": r.positions.cpu()} for kind, r in kinds.items()}
+                layer: {kind: r.to_dict() for kind, r in kinds.items()}
                 for layer, kinds in self.ranked.items()
             },
             "cached_images": {int(i): image.cpu() for i, image in self.cached_images.items()},
@@ -52,7 +52,7 @@ class ExamplesState:
             seconds=float(data["seconds"]),
             skipped=[Skipped(str(item), str(reason)) for item, reason in data["skipped"]],
             ranked={
-                layer: {kind: Ranked(r["scores"], r["indices"], r["positions"]) for kind, r in kinds.items()}
+                layer: {kind: Ranked.from_dict(r) for kind, r in kinds.items()}
                 for layer, kinds in data["ranked"].items()
             },
             cached_images=dict(data["cached_images"]),

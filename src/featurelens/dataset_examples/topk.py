@@ -38,6 +38,14 @@ class Ranked:
     def to(self, device: torch.device | str) -> "Ranked":
         return Ranked(self.scores.to(device), self.indices.to(device), self.positions.to(device))
 
+    def to_dict(self) -> dict:
+        """Its tensors on the CPU, by name (what a checkpoint stores)."""
+        return {"scores": self.scores.cpu(), "indices": self.indices.cpu(), "positions": self.positions.cpu()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Ranked":
+        return cls(data["scores"], data["indices"], data["positions"])
+
 
 def rank_keys(scores: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
     """int64 keys that order by higher score first, then by lower index; NaN scores rank last."""

@@ -38,10 +38,6 @@ class AudioInput:
         """Frames of the front end's output for a waveform of `samples`."""
         return samples // self.hop_length + 1
 
-    def frame_samples(self, first: int, stop: int) -> tuple[int, int]:
-        """Samples [start, stop) that frames first … stop-1 see (before clipping to the clip)."""
-        return first * self.hop_length - self.window // 2, (stop - 1) * self.hop_length + self.window - self.window // 2
-
     def spectrogram(self, waveform: torch.Tensor) -> torch.Tensor:
         """Waveform [B, samples] (or [samples]) → the network's input [B, channels, frames].
 
@@ -62,11 +58,18 @@ class AudioInput:
         """A log-mel of waveform [B, samples] for people to look at: the front end's own, else 64 bands at 16 ms hops."""
         if self.makes_log_mel:
             return self.spectrogram(waveform)
+        return self._display_log_mel().to(waveform.device)(waveform.reshape(-1, waveform.shape[-1]))
+
+    def log_mel_frames(self, samples: int) -> int:
+        """Frames of `log_mel` for a waveform of `samples`."""
+        return self.frames(samples) if self.makes_log_mel else self._display_log_mel().frames(samples)
+
+    def _display_log_mel(self) -> nn.Module:
         from featurelens.audio.frontend import LogMel  # only models without a log-mel front end need one
 
         if not hasattr(self, "_display"):
             self._display = LogMel(self.sample_rate)
-        return self._display.to(waveform.device)(waveform.reshape(-1, waveform.shape[-1]))
+        return self._display
 
     def dry_run_input(self, frames: int, device: torch.device | str) -> torch.Tensor:
         """A quiet input of `frames` frames for one dry run: [1, channels, frames]."""

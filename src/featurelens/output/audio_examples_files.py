@@ -90,7 +90,7 @@ def write_example_sounds(result: AudioExamplesResult, rows: list[AudioExample], 
     for index, clip_rows in sorted(by_index.items()):
         audio = result.clip(index)
         _write_wav(out_dir / clip_path(index), audio, rate)
-        to_pil(spectrogram_picture(result.log_mel(index))).save(out_dir / spectrogram_path(index), compress_level=1)
+        to_pil(spectrogram_picture(result.log_mel(index, audio))).save(out_dir / spectrogram_path(index), compress_level=1)
         for row in clip_rows:
             _write_wav(out_dir / excerpt_path(row), audio[round(row.start * rate):round(row.end * rate)], rate)
 

@@ -16,16 +16,19 @@ if TYPE_CHECKING:
 
 def write_audio_render(result: AudioRenderResult, out_dir: Path) -> Path:
     """Write the result under `out_dir`; returns render.json's path."""
-    import soundfile
-
     out_dir.mkdir(parents=True, exist_ok=True)
     names = [f"{i:03d}_{safe_filename(u.unit)}.png" for i, u in enumerate(result.units)]
     for unit, name in zip(result.units, names):
         save_png(unit.image, out_dir / name)
-        peak = max(float(np.abs(unit.waveform).max()), 1e-9)
-        # Written as heard, unless that would clip: then scaled down to just below full scale.
-        soundfile.write(str(out_dir / (name[:-4] + ".wav")), unit.waveform / max(1.0, peak / 0.99), result.sample_rate,
-                        subtype="PCM_16")
+        write_sound(out_dir / (name[:-4] + ".wav"), unit.waveform, result.sample_rate)
     path = out_dir / "render.json"
     path.write_text(json.dumps(result.summary(names), indent=2))
     return path
+
+
+def write_sound(path: Path, waveform: np.ndarray, sample_rate: int) -> None:
+    """A grown sound as a 16-bit WAV: written as heard, unless that would clip, then scaled to just below full scale."""
+    import soundfile
+
+    peak = max(float(np.abs(waveform).max()), 1e-9)
+    soundfile.write(str(path), waveform / max(1.0, peak / 0.99), sample_rate, subtype="PCM_16")

@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from featurelens.audio.frontend import LogMel, log_mel_to_waveform
-from featurelens.capture import LOGIT, ActivationCapture, find_layer, probe
+from featurelens.audio.frontend import log_mel_to_waveform
+from featurelens.capture import LOGIT, ActivationCapture, capture_activations, find_layer, probe
 from featurelens.errors import FeaturelensError
 from featurelens.models import LoadedModel
 from featurelens.progress import ProgressArg, reporting
@@ -97,17 +97,16 @@ class AudioRenderPlan:
     @property
     def in_log_mel(self) -> bool:
         """Whether the parameterization is the model's own log-mel (else the waveform)."""
-        return hasattr(self.model.audio.frontend, "filterbank")
+        return self.model.audio.makes_log_mel
 
     def describe(self) -> str:
         units = ", ".join(dict.fromkeys(str(t) for t in self.targets))
-        seconds = (self.frames - 1) * self.model.audio.hop_length / self.model.audio.sample_rate
         if self.in_log_mel:
             how = f"log-mel at fixed loudness, {'time and pitch shifts' if self.robust else 'no shifts'}; sonified by Griffin-Lim"
         else:
             how = f"waveform at fixed loudness, {'time shifts' if self.robust else 'no shifts'}"
         return (f"render {len(self.targets)} sound(s) of {self.model.spec} on {self.model.device}: {units}; "
-                f"{self.frames} frames ({seconds:.2f} s), {self.steps} steps, {how}, seed {self.seed}")
+                f"{self.model.size_label(self.frames)}, {self.steps} steps, {how}, seed {self.seed}")
 
     def run(self, progress: ProgressArg = None) -> AudioRenderResult:
         """Optimise all sounds together, then sonify and measure each. Ctrl-C keeps the last step's."""
@@ -149,24 +148,20 @@ class AudioRenderPlan:
         """Make one grown sound audible and measure the unit on the network's input, on the sound fed back through the
         front end, and on noise as loud as that sound."""
         audio, module, device = self.model.audio, self.model.module, self.model.device
+        value = lambda x: expression_value(expression, capture_activations(module, x, expression.layers))  # noqa: E731
         if self.in_log_mel:
             waveform = log_mel_to_waveform(grown.cpu(), audio.frontend.cpu(), self.griffin_lim, seed=self.seed)[0]
             audio.frontend.to(device)
-            log_mel, grown_input = grown, grown
-        else:
+            log_mel, grown_value = grown, float(value(grown)[0])
+            heard_value = float(value(audio.spectrogram(waveform[None].to(device)))[0])
+        else:  # the grown waveform is the sound itself: what the network hears is what it grew
             waveform = grown[0].cpu()
-            log_mel, grown_input = LogMel(audio.sample_rate)(waveform[None]), audio.spectrogram(grown)
+            log_mel, grown_value = audio.log_mel(waveform[None]), float(value(audio.spectrogram(grown))[0])
+            heard_value = grown_value
         rms = float(waveform.square().mean().sqrt())
         noises = noise(4, len(waveform), rms, generator)
-        value = lambda x: expression_value(expression, _captured(module, x, expression))  # noqa: E731
-        heard = audio.spectrogram(waveform[None].to(device))
-        return RenderedSound(str(expression), log_mel[0].cpu().numpy(), waveform.numpy(), float(value(grown_input)[0]),
-                             float(value(heard)[0]), float(value(audio.spectrogram(noises.to(device))).mean()), rms)
-
-
-def _captured(module, log_mel: torch.Tensor, expression: UnitExpression) -> dict[str, torch.Tensor]:
-    with ActivationCapture(module, expression.layers) as capture:
-        return capture.run(log_mel)
+        return RenderedSound(str(expression), log_mel[0].cpu().numpy(), waveform.numpy(), grown_value, heard_value,
+                             float(value(audio.spectrogram(noises.to(device))).mean()), rms)
 
 
 def through_relus(expression: UnitExpression, model: LoadedModel, frames: int) -> UnitExpression:
@@ -191,6 +186,6 @@ def plan_audio_render(model: LoadedModel, targets: list[UnitExpression], frames:
     if frames < model.min_size:
         raise FeaturelensError(f"{{parameter}} {frames} frames is below {model.spec}'s receptive field of {model.min_size}",
                                parameter="size")
-    in_log_mel = hasattr(model.audio.frontend, "filterbank")
+    in_log_mel = model.audio.makes_log_mel
     return AudioRenderPlan(model, targets, frames, steps, seed, lr or (LR if in_log_mel else WAVEFORM_LR), robust,
                            [through_relus(target, model, frames) for target in targets])

@@ -25,8 +25,10 @@ def music_atlas(music_clips, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("audio-atlas") / "atlas"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # before the per-test single thread (tests/atlas/conftest.py): two threads stall on a busy box
-    fl.atlas("music-cnn", str(music_clips), ["conv2", "conv3"], 2, steps=8, k=2, out=folder)
-    torch.set_num_threads(threads)
+    try:
+        fl.atlas("music-cnn", str(music_clips), ["conv2", "conv3"], 2, steps=8, k=2, out=folder)
+    finally:
+        torch.set_num_threads(threads)
     return folder
 
 

@@ -79,7 +79,8 @@ def audio_examples(store: AtlasStore, entries: list[LayerEntry], progress: Progr
         raise KeyboardInterrupt
     found: dict[str, dict[int, dict]] = {}
     with store.report.timing("writing"):
-        rows = [row for row in result.examples() if row.channel in set(store.manifest.layer(row.layer).units)]
+        wanted = {entry.name: set(store.manifest.layer(entry.name).units) for entry in entries}  # each set made once
+        rows = [row for row in result.examples() if row.channel in wanted[row.layer]]
         write_example_sounds(result, rows, store.folder)
         for entry, layer in zip(entries, result.layers):
             spread = LayerPass.of(layer)

@@ -129,3 +129,12 @@ def test_errors_are_words_without_object_reprs(tmp_path) -> None:
         open_image(tmp_path / "notes.png")
     assert "cannot read image" in str(raised.value) and "0x" not in str(raised.value)
     assert error_reason(OSError("cannot identify image file <_io.BytesIO object at 0x7f3a2b1c0d90>")) == "cannot identify image file"
+
+
+def test_the_cli_refuses_a_bomb_in_one_line(featurelens_cli, bomb_png, tmp_path) -> None:
+    done = featurelens_cli("project", str(bomb_png), "conv3:5", "--model", "fashion-cnn", "--out", str(tmp_path / "p.png"),
+                           "--device", "cpu", timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "is 13000 × 13000 pixels (169 M), more than the 40 M allowed: give a smaller image" in done.stderr
+    assert not (tmp_path / "p.png").exists()

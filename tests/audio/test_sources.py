@@ -162,3 +162,10 @@ def test_many_channels_are_mixed_block_by_block(tmp_path):
     whole = soundfile.read(tmp_path / "six.flac", dtype="float32", always_2d=True)[0]
     assert (rate, channels) == (48000, 6) and mono.shape == (300_000,)
     np.testing.assert_array_equal(mono, whole.mean(axis=1))
+
+
+def test_a_broken_file_reason_names_neither_its_path_nor_an_object(tmp_path):
+    (tmp_path / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio")
+    soundfile.write(tmp_path / "good.wav", np.zeros(1600, np.float32), 16000)
+    (name, reason), = load_audio_folder(tmp_path).report.unreadable
+    assert name == "broken.wav" and str(tmp_path) not in reason and "0x" not in reason and reason, reason

@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from featurelens.errors import FeaturelensError
+from featurelens.errors import FeaturelensError, error_reason
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
@@ -195,7 +195,7 @@ def load_clip(path: Path, name: str, sample_rate: int, report: LoadReport, min_s
     try:
         audio, rate, channels = read_audio(path, max_seconds)
     except Exception as error:  # libsndfile's errors for broken or unsupported files, and files beyond the limits
-        report.unreadable.append((name, str(error).splitlines()[0] if str(error) else type(error).__name__))
+        report.unreadable.append((name, error_reason(error, path)))  # in words, without where the file lies
         return None
     if len(audio) == 0:
         report.unreadable.append((name, "no audio frames"))

@@ -81,6 +81,13 @@ def test_a_bomb_in_a_data_folder_is_skipped_with_its_size(bomb_png, nothing_deco
     assert "0x" not in load_image_file(io.BytesIO(b"junk"), "junk.png", 1, 28).reason
 
 
+def test_a_data_file_is_read_by_the_web_formats_decoders_only(tmp_path) -> None:
+    Image.new("L", (40, 30), 200).save(tmp_path / "named.jpg", format="PNG")  # misnamed files are common: still read
+    assert float(load_image_file(tmp_path / "named.jpg", "named.jpg", 1, 28).mean()) == pytest.approx(200 / 255)
+    Image.new("L", (40, 30), 200).save(tmp_path / "tiff.png", format="TIFF")  # a decoder a data folder has no use for
+    assert load_image_file(tmp_path / "tiff.png", "tiff.png", 1, 28).reason == "UnidentifiedImageError: cannot identify image file"
+
+
 def test_images_within_the_limits_still_load(tmp_path) -> None:
     rng = np.random.default_rng(0)
     picture = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)

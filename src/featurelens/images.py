@@ -27,6 +27,7 @@ ImageInput = Union[str, Path, Image.Image, np.ndarray, torch.Tensor, Sequence]
 LUMA = torch.tensor([0.299, 0.587, 0.114])  # ITU-R 601, the weights PIL uses for "L"
 _RANGE_SLACK = 1e-3
 MAX_FILE_PIXELS = 40_000_000  # an image file a user names or a data folder holds: a 40 MP photo (120 MB as RGB)
+WEB_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")  # the decoders tried on data files and on bytes from a page
 _OPENING = threading.Lock()  # warnings.catch_warnings changes process-wide state: one thread at a time
 
 

@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from featurelens.errors import FeaturelensError, error_reason
-from featurelens.images import MAX_FILE_PIXELS, convert_channels, decoded_image, pil_to_tensor, resize_square
+from featurelens.images import MAX_FILE_PIXELS, WEB_FORMATS, convert_channels, decoded_image, pil_to_tensor, resize_square
 from featurelens.data.fashion_mnist import load_fashion_mnist
 from featurelens.photos import bundled_photos
 
@@ -117,11 +117,12 @@ def load_image_file(file: Path | BinaryIO, key: str, channels: int, size: int) -
 
     The reason never names where the file was opened from, so it reads the same for a path and for
     bytes shipped from another machine. A file of more than `MAX_FILE_PIXELS` (as decoded: JPEGs decode at
-    a reduced scale) is skipped before it is decoded.
+    a reduced scale) is skipped before it is decoded; only the decoders of `WEB_FORMATS` are tried (a PNG named
+    .jpg reads, a PostScript file named .png does not reach Ghostscript).
     """
     draft = ("L" if channels == 1 else "RGB", (size, size))  # a JPEG decodes at reduced scale: faster
     try:
-        with decoded_image(file, "the file", MAX_FILE_PIXELS, "make it smaller", draft=draft) as image:
+        with decoded_image(file, "the file", MAX_FILE_PIXELS, "make it smaller", WEB_FORMATS, draft) as image:
             return to_model_image(image, channels, size)
     except FeaturelensError as err:
         return Skipped(key, str(err))

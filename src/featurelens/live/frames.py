@@ -8,10 +8,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from featurelens.errors import FeaturelensError, error_reason
-from featurelens.images import decoded_image, pil_to_tensor
+from featurelens.images import WEB_FORMATS, decoded_image, pil_to_tensor
 
 MAX_SENT_PIXELS = 4096 * 4096  # a frame or an upload from the page (16.8 M; frames are the model's input size)
-SENT_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")  # what a browser sends or shows: the only decoders tried
 _NAMES = "JPEG, PNG, WebP, GIF, BMP"
 
 
@@ -19,7 +18,7 @@ def open_image_bytes(data: bytes, what: str = "frame") -> Image.Image:
     """A loaded PIL image (the first frame) from encoded bytes of at most `MAX_SENT_PIXELS`, or a one-line error
     saying what is wrong with it in words."""
     try:
-        with decoded_image(io.BytesIO(data), f"the {what}", MAX_SENT_PIXELS, "send a smaller image", SENT_FORMATS) as image:
+        with decoded_image(io.BytesIO(data), f"the {what}", MAX_SENT_PIXELS, "send a smaller image", WEB_FORMATS) as image:
             return image.copy()
     except FeaturelensError:
         raise

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+_OBJECT_REPR = re.compile(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>")  # `<_io.BytesIO object at 0x…>` in libraries' messages
 PARAMETER = "{parameter}"  # stands for the keyword argument at fault: its Python name, or its flag on the command line
 
 
@@ -34,3 +37,12 @@ def require_positive(name: str, value: float | int, allow_zero: bool = False) ->
     """Raise `bad_parameter` unless `value` is positive (or zero, when allowed)."""
     if value < 0 or (value == 0 and not allow_zero):
         raise bad_parameter(name, f"must be {'0 or more' if allow_zero else 'positive'}, got {value}")
+
+
+def error_reason(err: BaseException, file: object = None) -> str:
+    """The first line of a library's error in words: without `file` (a path or file object it names) and without
+    any object's repr (`<_io.BytesIO object at 0x…>`); the error's type name when nothing is left."""
+    text = (str(err).strip().splitlines() or [""])[0]
+    if file is not None:
+        text = text.replace(f"'{file}'", "").replace(str(file), "")
+    return _OBJECT_REPR.sub("", text).strip(" :") or type(err).__name__

@@ -9,19 +9,26 @@ must already have the model's channels. Out: `to_pixels` makes uint8 [B, H, W, C
 
 from __future__ import annotations
 
+import re
+import threading
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence, Union
+from typing import BinaryIO, Iterator, Sequence, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-from featurelens.errors import FeaturelensError
+from featurelens.errors import FeaturelensError, error_reason
 
 ImageInput = Union[str, Path, Image.Image, np.ndarray, torch.Tensor, Sequence]
 LUMA = torch.tensor([0.299, 0.587, 0.114])  # ITU-R 601, the weights PIL uses for "L"
 _RANGE_SLACK = 1e-3
+MAX_FILE_PIXELS = 40_000_000  # an image file a user names or a data folder holds: a 40 MP photo (120 MB as RGB)
+WEB_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")  # the decoders tried on data files and on bytes from a page
+_OPENING = threading.Lock()  # warnings.catch_warnings changes process-wide state: one thread at a time
 
 
 def pil_to_tensor(image: Image.Image, channels: int, size: int | None = None) -> torch.Tensor:
@@ -53,18 +60,54 @@ def center_square(image: Image.Image, size: int) -> Image.Image:
 
 
 def open_image(path: str | Path) -> Image.Image:
-    """A loaded PIL image, or a one-line error naming the file."""
+    """A loaded PIL image (its first frame), or a one-line error naming the file."""
     file = Path(path).expanduser()
     if not file.is_file():
         raise FeaturelensError(f"image {str(path)!r} not found: give the path of a PNG or JPEG file")
     try:
-        with Image.open(file) as opened:
-            opened.load()
-            return opened.copy()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        reason = reason.replace(f"'{file}'", "").replace(str(file), "").strip(" :") or type(err).__name__
-        raise FeaturelensError(f"cannot read image {str(path)!r} ({reason}): give a PNG or JPEG file") from None
+        with decoded_image(file, f"image {str(path)!r}", MAX_FILE_PIXELS, "give a smaller image") as image:
+            return image.copy()
+    except FeaturelensError:
+        raise
+    except Exception as err:  # whatever the decoder says about a broken file, in one line
+        raise FeaturelensError(f"cannot read image {str(path)!r} ({error_reason(err, file)}): give a PNG or JPEG file") from None
+
+
+@contextmanager
+def decoded_image(file: Path | BinaryIO, what: str, limit: int, fix: str, formats: Sequence[str] | None = None,
+                  draft: tuple[str, tuple[int, int]] | None = None) -> Iterator[Image.Image]:
+    """The first frame of an image file (a path or a file object), decoded once its size, read from the header,
+    is at most `limit` pixels: a small compressed file cannot decode to gigabytes. `what` names the file in the
+    error ("the upload"), `fix` says what to do; `formats` limits the decoders tried; `draft` (mode, size) lets
+    a JPEG decode at a reduced scale, and the reduced size is the one checked. PIL's errors other than the size
+    propagate as they are (see `error_reason`)."""
+    with _OPENING, warnings.catch_warnings():
+        # PIL warns between its limit and twice that, and raises above: the check below is stricter and names the size
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(file, formats=formats)
+        except Image.DecompressionBombError as err:
+            pixels = re.search(r"\((\d+) pixels\)", str(err))
+            size = f"{_millions(int(pixels[1]))} pixels" if pixels else "too many pixels"
+            raise FeaturelensError(f"{what} has {size}, more than the {_millions(limit)} allowed: {fix}") from None
+    with image:
+        if draft is not None and image.format == "JPEG":
+            image.draft(*draft)
+        check_pixels(image, what, limit, fix)
+        image.load()  # the first frame only: later frames of an animation or pages of a TIFF are never decoded
+        yield image
+
+
+def check_pixels(image: Image.Image, what: str, limit: int, fix: str) -> None:
+    """A one-line error if `image` (opened, not yet loaded) has more than `limit` pixels."""
+    width, height = image.size
+    if width * height > limit:
+        raise FeaturelensError(f"{what} is {width} × {height} pixels ({_millions(width * height)}), more than the "
+                               f"{_millions(limit)} allowed: {fix}")
+
+
+def _millions(pixels: int) -> str:
+    return f"{pixels / 1e6:.3g} M"
 
 
 def load_image(path: str | Path, channels: int, size: int | None = None) -> torch.Tensor:

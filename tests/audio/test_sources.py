@@ -92,6 +92,80 @@ def test_16_bit_files_read_exactly_as_libsndfile_scales_them(tmp_path):
 
     noise = np.random.default_rng(0).uniform(-1, 1, (4000, 2)).astype(np.float32)
     soundfile.write(tmp_path / "a.wav", noise, 16000, subtype="PCM_16")
-    data, rate = read_audio(tmp_path / "a.wav")
-    assert rate == 16000 and data.dtype == np.float32
-    np.testing.assert_array_equal(data, soundfile.read(tmp_path / "a.wav", dtype="float32", always_2d=True)[0])
+    data, rate, channels = read_audio(tmp_path / "a.wav")  # mixed to mono block by block, as libsndfile's whole read
+    assert rate == 16000 and channels == 2 and data.dtype == np.float32
+    np.testing.assert_array_equal(data, soundfile.read(tmp_path / "a.wav", dtype="float32", always_2d=True)[0].mean(axis=1))
+
+
+def silence(path, seconds: float, rate: int, channels: int = 1, format: str = "FLAC") -> None:
+    """`seconds` of silence written a minute at a time: FLAC keeps an hour in a few hundred kB."""
+    with soundfile.SoundFile(path, "w", rate, channels, format=format) as out:
+        minute = np.zeros((60 * rate, channels), np.int16)
+        for _ in range(int(seconds // 60)):
+            out.write(minute)
+        out.write(minute[: int(seconds % 60 * rate)])
+
+
+@pytest.fixture
+def folder_with_bombs(tmp_path):
+    """A real clip beside a 61-minute FLAC (a few hundred kB) and files at sample rates no sound has."""
+    soundfile.write(tmp_path / "good.wav", np.sin(np.arange(16000) / 5).astype(np.float32) * 0.5, 16000)
+    silence(tmp_path / "long.flac", 61 * 60, 8000)
+    silence(tmp_path / "slow.wav", 2, 500, format="WAV")
+    silence(tmp_path / "fast.wav", 0.1, 1_000_000, format="WAV")
+    assert (tmp_path / "long.flac").stat().st_size < 2 << 20
+    return tmp_path
+
+
+def test_files_too_long_or_at_absurd_rates_are_skipped_before_decoding(folder_with_bombs, monkeypatch):
+    import soundfile as sf
+
+    asked = []
+    read = sf.SoundFile.read
+
+    def counting(self, frames=-1, *args, **kwargs):
+        asked.append(frames)
+        return read(self, frames, *args, **kwargs)
+
+    monkeypatch.setattr(sf.SoundFile, "read", counting)
+    loaded = load_audio_folder(folder_with_bombs, sample_rate=16000)
+    assert loaded.items == ["good"] and loaded.files == 4
+    reasons = dict(loaded.report.unreadable)
+    assert reasons == {
+        "fast.wav": "the file has a sample rate of 1000000 Hz, outside the 1000–384000 Hz allowed: resample it",
+        "long.flac": "the file lasts 61 min, more than the 60 min allowed: cut it into shorter files",
+        "slow.wav": "the file has a sample rate of 500 Hz, outside the 1000–384000 Hz allowed: resample it",
+    }
+    assert sum(asked) == 16000  # only the good file's samples were decoded
+    assert any("3 unreadable file(s) skipped" in line for line in loaded.report.lines(16000, 0))
+    # Reading only the start of long files is within the limit.
+    start = load_audio_folder(folder_with_bombs, sample_rate=16000, max_seconds=10)
+    assert start.items == ["good", "long"] and len(start.clips[1].audio) == 10 * 16000
+
+
+def test_the_examples_source_skips_and_reports_a_long_file(folder_with_bombs):
+    from featurelens.dataset_examples.audio_sources import AudioSource
+
+    source = AudioSource(folder_with_bombs, 16000, 4000)
+    batches = list(source.batches(4))
+    assert [source.item(int(i)) for batch in batches for i in batch.indices] == ["good"]
+    assert source.failed() == {0, 2, 3}  # fast, long, slow
+    assert "the file lasts 61 min" in dict(source.report.unreadable)["long.flac"]
+
+
+def test_many_channels_are_mixed_block_by_block(tmp_path):
+    from featurelens.audio.sources import read_audio
+
+    noise = np.random.default_rng(1).uniform(-1, 1, (300_000, 6)).astype(np.float32)
+    soundfile.write(tmp_path / "six.flac", noise, 48000, subtype="PCM_24")
+    mono, rate, channels = read_audio(tmp_path / "six.flac")
+    whole = soundfile.read(tmp_path / "six.flac", dtype="float32", always_2d=True)[0]
+    assert (rate, channels) == (48000, 6) and mono.shape == (300_000,)
+    np.testing.assert_array_equal(mono, whole.mean(axis=1))
+
+
+def test_a_broken_file_reason_names_neither_its_path_nor_an_object(tmp_path):
+    (tmp_path / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio")
+    soundfile.write(tmp_path / "good.wav", np.zeros(1600, np.float32), 16000)
+    (name, reason), = load_audio_folder(tmp_path).report.unreadable
+    assert name == "broken.wav" and str(tmp_path) not in reason and "0x" not in reason and reason, reason

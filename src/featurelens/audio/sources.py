@@ -6,6 +6,7 @@ Each awkward case is handled one clear way and reported in `AudioFolder.report`:
   stereo / multichannel mixed to mono (channel mean)
   silence               kept (its log-mel is the floor everywhere), listed
   shorter than the network's receptive field   zero-padded at the end (or skipped with short="skip"), listed
+  longer than an hour, or at an absurd rate     skipped before it is decoded, listed with the unreadable files
 Items are named by their path relative to the folder without extension, as in a play-count table.
 """
 
@@ -14,10 +15,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-from featurelens.errors import FeaturelensError
+from featurelens.errors import FeaturelensError, error_reason
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
@@ -26,6 +28,9 @@ def default_collection() -> Path:
     """Where `featurelens music make` puts the built-in collection unless told otherwise (read at call time: $HOME)."""
     return Path.home() / ".cache" / "featurelens" / "music-collection"
 SILENCE_RMS = 1e-4  # -80 dBFS
+MAX_FILE_SECONDS = 3600.0  # a data file may last an hour (a long mix); a longer one is skipped, never decoded
+FILE_RATES = (1000, 384_000)  # sample rates (Hz) a data file may have; a header outside says something broken or hostile
+_BLOCK_SAMPLES = 1 << 20  # samples (frames × channels) decoded at a time: channels are mixed to mono block by block
 
 
 @dataclass
@@ -130,15 +135,44 @@ def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarra
     return resample_poly(audio, target_rate // common, source_rate // common).astype(np.float32)
 
 
-def read_audio(path: Path | str, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
-    """(float32 [frames, channels], sample rate) of one file via libsndfile (wav, flac, ogg, mp3, aiff)."""
+def read_audio(file: Path | str | BinaryIO, max_seconds: float | None = None, *, longest: float = MAX_FILE_SECONDS,
+               rates: tuple[int, int] = FILE_RATES, what: str = "the file",
+               fix: str = "cut it into shorter files") -> tuple[np.ndarray, int, int]:
+    """(float32 mono [frames], sample rate, channels) of one file (a path or a file object) via libsndfile (wav,
+    flac, ogg, mp3, aiff); `max_seconds` reads only its start.
+
+    The header is checked before any sample is decoded, since a small compressed file can hold hours: a rate
+    outside `rates`, or more than `longest` seconds to read, is a one-line `FeaturelensError` naming `what` and
+    the `fix`. Channels are mixed block by block, so memory holds the mono sound only.
+    """
     import soundfile
 
-    with soundfile.SoundFile(str(path)) as handle:
-        frames = -1 if max_seconds is None else int(max_seconds * handle.samplerate)
-        if handle.subtype == "PCM_16":  # libsndfile's own scaling (1/32768), done in NumPy: twice as fast
-            return handle.read(frames=frames, dtype="int16", always_2d=True) * np.float32(1 / 32768), handle.samplerate
-        return handle.read(frames=frames, dtype="float32", always_2d=True), handle.samplerate
+    with soundfile.SoundFile(str(file) if isinstance(file, (str, Path)) else file) as handle:
+        rate, channels = handle.samplerate, handle.channels
+        if not rates[0] <= rate <= rates[1]:
+            raise FeaturelensError(f"{what} has a sample rate of {rate} Hz, outside the {rates[0]}–{rates[1]} Hz allowed: "
+                                   "resample it")
+        wanted = handle.frames if max_seconds is None else min(handle.frames, int(max_seconds * rate))
+        if wanted > longest * rate:
+            raise FeaturelensError(f"{what} lasts {_duration(handle.frames / rate)}, more than the {_duration(longest)} "
+                                   f"allowed: {fix}")
+        pcm16 = handle.subtype == "PCM_16"  # libsndfile's own scaling (1/32768), done in NumPy: twice as fast
+        mono = np.empty(wanted, np.float32)  # pages untouched stay unallocated, should the header promise more than is there
+        step, done = max(1, _BLOCK_SAMPLES // channels), 0
+        while done < wanted:
+            asked = min(step, wanted - done)
+            block = handle.read(frames=asked, dtype="int16" if pcm16 else "float32", always_2d=True)
+            if pcm16:
+                block = block * np.float32(1 / 32768)
+            mono[done : done + len(block)] = block[:, 0] if channels == 1 else block.mean(axis=1)
+            done += len(block)
+            if len(block) < asked:
+                break  # the file ended before its header said
+        return (mono if done == wanted else mono[:done].copy()), rate, channels
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.3g} min" if seconds >= 60 else f"{seconds:.3g} s"
 
 
 def audio_files(folder: Path | str) -> list[Path]:
@@ -159,15 +193,14 @@ def load_clip(path: Path, name: str, sample_rate: int, report: LoadReport, min_s
     What happened is added to `report` under `name` (the path relative to its folder).
     """
     try:
-        data, rate = read_audio(path, max_seconds)
-    except Exception as error:  # libsndfile's errors for broken or unsupported files
-        report.unreadable.append((name, str(error).splitlines()[0] if str(error) else type(error).__name__))
+        audio, rate, channels = read_audio(path, max_seconds)
+    except Exception as error:  # libsndfile's errors for broken or unsupported files, and files beyond the limits
+        report.unreadable.append((name, error_reason(error, path)))  # in words, without where the file lies
         return None
-    if data.shape[0] == 0:
+    if len(audio) == 0:
         report.unreadable.append((name, "no audio frames"))
         return None
-    audio = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
-    if data.shape[1] > 1:
+    if channels > 1:
         report.mixed_to_mono.append(name)
     if rate != sample_rate:
         report.resampled[rate] = report.resampled.get(rate, 0) + 1
@@ -182,7 +215,7 @@ def load_clip(path: Path, name: str, sample_rate: int, report: LoadReport, min_s
         report.padded.append(name)
         audio = np.pad(audio, (0, min_samples - len(audio)))
     return AudioClip(Path(name).with_suffix("").as_posix(), path, np.ascontiguousarray(audio, dtype=np.float32), rate,
-                     data.shape[1], padded)
+                     channels, padded)
 
 
 def load_audio_folder(folder: Path | str, sample_rate: int = 16000, min_samples: int = 0, short: str = "pad",

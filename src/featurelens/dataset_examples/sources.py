@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from featurelens.errors import FeaturelensError
-from featurelens.images import convert_channels, pil_to_tensor, resize_square
+from featurelens.errors import FeaturelensError, error_reason
+from featurelens.images import MAX_FILE_PIXELS, WEB_FORMATS, convert_channels, decoded_image, pil_to_tensor, resize_square
 from featurelens.data.fashion_mnist import load_fashion_mnist
 from featurelens.photos import bundled_photos
 
@@ -109,11 +109,6 @@ def tensor_to_model_image(value: Any, channels: int, size: int) -> torch.Tensor:
     return resize_square(convert_channels(tensor.float()[None, :3], channels), size)[0]
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
-
-
 # --- folders -------------------------------------------------------------------------------------------
 
 
@@ -121,21 +116,24 @@ def load_image_file(file: Path | BinaryIO, key: str, channels: int, size: int) -
     """An image file (a path, or its bytes as a file object) as the model sees it, or why it cannot be read.
 
     The reason never names where the file was opened from, so it reads the same for a path and for
-    bytes shipped from another machine.
+    bytes shipped from another machine. A file of more than `MAX_FILE_PIXELS` (as decoded: JPEGs decode at
+    a reduced scale) is skipped before it is decoded; only the decoders of `WEB_FORMATS` are tried (a PNG named
+    .jpg reads, a PostScript file named .png does not reach Ghostscript).
     """
+    draft = ("L" if channels == 1 else "RGB", (size, size))  # a JPEG decodes at reduced scale: faster
     try:
-        with Image.open(file) as image:
-            if image.format == "JPEG":
-                image.draft("L" if channels == 1 else "RGB", (size, size))  # decode at reduced scale: faster
-            image.load()
+        with decoded_image(file, "the file", MAX_FILE_PIXELS, "make it smaller", WEB_FORMATS, draft) as image:
             return to_model_image(image, channels, size)
+    except FeaturelensError as err:
+        return Skipped(key, str(err))
     except Exception as err:  # a corrupt file must not end a long run: report it and go on
         return Skipped(key, skip_reason(err, file))
 
 
 def skip_reason(err: BaseException, file: Path | BinaryIO) -> str:
     """First line of the error, without the path or file object it names."""
-    return _first_line(err).replace(f"'{file}'", "").replace(str(file), "").strip()
+    reason = error_reason(err, file)
+    return reason if reason == type(err).__name__ else f"{type(err).__name__}: {reason}"
 
 
 class FileSource(ImageSource):

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from featurelens.audio.sources import resample
+from featurelens.audio.sources import read_audio, resample
 from featurelens.capture import ActivationCapture
-from featurelens.errors import FeaturelensError
+from featurelens.errors import FeaturelensError, error_reason
 from featurelens.live.session import LiveOptions, LiveSession, scaled_maps
 from featurelens.models.audio_input import AudioInput
 from featurelens.output.spectrogram import DYNAMIC_RANGE
@@ -27,6 +27,7 @@ from featurelens.output.spectrogram import DYNAMIC_RANGE
 AUDIO_MAGIC = b"FLA1"
 MIN_RATE, MAX_RATE = 4000, 192000  # sample rates a page may send (browsers use 8–96 kHz)
 MAX_CLIPS = 4  # an audio message holds at most this many clip lengths (the page sends one)
+MAX_UPLOAD_SECONDS = 600.0  # an uploaded sound may last 10 minutes (a song; 10 MB of MP3 at 128 kbit/s)
 
 
 @dataclass
@@ -73,17 +74,18 @@ def decode_audio(data: bytes, audio: AudioInput) -> torch.Tensor:
 
 
 def open_audio_bytes(data: bytes, sample_rate: int) -> np.ndarray:
-    """An uploaded file (wav, flac, ogg, mp3) as float32 mono at `sample_rate`, or a one-line error saying it is not audio."""
-    import soundfile
-
+    """An uploaded file (wav, flac, ogg, mp3) as float32 mono at `sample_rate`, or a one-line error saying it is not
+    audio, or lasts more than `MAX_UPLOAD_SECONDS` (checked before its samples are decoded)."""
     try:
-        decoded, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        decoded, rate, _ = read_audio(io.BytesIO(data), longest=MAX_UPLOAD_SECONDS, rates=(MIN_RATE, MAX_RATE),
+                                      what="the upload", fix="send a shorter sound")
+    except FeaturelensError:
+        raise
     except Exception as err:  # libsndfile's errors for what it cannot read
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise FeaturelensError(f"the upload is not audio ({reason}): send a WAV, FLAC, OGG or MP3 file") from None
-    if decoded.shape[0] == 0:
+        raise FeaturelensError(f"the upload is not audio ({error_reason(err)}): send a WAV, FLAC, OGG or MP3 file") from None
+    if len(decoded) == 0:
         raise FeaturelensError("the upload holds no audio: send a WAV, FLAC, OGG or MP3 file with sound in it")
-    return resample(decoded.mean(axis=1), rate, sample_rate)
+    return resample(decoded, rate, sample_rate)
 
 
 def process_audio(session: LiveSession, waveform: torch.Tensor, options: LiveOptions) -> LiveAudioFrame:

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 
 from featurelens.capture import mid_layer
 from featurelens.errors import FeaturelensError
@@ -95,7 +96,7 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
             body += chunk
             if uploads.too_large(len(body)):
                 return _too_large(uploads)
-        return JSONResponse(uploads.add(bytes(body)))
+        return JSONResponse(await run_in_threadpool(uploads.add, bytes(body)))  # decoding stays off the event loop
 
     @app.get("/api/uploads/{key}.jpg")
     async def uploaded(key: str) -> Response:

@@ -13,6 +13,7 @@ from featurelens.live.frames import open_image_bytes
 from featurelens.models.audio_input import AudioInput
 
 KEPT = 16  # uploads remembered at once; older ones are forgotten first
+KEPT_BYTES = 256 << 20  # … and at most this much of them (decoded sounds are large)
 
 
 class UploadStore:
@@ -45,7 +46,7 @@ class UploadStore:
         key = secrets.token_hex(8)
         with self._lock:
             self._items[key] = buffer.getvalue()
-            while len(self._items) > KEPT:
+            while len(self._items) > KEPT or (len(self._items) > 1 and sum(map(len, self._items.values())) > KEPT_BYTES):
                 self._items.popitem(last=False)
         return {"id": key, "url": f"/api/uploads/{key}.{self.suffix}", **facts}
 

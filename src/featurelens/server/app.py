@@ -17,7 +17,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from featurelens.capture import mid_layer
 from featurelens.errors import FeaturelensError
 from featurelens.live import LiveOptions, LiveSession
 from featurelens.models import LoadedModel
@@ -39,7 +38,7 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
     jobs = JobRunner()
     views = UnitViews(model, data, folder, jobs, session.lock)
     uploads = UploadStore(max_upload_bytes, model.audio)
-    defaults = LiveOptions(layer=mid_layer(model))
+    defaults = LiveOptions(layer=session.default_layer)
     app = FastAPI(title="featurelens", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     folder.mkdir(parents=True, exist_ok=True)

@@ -120,7 +120,8 @@ class LiveSession:
         if options.unit is not None:
             found = backproject(model.module, inputs, options.layer, torch.tensor([options.unit]), None, options.method)
             frame.projection = projection_picture(found.inputs_grad[0].float().cpu().numpy())
-            frame.unit = {"channel": options.unit, "position": found.positions[0], "activation": float(found.activations[0]), "method": options.method}
+            frame.unit = {"channel": options.unit, "position": found.positions[0], "activation": float(found.activations[0]), "method": options.method,
+                          "flat": not bool(found.inputs_grad.any())}  # nothing reached the input: the page says why
         done = time.perf_counter()
         frame.seconds = {"model": forward - started, "projection": done - forward}
         return frame

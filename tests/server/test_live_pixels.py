@@ -20,15 +20,20 @@ from tests.server.test_live_page import CLICK_TILE
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CANVAS_PNG = "(id) => document.getElementById(id).toDataURL('image/png')"
 GRID = "(() => { const d = document.getElementById('grid-canvas').dataset; return [+d.channels, +d.cols, +d.tileWidth, +d.tileHeight]; })()"
-SETTLED = "state.ws && state.ws.readyState === 1 && state.sent === state.received + state.dropped && !state.stillDirty"
+SETTLED = "() => state.ws && state.ws.readyState === 1 && state.sent === state.received + state.dropped && !state.stillDirty"
+
+
+def keep_screenshot(page, name: str) -> None:
+    """The whole page as test-artifacts/screenshots/NAME.png, for a person to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture
 def shot(page, request):
-    """The page, screenshotted whole when the test ends (passed or failed) into test-artifacts/screenshots/."""
+    """The page, screenshotted whole when the test ends (passed or failed), named by the test."""
     yield page
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+    keep_screenshot(page, request.node.name)
 
 
 def element_pixels(page, selector: str) -> np.ndarray:
@@ -65,14 +70,14 @@ def as_shown(photo: Image.Image, shape: tuple[int, ...]) -> np.ndarray:
 def settle(page) -> int:
     """Waits until no frame is in flight and the still has gone out; the grid's frame number then."""
     page.wait_for_function(SETTLED, timeout=60_000)
-    page.wait_for_function("document.getElementById('grid').dataset.frame !== undefined", timeout=60_000)
+    page.wait_for_function("() => document.getElementById('grid').dataset.frame !== undefined", timeout=60_000)
     return int(page.get_attribute("#grid", "data-frame"))
 
 
 def open_photo(page, url: str, number: int = 1) -> None:
     """The page on bundled photo `number` (1, the cat, is the default), its frame drawn."""
     page.goto(url)
-    page.wait_for_function("document.getElementById('status').textContent === 'bundled photo 1'", timeout=60_000)
+    page.wait_for_function("() => document.getElementById('status').textContent === 'bundled photo 1'", timeout=60_000)
     settle(page)
     if number != 1:
         choose_photo(page, number)
@@ -81,8 +86,8 @@ def open_photo(page, url: str, number: int = 1) -> None:
 def choose_photo(page, number: int) -> None:
     before = settle(page)
     page.locator("#photos img").nth(number).click()
-    page.wait_for_function(f"document.getElementById('status').textContent === 'bundled photo {number}'", timeout=60_000)
-    page.wait_for_function(f"Number(document.getElementById('grid').dataset.frame) > {before}", timeout=60_000)
+    page.wait_for_function(f"() => document.getElementById('status').textContent === 'bundled photo {number}'", timeout=60_000)
+    page.wait_for_function(f"() => Number(document.getElementById('grid').dataset.frame) > {before}", timeout=60_000)
     settle(page)
 
 
@@ -122,8 +127,8 @@ def test_the_grid_tiles_differ_from_each_other_and_follow_the_photo(shot, live_s
 def test_the_camera_is_shown_and_its_grid_moves(shot, live_server) -> None:
     page = shot
     page.goto(live_server.url + "/?source=camera")
-    page.wait_for_function("document.getElementById('status').textContent === 'camera'", timeout=60_000)
-    page.wait_for_function("Number(document.getElementById('fps').dataset.frames || 0) >= 3", timeout=60_000)
+    page.wait_for_function("() => document.getElementById('status').textContent === 'camera'", timeout=60_000)
+    page.wait_for_function("() => Number(document.getElementById('fps').dataset.frames || 0) >= 3", timeout=60_000)
     view = element_pixels(page, "#view")
     photo = bundled_photos()[1]  # the camera plays crops of the cat drifting (conftest.cat_video)
     crops = [photo.crop((90 + 4 * i, 20 + 2 * i, 90 + 4 * i + 256, 20 + 2 * i + 256)) for i in range(12)]
@@ -131,7 +136,7 @@ def test_the_camera_is_shown_and_its_grid_moves(shot, live_server) -> None:
     first = tiles(page)
     assert first.max() == 255 and (first.reshape(len(first), -1).std(1) > 10).mean() > 0.5  # not blank
     page.evaluate("(first) => { window.firstGrid = first; }", page.evaluate(CANVAS_PNG, "grid-canvas"))
-    page.wait_for_function(f"({CANVAS_PNG})('grid-canvas') !== window.firstGrid", timeout=60_000)  # the next camera frames
+    page.wait_for_function(f"() => ({CANVAS_PNG})('grid-canvas') !== window.firstGrid", timeout=60_000)  # the next camera frames
     later = tiles(page)
     assert np.abs(later.astype(int) - first.astype(int)).mean() > 1
 
@@ -142,7 +147,7 @@ def test_a_chosen_unit_shows_a_projection_and_a_live_map_with_structure(shot, li
     channel = 10  # on the cat: 3.9 at its peak, not clipped at ReLU6's 6 (whose projection is flat, as the page says)
     x, y = page.evaluate(CLICK_TILE, channel)
     page.mouse.click(x, y)
-    page.wait_for_function("document.getElementById('unit-projection').dataset.frame !== undefined", timeout=60_000)
+    page.wait_for_function("() => document.getElementById('unit-projection').dataset.frame !== undefined", timeout=60_000)
     assert page.text_content("#unit-title") == f"_blocks.8._depthwise_act:{channel}"
     projection, live = canvas_pixels(page, "unit-projection"), canvas_pixels(page, "unit-live")
     away = np.abs(grey(projection) - 128)  # the gradient's picture: grey where none reached, the unit's patch in colour
@@ -154,13 +159,13 @@ def test_a_chosen_unit_shows_a_projection_and_a_live_map_with_structure(shot, li
     assert (overlay[..., 0].astype(int) - overlay[..., 2] > 80).mean() > 0.01
 
 
-def test_a_signed_layer_is_drawn_in_two_colours_and_the_legend_says_so(shot, live_server) -> None:
+def test_a_signed_layer_is_drawn_in_two_colours_and_the_legend_says_so(shot, live_server, request) -> None:
     page = shot
     open_photo(page, live_server.url)
     assert page.get_attribute("#grid-legend", "data-signed") == "false"  # the default layer is rectified
     assert page.text_content("#grid-legend").strip().startswith("rectified layer: brighter is stronger")
     page.select_option("#layer", "_blocks.8")  # an MBConv block's output: a linear bottleneck
-    page.wait_for_function("document.getElementById('grid-canvas').dataset.layer === '_blocks.8'", timeout=60_000)
+    page.wait_for_function("() => document.getElementById('grid-canvas').dataset.layer === '_blocks.8'", timeout=60_000)
     settle(page)
     assert page.get_attribute("#grid-canvas", "data-signed") == "true"
     legend = " ".join(page.text_content("#grid-legend").split())
@@ -169,17 +174,18 @@ def test_a_signed_layer_is_drawn_in_two_colours_and_the_legend_says_so(shot, liv
     red, blue = drawn[:, 0], drawn[:, 2]
     assert (blue - red > 60).mean() > 0.05 and (red - blue > 60).mean() > 0.05  # both sides of zero, in their colours
     assert (np.abs(drawn - drawn[:, :1]).max(1) < 8).mean() < 0.5  # not a grey picture
+    keep_screenshot(page, f"{request.node.name}-signed")
     page.select_option("#layer", "_blocks.8._depthwise_act")  # and back: grey again
-    page.wait_for_function("document.getElementById('grid-legend').dataset.signed === 'false'", timeout=60_000)
+    page.wait_for_function("() => document.getElementById('grid-legend').dataset.signed === 'false'", timeout=60_000)
 
 
 def test_a_unit_address_opens_its_stored_views(shot, fashion_server) -> None:
     server, _ = fashion_server
     shot.goto(server.url + "/?unit=5")
-    shot.wait_for_function("document.getElementById('unit-views').dataset.missing !== undefined", timeout=60_000)
+    shot.wait_for_function("() => document.getElementById('unit-views').dataset.missing !== undefined", timeout=60_000)
     assert shot.text_content("#unit-title") == "relu2:5"
     assert shot.locator("#unit-build").is_visible()  # the empty atlas offers to build what it lacks
-    shot.wait_for_function("document.getElementById('unit-live').dataset.frame !== undefined", timeout=60_000)
+    shot.wait_for_function("() => document.getElementById('unit-live').dataset.frame !== undefined", timeout=60_000)
 
 
 def test_a_file_that_is_no_video_is_named_in_the_error(shot, live_server, tmp_path) -> None:

@@ -29,6 +29,7 @@ function sendOptions() {
 function useVideo(setup) {
   state.chosen += 1;  // a still still loading must not take over
   stopReader();
+  markPhoto(null);
   const video = $("video");
   $("still").hidden = true;
   video.hidden = false;
@@ -113,11 +114,16 @@ async function upload(file) {
   }
   const answer = await response.json().catch(() => ({ error: `upload failed (${response.status})` }));
   if (!response.ok) { showError(answer.error || `upload failed (${response.status})`); return; }
+  markPhoto(null);
   useStill(answer.url, file.name);
 }
 
-function choosePhoto(number) {
+function markPhoto(number) {  // outlines the bundled photo shown (null: none is)
   document.querySelectorAll("#photos img").forEach((img, i) => img.classList.toggle("chosen", i === number));
+}
+
+function choosePhoto(number) {
+  markPhoto(number);
   useStill(`/api/photos/${number}.jpg`, `bundled photo ${number}`);
 }
 
@@ -299,7 +305,8 @@ function drawUnit(header, maps, projection) {
     $("unit-projection").dataset.frame = String(header.frame);
   }
   if (header.unit) {
-    const flat = header.unit.flat ? " — a flat projection: no gradient reaches the input (the unit is zero or clipped at its peak, or this method blocks it); try another method or unit" : "";
+    const other = header.unit.method === "deconvnet" ? "another unit" : "deconvnet or another unit";
+    const flat = header.unit.flat ? ` — a flat projection: no gradient reaches the input (the unit is zero or clipped at its peak, or ${header.unit.method} blocks it); try ${other}` : "";
     $("unit-figures").textContent = `activation ${header.unit.activation.toFixed(3)} at ${header.unit.position ? header.unit.position.join(",") : "–"} (${header.unit.method})${flat}`;
   }
 }

@@ -195,3 +195,10 @@ def test_a_file_that_is_no_video_is_named_in_the_error(shot, live_server, tmp_pa
     shot.set_input_files("#source-video", str(notes))
     shot.wait_for_selector("#error:not([hidden])", timeout=30_000)
     assert shot.text_content("#error") == "notes.txt is not a video this browser can play"
+
+
+def test_a_fault_of_the_page_itself_is_said_on_the_page(shot, live_server) -> None:
+    open_photo(shot, live_server.url)
+    shot.evaluate("() => { setTimeout(() => { throw new Error('the encoder broke'); }); }")
+    shot.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    assert "page error" in shot.text_content("#error") and "the encoder broke" in shot.text_content("#error")

@@ -320,6 +320,9 @@ function selectUnit(channel) {
 }
 
 // --- wiring -----------------------------------------------------------------------------------------
+// A fault of the page itself is said on the page, not only in the console.
+window.addEventListener("error", (event) => showError(`page error: ${event.message}`));
+window.addEventListener("unhandledrejection", (event) => showError(`page error: ${(event.reason && event.reason.message) || event.reason}`));
 wireChannels($("grid-canvas"), state, channelAt, selectUnit, sendOptions);
 $("method").addEventListener("change", (event) => { state.options.method = event.target.value; sendOptions(); });
 if ($("classes-toggle")) {

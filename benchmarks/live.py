@@ -31,6 +31,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import calls_per_second, parallel_capacity  # noqa: E402  (a lost import here once stopped the run)
 from tests.server.conftest import CHROMIUM, FLAGS, RunningServer, cat_video  # noqa: E402  (the test suite's server and camera)
 
 from featurelens import load_model  # noqa: E402
@@ -39,6 +41,7 @@ from featurelens.live import LiveOptions, LiveSession, decode_frame, encode_fram
 from featurelens.photos import bundled_photos  # noqa: E402
 from featurelens.photos import photo_batch  # noqa: E402
 from featurelens.server import create_app  # noqa: E402
+from featurelens.server.guard import new_token  # noqa: E402
 
 
 CAMERA_FPS = 120
@@ -108,7 +111,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model("efficientnet-lite0")
-    server = RunningServer(create_app(model))
+    token = new_token()  # as `featurelens serve` runs: the token, Host and Origin checks on
+    server = RunningServer(create_app(model, token=token), token)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); efficientnet-lite0 at 224 px", flush=True)
     settings = [
         ("grid, default layer _blocks.8", "_blocks.8", False, None),
@@ -116,8 +120,6 @@ def main() -> None:
         ("grid + top classes + why, _blocks.8", "_blocks.8", True, None),
         ("grid + live projection (guided) of _blocks.8:33", "_blocks.8", False, 33),
     ]
-    from _machine import parallel_capacity
-
     _, capacity = parallel_capacity()
     print(f"machine: two one-thread processes together run {capacity:.2f}× one alone (2.00: two real cores; the browser "
           f"and the server share what there is)", flush=True)
@@ -131,7 +133,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             camera = cat_video(Path(tmp) / "cat.y4m", fps=CAMERA_FPS)  # faster than the model: the camera is not the limit
             for number, (name, layer, classes, unit) in enumerate(settings):
-                address = f"{server.url}/?source=camera&layer={layer}&classes={int(classes)}" + (f"&unit={unit}" if unit is not None else "")
+                address = f"{server.url}/?token={token}&source=camera&layer={layer}&classes={int(classes)}" + (f"&unit={unit}" if unit is not None else "")
                 fps = page_rate(counter, address, camera, Path(tmp) / f"profile-{number}", args.seconds)
                 print(f"{name}: {fps:.1f} fps end to end; raw forward to {layer} {raw[layer]:.1f} fps → ratio {fps / raw[layer]:.2f}", flush=True)
     finally:

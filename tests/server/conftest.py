@@ -29,9 +29,10 @@ def free_port() -> int:
 
 
 class RunningServer:
-    """uvicorn in a thread; `url` to reach it, stopped at teardown."""
+    """uvicorn in a thread; `url` to reach it, stopped at teardown; `app` as made (its `token`, if any, to pass)."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, token: str | None = None) -> None:
+        self.app, self.token = app, token
         self.port = free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", ws_ping_interval=None))
         self.thread = threading.Thread(target=self.server.run, daemon=True)

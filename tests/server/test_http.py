@@ -14,6 +14,7 @@ from websockets.sync.client import connect
 
 from featurelens.live.protocol import decode_header
 from featurelens.photos import bundled_photos
+from featurelens.server import ServerLimits
 
 
 def jpeg(number: int = 1) -> bytes:
@@ -122,7 +123,8 @@ def test_only_the_newest_frame_is_processed(live_server) -> None:
         assert last["dropped"] >= 5 and last["frame"] <= 3
 
 
-def test_ten_clients_at_once_are_all_served(live_server) -> None:
+def test_as_many_clients_as_the_server_takes_are_all_served_at_once(live_server) -> None:
+    clients = ServerLimits().max_connections
     answered: list[int] = []
     errors: list[BaseException] = []
 
@@ -137,9 +139,9 @@ def test_ten_clients_at_once_are_all_served(live_server) -> None:
         except BaseException as err:  # reported below
             errors.append(err)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(10)]
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=180)
-    assert not errors and sorted(answered) == list(range(10))
+    assert clients >= 8 and not errors and sorted(answered) == list(range(clients))

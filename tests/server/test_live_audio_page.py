@@ -25,7 +25,7 @@ def listening(microphone_browser, music_server):
 def test_the_microphone_drives_activations_that_change_over_time(listening) -> None:
     page = listening
     page.click("#source-microphone")
-    page.wait_for_function("document.getElementById('status').textContent === 'microphone'", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('status').textContent === 'microphone'", timeout=30_000)
     wait_frames(page, 3)
     assert page.get_attribute("#heat-canvas", "data-channels") == "128"  # every channel of conv3, a row each
     assert page.get_attribute("#heat-canvas", "data-steps") == "18"  # its time steps over the 3-s window
@@ -39,7 +39,7 @@ def test_the_microphone_drives_activations_that_change_over_time(listening) -> N
     x, y = page.evaluate(ROW_POINT, 5)
     page.mouse.click(x, y)
     assert page.text_content("#unit-title") == "conv3:5"
-    page.wait_for_function("document.getElementById('unit-trace').dataset.frame !== undefined", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('unit-trace').dataset.frame !== undefined", timeout=30_000)
     assert "peak" in page.text_content("#unit-figures")
 
 
@@ -65,11 +65,11 @@ def test_an_uploaded_sound_plays_through_the_model_and_a_non_audio_file_gets_a_m
     not_audio = tmp_path / "notes.txt"
     not_audio.write_text("not a sound")
     page.set_input_files("#source-upload", str(not_audio))
-    page.wait_for_function("!document.getElementById('error').hidden", timeout=30_000)
+    page.wait_for_function("() => !document.getElementById('error').hidden", timeout=30_000)
     assert "is not audio" in page.text_content("#error")
     clip = sorted(music_clips.rglob("*.wav"))[0]
     page.set_input_files("#source-upload", str(clip))
-    page.wait_for_function(f"document.getElementById('status').textContent === '{clip.name}'", timeout=30_000)
+    page.wait_for_function(f"() => document.getElementById('status').textContent === '{clip.name}'", timeout=30_000)
     wait_frames(page, 3)
     assert page.is_hidden("#error"), page.text_content("#error")
     assert max(page.evaluate(CANVAS_PIXELS, "heat-canvas")) > 0

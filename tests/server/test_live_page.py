@@ -24,13 +24,13 @@ def frames_seen(page) -> int:
 
 def wait_frames(page, more: int, timeout: float = 60_000) -> None:
     start = frames_seen(page)
-    page.wait_for_function(f"Number(document.getElementById('fps').dataset.frames || 0) >= {start + more}", timeout=timeout)
+    page.wait_for_function(f"() => Number(document.getElementById('fps').dataset.frames || 0) >= {start + more}", timeout=timeout)
 
 
 def open_camera(page, live_server) -> None:
     page.goto(live_server.url)
     page.click("#source-camera")
-    page.wait_for_function("document.getElementById('status').textContent === 'camera'", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('status').textContent === 'camera'", timeout=30_000)
     wait_frames(page, 3)
 
 
@@ -57,7 +57,7 @@ def test_why_this_class_names_the_cat_and_a_click_opens_the_unit(page, live_serv
     # the list follows the camera, so read the channel and click the same item in one step
     clicked = page.eval_on_selector("#why li", "li => { li.click(); return Number(li.dataset.channel); }")
     assert page.text_content("#unit-title") == f"_blocks.8._depthwise_act:{clicked}"
-    page.wait_for_function("document.getElementById('unit-projection').dataset.frame !== undefined", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('unit-projection').dataset.frame !== undefined", timeout=30_000)
     wait_frames(page, 2)
     assert page.evaluate(CANVAS_SPREAD, "unit-live") > 50  # a live map with structure
     # and a live projection, or (a unit clipped at ReLU6's 6 has no gradient, as the top one often is) words saying why not
@@ -73,13 +73,13 @@ def test_clicking_a_grid_tile_selects_its_channel(page, live_server) -> None:
     x, y = page.evaluate(CLICK_TILE, 37)
     page.mouse.click(x, y)
     assert page.text_content("#unit-title") == "_blocks.8._depthwise_act:37"
-    page.wait_for_function("document.getElementById('unit-live').dataset.frame !== undefined", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('unit-live').dataset.frame !== undefined", timeout=30_000)
 
 
 def test_changing_the_layer_redraws_the_grid(page, live_server) -> None:
     open_camera(page, live_server)
     page.select_option("#layer", "_blocks.15")
-    page.wait_for_function("document.getElementById('grid-canvas').dataset.channels === '320'", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('grid-canvas').dataset.channels === '320'", timeout=30_000)
     assert page.text_content("#layer-name") == "_blocks.15"
 
 
@@ -87,10 +87,10 @@ def test_an_uploaded_image_is_shown_and_classified(page, live_server, tmp_path) 
     coffee = tmp_path / "coffee.jpg"
     bundled_photos()[2].save(coffee)
     page.goto(live_server.url)
-    page.wait_for_function("Number(document.getElementById('fps').dataset.frames || 0) >= 1", timeout=60_000)  # the first still
+    page.wait_for_function("() => Number(document.getElementById('fps').dataset.frames || 0) >= 1", timeout=60_000)  # the first still
     page.set_input_files("#source-upload", str(coffee))
-    page.wait_for_function("document.getElementById('status').textContent === 'coffee.jpg'", timeout=30_000)
-    page.wait_for_function("document.querySelector('#classes li') && document.querySelector('#classes li').textContent.startsWith('espresso')", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('status').textContent === 'coffee.jpg'", timeout=30_000)
+    page.wait_for_function("() => document.querySelector('#classes li') && document.querySelector('#classes li').textContent.startsWith('espresso')", timeout=30_000)
     assert page.is_hidden("#error")
 
 
@@ -115,13 +115,13 @@ def test_an_oversized_upload_shows_the_limit(page, live_server, tmp_path, size_m
 
 def test_the_address_opens_a_view_camera_layer_unit_and_classes_off(page, live_server) -> None:
     page.goto(live_server.url + "/?source=camera&layer=_blocks.15&classes=0&unit=7")
-    page.wait_for_function("document.getElementById('status').textContent === 'camera'", timeout=30_000)
-    page.wait_for_function("document.getElementById('grid-canvas').dataset.layer === '_blocks.15'", timeout=60_000)
+    page.wait_for_function("() => document.getElementById('status').textContent === 'camera'", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('grid-canvas').dataset.layer === '_blocks.15'", timeout=60_000)
     assert page.get_attribute("#grid-canvas", "data-channels") == "320"
     assert page.text_content("#unit-title") == "_blocks.15:7"
     assert not page.is_checked("#classes-toggle")
     wait_frames(page, 3)
     assert page.eval_on_selector_all("#classes li", "items => items.length") == 0  # no classes asked, none drawn
     page.goto(live_server.url + "/?layer=_blocks.99")
-    page.wait_for_function("!document.getElementById('error').hidden", timeout=30_000)
+    page.wait_for_function("() => !document.getElementById('error').hidden", timeout=30_000)
     assert "_blocks.99" in page.text_content("#error")

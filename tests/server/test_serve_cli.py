@@ -40,3 +40,26 @@ def test_an_audio_model_serves_audio_files_or_the_music_collection(featurelens_c
     monkeypatch.setenv("HOME", str(tmp_path))  # no collection made here: the default data says how to make one
     code, err = main_cli("serve", "--model", "music-cnn", "--dry-run")
     assert code == 2 and "featurelens music make" in err and len(err.strip().splitlines()) == 1
+
+
+def test_every_interface_warns_and_never_runs_without_the_token(featurelens_cli, main_cli, tmp_path) -> None:
+    port = free_port()
+    done = featurelens_cli("serve", "--model", "fashion-cnn", "--host", "0.0.0.0", "--port", str(port), "--atlas", str(tmp_path / "a"), "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "warning: --host 0.0.0.0: every network" in done.stderr and "a token required, listening on every interface" in done.stdout
+    code, err = main_cli("serve", "--model", "fashion-cnn", "--host", "0.0.0.0", "--no-token", "--port", str(port), "--dry-run")
+    assert code == 2 and "--host 0.0.0.0 with --no-token" in err and len(err.strip().splitlines()) == 1
+    done = featurelens_cli("serve", "--model", "fashion-cnn", "--no-token", "--port", str(port), "--atlas", str(tmp_path / "a"), "--dry-run")
+    assert done.returncode == 0 and "warning: --no-token: any program or web page" in done.stderr and "no token required" in done.stdout
+    code, err = main_cli("serve", "--model", "fashion-cnn", "--token", "short", "--port", str(port), "--dry-run")
+    assert code == 2 and "--token must be at least 16 characters" in err
+
+
+def test_the_atlas_folder_is_never_an_empty_path_or_a_folder_of_other_files(main_cli, tmp_path) -> None:
+    code, err = main_cli("serve", "--model", "fashion-cnn", "--atlas", "", "--dry-run")
+    assert code == 2 and "--atlas is empty" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "notes.txt").write_text("private")
+    code, err = main_cli("serve", "--model", "fashion-cnn", "--atlas", str(tmp_path), "--dry-run")
+    assert code == 2 and "is not an atlas (no atlas.json) and not empty" in err
+    code, err = main_cli("serve", "--model", "fashion-cnn", "--max-jobs", "0", "--dry-run")
+    assert code == 2 and "--max-jobs must be at least 1" in err

@@ -14,10 +14,10 @@ IMAGES_LOADED = """() => Array.from(document.querySelectorAll('#unit-views img')
 
 def open_unit(page, url: str, channel: int) -> None:
     page.goto(url)
-    page.wait_for_function("Number(document.getElementById('fps').dataset.frames || 0) >= 1", timeout=60_000)  # the first still
+    page.wait_for_function("() => Number(document.getElementById('fps').dataset.frames || 0) >= 1", timeout=60_000)  # the first still
     x, y = page.evaluate(CLICK_TILE, channel)
     page.mouse.click(x, y)
-    page.wait_for_function("document.getElementById('unit-views').dataset.missing !== undefined", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('unit-views').dataset.missing !== undefined", timeout=30_000)
 
 
 def test_missing_views_are_built_on_request_and_kept_for_the_next_visit(page, fashion_server) -> None:
@@ -27,7 +27,7 @@ def test_missing_views_are_built_on_request_and_kept_for_the_next_visit(page, fa
     assert page.get_attribute("#unit-views", "data-missing") == "renders,examples"
     page.click("#unit-build")
     page.wait_for_selector("#unit-views .job progress", timeout=30_000)  # progress while it runs
-    page.wait_for_function("document.getElementById('unit-views').dataset.running === 'no' && "
+    page.wait_for_function("() => document.getElementById('unit-views').dataset.running === 'no' && "
                            "document.getElementById('unit-views').dataset.missing === ''", timeout=120_000)
     page.wait_for_function(IMAGES_LOADED, timeout=30_000)
     # max, min, one diverse; 9 top crops, their 9 projections, 9 bottom crops

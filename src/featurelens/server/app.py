@@ -2,13 +2,14 @@
 
 Only the package's own static files, the bundled photos, checked uploads and the atlas folder are ever
 served; nothing comes from a CDN, so the page works offline. A unit's stored views come from the atlas
-folder; what it lacks is built there by background jobs (`unit_views`), one at a time.
+folder; what it lacks is built there by background jobs (`unit_views`), one at a time, from a bounded queue.
+Every request passes `guard` first (token, Host, Origin); stopping the server cancels the queued jobs.
 """
 
 from __future__ import annotations
 
 import io
-import json
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -21,8 +22,10 @@ from featurelens.errors import FeaturelensError
 from featurelens.live import LiveOptions, LiveSession
 from featurelens.models import LoadedModel
 from featurelens.photos import bundled_photos
-from featurelens.server.jobs import JobRunner
-from featurelens.server.live_socket import serve_live
+from featurelens.server.guard import LOOPBACK_NAMES, AccessPolicy, GuardMiddleware
+from featurelens.server.jobs import Busy, JobRunner
+from featurelens.server.limits import ServerLimits
+from featurelens.server.live_socket import ConnectionSlots, serve_live
 from featurelens.server.unit_views import UnitViews, default_atlas_folder
 from featurelens.server.uploads import UploadStore
 
@@ -30,16 +33,28 @@ STATIC = Path(str(resources.files("featurelens.server").joinpath("static")))
 PHOTO_SIDE = 448  # bundled photos are sent at most this many pixels a side
 
 
-def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None = None, max_upload_bytes: int = 10 << 20) -> FastAPI:
+def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None = None, token: str | None = None,
+               hosts: frozenset[str] | None = LOOPBACK_NAMES, limits: ServerLimits = ServerLimits()) -> FastAPI:
     """The app for one model. `atlas`: the folder served at /atlas/ and filled with the views of the units
-    the page asks for (default: ~/.cache/featurelens/atlas/MODEL-DATA)."""
+    the page asks for (default: ~/.cache/featurelens/atlas/MODEL-DATA). `token`: required on every request
+    (None: none, as `--no-token`); `hosts`: the Host names answered (None: any)."""
     session = LiveSession(model)
     folder = atlas if atlas is not None else default_atlas_folder(model, data)
-    jobs = JobRunner()
+    jobs = JobRunner(limits.max_jobs, limits.max_jobs_per_client)
+    slots = ConnectionSlots(limits.max_connections)
     views = UnitViews(model, data, folder, jobs, session.lock)
+    max_upload_bytes = int(limits.max_upload_mb * (1 << 20))
     uploads = UploadStore(max_upload_bytes, model.audio)
     defaults = LiveOptions(layer=session.default_layer)
-    app = FastAPI(title="featurelens", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        jobs.close()  # Ctrl-C: queued jobs are dropped, the running one keeps what it finished
+
+    app = FastAPI(title="featurelens", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.add_middleware(GuardMiddleware, policy=AccessPolicy(token, hosts))
+    app.state.jobs, app.state.uploads, app.state.slots = jobs, uploads, slots  # what tests and benchmarks look at
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     folder.mkdir(parents=True, exist_ok=True)
     app.mount("/atlas", StaticFiles(directory=folder, html=True), name="atlas")
@@ -48,11 +63,11 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
 
     @app.exception_handler(FeaturelensError)
     async def user_mistake(request: Request, err: FeaturelensError) -> JSONResponse:
-        return JSONResponse({"error": str(err)}, status_code=400)
+        return JSONResponse({"error": str(err)}, status_code=429 if isinstance(err, Busy) else 400)
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> str:
-        return page.render(info=info, info_json=json.dumps(info))
+        return page.render(info=info)
 
     @app.get("/api/model")
     async def model_info() -> dict:
@@ -94,16 +109,20 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
         return views.view(layer, channel)
 
     @app.post("/api/unit/{layer}/{channel}/build")
-    async def unit_build(layer: str, channel: int) -> dict:
-        return views.build(layer, channel)
+    async def unit_build(layer: str, channel: int, request: Request) -> dict:
+        return views.build(layer, channel, request.client.host if request.client else "")
 
     @app.get("/api/jobs/{job_id}")
     async def job_status(job_id: int) -> dict:
         return jobs.get(job_id).status()
 
+    @app.post("/api/jobs/{job_id}/cancel")
+    async def job_cancel(job_id: int) -> dict:
+        return jobs.cancel(job_id).status()
+
     @app.websocket("/ws/live")
     async def live(websocket: WebSocket) -> None:
-        await serve_live(websocket, session, defaults)
+        await serve_live(websocket, session, defaults, slots)
 
     return app
 

@@ -4,7 +4,8 @@ A connection keeps one slot for the newest frame it has received; while the mode
 frames that arrive overwrite the slot (counted as dropped), so latency stays bounded when the model is
 slower than the camera. The model runs in a thread of the connection's own, which takes the next frame
 as soon as it is done with one while the event loop sends the answer and receives what comes: the model
-never waits for the network. A client that disconnects mid-frame just ends its own connection.
+never waits for the network. A client that disconnects mid-frame just ends its own connection. At most
+`ConnectionSlots.limit` connections are served at once; one more is told so and closed.
 """
 
 from __future__ import annotations
@@ -12,11 +13,35 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import traceback
 
 from fastapi import WebSocket, WebSocketDisconnect
 
 from featurelens.errors import FeaturelensError
 from featurelens.live import LiveOptions, LiveSession, decode_audio, decode_frame, encode_frame, process_audio
+from featurelens.server.live_options import parse_options
+
+TRY_AGAIN_LATER = 1013  # the WebSocket close code for a server at its limit
+
+
+class ConnectionSlots:
+    """A count of open live connections, at most `limit`."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.open = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.open >= self.limit:
+                return False
+            self.open += 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self.open -= 1
 
 
 class NewestFrame:
@@ -50,9 +75,21 @@ class NewestFrame:
             self._ready.notify()
 
 
-async def serve_live(websocket: WebSocket, session: LiveSession, defaults: LiveOptions) -> None:
-    """Run one page's live connection until it closes."""
+async def serve_live(websocket: WebSocket, session: LiveSession, defaults: LiveOptions, slots: ConnectionSlots) -> None:
+    """Run one page's live connection until it closes (or refuse it when `slots` are all taken)."""
     await websocket.accept()
+    if not slots.take():
+        message = f"busy: {slots.limit} live connections are open, the most this server takes (--max-connections): close another tab"
+        await websocket.send_text(json.dumps({"type": "error", "message": message}))
+        await websocket.close(TRY_AGAIN_LATER)
+        return
+    try:
+        await _serve(websocket, session, defaults)
+    finally:
+        slots.give_back()
+
+
+async def _serve(websocket: WebSocket, session: LiveSession, defaults: LiveOptions) -> None:
     newest = NewestFrame(session.check(defaults))
     answers: asyncio.Queue = asyncio.Queue()
     loop = asyncio.get_running_loop()
@@ -75,6 +112,10 @@ def _run_model(session: LiveSession, newest: NewestFrame, answer) -> None:
             frame = _process(session, data, options)
         except FeaturelensError as err:
             answer(json.dumps({"type": "error", "message": str(err)}))
+            continue
+        except Exception as err:  # a bug on one frame must not end the connection: say it, keep serving
+            traceback.print_exc()
+            answer(json.dumps({"type": "error", "message": f"this frame failed ({type(err).__name__}: {err})"}))
             continue
         number += 1
         answer(encode_frame(frame, number, {"dropped": dropped}))
@@ -120,11 +161,7 @@ async def _receive(websocket: WebSocket, session: LiveSession, newest: NewestFra
 
 async def _configure(websocket: WebSocket, session: LiveSession, newest: NewestFrame, text: str) -> None:
     try:
-        asked = json.loads(text)
-        if not isinstance(asked, dict):
-            raise ValueError("options must be a JSON object")
-        known = {k: v for k, v in asked.items() if k in ("layer", "unit", "method", "classes", "why", "top")}
-        newest.options = session.check(LiveOptions(**{**newest.options.__dict__, **known}))
+        newest.options = session.check(LiveOptions(**{**newest.options.__dict__, **parse_options(text)}))
         await websocket.send_text(json.dumps({"type": "options", "options": newest.options.__dict__}))
-    except (FeaturelensError, ValueError, TypeError) as err:
+    except FeaturelensError as err:
         await websocket.send_text(json.dumps({"type": "error", "message": str(err)}))

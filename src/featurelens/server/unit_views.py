@@ -50,15 +50,16 @@ class UnitViews:
             "jobs": [job.status() for job in self.jobs.active(f"{layer}:{channel}:")],
         }
 
-    def build(self, layer: str, channel: int) -> dict:
-        """Queue the jobs that build what the unit lacks: its renders, and its layer's examples pass."""
+    def build(self, layer: str, channel: int, client: str = "") -> dict:
+        """Queue the jobs that build what the unit lacks (its renders, and its layer's examples pass) for `client`;
+        `Busy` when the job queue is full."""
         view = self.view(layer, channel)
         if "renders" in view["missing"]:
             self.jobs.submit(f"{layer}:{channel}:renders", f"rendering {layer}:{channel}",
-                             lambda progress: self.store().ensure_renders(layer, [channel], progress))
+                             lambda progress: self.store().ensure_renders(layer, [channel], progress), client)
         if "examples" in view["missing"]:
             self.jobs.submit(f"{layer}:{channel}:examples", f"dataset examples of {layer}:{channel} from {self.data}",
-                             lambda progress: self.store().ensure_examples(layer, progress, channels=[channel]))
+                             lambda progress: self.store().ensure_examples(layer, progress, channels=[channel]), client)
         return self.view(layer, channel)
 
     def check(self, layer: str, channel: int) -> None:

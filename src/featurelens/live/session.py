@@ -120,8 +120,9 @@ class LiveSession:
         if options.unit is not None:
             found = backproject(model.module, inputs, options.layer, torch.tensor([options.unit]), None, options.method)
             frame.projection = projection_picture(found.inputs_grad[0].float().cpu().numpy())
+            flat = not bool(found.inputs_grad.any())  # nothing reached the input (a unit at 0, or clipped): the page says so
             frame.unit = {"channel": options.unit, "position": found.positions[0], "activation": float(found.activations[0]), "method": options.method,
-                          "flat": not bool(found.inputs_grad.any())}  # nothing reached the input: the page says why
+                          "flat": flat}
         done = time.perf_counter()
         frame.seconds = {"model": forward - started, "projection": done - forward}
         return frame
@@ -151,7 +152,6 @@ def scaled_maps(activation: torch.Tensor, signed: bool = False) -> tuple[np.ndar
     peaks = activation.flatten(1).amax(1).clamp_min(0)
     scaled = (activation.clamp_min(0) / peaks.clamp_min(1e-12).view(-1, 1, 1) * 255).round().to(torch.uint8)
     return scaled.cpu().numpy(), [float(p) for p in peaks]
-
 
 
 def _signed_on_photos(model: LoadedModel, layers: list[str]) -> set[str]:

@@ -37,6 +37,13 @@ def test_the_live_default_is_a_rectified_mid_layer_and_signed_layers_are_known_f
     image = photo_batch(lite0.input_size)[1:2]
     frame = session.process(image, session.check(LiveOptions(layer=session.default_layer, classes=False, why=False)))
     assert not frame.signed and frame.maps.max() == 255 and (frame.maps == 0).any()
+    flat = {}
+    for unit in (10, 15, 75):  # on the cat: 3.9 at its peak; 0 everywhere; clipped at ReLU6's 6 (no gradient passes)
+        options = session.check(LiveOptions(layer=session.default_layer, unit=unit, classes=False, why=False))
+        frame = session.process(image, options)
+        flat[unit] = frame.unit["flat"]
+        assert flat[unit] == (int(frame.projection.max()) == int(frame.projection.min()))  # flagged when the picture is one grey
+    assert flat == {10: False, 15: True, 75: True}
 
 
 def test_signed_maps_put_zero_at_128_and_scale_each_channel_by_its_largest_magnitude() -> None:

@@ -7,8 +7,8 @@ setting opens the page at its address (`/?source=camera&layer=…&classes=…&un
 frames answered over `--seconds` are counted. The browser is not driven by Playwright here: Playwright reports every
 WebSocket frame to its driver, work on the shared cores that a user's browser does not do (it cost 5–10 %).
 The raw forward rate (batch 1, 224 px, the same layer) is measured in the same run before the browser starts
-(never while the page streams: the cores belong to one of them at a time). Settings: the grid alone at the
-default layer (_blocks.8) and at the deepest block (_blocks.15); the grid with the top classes and "why this
+(never while the page streams: the cores belong to one of them at a time). Settings: the grid alone at a
+mid block (_blocks.8; the page opens on its activation _blocks.8._depthwise_act) and at the deepest block (_blocks.15); the grid with the top classes and "why this
 class"; the grid with a unit's live projection (guided backprop).
 
 Also, without the browser: the server's own work per frame against the raw forward, and the machine's
@@ -115,7 +115,7 @@ def main() -> None:
     server = RunningServer(create_app(model, token=token), token)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); efficientnet-lite0 at 224 px", flush=True)
     settings = [
-        ("grid, default layer _blocks.8", "_blocks.8", False, None),
+        ("grid, mid block _blocks.8", "_blocks.8", False, None),
         ("grid, deepest block _blocks.15", "_blocks.15", False, None),
         ("grid + top classes + why, _blocks.8", "_blocks.8", True, None),
         ("grid + live projection (guided) of _blocks.8:33", "_blocks.8", False, 33),

@@ -60,7 +60,7 @@ def test_the_page_and_its_files_are_served_offline(live_server) -> None:
     for path in ("/static/live.js", "/static/live.css", "/api/photos/1.jpg"):
         assert httpx.get(live_server.url + path).status_code == 200, path
     model = httpx.get(live_server.url + "/api/model").json()
-    assert model["default_layer"] == "_blocks.8" and model["classes"]
+    assert model["default_layer"] == "_blocks.8._depthwise_act" and model["classes"]  # mid-network and rectified
 
 
 def test_uploads_are_checked_and_bounded(live_server) -> None:
@@ -85,6 +85,7 @@ def test_frames_come_back_and_bad_input_gets_a_message(live_server) -> None:
         socket.send(jpeg())
         header = next_frame(socket)
         assert header["layer"] == "_blocks.4" and header["channels"] == 40 and header["classes"] is None
+        assert header["signed"] is True  # a linear bottleneck: its maps have 128 as zero
         socket.send(json.dumps({"layer": "_blocks.99"}))
         assert "is not a layer with a spatial map" in json.loads(socket.recv(timeout=30))["message"]
         socket.send(json.dumps({"unit": 999}))
@@ -102,7 +103,8 @@ def test_a_client_dropping_mid_frame_leaves_the_server_serving(live_server) -> N
         # gone while its frame is in the model
     with connect(ws_url(live_server), max_size=None) as socket:
         socket.send(jpeg())
-        assert next_frame(socket)["channels"] == 112
+        header = next_frame(socket)
+        assert header["channels"] == 480 and header["signed"] is False  # the default layer is rectified
     assert httpx.get(live_server.url + "/api/model").status_code == 200
 
 

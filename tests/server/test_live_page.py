@@ -36,7 +36,7 @@ def open_camera(page, live_server) -> None:
 
 def test_the_grid_appears_and_changes_between_camera_frames(page, live_server) -> None:
     open_camera(page, live_server)
-    assert page.get_attribute("#grid-canvas", "data-channels") == "112"  # every channel of _blocks.8, a tile each
+    assert page.get_attribute("#grid-canvas", "data-channels") == "480"  # every channel of _blocks.8._depthwise_act, a tile each
     first = page.evaluate(CANVAS_PIXELS, "grid-canvas")
     assert max(first) > 0  # the maps show activity
     # and follow the moving camera (the fake camera may repeat a frame a few times on a busy machine: wait for a new one)
@@ -56,21 +56,23 @@ def test_why_this_class_names_the_cat_and_a_click_opens_the_unit(page, live_serv
     assert len(channels) >= 5 and len(set(channels)) == len(channels)
     # the list follows the camera, so read the channel and click the same item in one step
     clicked = page.eval_on_selector("#why li", "li => { li.click(); return Number(li.dataset.channel); }")
-    assert page.text_content("#unit-title") == f"_blocks.8:{clicked}"
+    assert page.text_content("#unit-title") == f"_blocks.8._depthwise_act:{clicked}"
     page.wait_for_function("() => document.getElementById('unit-projection').dataset.frame !== undefined", timeout=30_000)
     wait_frames(page, 2)
     assert page.evaluate(CANVAS_SPREAD, "unit-live") > 50  # a live map with structure
-    assert page.evaluate(CANVAS_SPREAD, "unit-projection") > 50  # and a live projection
-    assert "guided" in page.text_content("#unit-figures")
-    page.select_option("#method", "deconvnet")
-    page.wait_for_function("() => document.getElementById('unit-figures').textContent.includes('deconvnet')", timeout=30_000)
+    # and a live projection, or (a unit clipped at ReLU6's 6 has no gradient, as the top one often is) words saying why not
+    figures = page.text_content("#unit-figures")
+    assert "guided" in figures and (page.evaluate(CANVAS_SPREAD, "unit-projection") > 50 or "flat projection" in figures)
+    page.select_option("#method", "deconvnet")  # whose rule passes a clipped unit's signal
+    page.wait_for_function("() => document.getElementById('unit-figures').textContent.includes('(deconvnet)')", timeout=30_000)
+    assert page.evaluate(CANVAS_SPREAD, "unit-projection") > 50 and "flat projection" not in page.text_content("#unit-figures")
 
 
 def test_clicking_a_grid_tile_selects_its_channel(page, live_server) -> None:
     open_camera(page, live_server)
     x, y = page.evaluate(CLICK_TILE, 37)
     page.mouse.click(x, y)
-    assert page.text_content("#unit-title") == "_blocks.8:37"
+    assert page.text_content("#unit-title") == "_blocks.8._depthwise_act:37"
     page.wait_for_function("() => document.getElementById('unit-live').dataset.frame !== undefined", timeout=30_000)
 
 

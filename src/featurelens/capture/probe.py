@@ -109,6 +109,31 @@ def probe_module(module: nn.Module, example: torch.Tensor) -> Probe:
     return Probe(size, tuple(layers), tuple(calls), error, names)
 
 
+def lowest_values(module: nn.Module, inputs: torch.Tensor) -> dict[str, float]:
+    """Each named submodule's lowest output value on `inputs` (one forward, no gradients): which layers go below zero.
+
+    Taken as each module returns, before a later in-place call (a ReLU after a convolution) can change it."""
+    lowest: dict[str, float] = {}
+    handles = []
+
+    def on_exit(name: str):
+        def hook(mod, args, output):
+            if isinstance(output, torch.Tensor) and output.numel() and output.is_floating_point():
+                lowest[name] = min(lowest.get(name, float("inf")), float(output.detach().amin()))
+        return hook
+
+    try:
+        for name, sub in module.named_modules():
+            if name and not isinstance(sub, torch.jit.ScriptModule):
+                handles.append(sub.register_forward_hook(on_exit(name)))
+        with torch.no_grad():
+            module(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return lowest
+
+
 def list_layers(module: nn.Module, example: torch.Tensor) -> list[LayerInfo]:
     """Every named submodule that returns a tensor, in the order the forward pass enters them (one dry run)."""
     return list(probe_module(module, example).layers)

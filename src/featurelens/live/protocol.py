@@ -3,9 +3,12 @@
 Browser → server: binary messages are encoded frames (JPEG/PNG/WebP), or for an audio model audio messages
 ("FLA1", see `featurelens.live.audio`); text messages are JSON options `{"layer", "unit", "method", "classes", "why"}`. Server → browser: one binary message per processed
 frame — the 4 bytes "FLV1", a little-endian uint32 header length, the JSON header, then the maps
-(uint8 C×H×W, row-major) and, when a unit is selected, its projection picture (uint8 S×S×C) — and
+(uint8 C×H×W, row-major, each channel scaled by its entry in the header's `peaks`: for a rectified layer 0 is
+zero and 255 the peak; where the header says `"signed": true`, 128 is zero and 1 … 255 is −peak … +peak, the
+peak being the channel's largest |value|) and, when a unit is selected, its projection picture (uint8 S×S×C) — and
 text messages `{"type": "error", "message": …}` for what the page should show. For audio the header says
-`"kind": "audio"` and the payload is the activations over time (uint8 C×T) then the log-mel (uint8 bands×frames).
+`"kind": "audio"` and the payload is the activations over time (uint8 C×T, the positive part scaled by each
+channel's peak) then the log-mel (uint8 bands×frames).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ def encode_frame(frame: LiveFrame | LiveAudioFrame, number: int, extra: dict | N
     channels, height, width = frame.maps.shape
     header = {
         "frame": number, "layer": frame.layer, "channels": channels, "height": height, "width": width,
-        "peaks": frame.peaks, "classes": frame.classes, "why": frame.why, "unit": frame.unit,
+        "peaks": frame.peaks, "signed": frame.signed, "classes": frame.classes, "why": frame.why, "unit": frame.unit,
         "projection": list(frame.projection.shape) if frame.projection is not None else None,
         "seconds": frame.seconds, **(extra or {}),
     }

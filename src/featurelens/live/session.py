@@ -6,6 +6,11 @@ so "why this class" — each channel's activation × gradient of the top logit, 
 costs only the backward above the layer), and one forward/backward below the layer for the
 selected unit's projection. The grid and the classes run on faster copies of the model (`live.runners`).
 Calls are serialised: the model's hooks belong to one frame at a time.
+
+A layer is *signed* when its maps go below zero (a linear bottleneck, a convolution before its activation):
+decided once from the bundled photos and, should a later frame go below zero at a layer they did not, from
+then on, so a layer's colours never flicker. Signed maps are sent with 128 as zero, each channel scaled by its
+largest |value|; rectified maps with 0 as zero, each channel scaled by its peak.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from featurelens.capture import LOGIT, probe
+from featurelens.capture import LOGIT, lowest_values, mid_layer, probe
 from featurelens.errors import bad_parameter
 from featurelens.live.runners import LayerRunners
 from featurelens.models import LoadedModel
+from featurelens.photos import photo_batch
 from featurelens.projection.backproject import backproject
 from featurelens.projection.pictures import projection_picture
 from featurelens.projection.rectifiers import check_method
@@ -41,11 +47,13 @@ class LiveOptions:
 
 @dataclass
 class LiveFrame:
-    """One processed frame. `maps` uint8 [C, H, W], each channel scaled by its own peak (`peaks`)."""
+    """One processed frame. `maps` uint8 [C, H, W], each channel scaled by its own peak (`peaks`); for a `signed`
+    layer 128 is zero and the peak is the channel's largest |value|."""
 
     layer: str
     maps: np.ndarray
     peaks: list[float]
+    signed: bool = False
     classes: list[dict] | None = None
     why: list[dict] | None = None
     projection: np.ndarray | None = None  # uint8 [S, S, C] picture of the unit's projection
@@ -64,6 +72,8 @@ class LiveSession:
         # an audio model's live layers are its maps over time: [C, T], or [C, H, T] for networks with 2-D maps
         self.grid_layers = [info.name for info in found.layers if len(info.shape) == 3 or (model.audio and len(info.shape) == 2)]
         self.has_classes = model.audio is None and LOGIT in self.shapes and len(self.shapes[LOGIT]) == 1
+        self.signed = _signed_on_photos(model, self.grid_layers)
+        self.default_layer = live_layer(model, self.shapes, self.grid_layers, self.signed)
         self.runners = LayerRunners(model.module, check_logits=self.has_classes)
 
     def check(self, options: LiveOptions) -> LiveOptions:
@@ -101,13 +111,18 @@ class LiveSession:
             activation = activation.detach()
         else:
             activation = self.runners.grid(options.layer, inputs)
-        maps, peaks = scaled_maps(activation[0])
-        frame = LiveFrame(options.layer, maps, peaks, frame_classes, frame_why)
+        if options.layer not in self.signed and float(activation.amin()) < 0:  # signed from now on
+            self.signed.add(options.layer)
+        signed = options.layer in self.signed
+        maps, peaks = scaled_maps(activation[0], signed)
+        frame = LiveFrame(options.layer, maps, peaks, signed, frame_classes, frame_why)
         forward = time.perf_counter()
         if options.unit is not None:
             found = backproject(model.module, inputs, options.layer, torch.tensor([options.unit]), None, options.method)
             frame.projection = projection_picture(found.inputs_grad[0].float().cpu().numpy())
-            frame.unit = {"channel": options.unit, "position": found.positions[0], "activation": float(found.activations[0]), "method": options.method}
+            flat = not bool(found.inputs_grad.any())  # nothing reached the input (a unit at 0, or clipped): the page says so
+            frame.unit = {"channel": options.unit, "position": found.positions[0], "activation": float(found.activations[0]), "method": options.method,
+                          "flat": flat}
         done = time.perf_counter()
         frame.seconds = {"model": forward - started, "projection": done - forward}
         return frame
@@ -126,10 +141,39 @@ class LiveSession:
         return [{"channel": int(c), "contribution": float(v)} for v, c in zip(values, channels)]
 
 
-def scaled_maps(activation: torch.Tensor) -> tuple[np.ndarray, list[float]]:
-    """[C, H, W] → uint8 maps, each channel's positive part scaled by its own peak (zero and below are black)."""
+def scaled_maps(activation: torch.Tensor, signed: bool = False) -> tuple[np.ndarray, list[float]]:
+    """[C, H, W] → uint8 maps, each channel's positive part scaled by its own peak (zero and below are 0); `signed`:
+    128 is zero, each channel scaled by its largest |value| to 1 … 255, which is the peak reported."""
     activation = activation.detach().float()
+    if signed:
+        peaks = activation.abs().flatten(1).amax(1)
+        scaled = (128 + activation / peaks.clamp_min(1e-12).view(-1, 1, 1) * 127).round().to(torch.uint8)
+        return scaled.cpu().numpy(), [float(p) for p in peaks]
     peaks = activation.flatten(1).amax(1).clamp_min(0)
     scaled = (activation.clamp_min(0) / peaks.clamp_min(1e-12).view(-1, 1, 1) * 255).round().to(torch.uint8)
     return scaled.cpu().numpy(), [float(p) for p in peaks]
 
+
+def _signed_on_photos(model: LoadedModel, layers: list[str]) -> set[str]:
+    """The layers whose maps go below zero on the bundled photos (an image model's; none known yet for sound)."""
+    if model.audio is not None:
+        return set()
+    photos = model.normalize(photo_batch(model.input_size, model.in_channels).to(model.device))
+    lowest = lowest_values(model.module, photos)
+    return {name for name in layers if lowest.get(name, 0.0) < 0}
+
+
+def live_layer(model: LoadedModel, shapes: dict[str, tuple[int, ...]], layers: list[str], signed: set[str]) -> str:
+    """The layer the live page opens on: mid-network and rectified, so a newcomer reads its maps (brighter is stronger).
+
+    `mid_layer` when its maps are ≥ 0; else its last rectified sub-layer (an MBConv block's output is a linear
+    bottleneck, its `_depthwise_act` is not); else the rectified spatial layer nearest it in forward order."""
+    mid = mid_layer(model)
+    rectified = [name for name in layers if name not in signed and len(shapes[name]) == 3 and min(shapes[name][1:]) >= 2]
+    if mid in rectified or mid not in layers or not rectified:
+        return mid
+    inside = [name for name in rectified if name.startswith(mid + ".") and "." not in name[len(mid) + 1 :]]
+    if inside:
+        return inside[-1]
+    order = {name: i for i, name in enumerate(layers)}
+    return min(rectified, key=lambda name: (abs(order[name] - order[mid]), name.count(".")))

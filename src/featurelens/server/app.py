@@ -19,7 +19,6 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
-from featurelens.capture import mid_layer
 from featurelens.errors import FeaturelensError
 from featurelens.live import LiveOptions, LiveSession
 from featurelens.models import LoadedModel
@@ -47,7 +46,7 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
     views = UnitViews(model, data, folder, jobs, session.lock)
     max_upload_bytes = int(limits.max_upload_mb * (1 << 20))
     uploads = UploadStore(max_upload_bytes, model.audio)
-    defaults = LiveOptions(layer=mid_layer(model))
+    defaults = LiveOptions(layer=session.default_layer)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

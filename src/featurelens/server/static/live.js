@@ -29,6 +29,7 @@ function sendOptions() {
 function useVideo(setup) {
   state.chosen += 1;  // a still still loading must not take over
   stopReader();
+  markPhoto(null);
   const video = $("video");
   $("still").hidden = true;
   video.hidden = false;
@@ -45,7 +46,7 @@ function showSource(label) {  // the status line names the source (a reconnected
 async function useCamera() {
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
-    useVideo((video) => { video.srcObject = stream; video.loop = false; });
+    useVideo((video) => { video.onerror = null; video.srcObject = stream; video.loop = false; });
     if ("MediaStreamTrackProcessor" in window) readFrames(stream.getVideoTracks()[0].clone());
     showSource("camera");
     showError("");
@@ -96,7 +97,7 @@ function useStill(url, label) {
     if (chosen !== state.chosen) return;  // another source was chosen while it loaded
     state.source = img; state.stillDirty = true; showSource(label);
   };
-  img.onerror = () => showError(`cannot show ${label}`);
+  img.onerror = () => { if (chosen === state.chosen) showError(`${label} is not an image this browser can show`); };
   $("video").hidden = true;
   img.hidden = false;
   img.src = url;
@@ -104,14 +105,25 @@ function useStill(url, label) {
 
 async function upload(file) {
   showError("");
-  const response = await fetch("/api/upload", { method: "POST", body: file });
+  let response;
+  try {
+    response = await fetch("/api/upload", { method: "POST", body: file });
+  } catch (err) {  // the server is gone or the file cannot be read
+    showError(`cannot upload ${file.name}: ${err.message || err}`);
+    return;
+  }
   const answer = await response.json().catch(() => ({ error: `upload failed (${response.status})` }));
   if (!response.ok) { showError(answer.error || `upload failed (${response.status})`); return; }
+  markPhoto(null);
   useStill(answer.url, file.name);
 }
 
-function choosePhoto(number) {
+function markPhoto(number) {  // outlines the bundled photo shown (null: none is)
   document.querySelectorAll("#photos img").forEach((img, i) => img.classList.toggle("chosen", i === number));
+}
+
+function choosePhoto(number) {
+  markPhoto(number);
   useStill(`/api/photos/${number}.jpg`, `bundled photo ${number}`);
 }
 
@@ -163,13 +175,32 @@ function onFrame(buffer) {
   drawUnit(header, maps, new Uint8Array(buffer, payload + maps.length));
 }
 
-function grayImage(context, bytes, width, height, offset) {  // one channel as an opaque grey ImageData
+// A map byte's colour, as RGB triples: grey for a rectified layer (black is zero, brighter is stronger); for a signed
+// layer 128 is zero (black), blue below it and orange above, brighter the further from zero.
+const GREY = new Uint8Array(256 * 3).map((_, i) => Math.floor(i / 3));
+const DIVERGING = new Uint8Array(256 * 3);
+for (let v = 0; v < 256; v += 1) {
+  const t = Math.min(1, Math.abs(v - 128) / 127), colour = v < 128 ? [70, 150, 255] : [255, 140, 0];
+  DIVERGING.set(colour.map((k) => Math.round(k * t)), 3 * v);
+}
+const palette = (header) => (header.signed ? DIVERGING : GREY);
+
+function mapImage(context, bytes, width, height, offset, table) {  // one channel as an opaque ImageData
   const image = context.createImageData(width, height);
   for (let i = 0; i < width * height; i += 1) {
-    const v = bytes[offset + i];
-    image.data[4 * i] = v; image.data[4 * i + 1] = v; image.data[4 * i + 2] = v; image.data[4 * i + 3] = 255;
+    const v = 3 * bytes[offset + i];
+    image.data[4 * i] = table[v]; image.data[4 * i + 1] = table[v + 1]; image.data[4 * i + 2] = table[v + 2]; image.data[4 * i + 3] = 255;
   }
   return image;
+}
+
+function showLegend(signed) {  // says how to read the tiles, next to the grid
+  const legend = $("grid-legend"), swatch = (kind) => Object.assign(document.createElement("span"), { className: `swatch ${kind}` });
+  const parts = signed
+    ? ["signed layer: blue", swatch("below"), "below zero, black", swatch("zero"), "at zero, orange", swatch("above"), "above (each tile scaled by its largest |value|)"]
+    : ["rectified layer: brighter is stronger", swatch("low"), "zero", swatch("high"), "the tile's peak"];
+  legend.replaceChildren(...parts.map((part) => (typeof part === "string" ? document.createTextNode(` ${part} `) : part)));
+  legend.dataset.signed = String(signed);
 }
 
 // The grid is one canvas of tiles (one per channel, 1-pixel gaps): one putImageData a frame, however many channels.
@@ -186,22 +217,27 @@ function drawGrid(header, maps) {
     $("layer-name").textContent = header.layer;
     state.gridImage = canvas.getContext("2d").createImageData(canvas.width, canvas.height);
   }
-  const image = state.gridImage, data = image.data, stride = canvas.width, size = height * width;
+  if (canvas.dataset.signed !== String(Boolean(header.signed))) {
+    canvas.dataset.signed = String(Boolean(header.signed));
+    showLegend(Boolean(header.signed));
+  }
+  const table = palette(header), image = state.gridImage, data = image.data, stride = canvas.width, size = height * width;
   data.fill(0);
   for (let c = 0; c < channels; c += 1) {
     const x0 = (c % cols) * (width + 1), y0 = Math.floor(c / cols) * (height + 1);
     for (let y = 0; y < height; y += 1) {
       let out = 4 * ((y0 + y) * stride + x0), from = c * size + y * width;
       for (let x = 0; x < width; x += 1, out += 4, from += 1) {
-        const v = maps[from];
-        data[out] = v; data[out + 1] = v; data[out + 2] = v; data[out + 3] = 255;
+        const v = 3 * maps[from];
+        data[out] = table[v]; data[out + 1] = table[v + 1]; data[out + 2] = table[v + 2]; data[out + 3] = 255;
       }
     }
   }
-  if (state.options.unit !== null && state.options.unit < channels) {  // outline the chosen channel
+  if (state.options.unit !== null && state.options.unit < channels) {  // outline the chosen channel (green: in no palette)
     const c = state.options.unit, x0 = (c % cols) * (width + 1), y0 = Math.floor(c / cols) * (height + 1);
-    for (let x = 0; x < width; x += 1) for (const y of [y0, y0 + height - 1]) { const o = 4 * (y * stride + x0 + x); data[o] = 255; data[o + 1] = 120; data[o + 2] = 0; }
-    for (let y = 0; y < height; y += 1) for (const x of [x0, x0 + width - 1]) { const o = 4 * ((y0 + y) * stride + x); data[o] = 255; data[o + 1] = 120; data[o + 2] = 0; }
+    const mark = (o) => { data[o] = 0; data[o + 1] = 220; data[o + 2] = 90; };
+    for (let x = 0; x < width; x += 1) for (const y of [y0, y0 + height - 1]) mark(4 * (y * stride + x0 + x));
+    for (let y = 0; y < height; y += 1) for (const x of [x0, x0 + width - 1]) mark(4 * ((y0 + y) * stride + x));
   }
   canvas.getContext("2d").putImageData(image, 0, 0);
   grid.dataset.frame = String(header.frame);
@@ -236,11 +272,11 @@ function drawUnit(header, maps, projection) {
   }
   state.overlayShown = true;
   const size = header.height * header.width;
-  const heat = document.createElement("canvas");  // the unit's map in orange, its strength as opacity
+  const heat = document.createElement("canvas");  // the unit's map in orange, its strength (above zero) as opacity
   heat.width = header.width; heat.height = header.height;
   const image = heat.getContext("2d").createImageData(header.width, header.height);
   for (let i = 0; i < size; i += 1) {
-    const v = maps[unit * size + i];
+    const v = header.signed ? Math.max(0, 2 * (maps[unit * size + i] - 128)) : maps[unit * size + i];
     image.data[4 * i] = 255; image.data[4 * i + 1] = 120; image.data[4 * i + 2] = 0; image.data[4 * i + 3] = Math.round(v * 0.75);
   }
   heat.getContext("2d").putImageData(image, 0, 0);
@@ -248,12 +284,12 @@ function drawUnit(header, maps, projection) {
   const context = overlay.getContext("2d");
   context.imageSmoothingEnabled = true;
   context.drawImage(heat, 0, 0, overlay.width, overlay.height);
-  const gray = document.createElement("canvas");
-  gray.width = header.width; gray.height = header.height;
-  gray.getContext("2d").putImageData(grayImage(gray.getContext("2d"), maps, header.width, header.height, unit * size), 0, 0);
+  const tile = document.createElement("canvas");
+  tile.width = header.width; tile.height = header.height;
+  tile.getContext("2d").putImageData(mapImage(tile.getContext("2d"), maps, header.width, header.height, unit * size, palette(header)), 0, 0);
   const live = $("unit-live").getContext("2d");
   live.imageSmoothingEnabled = false;
-  live.drawImage(gray, 0, 0, 112, 112);
+  live.drawImage(tile, 0, 0, 112, 112);
   $("unit-live").dataset.frame = String(header.frame);
   if (header.projection) {
     const [h, w, c] = header.projection;
@@ -269,7 +305,9 @@ function drawUnit(header, maps, projection) {
     $("unit-projection").dataset.frame = String(header.frame);
   }
   if (header.unit) {
-    $("unit-figures").textContent = `activation ${header.unit.activation.toFixed(3)} at ${header.unit.position ? header.unit.position.join(",") : "–"} (${header.unit.method})`;
+    const other = header.unit.method === "deconvnet" ? "another unit" : "deconvnet or another unit";
+    const flat = header.unit.flat ? ` — a flat projection: no gradient reaches the input (the unit is zero or clipped at its peak, or ${header.unit.method} blocks it); try ${other}` : "";
+    $("unit-figures").textContent = `activation ${header.unit.activation.toFixed(3)} at ${header.unit.position ? header.unit.position.join(",") : "–"} (${header.unit.method})${flat}`;
   }
 }
 
@@ -282,6 +320,9 @@ function selectUnit(channel) {
 }
 
 // --- wiring -----------------------------------------------------------------------------------------
+// A fault of the page itself is said on the page, not only in the console.
+window.addEventListener("error", (event) => showError(`page error: ${event.message}`));
+window.addEventListener("unhandledrejection", (event) => showError(`page error: ${(event.reason && event.reason.message) || event.reason}`));
 wireChannels($("grid-canvas"), state, channelAt, selectUnit, sendOptions);
 $("method").addEventListener("change", (event) => { state.options.method = event.target.value; sendOptions(); });
 if ($("classes-toggle")) {
@@ -296,14 +337,18 @@ $("source-upload").addEventListener("change", (event) => { if (event.target.file
 $("source-video").addEventListener("change", (event) => {
   const file = event.target.files[0];
   if (!file) return;
-  useVideo((video) => { video.srcObject = null; video.src = URL.createObjectURL(file); video.loop = true; });
+  showError("");
+  useVideo((video) => {
+    video.onerror = () => { showError(`${file.name} is not a video this browser can play`); showSource(`${file.name} (not playable)`); };
+    video.srcObject = null; video.src = URL.createObjectURL(file); video.loop = true;
+  });
   showSource(file.name);
 });
 for (let i = 0; i < info.photos; i += 1) {
   const img = document.createElement("img");
   img.src = `/api/photos/${i}.jpg`;
   img.alt = `bundled photo ${i}`;
-  img.addEventListener("click", () => choosePhoto(i));
+  img.addEventListener("click", () => { showError(""); choosePhoto(i); });
   $("photos").appendChild(img);
 }
 // The address can say what to show, so a view can be bookmarked or shared: ?layer=NAME&unit=N&classes=0&source=camera
@@ -323,6 +368,9 @@ function applyAddress() {
   else choosePhoto(1);
 }
 
-connectLive(state, onFrame, sendOptions, () => { $("status").textContent = state.label || "connected"; });
-applyAddress();
-requestAnimationFrame(loop);
+// Once every script has run (units.js, loaded after this one, shows a unit's stored views), as the address asks.
+document.addEventListener("DOMContentLoaded", () => {
+  applyAddress();
+  connectLive(state, onFrame, sendOptions, () => { $("status").textContent = state.label || "connected"; });
+  requestAnimationFrame(loop);
+});

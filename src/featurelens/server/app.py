@@ -8,19 +8,18 @@ folder; what it lacks is built there by background jobs (`unit_views`), one at a
 from __future__ import annotations
 
 import io
-import json
 from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from featurelens.capture import mid_layer
 from featurelens.errors import FeaturelensError
 from featurelens.live import LiveOptions, LiveSession
 from featurelens.models import LoadedModel
+from featurelens.output.pages import page_template
 from featurelens.photos import bundled_photos
 from featurelens.server.jobs import JobRunner
 from featurelens.server.live_socket import serve_live
@@ -44,7 +43,7 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     folder.mkdir(parents=True, exist_ok=True)
     app.mount("/atlas", StaticFiles(directory=folder, html=True), name="atlas")
-    page = Environment(loader=PackageLoader("featurelens", "server/templates"), autoescape=select_autoescape()).get_template("live.html.j2")
+    page = page_template("server/live.html.j2")
     info = _model_info(model, session, defaults, data, folder, max_upload_bytes)
 
     @app.exception_handler(FeaturelensError)
@@ -53,7 +52,7 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> str:
-        return page.render(info=info, info_json=json.dumps(info))
+        return page.render(info=info)
 
     @app.get("/api/model")
     async def model_info() -> dict:

@@ -2,7 +2,7 @@
 // (reconnecting), options out, errors in, and the wiring of the channels canvas and the layer menu.
 "use strict";
 
-const info = window.FEATURELENS;
+const info = JSON.parse(document.getElementById("featurelens-info").textContent);
 const $ = (id) => document.getElementById(id);
 
 function showError(message) {

@@ -20,8 +20,8 @@ from featurelens.output.atlas_files import record_path
 # name is pasted into a page as markup, in text or in a quoted attribute.
 PAYLOAD = '"><img src=x onerror=window.__pwned=1>'
 SCRIPT_URL = "javascript:window.__pwned=1"
-# Every element on the page with an event-handler attribute, a javascript: or data: link, or a src/href starting with a slash.
-DANGERS = """() => [...document.querySelectorAll("*")].flatMap(node => [...node.attributes]
+# Every element in the body with an event-handler attribute, a javascript: or data: link, or a src/href starting with a slash.
+DANGERS = """() => [...document.body.querySelectorAll("*")].flatMap(node => [...node.attributes]
   .filter(a => a.name.startsWith("on") || (["src", "href"].includes(a.name) && /^\\s*(javascript|data):/i.test(a.value)))
   .map(a => `${node.tagName} ${a.name}=${a.value}`))"""
 

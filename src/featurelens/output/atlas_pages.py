@@ -10,9 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from featurelens.output.atlas_files import INDEX, STYLE, layer_page_path, read_json, record_path, unit_page_path, write_text
+from featurelens.output.pages import page_template
 
 if TYPE_CHECKING:
     from featurelens.atlas.manifest import LayerEntry, Manifest
@@ -26,7 +25,6 @@ class AtlasPages:
     def __init__(self, folder: Path, label: Callable[[str, int], str | None]):
         self.folder = folder
         self.label = label
-        self.env = Environment(loader=PackageLoader("featurelens", "atlas/templates"), autoescape=select_autoescape(["html", "j2"]))
 
     def _context(self, manifest: Manifest, root: str) -> dict:
         return {"manifest": manifest, "settings": manifest.settings, "root": root, "score_name": manifest.settings["score"],
@@ -34,8 +32,8 @@ class AtlasPages:
 
     def write_index(self, manifest: Manifest) -> bool:
         """index.html and style.css."""
-        write_text(self.folder / STYLE, self.env.get_template(STYLE).render())
-        page = self.env.get_template("index.html.j2").render(**self._context(manifest, ""))
+        write_text(self.folder / STYLE, page_template(f"atlas/{STYLE}").render())
+        page = page_template("atlas/index.html.j2").render(**self._context(manifest, ""))
         return write_text(self.folder / INDEX, page)
 
     def write_layer(self, manifest: Manifest, entry: LayerEntry) -> bool:
@@ -44,19 +42,20 @@ class AtlasPages:
         cells = [{"channel": c, "label": self.label(entry.name, c), "image": f"{entry.folder}/renders/{c}-max.{ext}" if c in renders else None}
                  for c in entry.units]
         pixels = "pixels" if _render_side(manifest) < 104 else ""
-        page = self.env.get_template("layer.html.j2").render(**self._context(manifest, "../"), entry=entry, cells=cells, pixels=pixels)
+        page = page_template("atlas/layer.html.j2").render(**self._context(manifest, "../"), entry=entry, cells=cells, pixels=pixels)
         return write_text(self.folder / layer_page_path(entry.name), page)
 
     def write_units(self, manifest: Manifest, entry: LayerEntry, channels: set[int]) -> int:
         """The pages of `channels` of the layer (each from its record); returns how many changed."""
         units = entry.units
         position = {c: i for i, c in enumerate(units)}
-        template = self.env.get_template("unit.html.j2")
+        template = page_template("atlas/unit.html.j2")
         context = self._context(manifest, "../")
         pixels = {"render": "pixels" if _render_side(manifest) < 112 else "", "input": "pixels" if manifest.model["input_size"] < 96 else ""}
         written = 0
         for channel in sorted(channels & set(units)):
-            record = read_json(self.folder / record_path(entry.name, channel))
+            # the unit is where the record was read from, whatever the file says (its channel builds links)
+            record = {**read_json(self.folder / record_path(entry.name, channel)), "layer": entry.name, "channel": channel}
             i = position[channel]
             page = template.render(
                 **context, entry=entry, record=record, pixels=pixels, input_size=manifest.model["input_size"],

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from featurelens.output.examples_files import KIND_TITLES, layer_page_name
 from featurelens.output.images import safe_filename, to_pil
+from featurelens.output.pages import page_template
 from featurelens.output.spectrogram import spectrogram_picture
 
 if TYPE_CHECKING:
@@ -35,16 +35,15 @@ def write_audio_examples(result: AudioExamplesResult, out_dir: Path) -> Path:
     write_audio_table(rows, out_dir / "examples.parquet")
     (out_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2))
     write_example_sounds(result, rows, out_dir)
-    env = Environment(loader=PackageLoader("featurelens", "dataset_examples/templates"), autoescape=select_autoescape())
     pages = []
     for layer in result.layers:
         page = layer_page_name(layer.layer)
         blocks = channel_blocks([row for row in rows if row.layer == layer.layer])
-        html = env.get_template("audio_layer.html.j2").render(result=result, layer=layer, channels=blocks, field=layer.field)
+        html = page_template("dataset_examples/audio_layer.html.j2").render(result=result, layer=layer, channels=blocks, field=layer.field)
         (out_dir / page).write_text(html)
         pages.append({"name": layer.layer, "page": page, "channels": layer.channels, "field": layer.field.summary()})
     index = out_dir / "index.html"
-    index.write_text(env.get_template("audio_index.html.j2").render(result=result, pages=pages, summary=result.summary()))
+    index.write_text(page_template("dataset_examples/audio_index.html.j2").render(result=result, pages=pages, summary=result.summary()))
     return index
 
 

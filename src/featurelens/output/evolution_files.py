@@ -14,9 +14,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from featurelens.output.images import contact_sheet, safe_filename, save_png
+from featurelens.output.pages import page_template
 
 if TYPE_CHECKING:
     from featurelens.evolution.result import EvolveResult
@@ -45,8 +44,7 @@ def write_evolution(result: EvolveResult, out_dir: Path) -> Path:
             cells.append({"cell": cell, "png": render, "examples_png": grid})
         rows.append({"unit": timeline.unit, "cells": cells})
     (out_dir / "evolution.json").write_text(json.dumps(result.summary(names), indent=2))
-    env = Environment(loader=PackageLoader("featurelens", "evolution/templates"), autoescape=select_autoescape())
-    page = env.get_template("timeline.html.j2").render(result=result, rows=rows, thumb=THUMB)
+    page = page_template("evolution/timeline.html.j2").render(result=result, rows=rows, thumb=THUMB)
     index = out_dir / "index.html"
     index.write_text(page)
     return index

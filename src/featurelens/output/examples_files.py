@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from featurelens.output.images import safe_filename, to_pil
+from featurelens.output.pages import page_template
 
 if TYPE_CHECKING:
     from featurelens.dataset_examples.result import Example, ExampleKey, ExamplesResult
@@ -45,12 +45,11 @@ def write_examples(
     write_table(rows, out_dir / "examples.parquet")
     (out_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2))
     _write_images(result, rows, out_dir, projections or {}, workers)
-    env = Environment(loader=PackageLoader("featurelens", "dataset_examples/templates"), autoescape=select_autoescape())
     pages = []
     for layer in result.layers:
         page = layer_page_name(layer.layer)
         layer_rows = [row for row in rows if row.layer == layer.layer]
-        html = env.get_template("layer.html.j2").render(
+        html = page_template("dataset_examples/layer.html.j2").render(
             result=result, layer=layer, channels=_channel_blocks(result, layer_rows, projections or {}),
             field=layer.receptive_field, size=result.input_size, thumb=_thumb_size(result.input_size),
         )
@@ -58,7 +57,7 @@ def write_examples(
         pages.append({"name": layer.layer, "page": page, "channels": layer.channels, "field": layer.receptive_field,
                       "shape": f"{layer.channels}×{layer.height}×{layer.width}"})
     index = out_dir / "index.html"
-    index.write_text(env.get_template("index.html.j2").render(result=result, pages=pages, summary=result.summary()))
+    index.write_text(page_template("dataset_examples/index.html.j2").render(result=result, pages=pages, summary=result.summary()))
     return index
 
 

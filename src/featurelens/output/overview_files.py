@@ -6,9 +6,8 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from featurelens.output.images import contact_sheet, safe_filename
+from featurelens.output.pages import page_template
 from featurelens.output.render_files import unit_labels, write_render
 
 if TYPE_CHECKING:
@@ -30,8 +29,7 @@ def write_overview(overviews: list[LayerOverview], model_spec: str, settings: Re
             for u, p, label in zip(overview.result.units, paths, unit_labels(overview.result))
         ]
         layers.append({"name": overview.layer, "type": overview.info.type, "shape": "×".join(map(str, overview.info.shape)), "units": units})
-    env = Environment(loader=PackageLoader("featurelens", "overviews/templates"), autoescape=select_autoescape())
-    page = env.get_template("overview.html.j2").render(
+    page = page_template("overviews/overview.html.j2").render(
         model=model_spec, layers=layers, settings=settings, thumb=128, judged=any(u["judged"] for layer in layers for u in layer["units"])
     )
     index = out_dir / "index.html"

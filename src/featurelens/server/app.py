@@ -16,12 +16,12 @@ from pathlib import Path
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from featurelens.errors import FeaturelensError
 from featurelens.live import LiveOptions, LiveSession
 from featurelens.models import LoadedModel
+from featurelens.output.pages import page_template
 from featurelens.photos import bundled_photos
 from featurelens.server.guard import LOOPBACK_NAMES, AccessPolicy, GuardMiddleware
 from featurelens.server.jobs import Busy, JobRunner
@@ -59,7 +59,7 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     folder.mkdir(parents=True, exist_ok=True)
     app.mount("/atlas", StaticFiles(directory=folder, html=True), name="atlas")
-    page = Environment(loader=PackageLoader("featurelens", "server/templates"), autoescape=select_autoescape()).get_template("live.html.j2")
+    page = page_template("server/live.html.j2")
     info = _model_info(model, session, defaults, data, folder, max_upload_bytes)
 
     @app.exception_handler(FeaturelensError)

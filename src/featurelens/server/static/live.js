@@ -252,14 +252,21 @@ function channelAt(event) {
 }
 
 function drawClasses(classes) {
-  $("classes").innerHTML = classes.map((c) => `<li data-index="${c.index}">${escapeHtml(c.label)} <span class="hint">${(100 * c.probability).toFixed(1)} %</span></li>`).join("");
+  $("classes").replaceChildren(...classes.map((c) => element("li", { "data-index": c.index }, `${c.label} `,
+    element("span", { class: "hint" }, `${(100 * c.probability).toFixed(1)} %`))));
 }
 
 function drawWhy(why, classes) {
   if (classes && classes.length) $("why-class").textContent = classes[0].label;
   const top = Math.max(...why.map((w) => Math.abs(w.contribution)), 1e-12);
-  $("why").innerHTML = why.map((w) => `<li data-channel="${w.channel}">${state.options.layer}:${w.channel} <span class="bar" style="width:${Math.round(80 * Math.abs(w.contribution) / top)}px"></span> <span class="hint">${w.contribution.toFixed(3)}</span></li>`).join("");
-  $("why").querySelectorAll("li").forEach((li) => li.addEventListener("click", () => selectUnit(Number(li.dataset.channel))));
+  $("why").replaceChildren(...why.map((w) => {
+    const bar = element("span", { class: "bar" });
+    bar.style.width = `${Math.round(80 * Math.abs(w.contribution) / top)}px`;
+    const item = element("li", { "data-channel": w.channel }, `${state.options.layer}:${w.channel} `, bar, " ",
+      element("span", { class: "hint" }, w.contribution.toFixed(3)));
+    item.addEventListener("click", () => selectUnit(Number(item.dataset.channel)));
+    return item;
+  }));
 }
 
 function drawUnit(header, maps, projection) {

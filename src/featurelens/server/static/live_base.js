@@ -63,6 +63,11 @@ function wireChannels(canvas, state, channelAt, selectUnit, sendOptions) {
   });
 }
 
-function escapeHtml(text) {
-  return String(text).replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch]);
+// A new element with `attributes` set (null ones left out) and `children` appended, strings as text: the pages
+// build what they show this way, never as markup, so no text from the address, a record or a file name runs.
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) if (value !== null && value !== undefined) node.setAttribute(name, String(value));
+  node.append(...children.filter((child) => child !== null && child !== undefined && child !== ""));
+  return node;
 }

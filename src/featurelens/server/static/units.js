@@ -100,9 +100,11 @@
     }
     nodes.push(...histogram(record.distribution));
     for (const job of view.jobs) {
-      const total = job.total || 0;
-      nodes.push(element("div", { class: "job", "data-state": job.state }, element("span", {}, `${job.description}${job.error ? ` — ${job.error}` : ""}`),
-        job.state === "failed" ? null : element("progress", total ? { max: total, value: job.done } : {})));
+      const total = job.total || 0, active = job.state === "queued" || job.state === "running";
+      const cancel = active ? element("button", { class: "cancel", type: "button", title: "stop it (what is finished is kept)" }, "Cancel") : null;
+      if (cancel) cancel.addEventListener("click", () => cancelJob(job.id, view.layer, view.channel));
+      nodes.push(element("div", { class: "job", "data-state": job.state }, element("span", {}, `${job.description}${job.state === "queued" ? " (queued)" : ""}${job.error ? ` — ${job.error}` : ""}`),
+        active ? element("progress", total ? { max: total, value: job.done } : {}) : null, cancel));
     }
     if (view.missing.length && !running(view)) {
       nodes.push(element("button", { id: "unit-build", type: "button" }, `Compute ${view.missing.join(" and ")}`),
@@ -122,9 +124,19 @@
     const response = await fetch(build ? `${path}/build` : path, { method: build ? "POST" : "GET" });
     const view = await response.json();
     if (current && (current.layer !== layer || current.channel !== channel)) return null;  // another unit was chosen meanwhile
-    if (!response.ok) { panel.replaceChildren(element("p", { class: "error" }, String(view.error || response.status))); return null; }
+    if (!response.ok) {
+      const said = element("p", { class: "error" }, String(view.error || response.status));
+      if (build && (await load(layer, channel, false))) panel.prepend(said);  // busy: the unit's views stay, with the reason
+      else panel.replaceChildren(said);
+      return null;
+    }
     show(view);
     return view;
+  }
+
+  async function cancelJob(id, layer, channel) {
+    await fetch(`/api/jobs/${id}/cancel`, { method: "POST" });
+    follow(layer, channel);
   }
 
   async function follow(layer, channel, build = false) {

@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+import featurelens as fl
 from featurelens.atlas import AtlasSettings, AtlasStore
 from featurelens.atlas.pass_data import LayerPass
 from featurelens.atlas.settings import REDUCE
@@ -131,3 +132,18 @@ def test_on_lite0_the_atlas_does_not_project_by_deconvnet(lite0, tmp_path) -> No
     deconvnet = next(text for attrs, text in spans if attrs["data-method"] == "deconvnet")
     assert "✗" in deconvnet and "the same map whatever the input" in deconvnet
     assert store.unit("_blocks.15", 0)["projection"]["method"] == projection["method"]
+
+
+def test_an_audio_unit_page_compares_its_render_with_its_own_clips(music_clips, tmp_path) -> None:
+    pytest.importorskip("soundfile")
+    folder = tmp_path / "atlas"
+    fl.atlas("music-cnn", str(music_clips), ["conv3"], 1, steps=4, k=2, out=folder)
+    record = json.loads((folder / "conv3" / "0.json").read_text())
+    found = page(folder, "conv3/0.html")
+    assert [a["data-kind"] for a, _ in found.found["compare"]] == ["max", "min"]
+    for (attrs, text), kind in zip(found.found["compare"], ("max", "min")):
+        assert float(attrs["data-data"]) == record["examples"][kind][0]["score"]
+        assert float(attrs["data-render"]) == record["audio_figures"][kind]["extreme"]
+        assert f"over time {record['audio_figures'][kind]['extreme']:.3g}" in text
+        assert Path(music_clips).name in text and "clip" in text and "photos" not in text
+    assert "sanity" not in found.found and json.loads((folder / "atlas.json").read_text())["projection"] is None  # no projections of sound

@@ -293,6 +293,7 @@ class AtlasStore:
             return
         missing = [e for e in entries if e.pass_info is None or not (self.folder / pass_path(e.name)).is_file()]
         passes = self._run_pass(missing, progress) if missing else {}
+        method = self.projection_method() if any(set(e.units) - set(e.examples) for e in entries) else None
         for entry in entries:
             todo = [c for c in entry.units if c not in set(entry.examples)]
             self.report.examples_skipped += len(entry.units) - len(todo)
@@ -304,9 +305,9 @@ class AtlasStore:
             for start in range(0, len(todo), EXAMPLE_CHUNK):
                 chunk = todo[start:start + EXAMPLE_CHUNK]
                 projections = {}
-                if self.settings.project:
+                if method:
                     with self.report.timing("projections"):
-                        projections = example_projections(self.model, result, self.projection_method(), batch_size=PROJECTION_BATCH,
+                        projections = example_projections(self.model, result, method, batch_size=PROJECTION_BATCH,
                                                           progress=progress, channels={entry.name: chunk})
                 self._write_examples(entry, result, found, chunk, projections)
 

@@ -179,8 +179,10 @@ def best_projection(
 
 def randomized_copy(module: nn.Module, seed: int = SEED) -> nn.Module:
     """A copy of `module` with every layer re-initialised (`reset_parameters`, batch-norm statistics too) from `seed`;
-    parameters of modules without `reset_parameters` are shuffled. The global random state is left as it was."""
-    copied = copy.deepcopy(module).eval()
+    parameters of modules without `reset_parameters` are shuffled. The global random state is left as it was; the
+    weights are drawn on the CPU, so a seed gives the same copy on any device."""
+    device = next(module.parameters(), torch.empty(0)).device
+    copied = copy.deepcopy(module).cpu().eval()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         reset: set[int] = set()
@@ -192,9 +194,9 @@ def randomized_copy(module: nn.Module, seed: int = SEED) -> nn.Module:
         with torch.no_grad():
             for parameter in copied.parameters():
                 if id(parameter) not in reset:
-                    order = torch.randperm(parameter.numel(), generator=generator).to(parameter.device)
+                    order = torch.randperm(parameter.numel(), generator=generator)
                     parameter.copy_(parameter.flatten()[order].reshape(parameter.shape))
-    return copied
+    return copied.to(device)
 
 
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:

@@ -21,7 +21,7 @@ def test_the_manifest_says_what_is_built_for_each_layer(fashion_atlas) -> None:
     manifest = json.loads((folder / "atlas.json").read_text())
     assert manifest["format"] == 1 and manifest["data"] == "fashion-mnist:test"
     assert manifest["model"] == {"spec": "fashion-cnn", "input_size": 28, "in_channels": 1, "classes": 10}
-    assert manifest["settings"] | {} == {"steps": 8, "size": "auto", "k": 9, "diverse": 2, "project": "deconvnet", "limit": 200, "seed": 0,
+    assert manifest["settings"] | {} == {"steps": 8, "size": "auto", "k": 9, "diverse": 2, "project": "auto", "limit": 200, "seed": 0,
                                           "image_format": "png", "reduce": "max", "score": "spatial peak"}
     assert [layer["name"] for layer in manifest["layers"]] == fashion_atlas.layers
     conv2, conv3, logit = manifest["layers"]

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+import torch
+
 from featurelens.atlas.pass_data import LayerPass
 from featurelens.atlas.settings import DISTRIBUTION_SAMPLE
+from featurelens.capture import capture_activations
 from featurelens.dataset_examples.audio_pass import plan_audio_examples
 from featurelens.geometry import ReceptiveField, time_fields
 from featurelens.models import LoadedModel
@@ -61,9 +65,17 @@ def audio_renders(store: AtlasStore, entry: LayerEntry, channels: list[int], pro
                 sounds[kind] = render_path(entry.name, channel, kind, SOUND)
                 save_picture(sound.image, store.folder / urls[kind])
                 write_sound(store.folder / sounds[kind], sound.waveform, result.sample_rate)
-                figures[kind] = {"activation": sign * sound.activation, "heard": sign * sound.heard, "noise": sign * sound.noise}
+                figures[kind] = {"activation": sign * sound.activation, "heard": sign * sound.heard, "noise": sign * sound.noise,
+                                 "extreme": _extreme(store.model, entry.name, channel, sound.log_mel, kind)}
             parts[channel] = {"renders": {**urls, "diverse": []}, "sounds": sounds, "audio_figures": figures}
     return parts
+
+
+@torch.no_grad()
+def _extreme(model: LoadedModel, layer: str, channel: int, log_mel: np.ndarray, kind: str) -> float:
+    """The unit's peak over time on a grown log-mel [bands, frames] (its trough for the min), as the clips are ranked."""
+    values = capture_activations(model.module, torch.from_numpy(log_mel)[None].to(model.device), [layer])[layer][0, channel].float()
+    return float(values.max() if kind == "max" else values.min())
 
 
 def audio_examples(store: AtlasStore, entries: list[LayerEntry], progress: ProgressArg) -> dict[str, dict[int, dict]]:

@@ -15,7 +15,7 @@ from featurelens.atlas.layers import LayersInput, atlas_layers
 from featurelens.atlas.manifest import Manifest
 from featurelens.atlas.renders import images_per_unit
 from featurelens.atlas.result import AtlasResult
-from featurelens.atlas.settings import AtlasSettings, data_spec, unit_count
+from featurelens.atlas.settings import AUTO_PROJECTION, AtlasSettings, data_spec, unit_count
 from featurelens.atlas.store import AtlasStore, check_existing
 from featurelens.dataset_examples import open_source
 from featurelens.models import LoadedModel, model_for
@@ -56,7 +56,11 @@ class AtlasPlan:
         passes = sum(1 for layer in self.units if layer not in done or done[layer].pass_info is None)
         examples = sum(1 for layer, channels in self.units.items() for c in channels if layer not in done or c not in done[layer].examples)
         limit = f" (first {s.limit} entries)" if s.limit else ""
-        projections = f", {s.project} projections of the top ones" if s.project else ""
+        method = self.existing.projection["method"] if self.existing and self.existing.projection else None
+        if s.project == AUTO_PROJECTION and method is None:
+            projections = ", projections of the top ones by the method that passes the projection sanity check best (measured first)"
+        else:
+            projections = f", {method or s.project} projections of the top ones" if s.project else ""
         return (text + f"; examples of {examples} unit(s) from {self.data}{limit}: one pass for {passes} layer(s), top and bottom "
                 f"{s.k}{projections}")
 
@@ -128,7 +132,8 @@ def atlas(
     """Build or extend the atlas in `out`: for the first `units` channels (or "all") of each of `layers` (None: blocks
     spread over the network plus the logits; "all": every spatial layer plus the logits), the images that maximize and
     minimize the unit and `diverse` more, its top-k and bottom-k inputs of `data` (a folder, "photos",
-    "fashion-mnist:test", …; None: no examples) with the crop it saw and the `project`ion of the top ones, and its
+    "fashion-mnist:test", …; None: no examples) with the crop it saw and the `project`ion of the top ones ("auto": by the method that passes the projection
+    sanity check best on the model, `projection.sanity`), and its
     activation distribution — a static site that opens from disk. A rerun skips what is built; more layers or units
     extend the atlas; Ctrl-C keeps what finished. `engine` "ray" renders the batches and ranks shards of the data on
     Ray workers (`address`, `workers` as for `render`), building the same site. `judge`: model specs that judge each

@@ -66,13 +66,16 @@ class LayerEntry:
 @dataclass
 class Manifest:
     """The whole atlas.json. `model`: spec, input size, channels, classes; `settings`: the content settings
-    (`AtlasSettings.content`) plus the picture format and ranking; `model_layers`: every hookable layer, for the index."""
+    (`AtlasSettings.content`) plus the picture format and ranking; `model_layers`: every hookable layer, for the index;
+    `projection`: the method the examples' projections use and every method's sanity scores on the model
+    (`atlas.sanity.projection_choice`; None until projections are first made)."""
 
     model: dict
     data: str | None
     settings: dict
     layers: list[LayerEntry] = field(default_factory=list)
     model_layers: list[dict] = field(default_factory=list)
+    projection: dict | None = None
 
     def layer(self, name: str) -> LayerEntry | None:
         return next((entry for entry in self.layers if entry.name == name), None)
@@ -85,7 +88,8 @@ class Manifest:
 
     def to_dict(self) -> dict:
         return {"format": FORMAT, "model": self.model, "data": self.data, "settings": self.settings,
-                "layers": [entry.to_dict() for entry in self.layers], "model_layers": self.model_layers}
+                "layers": [entry.to_dict() for entry in self.layers], "model_layers": self.model_layers,
+                "projection": self.projection}
 
     def save(self, folder: Path) -> None:
         write_json(folder / MANIFEST, self.to_dict())
@@ -98,4 +102,5 @@ class Manifest:
             return None
         if data.get("format") != FORMAT:
             raise FeaturelensError(f"{folder / MANIFEST} has format {data.get('format')!r}, not {FORMAT}: build the atlas afresh in another folder")
-        return cls(data["model"], data["data"], data["settings"], [LayerEntry.from_dict(e) for e in data["layers"]], data["model_layers"])
+        return cls(data["model"], data["data"], data["settings"], [LayerEntry.from_dict(e) for e in data["layers"]], data["model_layers"],
+                   data.get("projection"))

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
+import torch
+
 from featurelens.atlas.settings import DIVERSITY
+from featurelens.capture import capture_activations
 from featurelens.models import LoadedModel
 from featurelens.progress import ProgressCallback
 from featurelens.rendering import RenderedUnit, RenderPlan, RenderResult, RenderSettings, plan_render
@@ -61,3 +65,23 @@ def unit_renders(channels: list[int], diverse: int, result: RenderResult) -> lis
     count, images = len(channels), result.units
     diverse_of = [images[2 * count + i * diverse: 2 * count + (i + 1) * diverse] for i in range(count)]
     return [UnitRenders(c, images[i], images[count + i], diverse_of[i]) for i, c in enumerate(channels)]
+
+
+@torch.no_grad()
+def render_extremes(model: LoadedModel, layer: str, rendered: list[UnitRenders]) -> dict[int, dict[str, float]]:
+    """Per channel, the unit's {"max": peak over space on its max image, "min": trough on its min image} — the figure
+    the dataset examples are ranked by (the value itself for layers without a map), so a render compares with the
+    data's top and bottom example. Images of one size go through the model together."""
+    pictures = [(unit.channel, kind, image.image) for unit in rendered for kind, image in (("max", unit.max), ("min", unit.min))]
+    found: dict[int, dict[str, float]] = {unit.channel: {} for unit in rendered}
+    by_shape: dict[tuple, list[int]] = {}
+    for n, (_, _, picture) in enumerate(pictures):
+        by_shape.setdefault(picture.shape, []).append(n)
+    for members in by_shape.values():
+        batch = torch.from_numpy(np.stack([pictures[n][2] for n in members])).permute(0, 3, 1, 2).float() / 255
+        activation = capture_activations(model.module, model.normalize(batch.to(model.device)), [layer])[layer].float()
+        for row, n in enumerate(members):
+            channel, kind, _ = pictures[n]
+            values = activation[row, channel]
+            found[channel][kind] = float(values.max() if kind == "max" else values.min())
+    return found

@@ -19,13 +19,15 @@ DISTRIBUTION_SAMPLE = 1000  # per-image scores kept per channel for its histogra
 HISTOGRAM_BINS = 32
 REDUCE = "max"  # examples are ranked by the channel's spatial peak (trough for the bottom ones)
 SPATIAL_SCORE = "spatial peak"  # what that score is called on the pages (layers without a map: the "value")
+AUTO_PROJECTION = "auto"  # the projection method that passes the sanity check best on the model (`projection.sanity`)
 
 
 @dataclass(frozen=True)
 class AtlasSettings:
     """Knobs of an atlas job. `units`: the first N channels of each layer, or "all". `size`: render side
     (default None: `render`'s automatic size, the input size for units that see the whole input, else 128 px). `diverse`: images in each unit's diverse set. `project`:
-    "deconvnet", "guided", "gradient" or None. `limit`: use the first N entries of the data. `engine` "ray" renders
+    "auto" (the method that passes the sanity check best on this model, measured once per atlas), "deconvnet",
+    "guided", "gradient" or None. `limit`: use the first N entries of the data. `engine` "ray" renders
     on Ray workers (`address`, `workers` as for `render`), with the same images; they never change the content.
     `judge`: model specs that judge the images as `render --judge` does (figures on the unit pages)."""
 
@@ -34,7 +36,7 @@ class AtlasSettings:
     size: int | None = None
     k: int = 9
     diverse: int = 4
-    project: str | None = "deconvnet"
+    project: str | None = AUTO_PROJECTION
     out: str | Path = "atlas"
     limit: int | None = None
     seed: int = 0
@@ -53,7 +55,7 @@ class AtlasSettings:
         if not isinstance(self.k, int) or self.k <= 0:
             raise bad_parameter("k", f"must be a positive number of examples per unit, got {self.k}")
         require_positive("diverse", self.diverse, allow_zero=True)
-        if self.project is not None:
+        if self.project not in (None, AUTO_PROJECTION):
             check_method(self.project)
         if self.limit is not None:
             require_positive("limit", self.limit)

@@ -22,7 +22,8 @@ from featurelens.atlas.audio import audio_examples, audio_renders, can_render, f
 from featurelens.atlas.layers import layer_info
 from featurelens.atlas.manifest import LayerEntry, Manifest
 from featurelens.atlas.pass_data import LayerPass
-from featurelens.atlas.renders import UnitRenders, images_per_unit, render_plan, render_units, unit_renders
+from featurelens.atlas.renders import UnitRenders, images_per_unit, render_extremes, render_plan, render_units, unit_renders
+from featurelens.atlas.sanity import projection_choice, record_part
 from featurelens.atlas.settings import DISTRIBUTION_SAMPLE, REDUCE, SPATIAL_SCORE, AtlasSettings, data_spec
 from featurelens.capture import LOGIT, probe
 from featurelens.dataset_examples import ExamplesResult, open_source
@@ -247,15 +248,18 @@ class AtlasStore:
     def _write_renders(self, entry: LayerEntry, rendered: list[UnitRenders]) -> None:
         ext = self.manifest.settings["image_format"]
         parts = {}
+        with self.report.timing("render"):
+            extremes = render_extremes(self.model, entry.name, rendered)
         with self.report.timing("writing"):
             for unit in rendered:
                 urls = {}
                 for name, image in unit.named():
                     urls[name] = render_path(entry.name, unit.channel, name, ext)
                     save_picture(image.image, self.folder / urls[name])
-                # the min image minimises -unit: its figures, negated, are the unit's own (and the photos' lowest)
+                # the min image minimises -unit: its figures, negated, are the unit's own (and the photos' lowest);
+                # "extreme" is its peak (trough) as the examples are ranked, to compare with the data's top (bottom) one
                 figures = {kind: {"activation": sign * image.activation, "robust_activation": sign * image.robust_activation,
-                                  "photos": sign * image.natural_max}
+                                  "photos": sign * image.natural_max, "extreme": extremes[unit.channel][kind]}
                            for kind, image, sign in (("max", unit.max, 1.0), ("min", unit.min, -1.0))}
                 figures["max"]["judged"] = {spec: judged.summary() for spec, judged in unit.max.judged.items()}
                 parts[unit.channel] = {"renders": {"max": urls["max"], "min": urls["min"], "diverse": [urls[f"diverse{i}"] for i in range(len(unit.diverse))]},
@@ -289,6 +293,7 @@ class AtlasStore:
             return
         missing = [e for e in entries if e.pass_info is None or not (self.folder / pass_path(e.name)).is_file()]
         passes = self._run_pass(missing, progress) if missing else {}
+        method = self.projection_method() if any(set(e.units) - set(e.examples) for e in entries) else None
         for entry in entries:
             todo = [c for c in entry.units if c not in set(entry.examples)]
             self.report.examples_skipped += len(entry.units) - len(todo)
@@ -300,11 +305,26 @@ class AtlasStore:
             for start in range(0, len(todo), EXAMPLE_CHUNK):
                 chunk = todo[start:start + EXAMPLE_CHUNK]
                 projections = {}
-                if self.settings.project:
+                if method:
                     with self.report.timing("projections"):
-                        projections = example_projections(self.model, result, self.settings.project, batch_size=PROJECTION_BATCH,
+                        projections = example_projections(self.model, result, method, batch_size=PROJECTION_BATCH,
                                                           progress=progress, channels={entry.name: chunk})
                 self._write_examples(entry, result, found, chunk, projections)
+
+    def projection_method(self) -> str | None:
+        """The method the examples' projections use (None: no projections): the settings' method, or with "auto" the
+        one that passes the sanity check best on the model. Every method's score is measured once and kept in the
+        manifest (`projection`), so the whole atlas shows one method."""
+        if not self.settings.project:
+            return None
+        if self.manifest.projection is None or self.manifest.projection.get("requested") != self.settings.project:
+            with self.report.timing("projections"):
+                self.manifest.projection = projection_choice(self.model, self.source(), self.manifest.data, self.settings.project,
+                                                             self.settings.render_size(self.model), self.settings.limit)
+            with self.report.timing("writing"):
+                self.manifest.save(self.folder)
+                self.pages.write_index(self.manifest)
+        return self.manifest.projection["method"]
 
     def _audio_examples(self, entries: list[LayerEntry], progress: ProgressArg) -> None:
         """Clips of the units that have none yet: one audio pass (quick: clips, not images) for their layers."""
@@ -386,7 +406,8 @@ class AtlasStore:
                 for kind in found_examples.values():
                     kind.sort(key=lambda example: example["rank"])
             score = SPATIAL_SCORE if entry.spatial else "value"
-            self._update_records(entry, {c: {"examples": examples[c], "distribution": found.distribution(c, score)} for c in channels})
+            shown = {"projection": record_part(self.manifest.projection)} if self.settings.project and self.manifest.projection else {}
+            self._update_records(entry, {c: {"examples": examples[c], "distribution": found.distribution(c, score), **shown} for c in channels})
             entry.examples = sorted(set(entry.examples) | set(channels))
             self.manifest.save(self.folder)
             self._write_pages(entry, set(channels))

@@ -21,7 +21,7 @@ def atlas(
     size: int = typer.Option(None, "--size", help="Visualization side in pixels (default: auto, the model's input size for units that see the whole input, else 128 px)."),
     k: int = typer.Option(9, "--k", "-k", help="Dataset examples per unit at each end (top-k and bottom-k)."),
     diverse: int = typer.Option(4, "--diverse", help="Images in each unit's diverse set."),
-    project: str = typer.Option("deconvnet", "--project", help="Projection of each top example: deconvnet, guided, gradient or none."),
+    project: str = typer.Option("auto", "--project", help="Projection of each top example: auto (the method that passes the sanity check best on the model), deconvnet, guided, gradient or none."),
     limit: int = typer.Option(None, "--limit", help="Use only the first N entries of the data."),
     seed: int = SeedOption,
     max_batch: int = typer.Option(64, "--max-batch", help="Most images optimised at once (units render together up to this)."),

@@ -147,3 +147,12 @@ def test_an_audio_unit_page_compares_its_render_with_its_own_clips(music_clips, 
         assert f"over time {record['audio_figures'][kind]['extreme']:.3g}" in text
         assert Path(music_clips).name in text and "clip" in text and "photos" not in text
     assert "sanity" not in found.found and json.loads((folder / "atlas.json").read_text())["projection"] is None  # no projections of sound
+
+
+def test_an_atlas_made_with_a_named_method_reopens_under_the_auto_default(fashion, tmp_path) -> None:
+    folder = tmp_path / "atlas"
+    AtlasStore.open(folder, fashion, "fashion-mnist:test", settings=AtlasSettings(steps=8, project="deconvnet"))
+    again = AtlasStore.open(folder, fashion, "fashion-mnist:test", settings=AtlasSettings(steps=8))  # project "auto"
+    assert again.settings.project == "deconvnet"
+    with pytest.raises(fl.FeaturelensError, match="made with project 'deconvnet', not 'guided'"):
+        AtlasStore.open(folder, fashion, "fashion-mnist:test", settings=AtlasSettings(steps=8, project="guided"))

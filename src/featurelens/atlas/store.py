@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -24,7 +24,7 @@ from featurelens.atlas.manifest import LayerEntry, Manifest
 from featurelens.atlas.pass_data import LayerPass
 from featurelens.atlas.renders import UnitRenders, images_per_unit, render_extremes, render_plan, render_units, unit_renders
 from featurelens.atlas.sanity import projection_choice, record_part
-from featurelens.atlas.settings import DISTRIBUTION_SAMPLE, REDUCE, SPATIAL_SCORE, AtlasSettings, data_spec
+from featurelens.atlas.settings import AUTO_PROJECTION, DISTRIBUTION_SAMPLE, REDUCE, SPATIAL_SCORE, AtlasSettings, data_spec
 from featurelens.capture import LOGIT, probe
 from featurelens.dataset_examples import ExamplesResult, open_source
 from featurelens.dataset_examples.checkpoint import save_checkpoint, state_to_resume
@@ -436,6 +436,8 @@ def check_existing(folder: Path, model: LoadedModel, data: str | Path | None, se
     if settings is None:
         return manifest, stored
     settings.check()
+    if settings.project == AUTO_PROJECTION and stored.project not in (None, AUTO_PROJECTION):
+        settings = replace(settings, project=stored.project)  # "auto" (the default) keeps the method an atlas was made with
     wanted = settings.content(model)
     for name, value in stored.content(model).items():
         if wanted[name] != value:

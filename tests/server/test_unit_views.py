@@ -3,6 +3,8 @@ into the atlas folder, so the next visit shows them at once; the views API refus
 
 from __future__ import annotations
 
+import json
+import re
 import time
 
 import httpx
@@ -79,3 +81,52 @@ def test_the_views_copy_the_model_between_live_frames(fashion, tmp_path) -> None
     copied = views.store().model.module
     assert copied is not fashion.module
     assert not any(module._forward_hooks or module._forward_pre_hooks for module in copied.modules())
+
+
+def test_the_live_projection_defaults_to_the_atlas_choice_by_sanity_score(fashion, tmp_path) -> None:
+    from featurelens.atlas.sanity import projection_choice
+    from featurelens.dataset_examples import open_source
+    from featurelens.server import create_app
+    from featurelens.server.app import projection_menu
+
+    from tests.server.conftest import RunningServer
+
+    assert [m["method"] for m in projection_menu(tmp_path / "none")] == ["guided", "deconvnet", "gradient"]  # no atlas yet
+    folder = tmp_path / "atlas"
+    folder.mkdir()
+    choice = projection_choice(fashion, open_source("fashion-mnist:test"), "fashion-mnist:test", "auto", 28, limit=50)
+    (folder / "atlas.json").write_text(json.dumps({"projection": choice}))
+    menu = projection_menu(folder)
+    assert menu[0]["method"] == choice["method"] and len(menu) == 3
+    assert all("sanity" in m["label"] for m in menu)
+    server = RunningServer(create_app(fashion, data="fashion-mnist:test", atlas=folder))
+    try:
+        page = httpx.get(server.url + "/").text
+        options = re.findall(r'<option value="(\w+)">([^<]*sanity[^<]*)</option>', page)
+        assert options[0][0] == choice["method"] and "✓" in options[0][1]
+    finally:
+        server.stop()
+
+
+def test_a_busy_server_says_so_on_the_page_and_a_build_can_be_cancelled(page, fashion, tmp_path) -> None:
+    from featurelens.atlas import AtlasSettings, AtlasStore
+    from featurelens.server import ServerLimits, create_app
+
+    from tests.server.conftest import RunningServer
+
+    folder = tmp_path / "atlas"
+    AtlasStore.open(folder, fashion, "fashion-mnist:test", settings=AtlasSettings(steps=4096, diverse=1, limit=300))  # a long render
+    server = RunningServer(create_app(fashion, data="fashion-mnist:test", atlas=folder, limits=ServerLimits(max_jobs_per_client=1)))
+    try:
+        open_unit(page, server.url, 3)
+        page.click("#unit-build")  # renders and examples: the second job is one more than this client may queue
+        page.wait_for_selector("#unit-views p.error", timeout=30_000)
+        assert "busy: this client has 1 jobs queued or running" in page.text_content("#unit-views p.error")
+        page.wait_for_selector("#unit-views .job button.cancel", timeout=30_000)  # the job that was queued, with its Cancel
+        assert server.app.state.jobs.active()
+        page.click("#unit-views .job button.cancel")
+        page.wait_for_selector("#unit-build", timeout=30_000)  # cancelled: the unit lacks its views again, one click away
+        assert page.locator("#unit-views .job").count() == 0 and not server.app.state.jobs.active()
+        assert page.get_attribute("#unit-views", "data-missing") == "renders,examples"
+    finally:
+        server.stop()

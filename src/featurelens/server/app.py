@@ -21,8 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from featurelens.errors import FeaturelensError
 from featurelens.live import LiveOptions, LiveSession
 from featurelens.models import LoadedModel
+from featurelens.output.atlas_files import MANIFEST, read_json
 from featurelens.output.pages import page_template
 from featurelens.photos import bundled_photos
+from featurelens.projection.rectifiers import METHODS
 from featurelens.server.guard import LOOPBACK_NAMES, AccessPolicy, GuardMiddleware
 from featurelens.server.jobs import Busy, JobRunner
 from featurelens.server.limits import ServerLimits
@@ -46,7 +48,8 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
     views = UnitViews(model, data, folder, jobs, session.lock)
     max_upload_bytes = int(limits.max_upload_mb * (1 << 20))
     uploads = UploadStore(max_upload_bytes, model.audio)
-    defaults = LiveOptions(layer=session.default_layer)
+    methods = projection_menu(folder)
+    defaults = LiveOptions(layer=session.default_layer, method=methods[0]["method"])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -60,7 +63,7 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
     folder.mkdir(parents=True, exist_ok=True)
     app.mount("/atlas", StaticFiles(directory=folder, html=True), name="atlas")
     page = page_template("server/live.html.j2")
-    info = _model_info(model, session, defaults, data, folder, max_upload_bytes)
+    info = _model_info(model, session, defaults, data, folder, max_upload_bytes, methods)
 
     @app.exception_handler(FeaturelensError)
     async def user_mistake(request: Request, err: FeaturelensError) -> JSONResponse:
@@ -134,7 +137,23 @@ def _too_large(uploads: UploadStore) -> JSONResponse:
     return JSONResponse({"error": f"the upload is larger than {limit:g} MB: send a smaller {what}"}, status_code=413)
 
 
-def _model_info(model: LoadedModel, session: LiveSession, defaults: LiveOptions, data: str, atlas: Path, max_upload: int) -> dict:
+def projection_menu(atlas: Path) -> list[dict]:
+    """The live page's projection methods, the default first: the atlas's choice by sanity score, each method labelled
+    with its score when the atlas measured them (`projection.sanity`); guided backprop first when it did not."""
+    found = read_json(atlas / MANIFEST) if (atlas / MANIFEST).is_file() else None
+    projection = found.get("projection") if isinstance(found, dict) and isinstance(found.get("projection"), dict) else {}
+    scores = {s.get("method"): s for s in (projection.get("sanity") or {}).get("scores", []) if isinstance(s, dict)}
+    chosen = projection.get("method") if projection.get("method") in METHODS else "guided"
+    menu = []
+    for method in sorted(METHODS, key=lambda m: m != chosen):
+        score = scores.get(method, {}).get("score")
+        verdict = "" if not isinstance(score, (int, float)) else f" — sanity {score:.2f} {'✓' if scores[method].get('passes') else '✗ fails the check'}"
+        menu.append({"method": method, "label": method + verdict})
+    return menu
+
+
+def _model_info(model: LoadedModel, session: LiveSession, defaults: LiveOptions, data: str, atlas: Path, max_upload: int,
+                methods: list[dict]) -> dict:
     """What the page needs to know: the model, its layers with spatial maps, the defaults."""
     return {
         "model": model.spec,
@@ -143,7 +162,8 @@ def _model_info(model: LoadedModel, session: LiveSession, defaults: LiveOptions,
         "layers": [{"name": name, "shape": list(session.shapes[name])} for name in session.grid_layers],
         "default_layer": defaults.layer,
         "classes": session.has_classes,
-        "methods": ["guided", "deconvnet", "gradient"],
+        "methods": methods,
+        "default_method": defaults.method,
         "data": data,
         "atlas": str(atlas),
         "photos": len(bundled_photos()),

@@ -3,7 +3,7 @@
 "use strict";
 
 const state = {
-  ws: null, options: { layer: info.default_layer, unit: null, method: "guided", classes: info.classes, why: info.classes },
+  ws: null, options: { layer: info.default_layer, unit: null, method: info.default_method, classes: info.classes, why: info.classes },
   source: null, stillDirty: false, sent: 0, received: 0, dropped: 0, times: [], gridImage: null, fpsShown: 0, overlayShown: false,
   reader: null, pending: null, encoding: false, encoded: null,  // the camera: its track's reader, newest frame, JPEG
   chosen: 0, label: "",  // sources chosen so far (a late-loading still yields to a later choice); the source's name

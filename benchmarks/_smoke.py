@@ -15,7 +15,8 @@ SECONDS = 1.0  # a timing window in smoke mode
 
 def parse_args(parser: argparse.ArgumentParser, smoke: dict) -> argparse.Namespace:
     """Add `--smoke` to `parser` and parse: with it, `smoke` replaces the defaults (explicit flags still win)."""
-    sizes = ", ".join(f"--{name.replace('_', '-')} {value}" for name, value in smoke.items())
+    sizes = ", ".join(f"--{name.replace('_', '-')} {' '.join(map(str, value)) if isinstance(value, list) else value}"
+                      for name, value in smoke.items())
     parser.add_argument("--smoke", action="store_true",
                         help=f"tiny run that checks the benchmark works, figures meaningless (as {sizes})")
     args = parser.parse_args()

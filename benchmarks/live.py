@@ -133,12 +133,12 @@ def main() -> None:
     token = new_token()  # as `featurelens serve` runs: the token, Host and Origin checks on
     server = RunningServer(create_app(model, token=token), token)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); efficientnet-lite0 at 224 px", flush=True)
-    layer = default_layer(server)  # the benchmark follows the page's default
+    default = default_layer(server)  # the benchmark follows the page's default
     settings = [setting for key, setting in zip(SETTINGS, [
-        (f"grid, default layer {layer}", layer, False, None),
+        (f"grid, default layer {default}", default, False, None),
         (f"grid, deepest block {DEEPEST}", DEEPEST, False, None),
-        (f"grid + top classes + why, {layer}", layer, True, None),
-        (f"grid + live projection (guided) of {layer}:{PROJECTED_UNIT}", layer, False, PROJECTED_UNIT),
+        (f"grid + top classes + why, {default}", default, True, None),
+        (f"grid + live projection (guided) of {default}:{PROJECTED_UNIT}", default, False, PROJECTED_UNIT),
     ]) if key in args.settings]
     _, capacity = parallel_capacity(min(args.window, SECONDS))
     print(f"machine: two one-thread processes together run {capacity:.2f}× one alone (2.00: two real cores; the browser "

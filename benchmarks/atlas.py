@@ -12,7 +12,7 @@ top and bottom 9, deconvnet projections of the top ones. Phases and their raw co
   writing      pictures, unit records, manifest and pages: seconds, and the site's bytes and files.
 
 Usage:
-  PYTHONPATH=benchmarks python benchmarks/atlas.py [--threads 1] [--steps 256] [--units 16] [--raw-steps 6]
+  PYTHONPATH=benchmarks python benchmarks/atlas.py [--threads 1] [--steps 256] [--units 16] [--raw-steps 6] [--layers 4] [--size N] [--smoke]
 """
 
 from __future__ import annotations
@@ -29,18 +29,20 @@ from featurelens.atlas.renders import images_per_unit, render_plan
 from featurelens.dataset_examples import collect_examples, open_source
 from featurelens.rendering import RenderSettings
 
+from _smoke import parse_args
 from examples import raw_projection_seconds, raw_seconds
 from render import raw_cost_per_step
 
 LAYERS = ["_blocks.4", "_blocks.8", "_blocks.12", "_blocks.15"]
+SMOKE = {"steps": 2, "units": 1, "raw_steps": 1, "layers": 2, "size": 64}
 
 
-def render_batches(model, units: int, settings: fl.AtlasSettings) -> list[tuple[str, list[str]]]:
+def render_batches(model, layers: list[str], units: int, settings: fl.AtlasSettings) -> list[tuple[str, list[str]]]:
     """(layer, unit expression of every image) of each optimisation batch the atlas runs."""
     chunk = max(1, settings.max_batch // images_per_unit(settings.diverse))
     render_settings = RenderSettings(size=settings.render_size(model), steps=settings.steps)
     batches = []
-    for layer in LAYERS:
+    for layer in layers:
         for start in range(0, units, chunk):
             channels = list(range(start, min(start + chunk, units)))
             plan = render_plan(model, layer, channels, True, render_settings, settings.diverse)
@@ -59,13 +61,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=256)
     parser.add_argument("--units", type=int, default=16)
     parser.add_argument("--raw-steps", type=int, default=6, help="steps timed per batch for the raw render cost")
-    args = parser.parse_args()
+    parser.add_argument("--layers", type=int, default=len(LAYERS), help=f"the first N of {', '.join(LAYERS)}")
+    parser.add_argument("--size", type=int, default=None, help="render side in pixels (default: the atlas's own, 128 here)")
+    args = parse_args(parser, SMOKE)
     torch.set_num_threads(args.threads)
     model = fl.load_model("efficientnet-lite0")
-    settings = fl.AtlasSettings(units=args.units, steps=args.steps)
+    layers = LAYERS[: args.layers]
+    settings = fl.AtlasSettings(units=args.units, steps=args.steps, size=args.size)
     size = settings.render_size(model)
-    batches = render_batches(model, args.units, settings)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); efficientnet-lite0, {', '.join(LAYERS)} × {args.units} units, "
+    batches = render_batches(model, layers, args.units, settings)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); efficientnet-lite0, {', '.join(layers)} × {args.units} units, "
           f"{args.steps} steps at {size} px, {images_per_unit(settings.diverse)} images a unit in {len(batches)} batches "
           f"({', '.join(str(len(images)) for _, images in batches[:2])} images), examples from photos", flush=True)
 
@@ -74,7 +79,7 @@ def main() -> None:
     raw_fast = raw_render_seconds(model, batches, size, args.steps, args.raw_steps, channels_last=True)
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        result = fl.atlas(model, "photos", LAYERS, args.units, steps=args.steps, out=Path(tmp) / "atlas")
+        result = fl.atlas(model, "photos", layers, args.units, steps=args.steps, size=args.size, out=Path(tmp) / "atlas")
         wall = time.perf_counter() - started
         summary = result.summary()
     raw_plain = (raw_plain + raw_render_seconds(model, batches, size, args.steps, args.raw_steps, channels_last=False)) / 2
@@ -82,16 +87,16 @@ def main() -> None:
 
     source = open_source("photos")
     images = torch.stack([source.image(i, 3, model.input_size) for i in range(len(source))])
-    raw_forward = min(raw_seconds(model, images, LAYERS[-1], 64) for _ in range(3))
-    examples = collect_examples(model, "photos", LAYERS, k=9)
-    rows = [row for row in examples.examples({layer: range(args.units) for layer in LAYERS}) if row.kind == "max"]
+    raw_forward = min(raw_seconds(model, images, layers[-1], 64) for _ in range(3))
+    examples = collect_examples(model, "photos", layers, k=9)
+    rows = [row for row in examples.examples({layer: range(args.units) for layer in layers}) if row.kind == "max"]
     raw_projections = raw_projection_seconds(model, examples, rows, 16)
 
     seconds = summary["seconds"]
     print(f"atlas: {wall:.1f} s wall ({seconds['total']:.1f} s in the job); built {summary['built']}", flush=True)
     print(f"  render       {seconds['render']:8.1f} s   raw fwd+bwd {raw_plain:8.1f} s default layout → {seconds['render'] / raw_plain:.2f}×; "
           f"{raw_fast:.1f} s channels-last → {seconds['render'] / raw_fast:.2f}×")
-    print(f"  examples     {seconds['examples']:8.1f} s   raw forward of the {len(images)} photos to {LAYERS[-1]} {raw_forward:.2f} s "
+    print(f"  examples     {seconds['examples']:8.1f} s   raw forward of the {len(images)} photos to {layers[-1]} {raw_forward:.2f} s "
           f"→ {seconds['examples'] / raw_forward:.2f}×")
     print(f"  projections  {seconds['projections']:8.1f} s   raw fwd+bwd of {len(rows)} passes {raw_projections:.1f} s "
           f"→ {seconds['projections'] / raw_projections:.2f}×")

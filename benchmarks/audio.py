@@ -12,7 +12,7 @@ Reports, in one run:
     the raw forward waveform → conv3 on clips already in memory (target ≥ 0.9×).
 
 Usage:
-  python benchmarks/audio.py [--threads 1] [--clips 400] [--epochs 2] [--batch-size 64] [--repeats 3]
+  PYTHONPATH=benchmarks python benchmarks/audio.py [--threads 1] [--clips 400] [--epochs 2] [--batch-size 64] [--repeats 3] [--listeners 1000] [--smoke]
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from featurelens.audio.listeners import simulate_listeners
 from featurelens.audio.network import load_music_cnn
 from featurelens.audio.train import train_music_cnn
 from featurelens.capture import ActivationCapture
+
+from _smoke import parse_args
 
 
 def best_rate(work, items: int, repeats: int) -> float:
@@ -68,6 +70,9 @@ def examples_against_raw(folder: Path, waveforms: torch.Tensor, batch_size: int,
             "median": ratios[len(ratios) // 2], "cpu": min(cpu["raw"][1:]) / min(cpu["examples"][1:])}
 
 
+SMOKE = {"clips": 8, "epochs": 1, "batch_size": 8, "repeats": 1, "listeners": 50}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1)
@@ -75,7 +80,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    parser.add_argument("--listeners", type=int, default=1000, help="simulated listeners whose plays give the training targets")
+    args = parse_args(parser, SMOKE)
     torch.set_num_threads(args.threads)
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -94,7 +100,7 @@ def main() -> None:
         waveforms = torch.from_numpy(read_clips(folder, labels))
         against = examples_against_raw(folder, waveforms, args.batch_size, 2 * args.repeats + 1)
     log_mels = log_mels_of(waveforms, model.frontend)
-    plays = simulate_listeners(labels, listeners=1000, seed=0).plays
+    plays = simulate_listeners(labels, listeners=args.listeners, seed=0).plays
     targets = torch.from_numpy(factorize(plays, factors=model.factors).item_factors)
     result = train_music_cnn(log_mels, targets, epochs=args.epochs, batch_size=64)
     per_epoch = min(result.epoch_seconds)

@@ -16,7 +16,7 @@ torch-dreams needs torchvision, which here only works in a separate venv with th
 the path (PYTHONPATH=src). Without torch-dreams the featurelens rows are still measured.
 
 Usage:
-  PYTHONPATH=src /tmp/bench-venv/bin/python benchmarks/dream.py [--threads 2] [--repeats 2]
+  PYTHONPATH=src:benchmarks /tmp/bench-venv/bin/python benchmarks/dream.py [--threads 2] [--repeats 2] [--size 512] [--octaves 4] [--steps 40] [--smoke]
 """
 
 from __future__ import annotations
@@ -31,14 +31,15 @@ from featurelens.deepdream import dream
 from featurelens.images import center_square
 from featurelens.photos import bundled_photos
 
+from _smoke import parse_args
+
 LAYER = "_blocks.8"
-SIZE = 512
 
 
-def photo_tensor() -> torch.Tensor:
+def photo_tensor(size: int) -> torch.Tensor:
     import numpy as np
 
-    array = np.asarray(center_square(bundled_photos()[2], SIZE), dtype=np.float32) / 255
+    array = np.asarray(center_square(bundled_photos()[2], size), dtype=np.float32) / 255
     return torch.from_numpy(array).permute(2, 0, 1)[None]
 
 
@@ -77,21 +78,31 @@ def _objective(model, image: torch.Tensor) -> float:
     return float(capture_activations(model.module, model.normalize(image), [LAYER])[LAYER].pow(2).mean())
 
 
+SMOKE = {"threads": 1, "repeats": 1, "size": 96, "octaves": 2, "steps": 4}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
-    args = parser.parse_args()
+    parser.add_argument("--size", type=int, default=512, help="side of the photo in pixels")
+    parser.add_argument("--octaves", type=int, default=4, help="octaves of the default featurelens row")
+    parser.add_argument("--steps", type=int, default=40, help="full-size steps of the other rows; octaves × steps/octaves in the first")
+    args = parse_args(parser, SMOKE)
     torch.set_num_threads(args.threads)
     model = load_model("efficientnet-lite0")
-    photo = photo_tensor()
-    dream(model, photo[:, :, :128, :128], objective=LAYER, octaves=1, steps=1)  # warm-up
-    rows: dict[str, list] = {"featurelens dream, 4 octaves × 10 steps": [], "featurelens dream, 1 octave × 40 steps": [], "torch-dreams render, 40 iterations": []}
+    photo = photo_tensor(args.size)
+    dream(model, photo[:, :, :64, :64], objective=LAYER, octaves=1, steps=1)  # warm-up
+    per_octave = max(1, args.steps // args.octaves)
+    octaves = f"featurelens dream, {args.octaves} octaves × {per_octave} steps"
+    single = f"featurelens dream, 1 octave × {args.steps} steps"
+    peer = f"torch-dreams render, {args.steps} iterations"
+    rows: dict[str, list] = {octaves: [], single: [], peer: []}
     for _ in range(args.repeats):
-        rows["featurelens dream, 4 octaves × 10 steps"].append(time_featurelens(model, photo, 4, 10))
-        rows["featurelens dream, 1 octave × 40 steps"].append(time_featurelens(model, photo, 1, 40))
-        rows["torch-dreams render, 40 iterations"].append(time_torch_dreams(model, photo, 40))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {SIZE}×{SIZE} coffee photo, {LAYER}, best of {args.repeats}\n")
+        rows[octaves].append(time_featurelens(model, photo, args.octaves, per_octave))
+        rows[single].append(time_featurelens(model, photo, 1, args.steps))
+        rows[peer].append(time_torch_dreams(model, photo, args.steps))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.size}×{args.size} coffee photo, {LAYER}, best of {args.repeats}\n")
     print("| run | seconds | objective final/initial |")
     print("|---|---|---|")
     for name, results in rows.items():

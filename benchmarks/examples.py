@@ -20,8 +20,8 @@ passes batched (each example's input to its layer, plain gradient of its unit), 
 of live tensors while projecting (a dispatch-mode meter) and the process's resident-memory peak.
 
 Usage:
-  python benchmarks/examples.py [--threads N] [--batch-size 64] [--repeats 3] [--chunks 6] [--photos 306]
-  python benchmarks/examples.py --only projections [--projection-batch 16]
+  PYTHONPATH=benchmarks python benchmarks/examples.py [--threads N] [--batch-size 64] [--repeats 3] [--chunks 6] [--photos 306] [--smoke]
+  PYTHONPATH=benchmarks python benchmarks/examples.py --only projections [--projection-batch 16] [--projection-units N]
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ from featurelens.dataset_examples import collect_examples
 from featurelens.dataset_examples.sources import open_source
 from featurelens.output.examples_files import write_examples
 from featurelens.photos import bundled_photos
+
+from _smoke import parse_args
 
 FASHION_LAYERS = ["conv1", "conv2", "conv3"]
 LITE_LAYERS = ["_blocks.4", "_blocks.10", "_blocks.15"]
@@ -142,17 +144,20 @@ def raw_projection_seconds(model, result, rows, batch_size: int) -> float:
     return time.perf_counter() - start
 
 
-def projections(batch_size: int, repeats: int) -> None:
-    """(c): projections of every top-9 example against the raw forward+backward cost of as many passes."""
+def projections(batch_size: int, repeats: int, units: int | None) -> None:
+    """(c): projections of every top-9 example (of the first `units` channels of each layer; None: all) against the raw
+    forward+backward cost of as many passes."""
     lite = load_model("efficientnet-lite0")
-    result = collect_examples(lite, "photos", ["_blocks.4", "_blocks.12"], k=9)
-    rows = [row for row in result.examples() if row.kind == "max"]
+    layers = ["_blocks.4", "_blocks.12"]
+    result = collect_examples(lite, "photos", layers, k=9)
+    channels = None if units is None else {layer: range(units) for layer in layers}
+    rows = [row for row in result.examples(channels) if row.kind == "max"]
     ours, raws, peaks, resident = [], [], [], 0.0
     for _ in range(repeats):
         meter = LiveTensorBytes()
         start = time.perf_counter()
         with meter:
-            found = example_projections(lite, result, "deconvnet", batch_size=batch_size)
+            found = example_projections(lite, result, "deconvnet", batch_size=batch_size, channels=channels)
         ours.append(time.perf_counter() - start)
         peaks.append(meter.peak)
         resident = resident or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # before any raw pass ran
@@ -160,12 +165,15 @@ def projections(batch_size: int, repeats: int) -> None:
         raws.append(raw_projection_seconds(lite, result, rows, batch_size))
     best = min(range(repeats), key=lambda i: ours[i] / raws[i])
     print(
-        f"projections of {len(rows)} top examples (17 photos, _blocks.4,_blocks.12, deconvnet, batch {batch_size}): "
+        f"projections of {len(rows)} top examples (17 photos, {','.join(layers)}, deconvnet, batch {batch_size}): "
         f"{ours[best]:.1f} s against {raws[best]:.1f} s raw forward+backward → ratio {ours[best] / raws[best]:.2f} "
         f"(per repeat {', '.join(f'{o / r:.2f}' for o, r in zip(ours, raws))}); peak live tensors "
         f"{max(peaks) / 2**30:.2f} GiB; process peak resident (pass + projections, before the raw passes) {resident:.2f} GiB",
         flush=True,
     )
+
+
+SMOKE = {"threads": 1, "layers": 1, "batch_size": 16, "repeats": 1, "photos": 12, "chunks": 2, "fashion_images": 256, "projection_units": 1}
 
 
 def main() -> None:
@@ -178,7 +186,10 @@ def main() -> None:
     parser.add_argument("--skip", choices=["fashion", "photos", "projections"], action="append", default=[])
     parser.add_argument("--only", choices=["fashion", "photos", "projections"], default=None)
     parser.add_argument("--projection-batch", type=int, default=16)
-    args = parser.parse_args()
+    parser.add_argument("--projection-units", type=int, default=None, help="project the examples of the first N channels of each layer (default: all)")
+    parser.add_argument("--layers", type=int, default=None, help="only the first N layers of the fashion and photo workloads (default: all)")
+    parser.add_argument("--fashion-images", type=int, default=60_000, help="the first N images of the Fashion-MNIST training set")
+    args = parse_args(parser, SMOKE)
     workloads = [args.only] if args.only else [w for w in ("fashion", "photos", "projections") if w not in args.skip]
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -188,17 +199,19 @@ def main() -> None:
         if "fashion" in workloads:
             fashion = load_model("fashion-cnn")
             train, _ = load_fashion_mnist("train")
-            compare("fashion-mnist:train / fashion-cnn / conv1,conv2,conv3", fashion, "fashion-mnist:train",
-                    train[:, None].float() / 255, FASHION_LAYERS, args.batch_size, args.repeats, args.chunks, tmp / "out-fashion")
+            train = train[: args.fashion_images]
+            compare(f"fashion-mnist:train / fashion-cnn / {','.join(FASHION_LAYERS[: args.layers])}", fashion, "fashion-mnist:train",
+                    train[:, None].float() / 255, FASHION_LAYERS[: args.layers], args.batch_size, args.repeats, args.chunks, tmp / "out-fashion")
         if "photos" in workloads:
             lite = load_model("efficientnet-lite0")
             folder = photo_folder(tmp / "photos", args.photos)
             source = open_source(folder)
             decoded = torch.stack([source.image(i, 3, 224) for i in range(len(source))])
-            compare(f"photo folder 224 px / efficientnet-lite0 / {','.join(LITE_LAYERS)}", lite, folder,
-                    decoded, LITE_LAYERS, args.batch_size, args.repeats, min(args.chunks, 3), tmp / "out-photos")
+            layers = LITE_LAYERS[: args.layers]
+            compare(f"photo folder 224 px / efficientnet-lite0 / {','.join(layers)}", lite, folder,
+                    decoded, layers, args.batch_size, args.repeats, min(args.chunks, 3), tmp / "out-photos")
         if "projections" in workloads:
-            projections(args.projection_batch, min(args.repeats, 2))
+            projections(args.projection_batch, min(args.repeats, 2), args.projection_units)
 
 
 if __name__ == "__main__":

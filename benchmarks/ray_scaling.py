@@ -16,7 +16,8 @@ First, the machine's own parallel capacity (benchmarks/_machine.py): two workers
 two one-thread processes of plain matrix products do together.
 
 Usage:
-  PYTHONPATH=benchmarks python benchmarks/ray_scaling.py [--photos 384] [--repeats 3] [--steps 32] [--only examples|render]
+  PYTHONPATH=benchmarks python benchmarks/ray_scaling.py [--photos 384] [--repeats 3] [--steps 32] [--units 32] [--size 128]
+      [--max-batch 16] [--only examples|render] [--smoke]
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _smoke import SECONDS as SMOKE_SECONDS, parse_args  # noqa: E402
 from examples import photo_folder  # noqa: E402  (the same 224 px crops as the examples benchmark)
 
 import featurelens.dataset_examples.on_ray as examples_on_ray  # noqa: E402
@@ -41,7 +43,7 @@ from featurelens.dataset_examples import ExamplesSettings, plan_examples  # noqa
 from featurelens.rendering import RenderSettings, plan_render  # noqa: E402
 
 LAYERS = ["_blocks.4", "_blocks.10", "_blocks.15"]
-UNITS = "_blocks.8:0..31"
+RENDERED_LAYER = "_blocks.8"
 
 
 class MergeClock:
@@ -103,9 +105,10 @@ def examples_rounds(model, folder: Path, count: int, repeats: int) -> None:
           f"(median {100 * statistics.median(merge_share):.2f} %)", flush=True)
 
 
-def render_rounds(model, steps: int, repeats: int) -> None:
+def render_rounds(model, steps: int, repeats: int, units: int, size: int, max_batch: int) -> None:
     def plan(engine: str, workers: int | None):
-        return plan_render(model, UNITS, RenderSettings(size=128, steps=steps, max_batch=16, seed=0, engine=engine, workers=workers))
+        settings = RenderSettings(size=size, steps=steps, max_batch=max_batch, seed=0, engine=engine, workers=workers)
+        return plan_render(model, f"{RENDERED_LAYER}:0..{units - 1}", settings)
 
     reference = plan("local", None).run().images
     started = time.perf_counter()
@@ -120,23 +123,30 @@ def render_rounds(model, steps: int, repeats: int) -> None:
             result = job.run()
             times[engine].append(time.perf_counter() - started)
             assert np.array_equal(result.images, reference), f"{engine}: the images differ from the local ones"
-    report(f"render (32 units of _blocks.8, 128 px, {steps} steps, batches of 16)", "units", 32, times)
+    report(f"render ({units} units of {RENDERED_LAYER}, {size} px, {steps} steps, batches of {max_batch})", "units", units, times)
+
+
+SMOKE = {"photos": 8, "repeats": 1, "steps": 2, "units": 4, "size": 64, "max_batch": 2, "window": SMOKE_SECONDS}
 
 
 def main() -> None:
+    from _machine import SECONDS, parallel_capacity
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=384)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=32)
+    parser.add_argument("--units", type=int, default=32, help=f"render: the first N channels of {RENDERED_LAYER}")
+    parser.add_argument("--size", type=int, default=128, help="render: side in pixels")
+    parser.add_argument("--max-batch", type=int, default=16, help="render: units in one optimisation batch")
+    parser.add_argument("--window", type=float, default=SECONDS, help="seconds of each rate timed for the machine's capacity")
     parser.add_argument("--only", choices=["examples", "render"])
-    args = parser.parse_args()
+    args = parse_args(parser, SMOKE)
     torch.set_num_threads(1)
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     import ray
 
-    from _machine import parallel_capacity
-
-    _, capacity = parallel_capacity()
+    _, capacity = parallel_capacity(args.window)
     print(f"machine: two one-thread processes together run {capacity:.2f}× one alone (2.00: two real cores; "
           f"2 workers cannot beat this)", flush=True)
 
@@ -149,7 +159,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as scratch:
             examples_rounds(model, photo_folder(Path(scratch), args.photos), args.photos, args.repeats)
     if args.only != "examples":
-        render_rounds(model, args.steps, args.repeats)
+        render_rounds(model, args.steps, args.repeats, args.units, args.size, args.max_batch)
     ray.shutdown()
 
 

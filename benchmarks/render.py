@@ -13,8 +13,10 @@
   --lucent-units channels, and the fewest featurelens steps (a ladder of step counts) that reach it,
   with the seconds each takes per unit.
 
+Without Lucent, its rows are skipped (one line says so); --mode quality then has nothing to compare with.
+
 Usage (see RESULTS.md for the install line of the peer):
-  PYTHONPATH=/tmp/bench-lib:benchmarks python benchmarks/render.py [--mode speed|transfer|quality] [--steps 512] [--lucent-units 4] [--threads 1]
+  PYTHONPATH=/tmp/bench-lib:benchmarks python benchmarks/render.py [--mode speed|transfer|quality] [--steps 512] [--lucent-units 4] [--threads 1] [--smoke]
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 import torch
 
 import featurelens as fl
+from _smoke import missing_peer, parse_args
 from featurelens.capture import ActivationCapture
 from featurelens.images import resize_square
 from featurelens.rendering import judge_images
@@ -36,6 +39,7 @@ from featurelens.units import expression_value, parse_units
 CLASSES = ("Egyptian cat", "espresso", "goldfish", "flamingo", "balloon", "strawberry", "volcano", "monarch")
 JUDGES = ("efficientnet-lite1", "efficientnet-lite2")
 QUALITY_LADDER = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+LUCENT_INSTALL = "see benchmarks/RESULTS.md for its install line"
 
 
 def raw_cost_per_step(model, units, size, steps, channels_last: bool) -> float:
@@ -114,14 +118,17 @@ def judged(model, images, units, judges) -> tuple[float, float, list[float]]:
 def transfer(model, args) -> None:
     """Class visualizations of CLASSES with each renderer's defaults, judged by other models."""
     judges = [fl.load_model(spec) for spec in JUDGES]
-    units = [f"logit:{model.class_index(name)}" for name in CLASSES]
+    units = [f"logit:{model.class_index(name)}" for name in CLASSES[: args.classes]]
     print(f"threads={args.threads} model=efficientnet-lite0 classes={len(units)} steps={args.steps} seed=0 judges={','.join(JUDGES)}")
     rows = []
-    for label, size in (("featurelens defaults (size auto)", "auto"), ("featurelens --size 224", 224), ("featurelens --size 128", 128)):
+    sizes = (("featurelens defaults (size auto)", "auto"), ("featurelens --size 224", 224), ("featurelens --size 128", 128))
+    for label, size in sizes[: args.transfer_sizes]:
         result = fl.render(model, units, size=size, steps=args.steps, seed=0)
         images = [u.image for u in result.units]
         rows.append((label, result.seconds / len(units), *judged(model, images, units, judges), images[0].shape[0]))
-    if args.lucent_units:
+    if args.lucent_units and (missing := missing_peer("lucent", LUCENT_INSTALL)):
+        print(missing)
+    elif args.lucent_units:
         rendered = [lucent_render(model, unit, 128, args.steps) for unit in units]
         images = [image for image, _ in rendered]
         rows.append(("Lucent defaults (128 px, upsampled to 224)", statistics.mean(t for _, t in rendered), *judged(model, images, units, judges), 128))
@@ -133,18 +140,21 @@ def transfer(model, args) -> None:
 
 def time_to_quality(model, args) -> None:
     """Fewest featurelens steps reaching the activation Lucent reaches in 512 steps on the same channels."""
+    if missing := missing_peer("lucent", LUCENT_INSTALL):
+        print(f"{missing}: --mode quality measures against Lucent, nothing to do")
+        return
     units = [f"{args.layer}:{c}" for c in range(args.units)]
     compared = units[: args.lucent_units]
-    lucent = [lucent_render(model, unit, 128, 512) for unit in compared]
+    lucent = [lucent_render(model, unit, 128, args.lucent_steps) for unit in compared]
     lucent_seconds = statistics.mean(t for _, t in lucent)
     # Measured the same way for both: the channel mean on the final uint8 image, at its own size and shown at 224.
     lucent_native = statistics.mean(channel_activation(model, image, u) for (image, _), u in zip(lucent, compared))
     lucent_224 = statistics.mean(channel_activation(model, image, u, 224) for (image, _), u in zip(lucent, compared))
     print(f"threads={args.threads} model=efficientnet-lite0 units={compared[0]}..{compared[-1]} (featurelens renders all {len(units)} in one batch)")
-    print(f"lucent 512 steps: {lucent_seconds:.1f} s/unit, activation {lucent_native:.2f} at its own 128 px, {lucent_224:.2f} shown at 224")
+    print(f"lucent {args.lucent_steps} steps: {lucent_seconds:.1f} s/unit, activation {lucent_native:.2f} at its own 128 px, {lucent_224:.2f} shown at 224")
     print("| featurelens steps | s/unit | activation (128 px) | shown at 224 | reaches Lucent's | Lucent s/unit ÷ featurelens s/unit |")
     print("|---|---|---|---|---|---|")
-    for steps in QUALITY_LADDER:
+    for steps in [s for s in QUALITY_LADDER if s <= args.lucent_steps] or [args.lucent_steps]:
         result = fl.render(model, units, steps=steps, seed=0)
         per_unit = result.seconds / len(units)
         images = [u.image for u in result.units[: len(compared)]]
@@ -154,6 +164,9 @@ def time_to_quality(model, args) -> None:
         print(f"| {steps} | {per_unit:.2f} | {native:.2f} | {shown:.2f} | {'yes' if reached else 'no'} | {lucent_seconds / per_unit:.1f}× |")
         if reached:
             break
+
+
+SMOKE = {"units": 2, "size": 64, "steps": 3, "raw_steps": 2, "lucent_units": 1, "classes": 1, "transfer_sizes": 1, "lucent_steps": 16}
 
 
 def main() -> None:
@@ -166,7 +179,10 @@ def main() -> None:
     parser.add_argument("--lucent-units", type=int, default=4, help="how many of the units Lucent renders (0 to skip)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--mode", choices=("speed", "transfer", "quality"), default="speed")
-    args = parser.parse_args()
+    parser.add_argument("--classes", type=int, default=len(CLASSES), help="--mode transfer: how many of the classes")
+    parser.add_argument("--transfer-sizes", type=int, default=3, help="--mode transfer: how many featurelens rows (auto, 224, 128)")
+    parser.add_argument("--lucent-steps", type=int, default=512, help="--mode quality: Lucent's steps (the ladder stops there)")
+    args = parse_args(parser, SMOKE)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = fl.load_model("efficientnet-lite0")
@@ -192,7 +208,9 @@ def main() -> None:
     ours_acts = [u.activation for u in ours.units]
     print(f"featurelens activation: median {statistics.median(ours_acts):.2f}, natural-photo max median {statistics.median(u.natural_max for u in ours.units):.2f}")
 
-    if args.lucent_units:
+    if args.lucent_units and (missing := missing_peer("lucent", LUCENT_INSTALL)):
+        print(missing)
+    elif args.lucent_units:
         compared = units[: args.lucent_units]
         lucent_seconds, lucent_acts = [], []
         for unit in compared:

@@ -5,25 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from featurelens.data.fashion_mnist import load_fashion_mnist
 from featurelens.dataset_examples import collect_examples
 
+from tests.dataset_examples.conftest import fashion_files
 from tests.test_images import bomb
 
 
 @pytest.fixture(scope="module")
 def folder_with_a_bomb(tmp_path_factory) -> Path:
     """Ten Fashion-MNIST images and, between them, a 20 kB PNG of 13000 × 13000 pixels."""
-    if not Path("/usr/share/datasets/fashion-mnist").is_dir():
-        pytest.skip("apt-get install dataset-fashion-mnist")
-    root = tmp_path_factory.mktemp("with-bomb")
-    images, _ = load_fashion_mnist("test")
-    for i in range(10):
-        Image.fromarray(np.asarray(images[i])).save(root / f"{i:02d}.png")
+    root = fashion_files(tmp_path_factory.mktemp("with-bomb"), 10, lambda i: f"{i:02d}.png")
     (root / "05-bomb.png").write_bytes(bomb())
     return root
 

@@ -7,19 +7,18 @@ import os
 import signal
 from pathlib import Path
 
-import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
-from PIL import Image
 
-from featurelens.data.fashion_mnist import load_fashion_mnist
 from featurelens.dataset_examples import ExamplesSettings, collect_examples, load_checkpoint, plan_examples
 from featurelens.dataset_examples.on_ray import examples_stream
 from featurelens.dataset_examples.run import plan_pass, run_pass
 from featurelens.engine import Engine
 from featurelens.errors import FeaturelensError
 from featurelens.output.examples_files import write_table
+
+from tests.dataset_examples.conftest import fashion_files
 
 DATA = "fashion-mnist:test"
 LAYERS = ["conv2", "conv3"]
@@ -121,14 +120,7 @@ def test_an_interrupted_driver_resumes_from_the_merged_shards(ray_local, fashion
 @pytest.fixture(scope="module")
 def folder_with_bad_files(tmp_path_factory) -> Path:
     """40 Fashion-MNIST images as PNG and JPEG in two subfolders, plus an empty file and a file that is not an image."""
-    if not Path("/usr/share/datasets/fashion-mnist").is_dir():
-        pytest.skip("apt-get install dataset-fashion-mnist")
-    root = tmp_path_factory.mktemp("shirts")
-    images, _ = load_fashion_mnist("test")
-    for i in range(40):
-        folder = root / ("a" if i < 25 else "b")
-        folder.mkdir(exist_ok=True)
-        Image.fromarray(np.asarray(images[i])).save(folder / f"{i:03d}.{'png' if i % 3 else 'jpg'}")
+    root = fashion_files(tmp_path_factory.mktemp("shirts"), 40, lambda i: f"{'a' if i < 25 else 'b'}/{i:03d}.{'png' if i % 3 else 'jpg'}")
     (root / "a" / "010x.png").write_bytes(b"")
     (root / "b" / "030x.jpg").write_bytes(b"not a picture")
     return root

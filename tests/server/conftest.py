@@ -16,6 +16,7 @@ from featurelens.atlas import AtlasSettings, AtlasStore
 from featurelens.data import fashion_mnist
 from featurelens.photos import bundled_photos
 from featurelens.server import create_app
+from featurelens.server.serve import UVICORN_OPTIONS
 
 from tests.conftest import CHROMIUM, CHROMIUM_FLAGS
 
@@ -34,7 +35,7 @@ class RunningServer:
     def __init__(self, app, token: str | None = None) -> None:
         self.app, self.token = app, token
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", ws_ping_interval=None))
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, ws_ping_interval=None, **UVICORN_OPTIONS))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.time() + 30

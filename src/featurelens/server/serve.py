@@ -20,6 +20,9 @@ from featurelens.server.unit_views import default_atlas_folder
 
 LOCAL = "127.0.0.1"
 SHUTDOWN_SECONDS = 5  # Ctrl-C: open connections get this long before they are cut
+# How uvicorn runs the app. No per-message deflate on the live socket: zlib on every answer (the maps, 20–100 kB) cost
+# the event loop ~5 ms a frame, more than half the model's own time, and frames (JPEG) do not compress anyway.
+UVICORN_OPTIONS = {"log_level": "warning", "timeout_graceful_shutdown": SHUTDOWN_SECONDS, "ws_per_message_deflate": False}
 
 
 @dataclass
@@ -65,7 +68,7 @@ class ServePlan:
 
         app = create_app(self.model, data=self.data, atlas=self.atlas, token=self.token,
                          hosts=allowed_hosts_for(self.host, self.allow_hosts), limits=self.limits)
-        uvicorn.run(app, host=self.host, port=self.port, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_SECONDS)
+        uvicorn.run(app, host=self.host, port=self.port, **UVICORN_OPTIONS)
 
 
 def plan_serve(

@@ -171,7 +171,7 @@ function onFrame(buffer) {
   }
   drawGrid(header, maps);
   if (header.classes) drawClasses(header.classes);
-  if (header.why) drawWhy(header.why, header.classes);
+  if (header.why) drawWhy(header.why, header.classes, header.layer);
   drawUnit(header, maps, new Uint8Array(buffer, payload + maps.length));
 }
 
@@ -256,13 +256,14 @@ function drawClasses(classes) {
     element("span", { class: "hint" }, `${(100 * c.probability).toFixed(1)} %`))));
 }
 
-function drawWhy(why, classes) {
+function drawWhy(why, classes, layer) {
   if (classes && classes.length) $("why-class").textContent = classes[0].label;
   const top = Math.max(...why.map((w) => Math.abs(w.contribution)), 1e-12);
   $("why").replaceChildren(...why.map((w) => {
     const bar = element("span", { class: "bar" });
     bar.style.width = `${Math.round(80 * Math.abs(w.contribution) / top)}px`;
-    const item = element("li", { "data-channel": w.channel }, `${state.options.layer}:${w.channel} `, bar, " ",
+    // the channel of the layer the frame shows (the heading names the layer; the whole address in the tooltip)
+    const item = element("li", { "data-channel": w.channel, title: `${layer}:${w.channel}` }, element("span", { class: "name" }, `channel ${w.channel}`), " ", bar, " ",
       element("span", { class: "hint" }, w.contribution.toFixed(3)));
     item.addEventListener("click", () => selectUnit(Number(item.dataset.channel)));
     return item;
@@ -355,22 +356,29 @@ for (let i = 0; i < info.photos; i += 1) {
   const img = document.createElement("img");
   img.src = `/api/photos/${i}.jpg`;
   img.alt = `bundled photo ${i}`;
-  img.addEventListener("click", () => { showError(""); choosePhoto(i); });
+  img.addEventListener("click", () => { keepNotice(""); choosePhoto(i); });
   $("photos").appendChild(img);
 }
 // The address can say what to show, so a view can be bookmarked or shared: ?layer=NAME&unit=N&classes=0&source=camera
 function applyAddress() {
   const asked = new URLSearchParams(location.search);
+  const problems = [];
   if (asked.has("layer")) {
-    $("layer").value = state.options.layer = asked.get("layer");
-    if ($("layer").value !== state.options.layer) showError(`no layer ${asked.get("layer")} in the menu`);
+    const layer = asked.get("layer");
+    if (info.layers.some((entry) => entry.name === layer)) $("layer").value = state.options.layer = layer;
+    else problems.push(`no layer ${layer} in the menu: showing ${state.options.layer}`);
   }
   if (asked.get("classes") === "0" && $("classes-toggle")) {
     $("classes-toggle").checked = false;
     state.options.classes = state.options.why = false;
     document.querySelector("aside section").classList.add("off");
   }
-  if (asked.has("unit")) selectUnit(Number(asked.get("unit")));
+  if (asked.has("unit")) {
+    const unit = asked.get("unit");
+    if (/^\d+$/.test(unit)) selectUnit(Number(unit));
+    else problems.push(`unit ${unit} is not a channel number`);
+  }
+  if (problems.length) keepNotice(problems.join("; "));
   if (asked.get("source") === "camera") useCamera();
   else choosePhoto(1);
 }

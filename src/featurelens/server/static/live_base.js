@@ -5,6 +5,14 @@
 const info = JSON.parse(document.getElementById("featurelens-info").textContent);
 const $ = (id) => document.getElementById(id);
 
+let notice = "";  // what the page itself found wrong (e.g. in its address): shown again when the server's errors clear
+
+// Says `message` in the error line until the next one (or the server accepts the options: then the notice is left).
+function keepNotice(message) {
+  notice = message;
+  showError(message);
+}
+
 function showError(message) {
   const box = $("error");
   box.textContent = message;
@@ -44,7 +52,7 @@ function sendLiveOptions(state) {
 
 function onText(message) {
   if (message.type === "error") showError(message.message);
-  else if (message.type === "options") showError("");
+  else if (message.type === "options") showError(notice);
 }
 
 // A click on `canvas` picks the channel under it (`channelAt(event)`, or null), hovering names it; a new layer
@@ -57,6 +65,7 @@ function wireChannels(canvas, state, channelAt, selectUnit, sendOptions) {
   });
   $("layer").addEventListener("change", (event) => {
     state.options.layer = event.target.value;
+    keepNotice("");  // the user chose: what the address asked no longer stands
     state.options.unit = null;
     $("unit-panel").hidden = true;
     sendOptions();

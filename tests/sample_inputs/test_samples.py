@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +147,21 @@ def test_dry_run_says_what_it_would_write_and_writes_nothing(tmp_path: Path, fea
     done = featurelens_cli("samples", str(tmp_path / "out"), "--only", "photos", "--dry-run")
     assert done.returncode == 0 and "would write sample inputs into" in done.stdout and "17 photos" in done.stdout
     assert not (tmp_path / "out").exists()
+
+
+def test_songs_are_skipped_with_a_note_without_the_audio_extra(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "fluidsynth", None)  # `import fluidsynth` raises ImportError
+    result = fl.samples(tmp_path / "out", only="songs")
+    assert result.files == [] and "pip install 'featurelens[audio]'" in result.skipped["songs"]
+
+
+def test_the_command_notes_a_skipped_part_in_one_line_and_succeeds(tmp_path: Path, monkeypatch, main_cli) -> None:
+    from featurelens.audio import synth
+
+    monkeypatch.setattr(synth, "SOUNDFONT", tmp_path / "absent.sf2")
+    code, err = main_cli("samples", str(tmp_path / "out"), "--only", "songs,checkpoints")
+    assert code == 0
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and notes[0].startswith("note: songs skipped: the General MIDI soundfont")
+    assert "apt-get install -y --no-install-recommends fluidsynth fluid-soundfont-gm" in notes[0]
+    assert "wrote 9 files into" in err and "(checkpoints 9)" in err

@@ -23,7 +23,8 @@ def samples(
     if written is None:
         return
     parts = ", ".join(f"{part} {count}" for part, count in written.summary()["parts"].items())
+    parts = f" ({parts})" if parts else ""
     replaced = f"; {written.replaced} files already there replaced" if written.replaced else ""
-    typer.echo(f"wrote {len(written.files)} files into {written.folder} ({parts}){replaced} in {written.seconds:.1f} s", err=True)
+    typer.echo(f"wrote {len(written.files)} files into {written.folder}{parts}{replaced} in {written.seconds:.1f} s", err=True)
     for part, reason in written.skipped.items():
         typer.echo(f"note: {part} skipped: {reason}", err=True)

@@ -64,7 +64,7 @@ class SamplesPlan:
     parts: tuple[str, ...]
 
     def describe(self) -> str:
-        what = {"photos": f"{len(_photo_names())} photos (JPEG)", "fashion": "Fashion-MNIST items (PNG)",
+        what = {"photos": f"{len(_photo_names())} photos (JPEG)", "fashion": f"{10 * FASHION_PER_CLASS} Fashion-MNIST items (PNG)",
                 "songs": f"{SONG_CLIPS} music clips of {SONG_SECONDS:g} s (WAV)", "checkpoints": "fashion-cnn's training checkpoints"}
         return f"write sample inputs into {self.folder}: " + ", ".join(what[part] for part in self.parts)
 
@@ -173,16 +173,15 @@ def _write_fashion(writer: _Writer) -> None:
 
 def _write_songs(writer: _Writer) -> str | None:
     """The clips, or the reason they were skipped (FluidSynth, its soundfont or the audio extra missing)."""
-    from featurelens.audio.synth import SOUNDFONT
-
-    if not SOUNDFONT.is_file():
-        return f"the General MIDI soundfont {SOUNDFONT} is missing: {AUDIO_HINT}"
-    try:
-        import fluidsynth  # noqa: F401  (the binding loads libfluidsynth)
+    try:  # the audio extra: music21, soundfile, and pyfluidsynth, whose import loads libfluidsynth
+        import fluidsynth  # noqa: F401
 
         from featurelens.audio.collection import make_collection, read_labels
+        from featurelens.audio.synth import SOUNDFONT
     except (ImportError, OSError) as error:
         return f"cannot load FluidSynth or music21 ({error}): {AUDIO_HINT}"
+    if not SOUNDFONT.is_file():
+        return f"the General MIDI soundfont {SOUNDFONT} is missing: {AUDIO_HINT}"
     with tempfile.TemporaryDirectory(prefix="featurelens-samples-") as scratch:
         collection = make_collection(scratch, clips=SONG_CLIPS, seconds=SONG_SECONDS, seed=SONG_SEED)
         for row in read_labels(collection.folder).to_pylist():

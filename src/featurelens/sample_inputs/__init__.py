@@ -35,25 +35,22 @@ AUDIO_HINT = "apt-get install -y --no-install-recommends fluidsynth fluid-soundf
 
 @dataclass
 class Samples:
-    """What `samples` wrote: every file (sorted), the parts skipped with the reason, and how many files it replaced."""
+    """What `samples` wrote: the files of each part, the parts skipped with the reason, and how many files it replaced."""
 
     folder: Path
-    files: list[Path] = field(default_factory=list)
+    parts: dict[str, list[Path]] = field(default_factory=dict)  # part → its files, in the order written
     skipped: dict[str, str] = field(default_factory=dict)
     replaced: int = 0
     seconds: float = 0.0
 
+    @property
+    def files(self) -> list[Path]:
+        """Every file written, sorted."""
+        return sorted(path for paths in self.parts.values() for path in paths)
+
     def summary(self) -> dict:
-        found = [_part_of(path.relative_to(self.folder)) for path in self.files]
-        parts = {part: found.count(part) for part in PARTS if part in found}
-        return {"folder": str(self.folder), "files": len(self.files), "parts": parts, "skipped": dict(self.skipped),
-                "replaced": self.replaced, "seconds": round(self.seconds, 1)}
-
-
-def _part_of(relative: Path) -> str:
-    if relative.parts[0] in PARTS:
-        return relative.parts[0]
-    return {".jpg": "photos", ".png": "fashion", ".wav": "songs"}.get(relative.suffix, "checkpoints")
+        return {"folder": str(self.folder), "files": len(self.files), "parts": {part: len(paths) for part, paths in self.parts.items() if paths},
+                "skipped": dict(self.skipped), "replaced": self.replaced, "seconds": round(self.seconds, 1)}
 
 
 @dataclass
@@ -75,11 +72,10 @@ class SamplesPlan:
         with reporting(progress, "samples", rate_unit="parts") as report:
             report.update(0, len(self.parts))
             for done, part in enumerate(self.parts, 1):
-                reason = _WRITERS[part](_Writer(self.folder, result))
+                reason = _WRITERS[part](_Writer(self.folder, result, result.parts.setdefault(part, [])))
                 if reason:
                     result.skipped[part] = reason
                 report.update(done, len(self.parts))
-        result.files.sort()
         result.seconds = time.perf_counter() - started
         return result
 
@@ -115,10 +111,10 @@ def _check_writable(folder: Path) -> None:
 
 
 class _Writer:
-    """Writes one file atomically (a temporary file, then a rename) and records it in the result."""
+    """Writes one part's files, each atomically (a temporary file, then a rename), and records them in the result."""
 
-    def __init__(self, folder: Path, result: Samples):
-        self.folder, self.result = folder, result
+    def __init__(self, folder: Path, result: Samples, written: list[Path]):
+        self.folder, self.result, self.written = folder, result, written
 
     def write(self, relative: str, save: Callable[[Path], None]) -> Path:
         target = self.folder / relative
@@ -128,7 +124,7 @@ class _Writer:
         if target.exists():
             self.result.replaced += 1
         os.replace(temporary, target)
-        self.result.files.append(target)
+        self.written.append(target)
         return target
 
     def copy(self, relative: str, source: Path) -> Path:

@@ -1,14 +1,18 @@
-"""Retrain the shipped Fashion-MNIST weights: `python scripts/train_fashion_cnn.py` (in the project's venv).
+"""Retrain fashion-cnn: `python scripts/train_fashion_cnn.py` (in the project's venv) writes ./fashion_cnn.pt.
 
-The reproducible recipe behind `src/featurelens/models/weights/fashion_cnn.pt`: Adam with a
-one-cycle schedule, two epochs, seed 0, two torch threads (the sums of a batch are split by thread,
-so another thread count gives other floats). The shipped files and their commands:
+The reproducible recipe behind the shipped `src/featurelens/models/weights/fashion_cnn.pt`: Adam with a
+one-cycle schedule, two epochs, seed 0, a fixed data order, two torch threads (the sums of a batch are split
+by thread, so another thread count, or another CPU, gives other floats at about the same test accuracy).
+Output goes where `--out` says, by default the working folder, never into the installed package: the
+shipped files change only by copying a checked retrain over them by hand. Their commands:
 
-    python scripts/train_fashion_cnn.py --checkpoints src/featurelens/models/weights/fashion_cnn_training
+    python scripts/train_fashion_cnn.py --out fashion_cnn.pt --checkpoints fashion_cnn_training
         fashion_cnn.pt, and the training checkpoints `featurelens evolve` uses by default
         (initialisation, steps 10, 40, 150 and 300 of epoch 1, each epoch end)
-    python scripts/train_fashion_cnn.py --seed 1 --output src/featurelens/models/weights/fashion_cnn_seed1.pt
+    python scripts/train_fashion_cnn.py --seed 1 --out fashion_cnn_seed1.pt
         the `fashion-cnn-seed1` model: the same recipe from another seed, a judge for fashion-cnn's images
+
+`--steps N` stops after N batches (a smoke run: the first N steps of the full recipe, same schedule).
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+
+import featurelens
 from torch import nn
 
 from featurelens.data.fashion_mnist import load_fashion_mnist
 from featurelens.models.fashion_cnn import FASHION_MEAN, FASHION_STD, FashionCNN
 
-OUTPUT = Path(__file__).resolve().parents[1] / "src/featurelens/models/weights/fashion_cnn.pt"
+# The package's source beside this script and the featurelens Python imports (the same folder in an editable install).
+PACKAGES = {(Path(__file__).resolve().parents[1] / "src/featurelens").resolve(), Path(featurelens.__file__).resolve().parent}
 
 # progress(epoch, batch, batches, loss): called after every training batch.
 Progress = Callable[[int, int, int, float], None]
@@ -58,9 +65,11 @@ def train_fashion_cnn(
     progress: Progress | None = None,
     on_checkpoint: CheckpointHook | None = None,
     checkpoint_steps: tuple[int, ...] = CHECKPOINT_STEPS,
+    max_steps: int | None = None,
 ) -> tuple[FashionCNN, float]:
     """Train a fresh `FashionCNN` with Adam and a one-cycle schedule; returns (model in eval mode, test accuracy).
-    Checkpoints draw no random numbers, so the trained weights are the same with or without them."""
+    Checkpoints draw no random numbers, so the trained weights are the same with or without them. `max_steps`
+    stops early (the schedule stays the full run's, so a short run is the full run's first steps)."""
     torch.manual_seed(seed)
     shuffle = torch.Generator().manual_seed(seed)
     train_x, train_y = load_fashion_mnist("train")
@@ -88,9 +97,12 @@ def train_fashion_cnn(
             if progress is not None:
                 progress(epoch, batch, batches, loss.item())
             step = epoch * batches + batch + 1
-            if on_checkpoint is not None and (step in checkpoint_steps or batch == batches - 1):
+            last = batch == batches - 1 or step == max_steps
+            if on_checkpoint is not None and (step in checkpoint_steps or last):
                 on_checkpoint(f"epoch {epoch + 1}" if batch == batches - 1 else f"step {step}", step, epoch + 1, model)
                 model.train()
+            if step == max_steps:
+                return model.eval(), evaluate(model, test_x, test_y)
     return model.eval(), evaluate(model, test_x, test_y)
 
 
@@ -112,15 +124,31 @@ def checkpoint_saver(folder: Path, test_x: torch.Tensor, test_y: torch.Tensor) -
     return save
 
 
+def outside_package(path: Path, flag: str) -> Path:
+    """`path`, unless it lies inside the featurelens source package (the shipped weights): then exit with one line."""
+    resolved = path.expanduser().resolve()
+    if any(resolved.is_relative_to(package) for package in PACKAGES):
+        raise SystemExit(f"error: {flag} {path} is inside the featurelens package; write elsewhere (the shipped weights "
+                         "change only by copying a checked retrain over them by hand)")
+    return path
+
+
 def main() -> None:
-    """Train, save the float32 state dict into the package, and print the test accuracy."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    """Train, save the float32 state dict to --out, and print the test accuracy."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--out", "--output", dest="out", type=Path, default=Path("fashion_cnn.pt"),
+                        help="weights file (default: ./fashion_cnn.pt; never inside the package)")
     parser.add_argument("--checkpoints", type=Path, default=None, help="folder for training checkpoints (none when left out)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads; the shipped files were made with 2 (1 gives other floats)")
+    parser.add_argument("--steps", type=int, default=None, help="stop after this many batches (a smoke run)")
     args = parser.parse_args()
+    outside_package(args.out, "--out")
+    if args.checkpoints is not None:
+        outside_package(args.checkpoints, "--checkpoints")
+    if args.steps is not None and args.steps < 1:
+        raise SystemExit(f"error: --steps must be positive, got {args.steps}")
     torch.set_num_threads(args.threads)
 
     def progress(epoch: int, batch: int, batches: int, loss: float) -> None:
@@ -129,12 +157,13 @@ def main() -> None:
 
     start = time.perf_counter()
     saver = checkpoint_saver(args.checkpoints, *load_fashion_mnist("test")) if args.checkpoints else None
-    model, accuracy = train_fashion_cnn(epochs=args.epochs, seed=args.seed, progress=progress, on_checkpoint=saver)
+    model, accuracy = train_fashion_cnn(epochs=args.epochs, seed=args.seed, progress=progress, on_checkpoint=saver,
+                                        max_steps=args.steps)
     state = float32_state(model)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, args.output)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, args.out)
     print(f"test accuracy {accuracy:.4f} in {time.perf_counter() - start:.0f} s "
-          f"({torch.get_num_threads()} threads); saved {args.output} ({args.output.stat().st_size / 1e6:.2f} MB)")
+          f"({torch.get_num_threads()} threads); saved {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
 
 
 if __name__ == "__main__":

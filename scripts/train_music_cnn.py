@@ -1,6 +1,10 @@
-"""Make the music collection, simulate listeners, factorise, train the cold-start CNN, save the shipped weights.
+"""Make the music collection, simulate listeners, factorise, train the cold-start CNN, save its weights.
 
     PYTHONPATH=src python scripts/train_music_cnn.py            # ≈ 5 min for the clips (once), then training
+
+Writes ./music_cnn.pt (`--out`; never inside the package: the shipped
+`src/featurelens/audio/weights/music_cnn.pt` changes only by copying a checked retrain over it by hand);
+load it as the model spec `music-cnn:music_cnn.pt`.
 
 Prints the cold-start evaluation table (held-out songs) that benchmarks/RESULTS.md records.
 """
@@ -14,13 +18,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import featurelens
+
 from featurelens.audio.coldstart import collection_inputs, run_cold_start
 from featurelens.audio.collection import make_collection
 from featurelens.audio.evaluate import family_selectivity, results_table, unit_peaks
 from featurelens.audio.listeners import Tastes
 from featurelens.audio.network import save_music_model
 
-OUTPUT = Path(__file__).resolve().parents[1] / "src/featurelens/audio/weights/music_cnn.pt"
+# The package's source beside this script and the featurelens Python imports (the same folder in an editable install).
+PACKAGES = {(Path(__file__).resolve().parents[1] / "src/featurelens").resolve(), Path(featurelens.__file__).resolve().parent}
 
 
 def main() -> None:
@@ -35,8 +42,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--out", "--output", dest="out", type=Path, default=Path("music_cnn.pt"),
+                        help="weights file (default: ./music_cnn.pt; never inside the package)")
     args = parser.parse_args()
+    if any(args.out.expanduser().resolve().is_relative_to(package) for package in PACKAGES):
+        raise SystemExit(f"error: --out {args.out} is inside the featurelens package; write elsewhere (the shipped "
+                         "weights change only by copying a checked retrain over them by hand)")
     torch.set_num_threads(args.threads)
 
     def made(done: int, total: int) -> None:
@@ -70,11 +81,11 @@ def main() -> None:
     best = family_selectivity(peaks, families)
     print(f"{module.last_conv} units, held-out clips: best unit per family, how many of its top 9 are that family: "
           + ", ".join(f"{family} {hits} (unit {unit})" for family, (unit, hits) in best.items()))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    save_music_model(result.model, args.output, extra={
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    save_music_model(result.model, args.out, extra={
         "seed": args.seed, "clips": collection.clips, "listeners": args.listeners, "epochs": result.training.epochs,
         "scores": {s.method: [s.auc, s.precision] for s in result.scores}})
-    print(f"saved {args.output} ({args.output.stat().st_size / 1e6:.2f} MB)")
+    print(f"saved {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
 
 
 if __name__ == "__main__":

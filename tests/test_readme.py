@@ -12,11 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
+import featurelens as fl
 from featurelens.data import fashion_mnist
-from featurelens.data.fashion_mnist import load_fashion_mnist
-from featurelens.photos import bundled_photos
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 FENCE = re.compile(r"```(\w+)\n(.*?)```", re.S)
@@ -40,34 +38,22 @@ def command_lines() -> list[str]:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, fashion) -> Path:
-    """A folder holding the files the README names (cat.jpg, photo.jpg, guide.jpg, shirt.png, ~/photos, inv.pt,
-    checkpoints/, first.pt, last.pt)."""
+    """A folder as a newcomer's clone is after the README's `featurelens samples samples` (written by `fl.samples`, what
+    that command runs), plus the files earlier README lines would have made: inv.pt, music_cnn.pt, v.npy."""
     if not fashion_mnist.dataset_dir().is_dir():
         pytest.skip("apt-get install dataset-fashion-mnist")
     root = tmp_path_factory.mktemp("readme")
-    photos = bundled_photos()
-    photos[1].save(root / "cat.jpg")
-    photos[1].save(root / "photo.jpg")
-    photos[0].save(root / "guide.jpg")
-    images, _ = load_fashion_mnist("test")
-    Image.fromarray(images[0].numpy()).save(root / "shirt.png")
-    (root / "photos").mkdir()
-    for i in range(3):
-        photos[i].resize((96, 96)).save(root / "photos" / f"{i}.jpg")
+    fl.samples(root / "samples")
     shutil.copy(fashion.inverters["pool2"], root / "inv.pt")
     np.save(root / "v.npy", np.ones(112, dtype=np.float32))
     _music_files(root)
-    shipped = sorted(Path(fashion.training_checkpoints).glob("*.pt"))
-    (root / "checkpoints").mkdir()
-    for name, source in (("first.pt", shipped[0]), ("last.pt", shipped[-1])):
-        shutil.copy(source, root / name)
-        shutil.copy(source, root / "checkpoints" / name)
     return root
 
 
 def _music_files(root: Path) -> None:
-    """~/songs (one clip), music_cnn.pt, and a small collection where `--data music` looks (~/.cache/...), when the
-    audio extra is installed: the README's audio lines then pass their dry run."""
+    """music_cnn.pt, a small collection where `--data music` looks (~/.cache/...), and samples/songs when FluidSynth
+    could not render it (one silent clip), when the audio extra is installed: the README's audio lines then pass their
+    dry run."""
     try:
         import soundfile
     except ImportError:  # no audio extra: the README's audio lines fail their dry run and say what to install
@@ -75,8 +61,9 @@ def _music_files(root: Path) -> None:
     from featurelens.audio.collection import LABELS, TABLE
     from featurelens.audio.network import load_music_cnn, save_music_model
 
-    (root / "songs").mkdir()
-    soundfile.write(root / "songs" / "song.wav", np.zeros(16000, np.float32), 16000)
+    if not (root / "samples" / "songs").is_dir():
+        (root / "samples" / "songs").mkdir()
+        soundfile.write(root / "samples" / "songs" / "song.wav", np.zeros(16000, np.float32), 16000)
     save_music_model(load_music_cnn(), root / "music_cnn.pt")
     collection = root / ".cache" / "featurelens" / "music-collection"
     (collection / "clips").mkdir(parents=True)
@@ -124,3 +111,10 @@ def test_command_line_passes_the_dry_run_as_printed(workspace, line, main_cli, m
     monkeypatch.setenv("HOME", str(workspace))
     code, err = main_cli(*args[:at], "--dry-run", *args[at:])
     assert code == 0, err
+
+
+def test_every_sample_file_the_readme_names_is_written_by_featurelens_samples(workspace) -> None:
+    named = set(re.findall(r"\bsamples/[\w./-]*\w", README.read_text()))
+    assert {"samples/cat.jpg", "samples/shirt.png", "samples/photos", "samples/checkpoints", "samples/first.pt"} <= named
+    missing = [name for name in sorted(named) if not (workspace / name).exists()]
+    assert missing == []

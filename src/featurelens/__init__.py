@@ -4,7 +4,8 @@ One call shape for every technique — `render`, `examples`, `project`, `dream`,
 `invert.train` / `invert.decode` — each taking a model spec or loaded model, images as paths, PIL
 images or tensors in [0, 1], units as one address or a list, and `device`, `progress`, `seed` /
 `steps` where they apply; each returning a result with `.images`, `.summary()`, `.seconds`,
-`.interrupted` and `.save(path)`.
+`.interrupted` and `.save(path)`. `samples(folder)` writes sample inputs as files (the README's
+`cat.jpg`, `shirt.png`, `photos/`, `songs/`, `checkpoints/`).
 """
 
 from featurelens import invert
@@ -18,10 +19,11 @@ from featurelens.models import LoadedModel, load_model
 from featurelens.overviews import overview
 from featurelens.projection import project
 from featurelens.rendering import RenderSettings, render
+from featurelens.sample_inputs import samples
 from featurelens.units import parse_units
 
 __all__ = [
     "AtlasSettings", "AtlasStore", "FeaturelensError", "LoadedModel", "RenderSettings", "as_images", "atlas", "dream", "evolve", "examples", "invert", "load_model",
-    "overview", "parse_units", "project", "render",
+    "overview", "parse_units", "project", "render", "samples",
 ]
 __version__ = "0.2.0"

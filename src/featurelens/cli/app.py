@@ -24,6 +24,7 @@ from featurelens.cli import (
     overview_command,
     project_command,
     render_command,
+    samples_command,
     serve_command,
 )
 from featurelens.errors import FeaturelensError
@@ -44,6 +45,7 @@ app.command("dream")(dream_command.dream)
 app.command("serve")(serve_command.serve)
 app.command("evolve")(evolve_command.evolve)
 app.command("atlas")(atlas_command.atlas)
+app.command("samples")(samples_command.samples)
 app.add_typer(invert_command.invert_app, name="invert")
 app.add_typer(music_command.music_app, name="music")
 

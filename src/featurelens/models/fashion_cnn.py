@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -81,3 +82,8 @@ def _loaded(spec: str, weights: str, **knowledge) -> LoadedModel:
 
 def _packaged(relative: str) -> str:
     return str(resources.files("featurelens.models").joinpath(relative))
+
+
+def shipped_training_checkpoints() -> list[Path]:
+    """The shipped checkpoints of fashion-cnn's training, in training order (`stepNNNN.pt`: init first, the model last)."""
+    return sorted(Path(_packaged(TRAINING_CHECKPOINTS)).glob("step*.pt"))

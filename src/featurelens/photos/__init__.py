@@ -18,6 +18,11 @@ _PHOTO_LOADERS = (
     "astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
     "retina", "camera", "coins", "moon", "clock", "page", "text", "grass", "gravel", "brick",
 )
+# What each bundled photo shows, in `bundled_photos()` order: the file names `featurelens samples` writes.
+PHOTO_NAMES = (
+    "astronaut", "cat", "coffee", "rocket", "galaxies", "tissue", "retina", "cameraman", "coins", "moon", "clock",
+    "page", "text", "grass", "gravel", "brick", "motorcycle",
+)
 
 
 @lru_cache(maxsize=1)

@@ -66,7 +66,8 @@ def browser():
     return driver, driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
 
 
-def screenshot(url: str, wait_for: str | None = None, viewport=(1280, 860), action=None) -> Image.Image:
+def screenshot(url: str, work: Path, wait_for: str | None = None, viewport=(1280, 860), action=None) -> Image.Image:
+    """The browser's view of `url` (after `action(page)`, once the `wait_for` predicate holds)."""
     driver, chromium = browser()
     try:
         page = chromium.new_page(viewport={"width": viewport[0], "height": viewport[1]})
@@ -76,7 +77,7 @@ def screenshot(url: str, wait_for: str | None = None, viewport=(1280, 860), acti
         if wait_for:
             page.wait_for_function(wait_for, timeout=60_000)
         page.wait_for_timeout(500)
-        path = Path(tempfile.mkdtemp()) / "shot.png"
+        path = work / "shot.png"
         page.screenshot(path=str(path))
         return Image.open(path).convert("RGB")
     finally:
@@ -105,7 +106,7 @@ def live_page(s: dict, work: Path) -> Image.Image:
         time.sleep(0.05)
     cat = chelsea(work)
     try:
-        return screenshot(f"http://127.0.0.1:{port}/?token={token}",
+        return screenshot(f"http://127.0.0.1:{port}/?token={token}", work,
                           "() => document.querySelector('#classes li') && document.getElementById('why-class')"
                           " && document.getElementById('why-class').textContent.length > 0",
                           action=lambda page: page.set_input_files("#source-upload", str(cat)))
@@ -121,7 +122,7 @@ def atlas_page(s: dict, work: Path) -> Image.Image:
     layer = FASHION_UNIT[0]
     folder = work / "atlas"
     fl.atlas("fashion-cnn", "fashion-mnist:test", [layer], units=1, steps=s["atlas_steps"], limit=s["limit"], out=folder)
-    return screenshot((folder / unit_page_path(layer, 0)).as_uri(), viewport=(1100, 760))
+    return screenshot((folder / unit_page_path(layer, 0)).as_uri(), work, viewport=(1100, 760))
 
 
 def tile(image: np.ndarray | Image.Image, side: int) -> Image.Image:

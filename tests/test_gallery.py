@@ -30,6 +30,7 @@ def test_the_readme_shows_the_checked_in_gallery():
 
 
 def test_the_script_makes_every_picture(tmp_path):
+    pytest.importorskip("playwright.sync_api")
     if not os.path.isfile("/usr/bin/chromium"):
         pytest.skip("the live and atlas pictures need Debian's Chromium")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}

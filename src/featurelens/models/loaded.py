@@ -125,6 +125,10 @@ class LoadedModel:
             return self.class_names[index].split(",")[0].strip()
         return str(index)
 
+    def unit_label(self, layer: str, channel: int) -> str | None:
+        """What a unit stands for, when the model says: a logit's class name (torchcrepe: its pitch in Hz), else None."""
+        return self.class_label(channel) if layer == "logit" and self.class_names else None
+
 
 def weights_digest(module: nn.Module) -> str:
     """SHA-1 of every tensor of the module's state dict (names and bytes): equal digests, equal weights."""

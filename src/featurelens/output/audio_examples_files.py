@@ -5,7 +5,9 @@ Layout of the output folder (links relative, so the pages play offline and when 
   examples.parquet                          one row per (layer, channel, kind, rank): step, peak, start, end in s
   summary.json                              settings, counts, what was done to awkward files, fields in time
   index.html, layer-<LAYER>.html            the pages: each clip's spectrogram with the excerpt outlined,
-                                            an <audio> player for the excerpt and one for the whole clip
+                                            an <audio> player for the excerpt and one for the whole clip;
+  layer-<LAYER>-<N>.html                    a layer with many units (torchcrepe's 360 pitch bins) takes
+                                            several pages, linked in order, a few hundred players each
   clips/<ENTRY>.wav, spectrograms/<ENTRY>.png   each example clip as the model heard it, and its spectrogram
   excerpts/<LAYER>/c<C>-<KIND><RANK>.wav    what the unit heard at its peak (trough)
 """
@@ -36,15 +38,48 @@ def write_audio_examples(result: AudioExamplesResult, out_dir: Path) -> Path:
     (out_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2))
     write_example_sounds(result, rows, out_dir)
     pages = []
+    template = page_template("dataset_examples/audio_layer.html.j2")
     for layer in result.layers:
-        page = layer_page_name(layer.layer)
         blocks = channel_blocks([row for row in rows if row.layer == layer.layer])
-        html = page_template("dataset_examples/audio_layer.html.j2").render(result=result, layer=layer, channels=blocks, field=layer.field)
-        (out_dir / page).write_text(html)
-        pages.append({"name": layer.layer, "page": page, "channels": layer.channels, "field": layer.field.summary()})
+        for block in blocks:
+            block["label"] = result.model.unit_label(layer.layer, block["channel"])
+        chunks = page_chunks(blocks)
+        links = [{"href": layer_part_name(layer.layer, n), "title": chunk_title(chunk)} for n, chunk in enumerate(chunks)]
+        for n, chunk in enumerate(chunks):
+            html = template.render(result=result, layer=layer, channels=chunk, field=layer.field, parts=links, part=n)
+            (out_dir / links[n]["href"]).write_text(html)
+        pages.append({"name": layer.layer, "page": links[0]["href"], "channels": layer.channels, "parts": len(chunks),
+                      "field": layer.field.summary()})
     index = out_dir / "index.html"
     index.write_text(page_template("dataset_examples/audio_index.html.j2").render(result=result, pages=pages, summary=result.summary()))
     return index
+
+
+PLAYERS_PER_PAGE = 256  # thousands of <audio> elements on one page take Chromium tens of seconds to lay out
+
+
+def page_chunks(blocks: list[dict]) -> list[list[dict]]:
+    """The channel blocks split into pages of at most `PLAYERS_PER_PAGE` players (at least one page, one block each)."""
+    players = max((2 * sum(len(kind["examples"]) for kind in block["kinds"]) for block in blocks), default=1)
+    per_page = max(1, PLAYERS_PER_PAGE // max(players, 1))
+    return [blocks[i:i + per_page] for i in range(0, len(blocks), per_page)] or [[]]
+
+
+def layer_part_name(layer: str, part: int) -> str:
+    """Page `part` (from 0) of a layer: the first is the layer's page, the others `layer-<LAYER>-<N>.html` (N from 2)."""
+    first = layer_page_name(layer)
+    return first if part == 0 else f"{first.removesuffix('.html')}-{part + 1}.html"
+
+
+def chunk_title(chunk: list[dict]) -> str:
+    """How a page is named in the page links: its channels, and what they stand for ("0–20 · 31.7–39.1 Hz")."""
+    if not chunk:
+        return "no channels"
+    first, last = chunk[0], chunk[-1]
+    title = f"{first['channel']}–{last['channel']}" if len(chunk) > 1 else str(first["channel"])
+    if first["label"] and last["label"]:
+        title += f" · {first['label']}" if len(chunk) == 1 else f" · {first['label']} – {last['label']}"
+    return title
 
 
 def write_audio_table(rows: list[AudioExample], path: Path) -> Path:
@@ -104,4 +139,5 @@ def channel_blocks(rows: list[AudioExample]) -> list[dict]:
             "row": row, "clip": clip_path(row.index), "spectrogram": spectrogram_path(row.index), "excerpt": excerpt_path(row),
             "outline": {"left": 100 * row.start / row.duration, "width": 100 * (row.end - row.start) / row.duration},
         })
-    return [{"channel": b["channel"], "kinds": [b["kinds"][k] for k in ("max", "min") if k in b["kinds"]]} for b in blocks.values()]
+    return [{"channel": b["channel"], "kinds": [b["kinds"][k] for k in ("max", "min") if k in b["kinds"]], "label": None}
+            for b in blocks.values()]

@@ -166,7 +166,7 @@ function onFrame(buffer) {
   sendFrame();  // a slot is free: the next frame goes out before this one is drawn
   const now = state.times[state.times.length - 1];
   if (!state.fpsShown || now - state.fpsShown > 250) {  // the figure changes slowly; setting it lays out the page
-    $("fps").textContent = `${fps.toFixed(1)} fps`;
+    $("fps").textContent = fps > 0 ? `${fps.toFixed(1)} fps` : "still";  // one frame per change of a still: no rate to show
     state.fpsShown = now;
   }
   drawGrid(header, maps);

@@ -4,7 +4,9 @@ One call shape for every technique — `render`, `examples`, `project`, `dream`,
 `invert.train` / `invert.decode` — each taking a model spec or loaded model, images as paths, PIL
 images or tensors in [0, 1], units as one address or a list, and `device`, `progress`, `seed` /
 `steps` where they apply; each returning a result with `.images`, `.summary()`, `.seconds`,
-`.interrupted` and `.save(path)`.
+`.interrupted` and `.save(path)`. `progress`: by default a bar when someone watches (stderr a terminal, or a
+Jupyter notebook) and silence elsewhere; False silences it, True always shows it, a function gets `(done, total)`.
+`.save(folder)` replaces that verb's previous result in the folder as a whole; other files there are kept.
 """
 
 from featurelens import invert

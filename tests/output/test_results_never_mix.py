@@ -114,3 +114,20 @@ def test_dream_replaces_a_file_named_with_out(main_cli, photo, tmp_path):
     code, err = main_cli("dream", str(photo), *DREAM, "--out", str(out))
     assert code == 0, err
     assert Image.open(out).size == (64, 64)
+
+
+def test_project_never_replaces_its_default_file_without_force(main_cli, photo, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ("project", str(photo), "conv3:5", "--model", "fashion-cnn", "--device", "cpu")
+    assert main_cli(*args)[0] == 0
+    code, err = main_cli(*args)
+    assert code == 2 and "'projection.png' exists" in err and "--force" in err
+    code, err = main_cli(*args, "--force")
+    assert code == 0, err
+
+
+def test_a_second_overview_into_the_folder_leaves_no_stale_layer(fashion, tmp_path):
+    fl.overview(fashion, ["conv1", "conv2"], units_per_layer=2, steps=2, size=28, progress=False).save(tmp_path)
+    assert (tmp_path / "conv1_grid.png").exists()
+    fl.overview(fashion, ["conv3"], units_per_layer=2, steps=2, size=28, progress=False).save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["conv3", "conv3_grid.png", "index.html"]

@@ -131,3 +131,15 @@ def test_a_second_overview_into_the_folder_leaves_no_stale_layer(fashion, tmp_pa
     assert (tmp_path / "conv1_grid.png").exists()
     fl.overview(fashion, ["conv3"], units_per_layer=2, steps=2, size=28, progress=False).save(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["conv3", "conv3_grid.png", "index.html"]
+
+
+def test_an_interrupted_write_is_removed_by_the_next_run(tmp_path):
+    from featurelens.output.folder_run import replacing
+
+    with pytest.raises(KeyboardInterrupt):
+        with replacing(tmp_path, "render"):
+            (tmp_path / "000_half.png").write_bytes(b"half")
+            raise KeyboardInterrupt
+    with replacing(tmp_path, "render"):
+        (tmp_path / "000_whole.png").write_bytes(b"whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".featurelens-render.json", "000_whole.png"]

@@ -87,10 +87,12 @@ def replacing(folder: Path, command: str, legacy: Callable[[Path], list[Path]] |
     _remove(folder, _previous(folder, command, legacy))
     manifest.unlink(missing_ok=True)
     before = _files(folder)
-    yield folder
-    after = _files(folder)
-    written = sorted(p.relative_to(folder).as_posix() for p, stat in after.items() if before.get(p) != stat and p != manifest)
-    write_text_atomic(manifest, json.dumps({"command": command, "files": written}, indent=1))
+    try:
+        yield folder
+    finally:  # an interrupted write is recorded too, so the next run removes its half
+        after = _files(folder)
+        written = sorted(p.relative_to(folder).as_posix() for p, stat in after.items() if before.get(p) != stat and p != manifest)
+        write_text_atomic(manifest, json.dumps({"command": command, "files": written}, indent=1))
 
 
 def listed_in(index: str, keys: tuple[str, ...], extra: tuple[str, ...] = ()) -> Callable[[Path], list[Path]]:

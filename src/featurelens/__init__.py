@@ -5,7 +5,9 @@ One call shape for every technique — `render`, `examples`, `project`, `dream`,
 images or tensors in [0, 1], units as one address or a list, and `device`, `progress`, `seed` /
 `steps` where they apply; each returning a result with `.images`, `.summary()`, `.seconds`,
 `.interrupted` and `.save(path)`. `samples(folder)` writes sample inputs as files (the README's
-`cat.jpg`, `shirt.png`, `photos/`, `songs/`, `checkpoints/`).
+`cat.jpg`, `shirt.png`, `photos/`, `songs/`, `checkpoints/`). `progress`: by default a bar when someone watches (stderr a terminal, or a
+Jupyter notebook) and silence elsewhere; False silences it, True always shows it, a function gets `(done, total)`.
+`.save(folder)` replaces that verb's previous result in the folder as a whole; other files there are kept.
 """
 
 from featurelens import invert

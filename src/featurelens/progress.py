@@ -1,12 +1,15 @@
 """Progress of long jobs, one shape for every technique.
 
-A technique takes `progress`: None (silent), True (a rich bar on stderr, drawn once work starts,
-so a job that fails validation prints no bar), or a callable `progress(done, total)` called as work
-finishes (`total` None when unknown). Techniques report through `Reporter`; the CLI passes True.
+A plan's `run` takes `progress`: None or False (silent), True (a rich bar on stderr, drawn once work
+starts, so a job that fails validation prints no bar), or a callable `progress(done, total)` called as
+work finishes (`total` None when unknown). Techniques report through `Reporter`; the CLI passes True.
+The Python verbs (`fl.render`, …) default to `progress=None`, which `shown_by_default` turns into a bar
+when someone is watching (stderr is a terminal, or a Jupyter notebook) and silence otherwise (tests, pipes).
 """
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator, Union
 
@@ -16,6 +19,54 @@ from rich.text import Text
 
 ProgressCallback = Callable[[int, Union[int, None]], None]
 ProgressArg = Union[bool, ProgressCallback, None]
+
+
+def in_notebook() -> bool:
+    """Running in a Jupyter kernel (notebook, lab, Colab), where stderr is no terminal but a person watches."""
+    shell = sys.modules.get("IPython")
+    get_ipython = getattr(shell, "get_ipython", None)
+    kernel = get_ipython() if get_ipython else None
+    return kernel is not None and (type(kernel).__name__ == "ZMQInteractiveShell" or "google.colab" in str(type(kernel)))
+
+
+def _stderr_is_terminal() -> bool:
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def shown_by_default(progress: ProgressArg) -> ProgressArg:
+    """A Python verb's `progress`: None (the default) is a bar in a terminal or a notebook, silence elsewhere;
+    False is always silent, True always a bar, a callable is called."""
+    if progress is None:
+        return True if _stderr_is_terminal() or in_notebook() else None
+    return progress
+
+
+class _TextBar:
+    """A one-line bar for a notebook without ipywidgets (rich's live display needs them): '\r' redraws the line."""
+
+    def __init__(self, description: str):
+        self.description = description
+        self.drawn = False
+
+    def update(self, done: int, total: int | None) -> None:
+        self.drawn = True
+        shown = f"{done}/{total}" if total else f"{done}"
+        filled = int(20 * done / total) if total else 0
+        sys.stderr.write(f"\r{self.description} [{'#' * filled}{'.' * (20 - filled)}] {shown}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\n")
+
+
+def _widgets() -> bool:
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 class _Rate(ProgressColumn):
@@ -44,7 +95,10 @@ class Reporter:
         self.bar: Progress | None = None
         self.task = None
         self.description = description
-        if progress is True:
+        self.text: _TextBar | None = None
+        if progress is True and in_notebook() and not _widgets():
+            self.text = _TextBar(description)
+        elif progress is True:
             columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
             if rate_unit:
                 columns.append(_Rate(rate_unit))
@@ -54,6 +108,8 @@ class Reporter:
     def update(self, done: int, total: int | None = None, **figures: float) -> None:
         if self.callback is not None:
             self.callback(done, total)
+        if self.text is not None:
+            self.text.update(done, total)
         if self.bar is None:
             return
         if self.task is None:
@@ -62,6 +118,8 @@ class Reporter:
         self.bar.update(self.task, total=total, completed=done, **figures)
 
     def close(self) -> None:
+        if self.text is not None:
+            self.text.close()
         if self.bar is not None and self.task is not None:
             self.bar.stop()
 

@@ -20,7 +20,7 @@ from featurelens.atlas.store import AtlasStore, check_existing
 from featurelens.dataset_examples import open_source
 from featurelens.models import LoadedModel, model_for
 from featurelens.output.atlas_files import site_size
-from featurelens.progress import ProgressArg
+from featurelens.progress import ProgressArg, shown_by_default
 from featurelens.rendering import RenderSettings
 from featurelens.rendering.optimize import judge_list
 
@@ -141,4 +141,4 @@ def atlas(
     """
     judges = tuple(str(spec) for spec in judge_list(judge))
     settings = AtlasSettings(units, steps, size, k, diverse, project, out, limit, seed, max_batch, engine, address, workers, judges)
-    return plan_atlas(model, data, layers, settings, device=device).run(progress)
+    return plan_atlas(model, data, layers, settings, device=device).run(shown_by_default(progress))

@@ -27,6 +27,7 @@ from featurelens.cli import (
     samples_command,
     serve_command,
 )
+from featurelens.cli.help_examples import epilog
 from featurelens.errors import FeaturelensError
 
 app = typer.Typer(
@@ -35,17 +36,18 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    epilog=epilog(""),
 )
-app.command("layers")(layers_command.layers)
-app.command("render")(render_command.render)
-app.command("overview")(overview_command.overview)
-app.command("project")(project_command.project)
-app.command("examples")(examples_command.examples)
-app.command("dream")(dream_command.dream)
-app.command("serve")(serve_command.serve)
-app.command("evolve")(evolve_command.evolve)
-app.command("atlas")(atlas_command.atlas)
-app.command("samples")(samples_command.samples)
+app.command("layers", epilog=epilog("layers"))(layers_command.layers)
+app.command("render", epilog=epilog("render"))(render_command.render)
+app.command("overview", epilog=epilog("overview"))(overview_command.overview)
+app.command("project", epilog=epilog("project"))(project_command.project)
+app.command("examples", epilog=epilog("examples"))(examples_command.examples)
+app.command("dream", epilog=epilog("dream"))(dream_command.dream)
+app.command("serve", epilog=epilog("serve"))(serve_command.serve)
+app.command("evolve", epilog=epilog("evolve"))(evolve_command.evolve)
+app.command("atlas", epilog=epilog("atlas"))(atlas_command.atlas)
+app.command("samples", epilog=epilog("samples"))(samples_command.samples)
 app.add_typer(invert_command.invert_app, name="invert")
 app.add_typer(music_command.music_app, name="music")
 

@@ -9,7 +9,9 @@ import typer
 from featurelens.atlas import AtlasSettings, plan_atlas
 from featurelens.cli.dry_run import run_or_describe
 from featurelens.cli.options import AddressOption, DeviceOption, DryRunOption, EngineOption, ModelOption, RenderWorkersOption, SeedOption
+from featurelens.errors import bad_parameter
 from featurelens.output.paths import check_output_folder
+from featurelens.rendering.sizes import AUTO, size_setting
 
 
 def atlas(
@@ -18,7 +20,7 @@ def atlas(
     layers: str = typer.Option(None, "--layers", "-l", help="Comma-separated layer names, or 'all' (every spatial layer and the logits). Default: blocks spread over the network, and the logits."),
     units: str = typer.Option("16", "--units", "-u", help="Units per layer: the first N channels, or 'all'."),
     steps: int = typer.Option(256, "--steps", help="Optimisation steps of each visualization."),
-    size: int = typer.Option(None, "--size", help="Visualization side in pixels (default: auto, the model's input size for units that see the whole input, else 128 px)."),
+    size: str = typer.Option("auto", "--size", help="Visualization side in pixels, or auto: the model's input size for units that see the whole input, else 128 px."),
     k: int = typer.Option(9, "--k", "-k", help="Dataset examples per unit at each end (top-k and bottom-k)."),
     diverse: int = typer.Option(4, "--diverse", help="Images in each unit's diverse set."),
     project: str = typer.Option("auto", "--project", help="Projection of each top example: auto (the method that passes the sanity check best on the model), deconvnet, guided, gradient or none."),
@@ -38,7 +40,7 @@ def atlas(
     A rerun skips what is built; more --layers or --units extend the atlas; after Ctrl-C, run the same command to finish.
     """
     check_output_folder(out)
-    settings = AtlasSettings(units, steps, size, k, diverse, None if project == "none" else project, out, limit, seed, max_batch,
+    settings = AtlasSettings(units, steps, atlas_size(size), k, diverse, None if project == "none" else project, out, limit, seed, max_batch,
                              engine, address, workers, (judge,) if judge else ())
     result = run_or_describe(plan_atlas(model, data, layers, settings, device=device), dry_run, f"write to {out}")
     if result is None:
@@ -53,3 +55,13 @@ def atlas(
     )
     if result.interrupted:
         raise SystemExit(130)
+
+
+def atlas_size(text: str) -> int | None:
+    """--size as AtlasSettings takes it: None for auto, else pixels."""
+    size = size_setting(text)
+    if size == AUTO:
+        return None
+    if not isinstance(size, int):
+        raise bad_parameter("size", f"must be a number of pixels or 'auto', got {text!r}")
+    return size

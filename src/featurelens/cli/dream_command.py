@@ -7,9 +7,9 @@ from pathlib import Path
 import typer
 
 from featurelens.cli.dry_run import run_or_describe
-from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption, SeedOption
+from featurelens.cli.options import DeviceOption, DryRunOption, ForceOption, ModelOption, SeedOption
 from featurelens.deepdream import DreamSettings, plan_dream
-from featurelens.output.paths import check_output_file
+from featurelens.output.paths import check_chosen_file, check_output_file
 
 
 def dream(
@@ -24,13 +24,16 @@ def dream(
     guide: Path = typer.Option(None, "--guide", help="Guide image: match each position to its best-matching guide feature instead of amplifying the layer."),
     tile: int = typer.Option(None, "--tile", help="Largest crop side one forward pass sees: memory follows the tile, not the image. [default: 512, more for deep layers]"),
     seed: int = SeedOption,
-    out: Path = typer.Option(None, "--out", "-o", help="Output PNG (default: IMAGE_dream.png in the current folder)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output PNG, replaced if it exists (default: IMAGE_dream.png in the current folder, never replaced without --force); a folder for several photos."),
+    force: bool = ForceOption,
     save_octaves: bool = typer.Option(False, "--save-octaves", help="Also write each octave's result and the objective's trajectory (JSON)."),
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,
 ) -> None:
     """Amplify what a layer sees in a photo (DeepDream), octave by octave, tile by tile."""
     target = check_output_file(out or Path(f"{image.stem}_dream.png"), (".png",))
+    if out is None:
+        check_chosen_file(target, force)
     settings = DreamSettings(octaves=octaves, octave_scale=octave_scale, steps=steps, lr=lr, jitter=jitter, tile=tile, seed=seed)
     result = run_or_describe(plan_dream(model, image, objective, guide=guide, settings=settings, device=device), dry_run, f"write to {target}")
     if result is None:

@@ -9,6 +9,7 @@ import typer
 from featurelens.cli.dry_run import run_or_describe
 from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption, SeedOption
 from featurelens.evolution import EvolveSettings, plan_evolve
+from featurelens.output.folder_run import REPLACES
 from featurelens.output.paths import check_output_folder
 from featurelens.rendering.sizes import size_setting
 
@@ -24,7 +25,7 @@ def evolve(
     seed: int = SeedOption,
     k: int = typer.Option(9, "--k", "-k", help="Top examples kept per unit and checkpoint."),
     limit: int = typer.Option(None, "--limit", help="Use only the first N entries of the data."),
-    out: Path = typer.Option(Path("evolution"), "--out", "-o", help="Output folder."),
+    out: Path = typer.Option(Path("evolution"), "--out", "-o", help="Output folder; " + REPLACES + "."),
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,
 ) -> None:

@@ -10,6 +10,7 @@ from featurelens.cli.dry_run import run_or_describe
 from featurelens.cli.options import AddressOption, DeviceOption, DryRunOption, EngineOption, ModelOption
 from featurelens.dataset_examples import ExamplesSettings, plan_examples
 from featurelens.dataset_examples.checkpoint import CHECKPOINT_NAME
+from featurelens.output.folder_run import REPLACES
 from featurelens.output.paths import check_output_folder
 
 SKIPPED_SHOWN = 5  # unreadable files named on stderr; all are in summary.json
@@ -30,7 +31,7 @@ def examples(
     workers: int = typer.Option(None, "--workers", help="Threads decoding image files (default: up to 8, one per CPU core); with --engine ray: Ray workers at once (default: every GPU of the cluster, else every CPU)."),
     engine: str = EngineOption,
     address: str = AddressOption,
-    out: Path = typer.Option(Path("examples"), "--out", "-o", help="Output folder."),
+    out: Path = typer.Option(Path("examples"), "--out", "-o", help="Output folder; " + REPLACES + "."),
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,
 ) -> None:

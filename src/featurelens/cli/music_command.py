@@ -7,10 +7,11 @@ from pathlib import Path
 import typer
 
 from featurelens.cli.dry_run import run_or_describe
-from featurelens.cli.options import DeviceOption, DryRunOption, SeedOption
-from featurelens.output.paths import check_output_file, check_output_folder
+from featurelens.cli.help_examples import epilog
+from featurelens.cli.options import DeviceOption, DryRunOption, ForceOption, SeedOption
+from featurelens.output.paths import check_chosen_file, check_output_file, check_output_folder
 
-music_app = typer.Typer(help="The built-in music collection (music21 × FluidSynth) and the cold-start network (music-cnn).",
+music_app = typer.Typer(epilog=epilog("music"), help="The built-in music collection (music21 × FluidSynth) and the cold-start network (music-cnn).",
                         no_args_is_help=True)
 _FOLDER_HELP = "Collection folder (default: ~/.cache/featurelens/music-collection, what --data music reads)."
 
@@ -20,7 +21,7 @@ def _cpu_only(device: str | None) -> None:
         typer.echo(f"note: --device {device} ignored: rendering and this small network's training run on the CPU", err=True)
 
 
-@music_app.command("make")
+@music_app.command("make", epilog=epilog("music make"))
 def make(
     clips: int = typer.Option(2000, "--clips", help="Clips in the collection (a larger number later extends the same songs)."),
     seconds: float = typer.Option(3.0, "--seconds", help="Length of each clip."),
@@ -44,7 +45,7 @@ def make(
                f"clips/s; {made.reused} already there; {made.failed_songs} songs music21 could not read skipped)", err=True)
 
 
-@music_app.command("train")
+@music_app.command("train", epilog=epilog("music train"))
 def train(
     collection: Path = typer.Option(None, "--collection", help=_FOLDER_HELP),
     epochs: int = typer.Option(20, "--epochs", help="Passes over the training clips."),
@@ -52,14 +53,17 @@ def train(
     factors: int = typer.Option(32, "--factors", help="WMF factors the network learns to predict."),
     family_strength: float = typer.Option(2.0, "--family-strength", help="How much listeners' instrument tastes sway their plays."),
     seed: int = SeedOption,
-    out: Path = typer.Option(Path("music_cnn.pt"), "--out", "-o", help="Weights file; load it as the model spec music-cnn:FILE."),
+    out: Path = typer.Option(None, "--out", "-o", help="Weights file; load it as the model spec music-cnn:FILE (default: music_cnn.pt, never replaced without --force)."),
+    force: bool = ForceOption,
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,
 ) -> None:
     """Simulate listeners, factorise their plays, train music-cnn to predict the factors, evaluate on held-out songs."""
     from featurelens.audio.jobs import TrainingJob, plan_training
 
-    target = check_output_file(out, (".pt",))
+    target = check_output_file(out or Path("music_cnn.pt"), (".pt",))
+    if out is None:
+        check_chosen_file(target, force)
     plan = plan_training(collection, TrainingJob(epochs, listeners, factors, family_strength, seed))
     _cpu_only(device)
     result = run_or_describe(plan, dry_run, f"write to {target}")

@@ -12,4 +12,5 @@ SeedOption = typer.Option(0, "--seed", help="Random seed: the same seed gives th
 DryRunOption = typer.Option(False, "--dry-run", help="Check the model, units, inputs and output path, say what would run, and stop.")
 EngineOption = typer.Option("local", "--engine", help="local (this process) or ray (Ray workers; same results; see the README's 'Past one machine: Ray').")
 RenderWorkersOption = typer.Option(None, "--workers", help="With --engine ray: batches rendered at once (default: every GPU of the cluster, else every CPU).")
+ForceOption = typer.Option(False, "--force", help="Replace the output file when --out is not given and the file exists (never replaced silently).")
 AddressOption = typer.Option(None, "--address", help="With --engine ray: the Ray cluster to join (auto, HEAD:6379 or ray://HEAD:10001); default: start a local Ray instance with this machine's cores.")

@@ -8,6 +8,7 @@ import typer
 
 from featurelens.cli.dry_run import run_or_describe
 from featurelens.cli.options import DeviceOption, DryRunOption, ModelOption, SeedOption
+from featurelens.output.folder_run import REPLACES
 from featurelens.output.paths import check_output_folder
 from featurelens.overviews import plan_overview
 from featurelens.rendering import RenderSettings
@@ -23,7 +24,7 @@ def overview(
     param: str = typer.Option("fft", "--param", help="fft, pixel or maco."),
     seed: int = SeedOption,
     judge: str = typer.Option("", "--judge", help="Comma-separated model specs that judge each image (photo-likeness), shown on the page."),
-    out: Path = typer.Option(Path("overview"), "--out", "-o", help="Output folder."),
+    out: Path = typer.Option(Path("overview"), "--out", "-o", help="Output folder; " + REPLACES + "."),
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,
 ) -> None:

@@ -8,6 +8,7 @@ import typer
 
 from featurelens.cli.dry_run import run_or_describe
 from featurelens.cli.options import AddressOption, DeviceOption, DryRunOption, EngineOption, ModelOption, RenderWorkersOption, SeedOption
+from featurelens.output.folder_run import REPLACES
 from featurelens.output.paths import check_output_folder
 from featurelens.rendering import Regularizers, RenderSettings, RobustnessTransform, plan_render
 from featurelens.rendering.sizes import size_setting
@@ -36,7 +37,7 @@ def render(
     engine: str = EngineOption,
     address: str = AddressOption,
     workers: int = RenderWorkersOption,
-    out: Path = typer.Option(Path("render"), "--out", "-o", help="Output folder."),
+    out: Path = typer.Option(Path("render"), "--out", "-o", help="Output folder; " + REPLACES + "."),
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,
 ) -> None:

@@ -26,7 +26,7 @@ from featurelens.dataset_examples.run import PassPlan, plan_pass, run_pass
 from featurelens.dataset_examples.shards import check_shardable
 from featurelens.dataset_examples.state import ExamplesState
 from featurelens.models import LoadedModel, model_for
-from featurelens.progress import ProgressArg
+from featurelens.progress import ProgressArg, shown_by_default
 from featurelens.projection.rectifiers import check_method
 
 
@@ -184,4 +184,4 @@ def examples(
     """
     settings = ExamplesSettings(k, reduce, batch_size, size, limit, project, checkpoint, checkpoint_every, resume, workers,
                                 engine, address)
-    return plan_examples(model, data, layers, settings, device=device).run(progress)
+    return plan_examples(model, data, layers, settings, device=device).run(shown_by_default(progress))

@@ -22,7 +22,7 @@ from featurelens.deepdream.tiles import TiledGradient
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
 from featurelens.images import ImageInput, as_images
 from featurelens.models import LoadedModel, model_for
-from featurelens.progress import ProgressArg, reporting
+from featurelens.progress import ProgressArg, reporting, shown_by_default
 from featurelens.units import UnitExpression, as_expressions, resolve_expression
 from featurelens.units.resolve import check_position
 from featurelens.units.values import position_of
@@ -168,7 +168,7 @@ def dream(
     the mean pixel change per step. Ctrl-C returns the dream so far.
     """
     settings = DreamSettings(octaves, octave_scale, steps, lr, jitter, tile, seed)
-    return plan_dream(model, images, objective, guide=guide, settings=settings, device=device).run(progress)
+    return plan_dream(model, images, objective, guide=guide, settings=settings, device=device).run(shown_by_default(progress))
 
 
 def _check_positions(tiled: TiledGradient, expression: UnitExpression, image: torch.Tensor) -> None:

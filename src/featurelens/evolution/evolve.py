@@ -21,7 +21,7 @@ from featurelens.errors import require_positive
 from featurelens.evolution.checkpoints import Checkpoint, CheckpointsInput, checkpoint_files, model_at, read_checkpoint
 from featurelens.evolution.result import EvolvedCell, EvolveResult, UnitTimeline
 from featurelens.models import LoadedModel, model_for
-from featurelens.progress import ProgressArg, reporting
+from featurelens.progress import ProgressArg, reporting, shown_by_default
 from featurelens.rendering import AUTO, RenderResult, RenderSettings, plan_render
 from featurelens.units import UnitExpression, UnitsInput
 
@@ -187,4 +187,4 @@ def evolve(
     Ctrl-C returns the checkpoints finished.
     """
     settings = EvolveSettings(checkpoints, steps, size, param, seed, k, reduce, limit, batch_size)
-    return plan_evolve(model, data, units, settings, device=device).run(progress)
+    return plan_evolve(model, data, units, settings, device=device).run(shown_by_default(progress))

@@ -19,7 +19,7 @@ from featurelens.invert.decoding import DecodeResult, decodable_unit, decode_pai
 from featurelens.invert.inverter import Inverter, load_inverter, shipped_inverter_path
 from featurelens.invert.training import TrainResult, TrainSettings, command_line, train_inverter
 from featurelens.models import LoadedModel, model_for
-from featurelens.progress import ProgressArg
+from featurelens.progress import ProgressArg, shown_by_default
 from featurelens.units import Unit, UnitsInput, as_expressions
 
 
@@ -82,7 +82,7 @@ def train(
     crops). `out`: the inverter file, rewritten after every epoch. Ctrl-C keeps the last finished epoch.
     """
     settings = TrainSettings(epochs, batch_size, lr, width, seed, feature_layer, feature_weight)
-    return plan_training(model, layer, data, settings, limit=limit, out=out, device=device).run(progress)
+    return plan_training(model, layer, data, settings, limit=limit, out=out, device=device).run(shown_by_default(progress))
 
 
 @dataclass
@@ -137,4 +137,4 @@ def decode(
     shipped with the model); images: paths (read at the inverter's size), PIL images or tensors of exactly
     that size; units: `LAYER`, `LAYER:C`, `LAYER:C@Y,X` … — one per image, one for all, or many for one image.
     """
-    return plan_decode(model, images, units, inverter=inverter, device=device).run(progress)
+    return plan_decode(model, images, units, inverter=inverter, device=device).run(shown_by_default(progress))

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from featurelens.output.examples_files import KIND_TITLES, layer_page_name
+from featurelens.output.examples_files import KIND_TITLES, layer_page_name, previous_examples
+from featurelens.output.folder_run import replacing
 from featurelens.output.images import safe_filename, to_pil
 from featurelens.output.pages import page_template
 from featurelens.output.spectrogram import spectrogram_picture
@@ -31,8 +32,12 @@ if TYPE_CHECKING:
 
 
 def write_audio_examples(result: AudioExamplesResult, out_dir: Path) -> Path:
-    """Write everything for `result` under `out_dir`; returns the path of index.html."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write everything for `result` under `out_dir`, replacing a previous examples result there; returns index.html's path."""
+    with replacing(out_dir, "examples", legacy=previous_examples):
+        return _write_all(result, out_dir)
+
+
+def _write_all(result: AudioExamplesResult, out_dir: Path) -> Path:
     rows = list(result.examples())
     write_audio_table(rows, out_dir / "examples.parquet")
     (out_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2))

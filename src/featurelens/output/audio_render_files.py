@@ -8,21 +8,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from featurelens.output.folder_run import replacing, write_text_atomic
 from featurelens.output.images import safe_filename, save_png
+from featurelens.output.render_files import PREVIOUS_RENDER
 
 if TYPE_CHECKING:
     from featurelens.rendering.audio_result import AudioRenderResult
 
 
 def write_audio_render(result: AudioRenderResult, out_dir: Path) -> Path:
-    """Write the result under `out_dir`; returns render.json's path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    names = [f"{i:03d}_{safe_filename(u.unit)}.png" for i, u in enumerate(result.units)]
-    for unit, name in zip(result.units, names):
-        save_png(unit.image, out_dir / name)
-        write_sound(out_dir / (name[:-4] + ".wav"), unit.waveform, result.sample_rate)
-    path = out_dir / "render.json"
-    path.write_text(json.dumps(result.summary(names), indent=2))
+    """Write the result under `out_dir`, replacing a previous render there; returns render.json's path."""
+    with replacing(out_dir, "render", legacy=PREVIOUS_RENDER):
+        names = [f"{i:03d}_{safe_filename(u.unit)}.png" for i, u in enumerate(result.units)]
+        for unit, name in zip(result.units, names):
+            save_png(unit.image, out_dir / name)
+            write_sound(out_dir / (name[:-4] + ".wav"), unit.waveform, result.sample_rate)
+        path = write_text_atomic(out_dir / "render.json", json.dumps(result.summary(names), indent=2))
     return path
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from featurelens.images import to_pixels
+from featurelens.output.folder_run import replacing
 from featurelens.output.images import contact_sheet, safe_filename
 
 if TYPE_CHECKING:
@@ -18,13 +19,16 @@ PANEL = 224  # pixels a side for each panel, so 28×28 inputs stay visible
 
 def write_decodes(result: DecodeResult, path: Path) -> Path:
     """One three-panel PNG at `path` (.png) for one decode; one per decode in the folder `path` otherwise. Returns the first."""
+    if len(result.units) == 1 and path.suffix:
+        return _write(result, [path])
+    with replacing(path, "decode"):
+        return _write(result, [path / f"{i:03d}_{safe_filename(unit)}.png" for i, unit in enumerate(result.units)])
+
+
+def _write(result: DecodeResult, targets: list[Path]) -> Path:
     inputs = to_pixels(result.inputs)
     decodes = result.images
     added = result.contribution_images
-    if len(result.units) == 1 and path.suffix:
-        targets = [path]
-    else:
-        targets = [path / f"{i:03d}_{safe_filename(unit)}.png" for i, unit in enumerate(result.units)]
     for i, (unit, target) in enumerate(zip(result.units, targets)):
         target.parent.mkdir(parents=True, exist_ok=True)
         panels = [_enlarge(inputs[i]), _enlarge(decodes[i]), _enlarge(added[i])]

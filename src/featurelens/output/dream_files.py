@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from featurelens.images import to_pixels
+from featurelens.output.folder_run import replacing
 from featurelens.output.images import save_png
 
 if TYPE_CHECKING:
@@ -17,12 +18,15 @@ def write_dream(result: DreamResult, out: Path, save_octaves: bool = False) -> l
     """Write `out` (a PNG; for several photos, OUT/dream_N.png); with `save_octaves` also each octave's image and OUT.json.
 
     Returns the paths written, the dream first."""
+    if len(result.images) == 1 and out.suffix:
+        return _write(result, [out], save_octaves)
+    folder = out.with_suffix("") if out.suffix else out
+    with replacing(folder, "dream"):
+        return _write(result, [folder / f"dream_{i}.png" for i in range(len(result.images))], save_octaves)
+
+
+def _write(result: DreamResult, targets: list[Path], save_octaves: bool) -> list[Path]:
     pictures = result.images
-    if len(pictures) == 1 and out.suffix:
-        targets = [out]
-    else:
-        folder = out.with_suffix("") if out.suffix else out
-        targets = [folder / f"dream_{i}.png" for i in range(len(pictures))]
     paths = [save_png(picture, target) for picture, target in zip(pictures, targets)]
     if save_octaves:
         for i, octave in enumerate(result.octaves):

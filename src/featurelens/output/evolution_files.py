@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from featurelens.output.folder_run import replacing
 from featurelens.output.images import contact_sheet, safe_filename, save_png
 from featurelens.output.pages import page_template
 
@@ -24,8 +25,12 @@ THUMB = 112  # px a render is shown at; small renders are scaled up without smoo
 
 
 def write_evolution(result: EvolveResult, out_dir: Path) -> Path:
-    """Write everything for `result` under `out_dir`; returns the page's path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write everything for `result` under `out_dir`, replacing a previous evolution there; returns the page's path."""
+    with replacing(out_dir, "evolve"):
+        return _write_all(result, out_dir)
+
+
+def _write_all(result: EvolveResult, out_dir: Path) -> Path:
     columns = [safe_filename(f"{i:02d}-{c.label}") for i, c in enumerate(result.checkpoints)]
     names, rows = {}, []
     for timeline in result.units:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
+from featurelens.output.folder_run import replacing, write_text_atomic
 from featurelens.output.images import safe_filename, to_pil
 from featurelens.output.pages import page_template
 
@@ -39,11 +40,25 @@ def write_examples(
     """Write everything for `result` under `out_dir`; returns the path of index.html.
 
     `projections` optionally maps (layer, channel, kind, rank) to a uint8 [H, W, C] image shown beside the crop.
+    A previous examples result in `out_dir` is replaced as a whole (`folder_run.replacing`): no stale layer pages.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with replacing(out_dir, "examples", legacy=previous_examples):
+        return _write_all(result, out_dir, projections, workers)
+
+
+def previous_examples(out_dir: Path) -> list[Path]:
+    """An examples folder written before runs were recorded: its own files and folders, by name."""
+    if not (out_dir / "summary.json").exists() or not (out_dir / "examples.parquet").exists():
+        return []
+    named = [out_dir / name for name in ("examples.parquet", "summary.json", "index.html")] + list(out_dir.glob("layer-*.html"))
+    folders = ("inputs", "crops", "projections", "clips", "spectrograms", "excerpts")
+    return named + [p for folder in folders for p in (out_dir / folder).rglob("*") if p.suffix in (".png", ".wav")]
+
+
+def _write_all(result: ExamplesResult, out_dir: Path, projections: Mapping[ExampleKey, np.ndarray] | None, workers: int | None) -> Path:
     rows = list(result.examples())
     write_table(rows, out_dir / "examples.parquet")
-    (out_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2))
+    write_text_atomic(out_dir / "summary.json", json.dumps(result.summary(), indent=2))
     _write_images(result, rows, out_dir, projections or {}, workers)
     pages = []
     for layer in result.layers:

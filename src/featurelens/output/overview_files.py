@@ -6,6 +6,7 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
+from featurelens.output.folder_run import replacing
 from featurelens.output.images import contact_sheet, safe_filename
 from featurelens.output.pages import page_template
 from featurelens.output.render_files import unit_labels, write_render
@@ -16,8 +17,12 @@ if TYPE_CHECKING:
 
 
 def write_overview(overviews: list[LayerOverview], model_spec: str, settings: RenderSettings, out_dir: Path) -> Path:
-    """Write every layer's images and grid, then the page; returns the page's path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write every layer's images and grid, then the page, replacing a previous overview there; returns the page's path."""
+    with replacing(out_dir, "overview"):
+        return _write_all(overviews, model_spec, settings, out_dir)
+
+
+def _write_all(overviews: list[LayerOverview], model_spec: str, settings: RenderSettings, out_dir: Path) -> Path:
     layers = []
     for overview in overviews:
         folder = safe_filename(overview.layer)

@@ -36,3 +36,11 @@ def check_output_file(path: Path, suffixes: tuple[str, ...]) -> Path:
         raise FeaturelensError(f"{str(path)!r} is a folder: {{parameter}} needs a file name ending in {' or '.join(suffixes)}", parameter="out")
     _writable_ancestor(path.parent)
     return path
+
+
+def check_chosen_file(path: Path, force: bool) -> Path:
+    """A file whose name the command chose (the user gave no --out): never replaced silently, only with --force."""
+    if path.exists() and not force:
+        raise FeaturelensError(f"{str(path)!r} exists (an earlier run?): add --force to replace it, or name another file with {{parameter}}",
+                               parameter="out")
+    return path

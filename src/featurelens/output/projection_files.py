@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from featurelens.errors import FeaturelensError
+from featurelens.output.folder_run import listed_in, replacing, write_text_atomic
 from featurelens.output.images import safe_filename, save_png
 
 if TYPE_CHECKING:
@@ -37,12 +38,11 @@ def write_projections(result: ProjectionResult, path: Path) -> Path:
     pictures = result.images
     if path.suffix.lower() == ".png":
         return save_png(pictures[0], path)
-    path.mkdir(parents=True, exist_ok=True)
-    summary = result.summary()
-    for i, (entry, picture, array) in enumerate(zip(summary["projections"], pictures, result.arrays)):
-        stem = f"{i:03d}_{safe_filename(entry['unit'])}"
-        entry["png"], entry["npy"] = f"{stem}.png", f"{stem}.npy"
-        save_png(picture, path / entry["png"])
-        np.save(path / entry["npy"], array.astype(np.float32))
-    (path / "projections.json").write_text(json.dumps(summary, indent=2))
-    return path / "projections.json"
+    with replacing(path, "project", legacy=listed_in("projections.json", ("png", "npy"))):
+        summary = result.summary()
+        for i, (entry, picture, array) in enumerate(zip(summary["projections"], pictures, result.arrays)):
+            stem = f"{i:03d}_{safe_filename(entry['unit'])}"
+            entry["png"], entry["npy"] = f"{stem}.png", f"{stem}.npy"
+            save_png(picture, path / entry["png"])
+            np.save(path / entry["npy"], array.astype(np.float32))
+        return write_text_atomic(path / "projections.json", json.dumps(summary, indent=2))

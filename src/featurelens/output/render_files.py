@@ -1,4 +1,7 @@
-"""Writing a render: one PNG per image, a contact sheet when several, and render.json."""
+"""Writing a render: one PNG per image, a contact sheet when several, and render.json.
+
+A render into a folder replaces the previous render there as a whole (`folder_run.replacing`), so the
+PNGs, the sheet (or its absence, for one image) and render.json always describe the same run."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from featurelens.output.folder_run import listed_in, replacing, write_text_atomic
 from featurelens.output.images import contact_sheet, enlarged, safe_filename, save_png
 
 if TYPE_CHECKING:
@@ -15,14 +19,18 @@ if TYPE_CHECKING:
 SHEET_TILE = 96  # smaller renders are enlarged (pixels repeated) on the contact sheet so their captions fit
 
 
+SHEET = "contact_sheet.png"
+PREVIOUS_RENDER = listed_in("render.json", ("png", "wav"), extra=(SHEET,))
+
+
 def write_render(result: RenderResult, out_dir: Path) -> list[Path]:
-    """Write the result under `out_dir`; returns the PNG paths in unit order."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    names = [f"{i:03d}_{safe_filename(u.unit)}.png" for i, u in enumerate(result.units)]
-    paths = [save_png(u.image, out_dir / name) for u, name in zip(result.units, names)]
-    if len(result.units) > 1:
-        contact_sheet(enlarged(result.images, SHEET_TILE), unit_labels(result)).save(out_dir / "contact_sheet.png")
-    (out_dir / "render.json").write_text(json.dumps(result.summary(names), indent=2))
+    """Write the result under `out_dir`, replacing a previous render there; returns the PNG paths in unit order."""
+    with replacing(out_dir, "render", legacy=PREVIOUS_RENDER):
+        names = [f"{i:03d}_{safe_filename(u.unit)}.png" for i, u in enumerate(result.units)]
+        paths = [save_png(u.image, out_dir / name) for u, name in zip(result.units, names)]
+        if len(result.units) > 1:
+            contact_sheet(enlarged(result.images, SHEET_TILE), unit_labels(result)).save(out_dir / SHEET)
+        write_text_atomic(out_dir / "render.json", json.dumps(result.summary(names), indent=2))
     return paths
 
 

@@ -20,7 +20,7 @@ from featurelens.errors import FeaturelensError, require_positive
 from featurelens.models import LoadedModel, model_for
 from featurelens.output.images import same_size
 from featurelens.output.overview_files import write_overview
-from featurelens.progress import ProgressArg, reporting
+from featurelens.progress import ProgressArg, reporting, shown_by_default
 from featurelens.rendering import AUTO, RenderResult, RenderSettings, plan_render
 from featurelens.rendering.optimize import JudgesInput, judge_list
 from featurelens.results import TechniqueResult
@@ -152,4 +152,4 @@ def overview(
     """Render the first `units_per_layer` channels of each layer (default: six blocks from first to last), one batch per layer.
     `size` "auto" renders layers whose receptive field spans the input at the model's input size, the others at 128 px."""
     settings = RenderSettings(size=size, steps=steps, param=param, seed=seed, judge=tuple(judge_list(judge)))
-    return plan_overview(model, layers, units_per_layer, settings, device=device).run(progress)
+    return plan_overview(model, layers, units_per_layer, settings, device=device).run(shown_by_default(progress))

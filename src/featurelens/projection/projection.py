@@ -17,7 +17,7 @@ from featurelens.capture import Probe, probe
 from featurelens.errors import FeaturelensError, require_positive
 from featurelens.images import ImageInput, as_images, to_pixels
 from featurelens.models import LoadedModel, model_for
-from featurelens.progress import ProgressArg, reporting
+from featurelens.progress import ProgressArg, reporting, shown_by_default
 from featurelens.projection.backproject import backproject, projection_batches
 from featurelens.projection.rectifiers import check_method
 from featurelens.projection.result import ProjectionResult
@@ -130,7 +130,7 @@ def project(
     `LAYER:C` takes the channel's strongest position in each image; `LAYER:C@Y,X` and `@center` a fixed one.
     `batch_size` images share one forward pass (memory grows with it).
     """
-    return plan_projection(model, images, units, method, device=device, batch_size=batch_size).run(progress)
+    return plan_projection(model, images, units, method, device=device, batch_size=batch_size).run(shown_by_default(progress))
 
 
 def _projection_unit(unit: Unit, model: LoadedModel, found: Probe) -> Unit:

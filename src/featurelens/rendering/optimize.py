@@ -19,7 +19,7 @@ from featurelens.capture import probe
 from featurelens.engine import Engine, check_engine
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
 from featurelens.models import LoadedModel, model_for
-from featurelens.progress import ProgressArg, reporting
+from featurelens.progress import ProgressArg, reporting, shown_by_default
 from featurelens.rendering.judging import judge_images
 from featurelens.rendering.loop import RenderedChunk, render_chunk
 from featurelens.rendering.param import PARAMETERIZATIONS, RESOLUTION_FREE
@@ -233,7 +233,7 @@ def render(
         size, steps, param, lr, batch, seed, diversity, interpolate, transforms, regularizers, decorrelate, max_batch, out_size,
         tuple(judge_list(judge)), engine, address, workers,
     )
-    return plan_render(model, units, settings, device=device).run(progress)
+    return plan_render(model, units, settings, device=device).run(shown_by_default(progress))
 
 
 def _audio_plan(model: LoadedModel, expressions: list[UnitExpression], settings: RenderSettings) -> AudioRenderPlan:

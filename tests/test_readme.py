@@ -62,7 +62,7 @@ def _music_files(root: Path) -> None:
     from featurelens.audio.network import load_music_cnn, save_music_model
 
     if not (root / "samples" / "songs").is_dir():
-        (root / "samples" / "songs").mkdir()
+        (root / "samples" / "songs").mkdir(parents=True)
         soundfile.write(root / "samples" / "songs" / "song.wav", np.zeros(16000, np.float32), 16000)
     save_music_model(load_music_cnn(), root / "music_cnn.pt")
     collection = root / ".cache" / "featurelens" / "music-collection"

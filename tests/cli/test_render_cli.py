@@ -19,7 +19,7 @@ from PIL import Image
         (["render", "--steps", "0", "_blocks.8:1"], "--steps must be positive"),
         (["render", "--steps", "-5", "_blocks.8:1"], "--steps must be positive"),
         (["render", "_blocks.8:1@"], "expected Y,X or 'center'"),
-        pytest.param(["render", "--model", "torchvision:resnet18", "layer1:0"], "needs the torchvision package", marks=_absent("torchvision")),
+        pytest.param(["render", "--model", "torchvision:resnet18", "layer1:0"], "needs the torchvision package: pip install torch==2.14.1 torchvision==0.29.1", marks=_absent("torchvision")),
         pytest.param(["render", "--model", "timm:resnet18", "layer1:0"], "needs the timm package", marks=_absent("timm")),
         (["layers", "--model", "missing_file.py:build"], "model file 'missing_file.py' not found"),
         (["overview", "--layers", "_blocks.99"], "unknown layer '_blocks.99'"),

@@ -34,12 +34,17 @@ def split_spec(spec: str) -> tuple[str, str | None]:
     return name, (weights or None)
 
 
+# torchvision's builds each need one torch: this pair installs together (a larger CUDA build than the CPU torch 2.13.0)
+INSTALL = {"torchvision": "pip install torch==2.14.1 torchvision==0.29.1"}
+
+
 def require(package: str, spec: str) -> Any:
     """Import an optional zoo package, or say how to install it."""
     try:
         return importlib.import_module(package)
     except ImportError:
-        raise FeaturelensError(f"model {spec!r} needs the {package} package: pip install 'featurelens[{package}]'") from None
+        hint = INSTALL.get(package, f"pip install 'featurelens[{package}]'")
+        raise FeaturelensError(f"model {spec!r} needs the {package} package: {hint}") from None
 
 
 def create(zoo: str, name: str, build: Callable[[str], nn.Module], known: Callable[[], list[str]]) -> nn.Module:

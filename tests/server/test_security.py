@@ -212,3 +212,14 @@ def test_malformed_options_get_one_line_and_the_connection_keeps_working(guarded
         socket.send(jpeg())
         header = next_frame(socket)
         assert header["layer"] == "conv2" and header["unit"]["channel"] == 1
+
+
+def test_a_browser_without_the_token_is_told_in_words_what_to_open(guarded, chromium) -> None:
+    page = chromium.new_page()
+    try:
+        answer = page.goto(guarded.url + "/")
+        assert answer.status == 401
+        text = page.inner_text("body")
+        assert "needs its token" in text and "?token=" in text and "featurelens serve" in text
+    finally:
+        page.close()

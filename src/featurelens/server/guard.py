@@ -12,6 +12,7 @@ The standard of Jupyter Server and TensorBoard for a local server that a browser
 
 from __future__ import annotations
 
+import html
 import json
 import secrets
 from dataclasses import dataclass
@@ -150,8 +151,13 @@ def _with_headers(send, extra: list[tuple[bytes, bytes]]):
     return sending
 
 
+REFUSAL_PAGE = ("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>featurelens</title>"
+                "<body style=\"font: 16px system-ui, sans-serif; margin: 3rem\"><h1>featurelens</h1><p>{message}</p></body></html>")
+
+
 async def _refuse(scope, receive, send, status: int, message: str) -> None:
-    """Answer `status` with a one-line JSON error; a WebSocket is refused before it opens (the browser sees 403)."""
+    """Answer `status` with a one-line error (JSON, or a short page for a browser asking for HTML); a WebSocket is
+    refused before it opens (the browser sees the status)."""
     body = json.dumps({"error": message}).encode()
     if scope["type"] == "websocket":
         await receive()  # websocket.connect
@@ -162,6 +168,11 @@ async def _refuse(scope, receive, send, status: int, message: str) -> None:
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "websocket.http.response.body", "body": body})
         return
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS]
+    kind = b"application/json"
+    accepts = dict(scope["headers"]).get(b"accept", b"")
+    if scope.get("method") == "GET" and b"text/html" in accepts:  # a person at the browser: a page that says it in words
+        body = REFUSAL_PAGE.format(message=html.escape(message)).encode()
+        kind = b"text/html; charset=utf-8"
+    headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -13,11 +13,13 @@ The standard of Jupyter Server and TensorBoard for a local server that a browser
 from __future__ import annotations
 
 import html
-import json
 import secrets
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
+
+from starlette.requests import HTTPConnection
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.websockets import WebSocket
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
@@ -28,14 +30,14 @@ CONTENT_SECURITY_POLICY = (
     "img-src 'self' data: blob:; media-src 'self' data: blob:; connect-src 'self'; font-src 'self'; "
     "form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
-SECURITY_HEADERS = [
-    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"cross-origin-resource-policy", b"same-origin"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-]
+SECURITY_HEADERS = {
+    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cross-origin-resource-policy": "same-origin",
+    "cross-origin-opener-policy": "same-origin",
+}
 
 
 def new_token() -> str:
@@ -85,62 +87,56 @@ class GuardMiddleware:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        refusal = self._refusal(scope, headers)
+        asked = HTTPConnection(scope)
+        refusal = self._refusal(asked)
         if refusal is not None:
             status, message = refusal
-            return await _refuse(scope, receive, send, status, message)
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-        if scope["type"] == "http" and scope["path"] == "/" and self._is_token(query.get(TOKEN_PARAMETER)):
-            return await self._set_cookie_and_redirect(scope, send, query)
-        if scope["type"] == "http":
-            return await self.app(scope, receive, _with_headers(send, SECURITY_HEADERS))
-        return await self.app(scope, receive, send)
+            return await _refuse(asked, receive, send, status, message)
+        if scope["type"] == "websocket":
+            return await self.app(scope, receive, send)
+        if asked.url.path == "/" and self._is_token(asked.query_params.get(TOKEN_PARAMETER)):
+            return await self._keep_token(asked)(scope, receive, send)
+        return await self.app(scope, receive, _with_headers(send))
 
-    def _refusal(self, scope, headers: dict[str, str]) -> tuple[int, str] | None:
+    def _refusal(self, asked: HTTPConnection) -> tuple[int, str] | None:
         """(status, one-line reason) when the request must not reach the app, else None."""
-        host = headers.get("host", "")
+        host = asked.headers.get("host", "")
         if self.policy.hosts is not None and host_name(host) not in self.policy.hosts:
             return 403, f"this server does not answer the host name {host_name(host)!r}: open it as 127.0.0.1 or localhost, or start it with --allow-host NAME"
-        origin = headers.get("origin")
-        checks_origin = scope["type"] == "websocket" or scope.get("method", "GET") not in SAFE_METHODS
+        origin = asked.headers.get("origin")
+        checks_origin = asked.scope["type"] == "websocket" or asked.scope["method"] not in SAFE_METHODS
         if checks_origin and origin is not None and not same_origin(origin, host):
             return 403, f"requests from {origin} are refused: only this server's own page may use it"
-        if self.policy.token and not self._has_token(scope, headers):
+        if self.policy.token and not self._has_token(asked):
             return 401, "this server needs its token: open the URL that `featurelens serve` printed (it ends in ?token=…)"
         return None
 
-    def _has_token(self, scope, headers: dict[str, str]) -> bool:
-        offered = [value for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")) if key == TOKEN_PARAMETER]
-        scheme, _, credential = headers.get("authorization", "").partition(" ")
+    def _has_token(self, asked: HTTPConnection) -> bool:
+        """The token came in the address, an `Authorization: token …` (or Bearer) header, or this port's cookie."""
+        offered = asked.query_params.getlist(TOKEN_PARAMETER) + [asked.cookies.get(self._cookie(asked), "")]
+        scheme, _, credential = asked.headers.get("authorization", "").partition(" ")
         if scheme.lower() in ("token", "bearer"):
             offered.append(credential.strip())
-        cookies = SimpleCookie()
-        try:
-            cookies.load(headers.get("cookie", ""))
-        except Exception:  # a malformed cookie header is no token
-            pass
-        port = (scope.get("server") or (None, None))[1]
-        if self.policy.cookie_name(port) in cookies:
-            offered.append(cookies[self.policy.cookie_name(port)].value)
         return any(self._is_token(value) for value in offered)
 
     def _is_token(self, value: str | None) -> bool:
         expected = self.policy.token
         return bool(expected) and value is not None and secrets.compare_digest(value.encode(), expected.encode())
 
-    async def _set_cookie_and_redirect(self, scope, send, query: dict[str, str]) -> None:
+    def _cookie(self, asked: HTTPConnection) -> str:
+        return self.policy.cookie_name((asked.scope.get("server") or (None, None))[1])
+
+    def _keep_token(self, asked: HTTPConnection) -> Response:
         """The page's address carried the token: keep it in a cookie and show the address without it."""
-        rest = urlencode([(key, value) for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")) if key != TOKEN_PARAMETER])
-        port = (scope.get("server") or (None, None))[1]
-        cookie = f"{self.policy.cookie_name(port)}={query[TOKEN_PARAMETER]}; Path=/; HttpOnly; SameSite=Strict"
-        headers = [(b"location", ("/" + (f"?{rest}" if rest else "")).encode()), (b"set-cookie", cookie.encode()), *SECURITY_HEADERS]
-        await send({"type": "http.response.start", "status": 303, "headers": headers})
-        await send({"type": "http.response.body", "body": b""})
+        rest = urlencode([(key, value) for key, value in asked.query_params.multi_items() if key != TOKEN_PARAMETER])
+        answer = RedirectResponse("/" + (f"?{rest}" if rest else ""), status_code=303, headers=SECURITY_HEADERS)
+        answer.headers.append("set-cookie", f"{self._cookie(asked)}={self.policy.token}; Path=/; HttpOnly; SameSite=Strict")
+        return answer
 
 
-def _with_headers(send, extra: list[tuple[bytes, bytes]]):
-    """`send` that adds `extra` headers to the response start (those the app set itself win)."""
+def _with_headers(send):
+    """`send` that adds the security headers to the response start (those the app set itself win)."""
+    extra = [(name.encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
 
     async def sending(message) -> None:
         if message["type"] == "http.response.start":
@@ -155,24 +151,19 @@ REFUSAL_PAGE = ("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title
                 "<body style=\"font: 16px system-ui, sans-serif; margin: 3rem\"><h1>featurelens</h1><p>{message}</p></body></html>")
 
 
-async def _refuse(scope, receive, send, status: int, message: str) -> None:
+async def _refuse(asked: HTTPConnection, receive, send, status: int, message: str) -> None:
     """Answer `status` with a one-line error (JSON, or a short page for a browser asking for HTML); a WebSocket is
     refused before it opens (the browser sees the status)."""
-    body = json.dumps({"error": message}).encode()
-    if scope["type"] == "websocket":
-        await receive()  # websocket.connect
-        if "websocket.http.response" not in scope.get("extensions", {}):
-            await send({"type": "websocket.close", "code": 1008})  # the server sends 403 for a socket closed before it opens
-            return
-        await send({"type": "websocket.http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "websocket.http.response.body", "body": body})
+    if asked.scope["type"] == "websocket":
+        socket = WebSocket(asked.scope, receive, send)
+        await socket.receive()  # websocket.connect
+        if "websocket.http.response" in asked.scope.get("extensions", {}):
+            await socket.send_denial_response(JSONResponse({"error": message}, status))
+        else:
+            await socket.close(1008)  # the server answers 403 for a socket closed before it opens
         return
-    kind = b"application/json"
-    accepts = dict(scope["headers"]).get(b"accept", b"")
-    if scope.get("method") == "GET" and b"text/html" in accepts:  # a person at the browser: a page that says it in words
-        body = REFUSAL_PAGE.format(message=html.escape(message)).encode()
-        kind = b"text/html; charset=utf-8"
-    headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    if asked.scope["method"] == "GET" and "text/html" in asked.headers.get("accept", ""):  # a person at the browser: words
+        answer: Response = HTMLResponse(REFUSAL_PAGE.format(message=html.escape(message)), status, SECURITY_HEADERS)
+    else:
+        answer = JSONResponse({"error": message}, status, SECURITY_HEADERS)
+    await answer(asked.scope, receive, send)

@@ -140,7 +140,7 @@ def _too_large(uploads: UploadStore) -> JSONResponse:
 def projection_menu(atlas: Path) -> list[dict]:
     """The live page's projection methods, the default first: the atlas's choice by sanity score, each method labelled
     with its score when the atlas measured them (`projection.sanity`); guided backprop first when it did not."""
-    found = read_json(atlas / MANIFEST) if (atlas / MANIFEST).is_file() else None
+    found = read_json(atlas / MANIFEST)  # None when there is no atlas yet
     projection = found.get("projection") if isinstance(found, dict) and isinstance(found.get("projection"), dict) else {}
     scores = {s.get("method"): s for s in (projection.get("sanity") or {}).get("scores", []) if isinstance(s, dict)}
     chosen = projection.get("method") if projection.get("method") in METHODS else "guided"

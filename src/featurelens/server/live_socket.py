@@ -25,23 +25,17 @@ TRY_AGAIN_LATER = 1013  # the WebSocket close code for a server at its limit
 
 
 class ConnectionSlots:
-    """A count of open live connections, at most `limit`."""
+    """Places for open live connections, at most `limit`."""
 
     def __init__(self, limit: int):
         self.limit = limit
-        self.open = 0
-        self._lock = threading.Lock()
+        self._places = threading.BoundedSemaphore(limit)
 
     def take(self) -> bool:
-        with self._lock:
-            if self.open >= self.limit:
-                return False
-            self.open += 1
-            return True
+        return self._places.acquire(blocking=False)
 
     def give_back(self) -> None:
-        with self._lock:
-            self.open -= 1
+        self._places.release()
 
 
 class NewestFrame:

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.stats import spearmanr
 import torch
 from torch import nn
 
@@ -209,15 +210,7 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a[keep], b[keep]
     if len(a) < 2 or a.std() == 0 or b.std() == 0:
         return 1.0 if np.array_equal(a, b) else 0.0
-    ra, rb = _ranks(a), _ranks(b)
-    return abs(float(np.corrcoef(ra, rb)[0, 1]))
-
-
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..n, tied values sharing their average rank."""
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    return (ends - (counts - 1) / 2.0)[inverse]
+    return abs(float(spearmanr(a, b).statistic))
 
 
 def _flat(projections: torch.Tensor) -> np.ndarray:

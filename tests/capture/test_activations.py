@@ -140,7 +140,7 @@ def test_inplace_changes_are_detected_and_shielded_only_when_needed():
 
 
 def test_affine_batchnorm_computes_the_same_values_and_gradients_and_restores(lite0):
-    from featurelens.capture.layout import affine_batchnorm
+    from featurelens.capture.memory_format import affine_batchnorm
 
     x = lite0.normalize(torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))).requires_grad_(True)
     plain = capture_activations(lite0.module, x, ["_blocks.5._bn1", "_blocks.8"])

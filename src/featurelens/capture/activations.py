@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from featurelens.capture.layers import LOGIT, find_layer
-from featurelens.capture.layout import as_layout, use_channels_last
+from featurelens.capture.layout import Layout, extra_tokens_key, layer_layout
+from featurelens.capture.memory_format import as_layout, use_channels_last
 
 
 class _StopForward(Exception):
@@ -34,6 +35,9 @@ class ActivationCapture:
       input meets a channels-last gradient (seen in 2.13: off by 25 % through EfficientNet-Lite).
     - `leaves`: layers whose captured output is a fresh leaf that requires grad, from which the rest
       of the network runs, so `autograd.grad(logit, captured[layer])` costs only the part above it.
+    - Every layer comes back in its canonical form `[N, features, *positions]` (`capture.layout`): token
+      sequences on their patch grid, channels-last maps permuted; a layer's extra tokens (class, registers)
+      come back under `extra_tokens_key(layer)`. `layouts` holds each layer's `Layout` after a run.
     """
 
     def __init__(self, module: nn.Module, layers: Iterable[str], stop_early: bool = True, leaves: Iterable[str] = ()):
@@ -50,6 +54,10 @@ class ActivationCapture:
         # same layout, so float results do not depend on which job touched the model first.
         self.channels_last = use_channels_last(module)
         self.leaves = set(leaves)
+        self.layouts: dict[str, Layout] = {}
+        self._input_shape: tuple[int, ...] = ()
+        self._seen: dict[tuple, Layout] = {}
+        self._extras: dict[str, torch.Tensor] = {}
 
     def __enter__(self) -> "ActivationCapture":
         for name, target in self._targets.items():
@@ -68,25 +76,38 @@ class ActivationCapture:
         def hook(mod, args, output):
             if name in self._captured or not isinstance(output, torch.Tensor):
                 return None
+            layout = self._layout(name, mod, output)
+            canonical, extras = layout.canonical(output)
+            if extras is not None:
+                self._extras[extra_tokens_key(name)] = extras
             if name in self.leaves and torch.is_grad_enabled():
-                leaf = output.detach().requires_grad_(True)
+                leaf = canonical.detach().requires_grad_(True)
                 self._captured[name] = leaf
                 if self.stop_early and len(self._captured) == len(self.hooked):
                     raise _StopForward
-                return leaf.clone()  # the network goes on from the leaf; in-place ops change the clone
-            self._captured[name] = output
+                # The network goes on from the leaf (in its own layout); in-place ops change the clone.
+                return layout.raw(leaf, None if extras is None else extras.detach()).clone()
+            self._captured[name] = canonical
             if not self.shield:
-                self._versions[name] = output._version
+                self._versions[name] = canonical._version
             if self.stop_early and len(self._captured) == len(self.hooked):
                 raise _StopForward
             return output.clone() if self.shield else None  # in-place ops then change the clone, not the capture
         return hook
+
+    def _layout(self, name: str, producer: nn.Module, output: torch.Tensor) -> Layout:
+        key = (name, tuple(output.shape[1:]), self._input_shape)
+        if key not in self._seen:  # inferred once per layer, output shape and input shape
+            self._seen[key] = layer_layout(self.module, name, producer, key[1], key[2])
+        self.layouts[name] = self._seen[key]
+        return self._seen[key]
 
     def run(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         """Forward `inputs` (already normalised) and return the captured activations."""
         if torch.is_inference_mode_enabled():
             self.shield = True  # inference tensors keep no version counter to check
         inputs = as_layout(inputs, self.channels_last)
+        self._input_shape = tuple(inputs.shape[1:])
         captured = self._forward(inputs)
         if not self.shield and any(captured[n]._version != self._versions[n] for n in captured if n in self._versions and n not in self.leaves):
             self.shield = True
@@ -94,7 +115,7 @@ class ActivationCapture:
         return captured
 
     def _forward(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        self._captured, self._versions = {}, {}
+        self._captured, self._versions, self._extras = {}, {}, {}
         output = None
         try:
             output = self.module(inputs)
@@ -102,8 +123,10 @@ class ActivationCapture:
             pass
         captured = self._captured
         self._captured = {}
+        captured.update(self._extras)
         if LOGIT in self.layers:
-            captured[LOGIT] = output
+            layout = self._layout(LOGIT, None, output) if isinstance(output, torch.Tensor) else None
+            captured[LOGIT] = layout.canonical(output)[0] if layout else output
         missing = [name for name in self.layers if name not in captured]
         if missing:
             raise RuntimeError(f"layers {missing} produced no tensor output in the forward pass")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from featurelens.capture.layout import Layout
 from featurelens.errors import FeaturelensError
 
 LOGIT = "logit"  # the model's output, addressed like a layer
@@ -14,15 +15,28 @@ LOGIT = "logit"  # the model's output, addressed like a layer
 
 @dataclass(frozen=True)
 class LayerInfo:
-    """One hookable layer: its dotted module path, module type and output shape (without the batch)."""
+    """One hookable layer: its dotted module path, module type, canonical output shape (without the batch:
+    features first, then positions; see `capture.layout`) and its layout (None: a plain `[C, …]` map)."""
 
     name: str
     type: str
     shape: tuple[int, ...]
+    layout: Layout | None = None
 
     @property
     def channels(self) -> int:
+        """The feature size: channels of a map, the token width of a transformer layer."""
         return self.shape[0] if self.shape else 1
+
+    @property
+    def raw_shape(self) -> tuple[int, ...]:
+        """The output shape as the layer returns it (without the batch)."""
+        if self.layout is None or self.layout.kind in ("map", "vector"):
+            return self.shape
+        if self.layout.kind == "tokens":
+            rows, cols = self.layout.positions
+            return (self.layout.extra_tokens + rows * cols, self.layout.features)
+        return (*self.layout.positions, self.layout.features)
 
 
 def module_names(module: nn.Module) -> list[str]:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from featurelens.capture.layers import LOGIT, LayerInfo
+from featurelens.capture.layout import Layout, infer_layout, layout_overrides, size_hints
 from featurelens.errors import FeaturelensError
 
 
@@ -64,7 +65,8 @@ def probe_module(module: nn.Module, example: torch.Tensor) -> Probe:
     on 1-D maps ([B, C, T] in and out) as one row: (1, T)."""
     order: list[str] = []
     types: dict[str, str] = {}
-    shapes: dict[str, tuple[int, ...]] = {}
+    layouts: dict[str, Layout] = {}
+    hints, overrides, input_shape = size_hints(module), layout_overrides(module), tuple(example.shape[1:])
     calls: list[SpatialCall] = []
     handles = []
     sequences = example.dim() == 3  # a spectrogram [B, bands, frames]: its maps run along time only
@@ -80,7 +82,8 @@ def probe_module(module: nn.Module, example: torch.Tensor) -> Probe:
         def hook(mod, args, output):
             if not isinstance(output, torch.Tensor):
                 return
-            shapes.setdefault(name, tuple(output.shape[1:]))
+            if name not in layouts:
+                layouts[name] = infer_layout(tuple(output.shape[1:]), mod, hints, input_shape, overrides.get(name))
             first = args[0] if args and isinstance(args[0], torch.Tensor) else None
             if first is not None and first.dim() == 4 and output.dim() == 4:
                 calls.append(SpatialCall(name, tuple(first.shape[-2:]), tuple(output.shape[-2:])))
@@ -101,9 +104,10 @@ def probe_module(module: nn.Module, example: torch.Tensor) -> Probe:
     finally:
         for handle in handles:
             handle.remove()
-    layers = [LayerInfo(name, types[name], shapes[name]) for name in order if name in shapes]
+    layers = [LayerInfo(name, types[name], layouts[name].canonical_shape, layouts[name]) for name in order if name in layouts]
     if isinstance(output, torch.Tensor):
-        layers.append(LayerInfo(LOGIT, "output", tuple(output.shape[1:])))
+        logit = infer_layout(tuple(output.shape[1:]), None, hints, input_shape, overrides.get(LOGIT))
+        layers.append(LayerInfo(LOGIT, "output", logit.canonical_shape, logit))
     names = frozenset(name for name, _ in module.named_modules() if name)
     size = (1, example.shape[-1]) if sequences else tuple(example.shape[-2:])
     return Probe(size, tuple(layers), tuple(calls), error, names)

@@ -14,3 +14,4 @@ EngineOption = typer.Option("local", "--engine", help="local (this process) or r
 RenderWorkersOption = typer.Option(None, "--workers", help="With --engine ray: batches rendered at once (default: every GPU of the cluster, else every CPU).")
 ForceOption = typer.Option(False, "--force", help="Replace the output file when --out is not given and the file exists (never replaced silently).")
 AddressOption = typer.Option(None, "--address", help="With --engine ray: the Ray cluster to join (auto, HEAD:6379 or ray://HEAD:10001); default: start a local Ray instance with this machine's cores.")
+LayoutOption = typer.Option(None, "--layout", help="LAYER=KIND where the layout cannot be inferred (repeatable): map, channels-last, tokens, time-major or vector.")

@@ -15,7 +15,7 @@ from torch import nn
 
 from featurelens.capture import LOGIT, ActivationCapture
 from featurelens.capture.inference import fold_batchnorm, traced_forward_to
-from featurelens.capture.layout import as_layout, use_channels_last
+from featurelens.capture.memory_format import as_layout, use_channels_last
 
 _KEPT_LAYERS = 2
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
+from featurelens.capture.layout import set_layout_overrides
 from featurelens.device import resolve_device
 from featurelens.errors import FeaturelensError
 from featurelens.models import audio_models, efficientnet_lite, fashion_cnn  # noqa: F401  (built-ins register themselves on import)
@@ -56,9 +58,15 @@ def load_model(spec: str | LoadedModel = DEFAULT_MODEL, device: torch.device | s
     return model.to(device) if device is not None else model
 
 
-def model_for(model: str | LoadedModel, device: torch.device | str | None = None) -> LoadedModel:
+def model_for(model: str | LoadedModel, device: torch.device | str | None = None, layouts: Sequence[str] | None = None) -> LoadedModel:
     """The model a job runs on: a spec is loaded on `device` (default: CUDA when present, else CPU);
-    a loaded model is moved to `device` when one is given and otherwise stays where it is."""
+    a loaded model is moved to `device` when one is given and otherwise stays where it is. `layouts`: `LAYER=KIND`
+    texts that set layers' layouts where inference cannot tell (`capture.layout`)."""
     if isinstance(model, LoadedModel):
-        return model.to(resolve_device(device)) if device is not None else model
-    return load_model(model, resolve_device(device))
+        loaded = model.to(resolve_device(device)) if device is not None else model
+    else:
+        loaded = load_model(model, resolve_device(device))
+    if layouts:
+        set_layout_overrides(loaded.module, list(layouts))
+        loaded.probes.clear()
+    return loaded

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 import torch
 
 from featurelens.capture import ActivationCapture
-from featurelens.capture.layout import affine_batchnorm, as_layout, use_channels_last
+from featurelens.capture.memory_format import affine_batchnorm, as_layout, use_channels_last
 from featurelens.images import to_pixels
 from featurelens.models import LoadedModel
 from featurelens.rendering.measure import measure

@@ -4,6 +4,7 @@
     LAYER:C@Y,X        one neuron                          _blocks.8:12@3,4
     LAYER:C@T          one neuron of a 1-D (time) layer    conv3:5@12
     LAYER:C@center     the neuron at the spatial centre    _blocks.8:12@center
+    LAYER:C@cls        feature C of the class token        blocks.3:12@cls   (token layers: positions are patches)
     LAYER              the whole layer (mean squared)      _blocks.8      (the DeepDream objective)
     logit:N            a class logit                       logit:285
     logit:NAME         a class logit by name               logit:Egyptian cat   (quotes optional: logit:"Egyptian cat")
@@ -22,6 +23,7 @@ from typing import Sequence, Union
 from featurelens.errors import FeaturelensError
 
 CENTER = "center"
+CLS = "cls"  # a token layer's first extra token (the class token); other positions are patch-grid cells
 
 _NUMBER = re.compile(r"\s*(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)\s*\*")
 _LAYER = re.compile(r"[\w][\w.]*")
@@ -39,7 +41,7 @@ class Unit:
 
     layer: str
     channel: int | None = None
-    position: tuple[int, ...] | str | None = None  # (y, x), (t,) on a 1-D layer, or CENTER
+    position: tuple[int, ...] | str | None = None  # (y, x), (t,) on a 1-D layer, CENTER, or CLS
     direction: str | None = None  # path of a .npy vector over the layer's channels
     class_name: str | None = None  # logit given by name, resolved against the model
 
@@ -51,8 +53,8 @@ class Unit:
         if self.channel is None:
             return self.layer
         text = f"{self.layer}:{self.channel}"
-        if self.position == CENTER:
-            return text + "@center"
+        if self.position in (CENTER, CLS):
+            return f"{text}@{self.position}"
         if self.position is not None:
             return text + "@" + ",".join(map(str, self.position))
         return text
@@ -188,12 +190,13 @@ class _Parser:
             return Unit(layer, int(channel.group(0)))
         self.pos += 1
         self.skip_spaces()
-        if self.text.startswith(CENTER, self.pos):
-            self.pos += len(CENTER)
-            return Unit(layer, int(channel.group(0)), CENTER)
+        for named in (CENTER, CLS):
+            if self.text.startswith(named, self.pos):
+                self.pos += len(named)
+                return Unit(layer, int(channel.group(0)), named)
         position = self.match(_POSITION)
         if not position:
-            raise self.fail("expected Y,X or 'center' after '@' (T alone on a 1-D layer)")
+            raise self.fail("expected Y,X, 'center' or 'cls' after '@' (T alone on a 1-D layer)")
         return Unit(layer, int(channel.group(0)), tuple(int(value) for value in position.groups() if value is not None))
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from featurelens.units.address import Unit
+from featurelens.errors import FeaturelensError
+from featurelens.units.address import CLS, Unit
 from featurelens.units.directions import unit_direction
 from featurelens.units.values import position_of
 
@@ -19,6 +20,8 @@ def keep_unit(activation: torch.Tensor, unit: Unit) -> torch.Tensor:
     a direction keeps each position's component along it. The unit must be resolved (valid here)."""
     if unit.channel is None and unit.direction is None:
         return activation.clone()
+    if unit.position == CLS:
+        raise FeaturelensError(f"{unit} is the class token, which has no place on the layer's grid: name a grid position or the feature alone")
     if unit.direction is not None:
         direction = unit_direction(unit.direction, activation).view((1, -1) + (1,) * (activation.dim() - 2))
         return (activation * direction).sum(1, keepdim=True) * direction

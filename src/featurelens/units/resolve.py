@@ -13,7 +13,8 @@ from typing import Mapping, Protocol, Sequence
 from featurelens.capture.layers import LayerInfo, unknown_layer_message
 from featurelens.capture.probe import Probe
 from featurelens.errors import FeaturelensError
-from featurelens.units.address import CENTER, Unit, UnitExpression, parse_units
+from featurelens.capture.layout import Layout
+from featurelens.units.address import CENTER, CLS, Unit, UnitExpression, parse_units
 from featurelens.units.directions import load_direction
 
 
@@ -50,19 +51,24 @@ def resolve_expression(
     """Validate every unit against the layers' output shapes (a model's `Probe`, {layer: shape without batch},
     or `LayerInfo`s) and replace class names by indices. `positions` False leaves neuron positions to be checked later
     (against a map of another size). Errors name the valid range or the closest layer names."""
+    layouts: Mapping[str, Layout | None] | None = None
     if isinstance(shapes, Probe):
         for layer in expression.layers:
             reason = shapes.unreachable(layer, model.spec)
             if reason:
                 raise FeaturelensError(reason)
-        shapes = shapes.shapes()
-    elif not isinstance(shapes, Mapping):
+        shapes = shapes.layers
+    if not isinstance(shapes, Mapping):
+        layouts = {info.name: info.layout for info in shapes}
         shapes = {info.name: info.shape for info in shapes}
-    return expression.map_units(lambda unit: resolve_unit(unit, model, shapes, positions))
+    return expression.map_units(lambda unit: resolve_unit(unit, model, shapes, positions, layouts))
 
 
-def resolve_unit(unit: Unit, model: HasClasses, shapes: Mapping[str, tuple[int, ...]], positions: bool = True) -> Unit:
-    """One unit of `resolve_expression`."""
+def resolve_unit(
+    unit: Unit, model: HasClasses, shapes: Mapping[str, tuple[int, ...]], positions: bool = True,
+    layouts: Mapping[str, Layout | None] | None = None,
+) -> Unit:
+    """One unit of `resolve_expression`; `layouts` (when known) lets `@cls` be checked against the layer's tokens."""
     if unit.layer not in shapes:
         raise FeaturelensError(unknown_layer_message(unit.layer, list(shapes)))
     shape = shapes[unit.layer]
@@ -76,6 +82,11 @@ def resolve_unit(unit: Unit, model: HasClasses, shapes: Mapping[str, tuple[int, 
         return unit
     if unit.channel is not None and not 0 <= unit.channel < channels:
         raise channel_out_of_range(unit.layer, unit.channel, channels)
+    if unit.position == CLS:
+        layout = (layouts or {}).get(unit.layer)
+        if layouts is not None and (layout is None or not layout.extra_tokens):
+            raise FeaturelensError(f"layer {unit.layer!r} has no class token ({layout.describe() if layout else 'no tokens'}): drop the @cls part")
+        return unit
     if unit.position is not None and len(shape) < 2:
         suffix = "@center" if unit.position == CENTER else "@" + ",".join(map(str, unit.position))
         raise FeaturelensError(f"layer {unit.layer!r} has no spatial map: drop the {suffix} part")

@@ -1,7 +1,8 @@
 """What a unit's value is, on captured activations: one number per image.
 
-    channel   LAYER:C       mean of the channel's map over space (or time)
+    channel   LAYER:C       mean of the channel's map over space (or time; a token layer's patch tokens)
     neuron    LAYER:C@Y,X   the map's value at one position (@center: the middle one)
+    token     LAYER:C@cls   feature C of a token layer's class token (its first extra token)
     layer     LAYER         mean of squares over channels and positions (the DeepDream objective)
     direction LAYER:dir=v   the space-averaged activation projected on the unit-length vector v
     class     logit:N       the logit itself ([B, C] outputs are channels without space)
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 
 import torch
 
-from featurelens.units.address import CENTER, Unit, UnitExpression
+from featurelens.capture.layout import extra_tokens_key
+from featurelens.errors import FeaturelensError
+from featurelens.units.address import CENTER, CLS, Unit, UnitExpression
 from featurelens.units.directions import unit_direction
 
 
@@ -35,8 +38,15 @@ def position_of(unit: Unit, spatial: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(side // 2 for side in spatial) if unit.position == CENTER else tuple(unit.position)
 
 
-def unit_value(unit: Unit, activation: torch.Tensor, window: LayerWindow | None = None) -> torch.Tensor:
-    """The value each image gives for `unit`: activation [B, C, …] → [B]. `window` restricts a 2-D map to a tile's share."""
+def unit_value(
+    unit: Unit, activation: torch.Tensor, window: LayerWindow | None = None, extra_tokens: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The value each image gives for `unit`: activation [B, C, …] → [B]. `window` restricts a 2-D map to a tile's share;
+    `extra_tokens` [B, C, k] are the layer's class/register tokens, which an `@cls` unit reads."""
+    if unit.position == CLS:
+        if extra_tokens is None:
+            raise FeaturelensError(f"layer {unit.layer!r} has no class token: drop the @cls part")
+        return extra_tokens[:, unit.channel, 0]
     if window is not None and activation.dim() == 4:
         return _windowed_value(unit, activation, window)
     batch = activation.shape[0]
@@ -76,7 +86,8 @@ def expression_value(
     """Weighted sum of unit values, per image: [B]."""
     total = None
     for weight, unit in expression.terms:
-        value = weight * unit_value(unit, activations[unit.layer], windows.get(unit.layer) if windows else None)
+        window = windows.get(unit.layer) if windows else None
+        value = weight * unit_value(unit, activations[unit.layer], window, activations.get(extra_tokens_key(unit.layer)))
         total = value if total is None else total + value
     return total
 

@@ -1,0 +1,142 @@
+"""Layouts: token sequences with a class token, channels-last grids and time-major outputs read as features over
+positions, shown by models whose features are known (tests/capture/known_layouts.py): the layer's feature size is
+reported, examples rank the input made for a feature first, renders raise that feature, projections land on its patch."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import featurelens as fl
+from featurelens.capture import ActivationCapture, probe
+from featurelens.capture.layout import TOKENS, Layout, infer_layout, size_hints, token_grid
+from featurelens.errors import FeaturelensError
+from featurelens.models import load_model
+
+_SPEC = importlib.util.spec_from_file_location("known_layouts", Path(__file__).with_name("known_layouts.py"))
+known = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(known)
+
+MODELS = {"tokens": known.token_model, "channels-last": known.channels_last_model}
+LAYER = {"tokens": "tokens", "channels-last": "grid", "time-major": "steps"}
+CELLS = [(0, 0), (1, 2), (3, 1), (2, 3), (0, 3), (3, 3)]  # where feature k's pattern sits in its image
+
+
+def feature_images() -> list[torch.Tensor]:
+    """Image k: pattern k at CELLS[k]; then the same patterns at half contrast elsewhere, as distractors."""
+    strong = [known.image_with(k, CELLS[k]) for k in range(known.FEATURES)]
+    weak = [known.image_with(k, CELLS[(k + 3) % known.FEATURES], contrast=0.5) for k in range(known.FEATURES)]
+    return strong + weak
+
+
+def test_layouts_are_inferred_with_the_feature_size() -> None:
+    layers = {info.name: info for info in probe(known.token_model()).layers}
+    assert layers["tokens"].layout == Layout(TOKENS, known.FEATURES, (4, 4), 1)
+    assert layers["tokens"].raw_shape == (17, known.FEATURES) and layers["tokens"].channels == known.FEATURES
+    assert layers["embed"].layout.describe() == "tokens 4×4"  # no class token yet
+    grid = probe(known.channels_last_model()).layer("grid")
+    assert (grid.layout.kind, grid.shape, grid.raw_shape) == ("channels-last", (known.FEATURES, 4, 4), (4, 4, known.FEATURES))
+    steps = probe(known.time_major_model()).layer("steps")
+    assert (steps.layout.kind, steps.shape) == ("time-major", (known.FEATURES, 8))
+    conv = probe(load_model("fashion-cnn")).layer("conv3")
+    assert (conv.layout.kind, conv.shape) == ("map", (128, 7, 7))
+
+
+def test_token_grids_follow_the_input_aspect_and_extra_tokens() -> None:
+    assert token_grid(197, (3, 224, 224)) == (1, 14, 14)  # ViT-B/16: class token + 14×14
+    assert token_grid(198, (3, 224, 224)) == (2, 14, 14)  # DeiT: class + distillation
+    assert token_grid(261, (3, 224, 224)) == (5, 16, 16)  # DINOv2 with 4 registers at patch 14
+    assert token_grid(1 + 12 * 16, (3, 192, 256)) == (1, 12, 16)  # a wide image
+    assert token_grid(8, (1, 16, 16)) is None and token_grid(50, (64, 100)) is None  # short sequences, audio inputs
+
+
+def test_layers_cli_reports_the_feature_size_and_layout(main_cli) -> None:
+    code, err = main_cli("layers", "--model", f"{known.__file__}:token_model", "--json")
+    assert code == 0, err
+    rows = {row["name"]: row for row in json.loads(main_cli.out)}
+    assert rows["tokens"]["channels"] == known.FEATURES and rows["tokens"]["layout"] == "tokens 1+4×4"
+    assert rows["tokens"]["shape"] == [17, known.FEATURES]
+
+
+def test_a_model_or_the_cli_can_set_a_layout(main_cli) -> None:
+    model = known.channels_last_model()
+    model.module.featurelens_layouts = {"grid": "map"}  # read as [4, 4, 6]: 4 "channels" of a 4×6 map
+    assert probe(model).layer("grid").shape == (4, 4, known.FEATURES)
+    code, _ = main_cli("layers", "--model", f"{known.__file__}:channels_last_model", "--layout", "grid=map", "--json")
+    assert code == 0
+    assert {row["name"]: row for row in json.loads(main_cli.out)}["grid"]["channels"] == 4
+    code, err = main_cli("layers", "--model", f"{known.__file__}:channels_last_model", "--layout", "grid=rows")
+    assert code != 0 and "unknown layout 'rows'" in err and "channels-last" in err
+
+
+def test_a_forced_token_layout_that_fits_no_grid_is_one_line() -> None:
+    with pytest.raises(FeaturelensError, match="do not fill a grid"):
+        infer_layout((7, 6), None, size_hints(torch.nn.Identity()), (1, 16, 16), "tokens")
+
+
+@pytest.mark.parametrize("kind", ["tokens", "channels-last"])
+def test_examples_rank_the_input_made_for_each_feature_first(kind) -> None:
+    model = MODELS[kind]()
+    found = fl.examples(model, feature_images(), [LAYER[kind]], k=3, progress=False).layer(LAYER[kind])
+    assert (found.height, found.width) == (4, 4)
+    for feature in range(known.FEATURES):
+        assert found.ranked["max"].indices[feature, 0] == feature
+        assert (found.ranked["max"].y[feature, 0], found.ranked["max"].x[feature, 0]) == CELLS[feature]
+        x0, y0, x1, y1 = found.box("max", feature, 0)
+        y, x = CELLS[feature]
+        assert (x0, y0, x1, y1) == (4 * x, 4 * y, 4 * x + 4, 4 * y + 4)  # the patch itself
+
+
+def test_examples_on_time_major_steps_rank_and_place_each_feature() -> None:
+    images = [known.strip_image(k, (2 * k + 1) % 8) for k in range(known.FEATURES)]
+    found = fl.examples(known.time_major_model(), images, ["steps"], k=2, progress=False).layer("steps")
+    for feature in range(known.FEATURES):
+        assert found.ranked["max"].indices[feature, 0] == feature
+        assert int(found.ranked["max"].x[feature, 0]) == (2 * feature + 1) % 8
+
+
+def _features(model, image: torch.Tensor, layer: str) -> torch.Tensor:
+    with torch.no_grad(), ActivationCapture(model.module, [layer]) as capture:
+        return capture.run(model.normalize(image[None]))[layer][0]
+
+
+@pytest.mark.parametrize("kind", ["tokens", "channels-last"])
+def test_render_raises_the_known_feature_far_above_the_others(kind) -> None:
+    model = MODELS[kind]()
+    # The patterns are pixel-aligned (a 2-px shift inverts a stripe): robustness to jitter is not what is tested here.
+    result = fl.render(model, [f"{LAYER[kind]}:{k}" for k in range(known.FEATURES)], steps=48, seed=0, transforms=None, progress=False)
+    for feature, image in enumerate(result.images):
+        mean = _features(model, torch.from_numpy(np.asarray(image, np.float32) / 255).reshape(1, known.SIDE, known.SIDE), LAYER[kind]).mean((1, 2))
+        others = torch.cat([mean[:feature], mean[feature + 1:]])
+        assert mean[feature] > 3 * others.abs().max(), (feature, mean)
+
+
+def test_class_token_units_read_the_class_token() -> None:
+    model = known.token_model()
+    image = known.image_with(2, (1, 1))
+    with torch.no_grad(), ActivationCapture(model.module, ["tokens"]) as capture:
+        captured = capture.run(model.normalize(image[None]))
+    patches, cls = captured["tokens"][0], captured["tokens@tokens"][0, :, 0]
+    assert torch.allclose(cls, patches.mean((1, 2)), atol=1e-6)  # this model's class token is the patches' mean
+    result = fl.render(model, "tokens:2@cls", steps=48, transforms=None, progress=False)
+    rendered = torch.from_numpy(np.asarray(result.images[0], np.float32) / 255).reshape(1, known.SIDE, known.SIDE)
+    mean = _features(model, rendered, "tokens").mean((1, 2))
+    assert mean[2] > 3 * torch.cat([mean[:2], mean[3:]]).abs().max()
+    with pytest.raises(FeaturelensError, match="has no class token"):
+        fl.render(known.channels_last_model(), "grid:2@cls", steps=2, progress=False)
+
+
+@pytest.mark.parametrize("kind", ["tokens", "channels-last"])
+def test_projections_land_on_the_units_patch(kind) -> None:
+    model = MODELS[kind]()
+    for feature, (y, x) in enumerate(CELLS[:3]):
+        image = known.image_with(feature, (y, x))
+        projected = fl.project(model, image, f"{LAYER[kind]}:{feature}@{y},{x}", method="gradient", progress=False)
+        heat = np.abs(projected.arrays[0]).reshape(known.SIDE, known.SIDE)
+        inside = heat[4 * y:4 * y + 4, 4 * x:4 * x + 4]
+        assert inside.sum() > 0.99 * heat.sum() and (inside > 0).mean() > 0.5

@@ -18,7 +18,7 @@ from PIL import Image
         (["render", "--size", "16", "_blocks.8:1"], "--size 16 is below the minimum input size 32"),
         (["render", "--steps", "0", "_blocks.8:1"], "--steps must be positive"),
         (["render", "--steps", "-5", "_blocks.8:1"], "--steps must be positive"),
-        (["render", "_blocks.8:1@"], "expected Y,X or 'center'"),
+        (["render", "_blocks.8:1@"], "expected Y,X, 'center' or 'cls'"),
         pytest.param(["render", "--model", "torchvision:resnet18", "layer1:0"], "needs the torchvision package: pip install torch==2.14.1 torchvision==0.29.1", marks=_absent("torchvision")),
         pytest.param(["render", "--model", "timm:resnet18", "layer1:0"], "needs the timm package", marks=_absent("timm")),
         (["layers", "--model", "missing_file.py:build"], "model file 'missing_file.py' not found"),

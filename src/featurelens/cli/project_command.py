@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from featurelens.cli.dry_run import run_or_describe
-from featurelens.cli.options import DeviceOption, DryRunOption, ForceOption, ModelOption
+from featurelens.cli.options import DeviceOption, DryRunOption, ForceOption, LayoutOption, ModelOption, with_layouts
 from featurelens.output.folder_run import REPLACES
 from featurelens.output.paths import check_chosen_file
 from featurelens.output.projection_files import check_projection_path
@@ -19,6 +19,7 @@ def project(
     units: list[str] = typer.Argument(..., help="Unit addresses: LAYER:C (the channel's strongest position), LAYER:C@Y,X or LAYER:C@center, e.g. conv3:5, _blocks.8:12@3,4."),
     method: str = typer.Option("deconvnet", "--method", help="deconvnet (Zeiler & Fergus), guided (guided backprop) or gradient (plain gradient)."),
     model: str = ModelOption,
+    layout: list[str] = LayoutOption,
     out: Path = typer.Option(None, "--out", "-o", help="One unit: .png (centred, scaled by the 99.5th percentile) or .npy (raw C×H×W float32), replaced if it exists (default: projection.png, never replaced without --force). Several: a folder of both; " + REPLACES + "."),
     force: bool = ForceOption,
     device: str = DeviceOption,
@@ -29,7 +30,7 @@ def project(
     if out is None:
         out = check_chosen_file(Path("projection.png"), force)
     check_projection_path(out, len(units))
-    result = run_or_describe(plan_projection(model, image, units, method, device=device), dry_run, f"write to {out}")
+    result = run_or_describe(plan_projection(with_layouts(model, layout, device), image, units, method, device=device), dry_run, f"write to {out}")
     if result is None:
         return
     result.save(out)

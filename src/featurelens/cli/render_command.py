@@ -7,7 +7,10 @@ from pathlib import Path
 import typer
 
 from featurelens.cli.dry_run import run_or_describe
-from featurelens.cli.options import AddressOption, DeviceOption, DryRunOption, EngineOption, ModelOption, RenderWorkersOption, SeedOption
+from featurelens.cli.options import (
+    AddressOption, DeviceOption, DryRunOption, EngineOption, LayoutOption, ModelOption, RenderWorkersOption,
+    SeedOption, with_layouts,
+)
 from featurelens.output.folder_run import REPLACES
 from featurelens.output.paths import check_output_folder
 from featurelens.rendering import Regularizers, RenderSettings, RobustnessTransform, plan_render
@@ -17,6 +20,7 @@ from featurelens.rendering.sizes import size_setting
 def render(
     units: list[str] = typer.Argument(..., help="Unit addresses, one image each: LAYER:C, LAYER:A..B (a range), LAYER:C@Y,X (LAYER:C@T on a 1-D audio layer), LAYER, logit:N, logit:NAME, A+B, -A …"),
     model: str = ModelOption,
+    layout: list[str] = LayoutOption,
     size: str = typer.Option("auto", "--size", help="Image side in pixels, or auto: the model's input size for units that see the whole input (class logits, late layers), 128 px for the others; for an audio model, spectrogram frames (auto: its clip)."),
     steps: int = typer.Option(512, "--steps", help="Optimisation steps."),
     param: str = typer.Option("fft", "--param", help="Parameterization: fft (Lucid), pixel, maco or cppn (resolution-free)."),
@@ -49,7 +53,7 @@ def render(
         max_batch=max_batch, out_size=out_size, judge=(judge,) if judge else (), engine=engine, address=address, workers=workers,
     )
     check_output_folder(out)
-    result = run_or_describe(plan_render(model, units, settings, device=device), dry_run, f"write to {out}")
+    result = run_or_describe(plan_render(with_layouts(model, layout, device), units, settings, device=device), dry_run, f"write to {out}")
     if result is None:
         return
     result.save(out)

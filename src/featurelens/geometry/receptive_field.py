@@ -13,7 +13,8 @@ Two methods, and a check that picks between them:
 (corners, centre and its neighbour). When they agree the result is "analytic"; when they do not
 (branches in parallel, padding done inside a forward, unknown modules) it measures a box for every
 output row and column ("measured"). Layers without a spatial map (`flatten`, `fc`, `logit`) are
-"global": every unit sees the whole image.
+"global": every unit sees the whole image; so are maps whose corner unit already depends on every pixel (token
+grids after self-attention, whose attention makes every field the whole input).
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ def receptive_fields(model: LoadedModel, layers: list[str], size: int | tuple[in
                 fields[layer] = global_field(layer, image)
             elif walked[layer] is not None and _agrees(walked[layer], acts[layer], probe):
                 fields[layer] = walked[layer]
+            elif _sees_everything(acts[layer], probe):  # attention (or a global mix): every position sees the whole input
+                fields[layer] = global_field(layer, image)
             else:
                 fields[layer] = measured_field(linear, layer, image, shape, model.in_channels)
     return fields
@@ -212,6 +215,16 @@ def _agrees(field: ReceptiveField, act: torch.Tensor, probe: torch.Tensor) -> bo
         if not torch.equal(mask, expected):
             return False
     return True
+
+
+def _sees_everything(act: torch.Tensor, probe: torch.Tensor) -> bool:
+    """Whether the two opposite corner units of a map each depend on every input pixel (then every unit between them
+    does: attention layers), so measuring each row and column would only find the whole image again."""
+    seed = torch.zeros_like(act)
+    seed[0, :, 0, 0] = 1.0
+    seed[1, :, -1, -1] = 1.0
+    (grad,) = torch.autograd.grad(act, probe, seed, retain_graph=True)
+    return bool((grad[:2].abs().sum(1) > 0).all())
 
 
 def fit_spans(spans: list[PixelRange], limit: int) -> tuple[int, int, int]:

@@ -15,6 +15,7 @@ from torch import nn
 
 from featurelens.capture import LOGIT, ActivationCapture
 from featurelens.capture.inference import fold_batchnorm, traced_forward_to
+from featurelens.capture.layout import layer_layout
 from featurelens.capture.memory_format import as_layout, use_channels_last
 
 _KEPT_LAYERS = 2
@@ -44,8 +45,10 @@ class LayerRunners:
             runner.traced_tried = True
             runner.traced = traced_forward_to(runner.folded, layer, as_layout(inputs, runner.channels_last))
         with torch.no_grad():
-            if runner.traced is not None:
-                return runner.traced(as_layout(inputs, runner.channels_last))
+            if runner.traced is not None:  # the cut copy returns the layer as it is: read it in its canonical layout
+                raw = runner.traced(as_layout(inputs, runner.channels_last))
+                producer = runner.folded.get_submodule(layer) if layer != LOGIT else None
+                return layer_layout(runner.folded, layer, producer, tuple(raw.shape[1:]), tuple(inputs.shape[1:])).canonical(raw)[0]
             return self.capture(layer, False, inputs).run(inputs)[layer]
 
     def capture(self, layer: str, classes: bool, inputs: torch.Tensor) -> ActivationCapture:

@@ -1,10 +1,14 @@
-"""BatchNorm folding: the same activations with fewer operations, and the model itself whenever folding would not be exact."""
+"""BatchNorm folding and the cut at a layer: the same activations with fewer operations, and the model itself whenever a copy would not be exact."""
+
+import copy
+from types import SimpleNamespace
 
 import torch
+import torch.fx as fx
 from torch import nn
 
 from featurelens.capture import LOGIT, capture_activations
-from featurelens.capture.inference import fold_batchnorm
+from featurelens.capture.inference import fold_batchnorm, forward_to
 from featurelens.photos import photo_batch
 
 
@@ -94,16 +98,40 @@ def test_a_fold_that_changes_the_activations_is_caught_by_the_check(lite0, monke
     assert fold_batchnorm(lite0.module, ["_blocks.8"], x) is lite0.module
 
 
-def test_a_traced_cut_returns_the_layer_and_layers_inside_leaf_modules_get_none(lite0) -> None:
-    from featurelens.capture.inference import traced_forward_to
+def test_a_cut_returns_the_layer_eagerly_on_modules_of_its_own_and_layers_inside_leaf_modules_get_none(lite0) -> None:
+    x = lite0.normalize(photo_batch(lite0.input_size)[1:2])
+    folded = fold_batchnorm(lite0.module, ["_blocks.8"], x)
+    cut = forward_to(folded, "_blocks.8", x)
+    assert isinstance(cut, fx.GraphModule)  # plain eager: no TorchScript
+    assert not any(isinstance(m, torch.jit.ScriptModule) for m in cut.modules())
+    assert "_blocks.9" not in dict(cut.named_modules()) and "_fc" not in dict(cut.named_modules())  # nothing after the layer
+    assert _called_norms(cut, x) == 3  # the three inside the kept block
+    with torch.no_grad():
+        expected = capture_activations(lite0.module, x, ["_blocks.8"])["_blocks.8"]
+        torch.testing.assert_close(cut(x), expected, rtol=0, atol=1e-4 * float(expected.abs().max()))
+
+    def refuse(*_):
+        raise AssertionError("a hook on the folded copy fired in the cut")
+
+    handle = folded.get_submodule("_blocks.8").register_forward_hook(refuse)  # the live session keeps hooks on the copy
+    with torch.no_grad():
+        cut(x)
+    handle.remove()
+    inner = fold_batchnorm(lite0.module, ["_blocks.8._depthwise_conv.same_pad"], x)
+    assert forward_to(inner, "_blocks.8._depthwise_conv.same_pad", x) is None  # inside a convolution
+    assert forward_to(lite0.module, "_blocks.8", x) is None  # not an fx copy
+
+
+def test_a_cut_that_differs_from_the_copy_is_caught_by_the_check(lite0, monkeypatch) -> None:
+    import featurelens.capture.inference as folding
 
     x = lite0.normalize(photo_batch(lite0.input_size)[1:2])
     folded = fold_batchnorm(lite0.module, ["_blocks.8"], x)
-    traced = traced_forward_to(folded, "_blocks.8", x)
-    assert isinstance(traced, torch.jit.ScriptModule)
-    with torch.no_grad():
-        expected = capture_activations(lite0.module, x, ["_blocks.8"])["_blocks.8"]
-        torch.testing.assert_close(traced(x), expected, rtol=0, atol=1e-4 * float(expected.abs().max()))
-    inner = fold_batchnorm(lite0.module, ["_blocks.8._depthwise_conv.same_pad"], x)
-    assert traced_forward_to(inner, "_blocks.8._depthwise_conv.same_pad", x) is None  # inside a convolution
-    assert traced_forward_to(lite0.module, "_blocks.8", x) is None  # not an fx copy
+
+    def wrong_copy(module: nn.Module) -> nn.Module:
+        module = copy.deepcopy(module)
+        module.get_submodule("_conv_stem").weight.data.mul_(1.1)  # a cut that computes something else
+        return module
+
+    monkeypatch.setattr(folding, "copy", SimpleNamespace(deepcopy=wrong_copy))
+    assert forward_to(folded, "_blocks.8", x) is None

@@ -1,7 +1,10 @@
 """The live session runs a BatchNorm-folded copy of the model: its maps, classes and "why" must be the model's own."""
 
+import warnings
+
 import numpy as np
 import torch
+import torch.fx as fx
 
 from featurelens.capture import LOGIT, capture_activations
 from featurelens.live import LiveOptions, LiveSession
@@ -27,6 +30,23 @@ def test_folded_frames_match_the_model_and_grid_and_classes_frames_can_alternate
         session.process(image, session.check(LiveOptions(layer=layer, classes=False, why=False)))
     assert session.runners.layers() == ["_blocks.15", "_blocks.8"]
     assert not any(m._forward_hooks for m in lite0.module.modules())  # the user's model is never left hooked
+
+
+def test_the_grid_runs_an_eager_cut_of_the_folded_copy_and_makes_no_torchscript(lite0) -> None:
+    session = LiveSession(lite0)
+    layer = session.default_layer
+    image = photo_batch(lite0.input_size)[1:2]
+    with torch.no_grad():
+        expected = capture_activations(lite0.module, lite0.normalize(image), [layer])[layer]
+    expected_maps, _ = scaled_maps(expected[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # torch 2.13 warns on every torch.jit entry point
+        frames = [session.process(image, session.check(LiveOptions(layer=layer, classes=False, why=False))) for _ in range(2)]
+    cut = session.runners.cut(layer)
+    assert isinstance(cut, fx.GraphModule) and cut is not session.runners.folded(layer)  # the fast path, not hooks
+    assert not any(isinstance(m, torch.jit.ScriptModule) for m in cut.modules())
+    for frame in frames:  # the first frame (which makes the cut) and the next (which runs it)
+        assert np.abs(frame.maps.astype(int) - expected_maps.astype(int)).max() <= 1
 
 
 def test_the_live_default_is_a_rectified_mid_layer_and_signed_layers_are_known_from_the_start(lite0) -> None:

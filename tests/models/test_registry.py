@@ -27,6 +27,7 @@ def test_pretrained_lite_models_recognise_the_cat_and_the_espresso(spec, size):
     assert _classify(model, skimage.data.coffee()).argmax().item() == 967
 
 
+@pytest.mark.filterwarnings("ignore:.*torch.jit.(script|save|load).* is deprecated:DeprecationWarning")  # a user's file
 def test_user_python_file_and_torchscript(tmp_path):
     source = tmp_path / "mine.py"
     source.write_text(

@@ -3,11 +3,12 @@
 - `fold_batchnorm`: each eval-mode BatchNorm folded into the convolution that feeds it, about 20 % of a CPU
   forward. The copy is traced with torch.fx; the kept layers stay whole modules (their hooks fire as in the
   original) and nothing inside or at them is folded.
-- `traced_forward_to`: a folded copy cut at a layer and frozen as TorchScript, which runs without Python
-  between operations: faster again, and it does not queue for the interpreter lock behind a server's
-  event loop (a Python-run forward in a thread slows down many times while another thread runs Python).
-  torch 2.13 marks TorchScript deprecated; it is still the one way to run a graph without Python short of a
-  C++ compiler (torch.compile), and where a later torch refuses, the hooked copy runs instead.
+- `forward_to`: a folded copy cut at a layer, run eagerly: the layer's output with no hooks and nothing after
+  the layer. It replaces a TorchScript freeze of the same cut (deprecated in torch 2.13): folding was most of what
+  that bought, and the live page runs as fast without it. TorchScript ran no Python between operations, so it
+  slowed less beside a thread that runs Python without pause (34 against 58 ms a frame); the server's event loop
+  mostly waits. torch.export ran no faster than eager, torch.compile took 40 s before its first frame
+  (benchmarks/RESULTS.md, live).
 
 Any model that cannot be traced, or whose copy disagrees with it on a checking input, is used as it is.
 """
@@ -15,7 +16,6 @@ Any model that cannot be traced, or whose copy disagrees with it on a checking i
 from __future__ import annotations
 
 import copy
-import warnings
 from typing import Iterable
 
 import torch
@@ -59,10 +59,10 @@ def fold_batchnorm(module: nn.Module, keep: Iterable[str], check_input: torch.Te
     return graph_module if all(_close(found[name], expected[name]) for name in layers) else module
 
 
-def traced_forward_to(graph_module: nn.Module, layer: str, example: torch.Tensor) -> torch.jit.ScriptModule | None:
-    """A frozen TorchScript of `graph_module` (an fx copy, e.g. from `fold_batchnorm`) that returns `layer`'s output at
-    its first call, for inputs shaped like `example`; None when `layer` is not a node of the graph (it lies inside a
-    leaf module), tracing fails, or the traced output differs from the copy's."""
+def forward_to(graph_module: nn.Module, layer: str, check_input: torch.Tensor) -> fx.GraphModule | None:
+    """A copy of `graph_module` (an fx copy, e.g. from `fold_batchnorm`) cut after `layer`: it returns `layer`'s output
+    (its first call's, for a layer called twice); None when `layer` is not a node of the graph (it lies inside a leaf
+    module) or the cut's output on `check_input` differs from the layer's activation in `graph_module`."""
     if not isinstance(graph_module, fx.GraphModule):
         return None
     node = next((n for n in graph_module.graph.nodes if n.op == "call_module" and n.target == layer), None)
@@ -73,15 +73,13 @@ def traced_forward_to(graph_module: nn.Module, layer: str, example: torch.Tensor
     graph.output(copied[node])
     cut = fx.GraphModule(graph_module, graph)
     cut.graph.eliminate_dead_code()
+    cut.delete_all_unused_submodules()
     cut.recompile()
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracing notes that shapes become constants: frames all have the example's shape
-            traced = torch.jit.freeze(torch.jit.trace(cut.eval(), example))
-            same = _close(traced(example), cut(example))
-    except Exception:  # noqa: BLE001 — TorchScript cannot take this model: its callers run it through hooks instead
-        return None
-    return traced if same else None
+    cut = copy.deepcopy(cut)  # its own modules: hooks a caller keeps on `graph_module` must not fire in the cut
+    with torch.no_grad():
+        expected = capture_activations(graph_module, check_input, [layer])[layer]
+        same = _close(cut.eval()(check_input), expected)
+    return cut if same else None
 
 
 def _close(found: torch.Tensor, expected: torch.Tensor) -> bool:

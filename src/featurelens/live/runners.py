@@ -1,7 +1,7 @@
 """The live session's fast paths, made on a layer's first frame and kept for the last two layers.
 
 For each layer: a BatchNorm-folded copy of the model with its hooks kept between frames (the classes and
-"why this class"), and that copy cut at the layer and frozen as TorchScript (the grid). Both are checked
+"why this class"), and that copy cut at the layer, run eagerly (the grid). Both are checked
 against the model on the first frame; where a model cannot be copied so, its frames run through hooks
 on the model itself, added and removed each frame, so the user's model is never left hooked.
 """
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from featurelens.capture import LOGIT, ActivationCapture
-from featurelens.capture.inference import fold_batchnorm, traced_forward_to
+from featurelens.capture.inference import fold_batchnorm, forward_to
 from featurelens.capture.layout import layer_layout
 from featurelens.capture.memory_format import as_layout, use_channels_last
 
@@ -25,8 +25,8 @@ _KEPT_LAYERS = 2
 class _LayerRunner:
     folded: nn.Module  # the folded copy, or the model itself when it could not be folded
     channels_last: bool
-    traced: torch.jit.ScriptModule | None = None
-    traced_tried: bool = False
+    cut: nn.Module | None = None  # the folded copy cut at the layer (the grid), None where it cannot be cut
+    cut_tried: bool = False
     capture: ActivationCapture | None = None  # the hooks kept on the folded copy
 
 
@@ -41,12 +41,12 @@ class LayerRunners:
     def grid(self, layer: str, inputs: torch.Tensor) -> torch.Tensor:
         """`layer`'s activation for normalised `inputs`, without gradients."""
         runner = self._runner(layer, inputs)
-        if not runner.traced_tried:
-            runner.traced_tried = True
-            runner.traced = traced_forward_to(runner.folded, layer, as_layout(inputs, runner.channels_last))
+        if not runner.cut_tried:
+            runner.cut_tried = True
+            runner.cut = forward_to(runner.folded, layer, as_layout(inputs, runner.channels_last))
         with torch.no_grad():
-            if runner.traced is not None:  # the cut copy returns the layer as it is: read it in its canonical layout
-                raw = runner.traced(as_layout(inputs, runner.channels_last))
+            if runner.cut is not None:  # the cut returns the layer as it is: read it in its canonical layout
+                raw = runner.cut(as_layout(inputs, runner.channels_last))
                 producer = runner.folded.get_submodule(layer) if layer != LOGIT else None
                 return layer_layout(runner.folded, layer, producer, tuple(raw.shape[1:]), tuple(inputs.shape[1:])).canonical(raw)[0]
             return self.capture(layer, False, inputs).run(inputs)[layer]
@@ -81,6 +81,11 @@ class LayerRunners:
         """The copy kept for `layer` (the model itself if it could not be folded), or None."""
         runner = self._runners.get(layer)
         return runner.folded if runner else None
+
+    def cut(self, layer: str) -> nn.Module | None:
+        """The copy cut at `layer` that the grid runs, or None (not made yet, or the grid runs through hooks)."""
+        runner = self._runners.get(layer)
+        return runner.cut if runner else None
 
 
 class _OneFrameCapture(ActivationCapture):

@@ -124,3 +124,24 @@ def channels_last_model() -> LoadedModel:
 
 def time_major_model() -> LoadedModel:
     return loaded(TimeMajorModel(), "time-major-model")
+
+
+class AttentionModel(nn.Module):
+    """The token model with one self-attention layer `attn` (2 heads, torch's `nn.MultiheadAttention`, seeded weights)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed = PatchEmbedding()
+        self.attn = nn.MultiheadAttention(FEATURES, 2, batch_first=True)
+        self.head = nn.Linear(FEATURES, FEATURES)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        patches = self.embed(images)
+        tokens = torch.cat([patches.mean(1, keepdim=True), patches], 1)
+        mixed, _ = self.attn(tokens, tokens, tokens, need_weights=False)
+        return self.head((tokens + mixed)[:, 0])
+
+
+def attention_model() -> LoadedModel:
+    return loaded(AttentionModel(), "attention-model")

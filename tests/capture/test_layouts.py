@@ -14,6 +14,7 @@ import torch
 
 import featurelens as fl
 from featurelens.capture import ActivationCapture, probe
+from featurelens.capture.attention import _multihead_heads
 from featurelens.capture.layout import TOKENS, Layout, infer_layout, size_hints, token_grid
 from featurelens.errors import FeaturelensError
 from featurelens.models import load_model
@@ -140,3 +141,33 @@ def test_projections_land_on_the_units_patch(kind) -> None:
         heat = np.abs(projected.arrays[0]).reshape(known.SIDE, known.SIDE)
         inside = heat[4 * y:4 * y + 4, 4 * x:4 * x + 4]
         assert inside.sum() > 0.99 * heat.sum() and (inside > 0).mean() > 0.5
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_multihead_attention_heads_are_computed_as_the_module_does(batch_first) -> None:
+    torch.manual_seed(0)
+    attention = torch.nn.MultiheadAttention(8, 4, batch_first=batch_first).eval()
+    tokens = torch.randn(3, 5, 8) if batch_first else torch.randn(5, 3, 8)
+    with torch.no_grad():
+        expected = attention(tokens, tokens, tokens, need_weights=False)[0]
+        heads = _multihead_heads(attention, (tokens, tokens, tokens), {})  # [N, T, heads, d]
+        mixed = attention.out_proj(heads.flatten(2))
+    assert torch.allclose(mixed if batch_first else mixed.transpose(0, 1), expected, atol=1e-5)
+
+
+def test_attention_heads_are_the_units_of_an_attention_layer() -> None:
+    model = known.attention_model()
+    info = probe(model).layer("attn")
+    assert info.channels == 2 and info.layout.describe() == "tokens 1+4×4"  # one feature per head, on the patch grid
+    image = known.image_with(1, (2, 2))[None]
+    with torch.no_grad(), ActivationCapture(model.module, ["attn"]) as capture:
+        norms = capture.run(model.normalize(image))["attn"]
+    tokens = torch.cat([model.module.embed(image).mean(1, keepdim=True), model.module.embed(image)], 1)
+    heads = _multihead_heads(model.module.attn, (tokens, tokens, tokens), {})
+    assert torch.allclose(norms[0, :, 2, 2], heads[0, 1 + 2 * 4 + 2].norm(dim=-1), atol=1e-5)  # head lengths at patch (2, 2)
+    result = fl.render(model, ["attn:0", "attn:1"], steps=48, transforms=None, progress=False)
+    for head, image in enumerate(result.images):
+        rendered = torch.from_numpy(np.asarray(image, np.float32) / 255).reshape(1, 1, known.SIDE, known.SIDE)
+        with torch.no_grad(), ActivationCapture(model.module, ["attn"]) as capture:
+            mean = capture.run(model.normalize(rendered))["attn"][0].mean((1, 2))
+        assert mean[head] > mean[1 - head], (head, mean)

@@ -11,6 +11,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
+from featurelens.capture.attention import is_attention, watch_heads
 from featurelens.capture.layers import LOGIT, find_layer
 from featurelens.capture.layout import Layout, extra_tokens_key, layer_layout
 from featurelens.capture.memory_format import as_layout, use_channels_last
@@ -61,7 +62,10 @@ class ActivationCapture:
 
     def __enter__(self) -> "ActivationCapture":
         for name, target in self._targets.items():
-            self._handles.append(target.register_forward_hook(self._hook(name)))
+            if is_attention(target):  # heads as features (capture.attention): read, never replaced
+                self._handles.extend(watch_heads(target, lambda mod, norms, name=name: self._take(name, mod, norms, replaceable=False)))
+            else:
+                self._handles.append(target.register_forward_hook(self._hook(name)))
         return self
 
     def __exit__(self, *exc) -> None:
@@ -74,26 +78,30 @@ class ActivationCapture:
 
     def _hook(self, name: str):
         def hook(mod, args, output):
-            if name in self._captured or not isinstance(output, torch.Tensor):
-                return None
-            layout = self._layout(name, mod, output)
-            canonical, extras = layout.canonical(output)
-            if extras is not None:
-                self._extras[extra_tokens_key(name)] = extras
-            if name in self.leaves and torch.is_grad_enabled():
-                leaf = canonical.detach().requires_grad_(True)
-                self._captured[name] = leaf
-                if self.stop_early and len(self._captured) == len(self.hooked):
-                    raise _StopForward
-                # The network goes on from the leaf (in its own layout); in-place ops change the clone.
-                return layout.raw(leaf, None if extras is None else extras.detach()).clone()
-            self._captured[name] = canonical
-            if not self.shield:
-                self._versions[name] = canonical._version
+            return self._take(name, mod, output)
+        return hook
+
+    def _take(self, name: str, mod: nn.Module, output, replaceable: bool = True) -> torch.Tensor | None:
+        """Capture one layer's output in canonical form; returns the output the network goes on with (None: as it is)."""
+        if name in self._captured or not isinstance(output, torch.Tensor):
+            return None
+        layout = self._layout(name, mod, output)
+        canonical, extras = layout.canonical(output)
+        if extras is not None:
+            self._extras[extra_tokens_key(name)] = extras
+        if name in self.leaves and replaceable and torch.is_grad_enabled():
+            leaf = canonical.detach().requires_grad_(True)
+            self._captured[name] = leaf
             if self.stop_early and len(self._captured) == len(self.hooked):
                 raise _StopForward
-            return output.clone() if self.shield else None  # in-place ops then change the clone, not the capture
-        return hook
+            # The network goes on from the leaf (in its own layout); in-place ops change the clone.
+            return layout.raw(leaf, None if extras is None else extras.detach()).clone()
+        self._captured[name] = canonical
+        if not self.shield:
+            self._versions[name] = canonical._version
+        if self.stop_early and len(self._captured) == len(self.hooked):
+            raise _StopForward
+        return output.clone() if self.shield and replaceable else None  # in-place ops then change the clone, not the capture
 
     def _layout(self, name: str, producer: nn.Module, output: torch.Tensor) -> Layout:
         key = (name, tuple(output.shape[1:]), self._input_shape)

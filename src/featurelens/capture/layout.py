@@ -29,6 +29,7 @@ from typing import Mapping
 import torch
 from torch import nn
 
+from featurelens.capture.attention import is_attention
 from featurelens.errors import FeaturelensError
 
 MAP, CHANNELS_LAST, TOKENS, TIME_MAJOR, VECTOR = "map", "channels-last", "tokens", "time-major", "vector"
@@ -173,7 +174,8 @@ def _guess_kind(shape: tuple[int, ...], producer: nn.Module | None, hints: SizeH
     if len(shape) <= 1:
         return VECTOR
     feature_last = shape[-1] in hints.feature_last and shape[0] not in hints.channel_first
-    if isinstance(producer, _FEATURE_LAST_MODULES) or (not isinstance(producer, _CHANNEL_FIRST_MODULES) and feature_last):
+    feature_last_module = isinstance(producer, _FEATURE_LAST_MODULES) or is_attention(producer)
+    if feature_last_module or (not isinstance(producer, _CHANNEL_FIRST_MODULES) and feature_last):
         return CHANNELS_LAST if len(shape) == 3 else TOKENS if len(shape) == 2 else MAP
     return MAP
 

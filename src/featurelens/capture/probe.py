@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from featurelens.capture.attention import is_attention, watch_heads
 from featurelens.capture.layers import LOGIT, LayerInfo
 from featurelens.capture.layout import Layout, infer_layout, layout_overrides, size_hints
 from featurelens.errors import FeaturelensError
@@ -78,12 +79,15 @@ def probe_module(module: nn.Module, example: torch.Tensor) -> Probe:
                 types[name] = type(mod).__name__
         return hook
 
+    def record(name: str, mod: nn.Module, output: torch.Tensor) -> None:
+        if name not in layouts:
+            layouts[name] = infer_layout(tuple(output.shape[1:]), mod, hints, input_shape, overrides.get(name))
+
     def on_exit(name: str):
         def hook(mod, args, output):
             if not isinstance(output, torch.Tensor):
                 return
-            if name not in layouts:
-                layouts[name] = infer_layout(tuple(output.shape[1:]), mod, hints, input_shape, overrides.get(name))
+            record(name, mod, output)
             first = args[0] if args and isinstance(args[0], torch.Tensor) else None
             if first is not None and first.dim() == 4 and output.dim() == 4:
                 calls.append(SpatialCall(name, tuple(first.shape[-2:]), tuple(output.shape[-2:])))
@@ -96,7 +100,10 @@ def probe_module(module: nn.Module, example: torch.Tensor) -> Probe:
         for name, sub in module.named_modules():
             if name and not isinstance(sub, torch.jit.ScriptModule):  # scripted code takes no Python hooks
                 handles.append(sub.register_forward_pre_hook(on_enter(name)))
-                handles.append(sub.register_forward_hook(on_exit(name)))
+                if is_attention(sub):  # its heads are its features (capture.attention)
+                    handles.extend(watch_heads(sub, lambda mod, norms, name=name: record(name, mod, norms)))
+                else:
+                    handles.append(sub.register_forward_hook(on_exit(name)))
         with torch.no_grad():
             output = module(example)
     except (RuntimeError, ValueError) as err:  # e.g. a head sized for another input: keep what ran

@@ -145,3 +145,23 @@ class AttentionModel(nn.Module):
 
 def attention_model() -> LoadedModel:
     return loaded(AttentionModel(), "attention-model")
+
+
+class MixingModel(nn.Module):
+    """Patch tokens (feature k = the patch's match with pattern k) in which every token mixes in 0.3 % of every other
+    token, as attention mixes: `mixed` [B, 16, FEATURES] sees the whole input, though mostly its own patch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = PatchEmbedding()
+        self.register_buffer("mixing", torch.eye(GRID * GRID) * 0.997 + 0.003)
+        self.mixed = nn.Identity()
+        self.head = nn.Linear(FEATURES, FEATURES)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        mixed = self.mixed(self.mixing @ self.embed(images))
+        return self.head(mixed.mean(1))
+
+
+def mixing_model() -> LoadedModel:
+    return loaded(MixingModel(), "mixing-model")

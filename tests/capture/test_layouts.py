@@ -171,3 +171,21 @@ def test_attention_heads_are_the_units_of_an_attention_layer() -> None:
         with torch.no_grad(), ActivationCapture(model.module, ["attn"]) as capture:
             mean = capture.run(model.normalize(rendered))["attn"][0].mean((1, 2))
         assert mean[head] > mean[1 - head], (head, mean)
+
+
+def test_examples_of_a_global_layer_crop_by_the_effective_field(tmp_path) -> None:
+    """Where every position sees the whole input (here: each token mixes in 0.3 % of every other patch, as attention
+    mixes), examples crop by the effective field: the example's own patch, where its unit's gradient concentrates;
+    the pages say which crop they show."""
+    model = known.mixing_model()
+    found = fl.examples(model, feature_images(), ["mixed"], k=2, progress=False)
+    layer = found.layer("mixed")
+    assert layer.receptive_field.method == "global" and layer.crop == "effective field"
+    for feature in range(known.FEATURES):
+        y, x = CELLS[feature]
+        assert found.layer("mixed").ranked["max"].indices[feature, 0] == feature
+        assert layer.box("max", feature, 0) == (4 * x, 4 * y, 4 * x + 4, 4 * y + 4)
+    found.save(tmp_path / "examples")
+    page = next(path for path in (tmp_path / "examples").glob("*.html") if path.name != "index.html")
+    assert "effective field" in page.read_text() and "effective field" in (tmp_path / "examples" / "index.html").read_text()
+    assert fl.examples(known.token_model(), feature_images(), ["tokens"], k=1, progress=False).layer("tokens").crop == "receptive field"

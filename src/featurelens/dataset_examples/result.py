@@ -28,6 +28,7 @@ class RankedExamples:
     indices: np.ndarray  # int64 entry index in the source
     y: np.ndarray  # int64 row of the peak (max) / trough (min) in the layer's map
     x: np.ndarray  # int64 column
+    boxes: np.ndarray | None = None  # int64 [C, m, 4] effective-field crops (x0, y0, x1, y1), where the field is global
 
 
 @dataclass
@@ -43,9 +44,18 @@ class LayerExamples:
     distribution: ScoreDistribution | None = None  # each channel's top-k score over the dataset, when gathered
 
     def box(self, kind: str, channel: int, rank: int) -> tuple[int, int, int, int]:
-        """Crop (x0, y0, x1, y1) of the input that example `rank` (0-based) of `channel` saw at its extreme."""
+        """Crop (x0, y0, x1, y1) of the input that example `rank` (0-based) of `channel` saw at its extreme: its receptive
+        field, or where the field is the whole input (attention), its effective field on that input."""
         ranked = self.ranked[kind]
+        if ranked.boxes is not None:
+            return tuple(int(v) for v in ranked.boxes[channel, rank])
         return self.receptive_field.box(int(ranked.y[channel, rank]), int(ranked.x[channel, rank]))
+
+    @property
+    def crop(self) -> str:
+        """Which crop the examples show: "effective field" (where the unit's gradient concentrates on each input,
+        for layers that see the whole input) or "receptive field"."""
+        return "effective field" if any(r.boxes is not None for r in self.ranked.values()) else "receptive field"
 
 
 @dataclass(frozen=True)
@@ -171,4 +181,5 @@ class ExamplesResult(TechniqueResult):
             "projections": {"method": self.projection_method, "count": len(self.projections), "seconds": round(self.projection_seconds, 3)}
             if self.projection_method else None,
             "receptive_fields": {layer.layer: layer.receptive_field.summary() for layer in self.layers},
+            "crops": {layer.layer: layer.crop for layer in self.layers},
         }

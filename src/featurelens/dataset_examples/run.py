@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Sequence
 
+import numpy as np
 import torch
 
 from featurelens.capture import LOGIT, ActivationCapture, find_layer, probe
@@ -25,6 +26,7 @@ from featurelens.dataset_examples.state import ExamplesState
 from featurelens.dataset_examples.distribution import ScoreSample
 from featurelens.dataset_examples.topk import REDUCES, Ranked, StreamingTopK, merge_ranked
 from featurelens.geometry import receptive_fields
+from featurelens.geometry.effective_field import effective_boxes
 from featurelens.models import LoadedModel, model_for, weights_digest
 from featurelens.progress import ProgressArg, reporting
 
@@ -124,6 +126,9 @@ def run_pass(
         raise FeaturelensError(f"the source {plan.source.name!r} has no images")
     state = _snapshot(plan, table, done, clock)
     layers_out = [_layer_examples(n, plan.shapes[n], plan.fields[n], table.layer_ranked(done.ranked, n)) for n in plan.layers]
+    for layer in layers_out:
+        if layer.receptive_field.method == "global" and len(plan.shapes[layer.layer]) == 3 and layer.height * layer.width > 1:
+            _crop_by_effective_fields(plan, layer, done.cached_images)
     if done.sample is not None:
         for layer, (start, stop) in zip(layers_out, channel_spans(plan.channels)):
             layer.distribution = done.sample.rows(start, stop)
@@ -364,6 +369,21 @@ def _keep_winner_images(cached: dict, ranked: Ranked, indices: torch.Tensor, bat
         if index in wanted:
             kept[index] = batch[row].clone()
     return kept
+
+
+def _crop_by_effective_fields(plan: "PassPlan", layer: LayerExamples, cached: dict[int, torch.Tensor]) -> None:
+    """Give every example of a layer whose field is the whole input (attention) the box its unit's gradient marks."""
+    model = plan.model
+    patch = (max(1, plan.size // layer.height), max(1, plan.size // layer.width))
+    for ranked in layer.ranked.values():
+        channels, kept = ranked.indices.shape
+        order = ranked.indices.reshape(-1)
+        images = torch.stack([cached[int(i)] if int(i) in cached else plan.source.image(int(i), model.in_channels, plan.size)
+                              for i in order])
+        inputs = model.normalize(images.to(model.device))
+        positions = torch.from_numpy(np.stack([ranked.y.reshape(-1), ranked.x.reshape(-1)], 1))
+        units = torch.arange(channels).repeat_interleave(kept)
+        ranked.boxes = effective_boxes(model.module, layer.layer, inputs, units, positions, patch).reshape(channels, kept, 4)
 
 
 def _layer_examples(name: str, shape: tuple[int, ...], field_, kinds: dict[str, Ranked]) -> LayerExamples:

@@ -70,7 +70,7 @@ def _write_all(result: ExamplesResult, out_dir: Path, projections: Mapping[Examp
         )
         (out_dir / page).write_text(html)
         pages.append({"name": layer.layer, "page": page, "channels": layer.channels, "field": layer.receptive_field,
-                      "shape": f"{layer.channels}×{layer.height}×{layer.width}"})
+                      "shape": f"{layer.channels}×{layer.height}×{layer.width}", "crop": layer.crop})
     index = out_dir / "index.html"
     index.write_text(page_template("dataset_examples/index.html.j2").render(result=result, pages=pages, summary=result.summary()))
     return index

@@ -189,3 +189,15 @@ def test_examples_of_a_global_layer_crop_by_the_effective_field(tmp_path) -> Non
     page = next(path for path in (tmp_path / "examples").glob("*.html") if path.name != "index.html")
     assert "effective field" in page.read_text() and "effective field" in (tmp_path / "examples" / "index.html").read_text()
     assert fl.examples(known.token_model(), feature_images(), ["tokens"], k=1, progress=False).layer("tokens").crop == "receptive field"
+
+
+def test_effective_field_crops_keep_to_a_budget_of_gradients(monkeypatch) -> None:
+    """One backward pass per example: past the budget only the best ranks get their effective field, and say so."""
+    from featurelens.dataset_examples import run
+
+    monkeypatch.setattr(run, "EFFECTIVE_BOXES", 2 * known.FEATURES * 2)  # two ranks of each unit, both ends
+    layer = fl.examples(known.mixing_model(), feature_images(), ["mixed"], k=3, progress=False).layer("mixed")
+    assert layer.effective_ranks == 2 and layer.crop == "effective field (the first 2 of each unit)"
+    y, x = CELLS[0]
+    assert layer.box("max", 0, 0) == (4 * x, 4 * y, 4 * x + 4, 4 * y + 4)
+    assert layer.box("max", 0, 2) == (0, 0, known.SIDE, known.SIDE)  # past the budget: the whole input

@@ -42,6 +42,7 @@ class LayerExamples:
     receptive_field: ReceptiveField
     ranked: dict[str, RankedExamples]
     distribution: ScoreDistribution | None = None  # each channel's top-k score over the dataset, when gathered
+    effective_ranks: int = 0  # examples per unit and end cropped by their effective field (global fields only)
 
     def box(self, kind: str, channel: int, rank: int) -> tuple[int, int, int, int]:
         """Crop (x0, y0, x1, y1) of the input that example `rank` (0-based) of `channel` saw at its extreme: its receptive
@@ -55,7 +56,10 @@ class LayerExamples:
     def crop(self) -> str:
         """Which crop the examples show: "effective field" (where the unit's gradient concentrates on each input,
         for layers that see the whole input) or "receptive field"."""
-        return "effective field" if any(r.boxes is not None for r in self.ranked.values()) else "receptive field"
+        if not self.effective_ranks:
+            return "receptive field"
+        kept = self.ranked["max"].indices.shape[1]
+        return "effective field" if self.effective_ranks >= kept else f"effective field (the first {self.effective_ranks} of each unit)"
 
 
 @dataclass(frozen=True)

@@ -371,19 +371,27 @@ def _keep_winner_images(cached: dict, ranked: Ranked, indices: torch.Tensor, bat
     return kept
 
 
+EFFECTIVE_BOXES = 2048  # gradients per layer for effective-field crops (one backward pass per example)
+
+
 def _crop_by_effective_fields(plan: "PassPlan", layer: LayerExamples, cached: dict[int, torch.Tensor]) -> None:
-    """Give every example of a layer whose field is the whole input (attention) the box its unit's gradient marks."""
+    """Give the examples of a layer whose field is the whole input (attention) the box their unit's gradient marks:
+    one backward per example, so at most EFFECTIVE_BOXES per layer, best ranks first; the rest show the whole input."""
     model = plan.model
     patch = (max(1, plan.size // layer.height), max(1, plan.size // layer.width))
+    channels, kept = layer.ranked["max"].indices.shape
+    ranks = max(1, min(kept, EFFECTIVE_BOXES // max(1, channels * len(layer.ranked))))
     for ranked in layer.ranked.values():
-        channels, kept = ranked.indices.shape
-        order = ranked.indices.reshape(-1)
+        order = ranked.indices[:, :ranks].reshape(-1)
         images = torch.stack([cached[int(i)] if int(i) in cached else plan.source.image(int(i), model.in_channels, plan.size)
                               for i in order])
         inputs = model.normalize(images.to(model.device))
-        positions = torch.from_numpy(np.stack([ranked.y.reshape(-1), ranked.x.reshape(-1)], 1))
-        units = torch.arange(channels).repeat_interleave(kept)
-        ranked.boxes = effective_boxes(model.module, layer.layer, inputs, units, positions, patch).reshape(channels, kept, 4)
+        positions = torch.from_numpy(np.stack([ranked.y[:, :ranks].reshape(-1), ranked.x[:, :ranks].reshape(-1)], 1))
+        units = torch.arange(channels).repeat_interleave(ranks)
+        boxes = np.tile(np.array([0, 0, plan.size, plan.size], np.int64), (channels, kept, 1))
+        boxes[:, :ranks] = effective_boxes(model.module, layer.layer, inputs, units, positions, patch).reshape(channels, ranks, 4)
+        ranked.boxes = boxes
+    layer.effective_ranks = ranks
 
 
 def _layer_examples(name: str, shape: tuple[int, ...], field_, kinds: dict[str, Ranked]) -> LayerExamples:

@@ -165,3 +165,22 @@ class MixingModel(nn.Module):
 
 def mixing_model() -> LoadedModel:
     return loaded(MixingModel(), "mixing-model")
+
+
+class GeluModel(nn.Module):
+    """Patch tokens through Linear → GELU → Linear (`out`): a transformer's MLP, no rectifier anywhere."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(1)
+        self.embed = PatchEmbedding()
+        self.up = nn.Linear(FEATURES, 2 * FEATURES)
+        self.act = nn.GELU()
+        self.out = nn.Linear(2 * FEATURES, FEATURES)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.out(self.act(self.up(self.embed(images)))).mean(1)
+
+
+def gelu_model() -> LoadedModel:
+    return loaded(GeluModel(), "gelu-model")

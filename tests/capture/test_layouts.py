@@ -201,3 +201,25 @@ def test_effective_field_crops_keep_to_a_budget_of_gradients(monkeypatch) -> Non
     y, x = CELLS[0]
     assert layer.box("max", 0, 0) == (4 * x, 4 * y, 4 * x + 4, 4 * y + 4)
     assert layer.box("max", 0, 2) == (0, 0, known.SIDE, known.SIDE)  # past the budget: the whole input
+
+
+def test_guided_projection_through_gelu_passes_positive_signal_times_the_slope() -> None:
+    """On a GELU network guided backprop sends back relu(grad) × GELU'(x) at each GELU (for ReLU that is the usual
+    0/1 mask); deconvnet, whose rule ignores the forward input, has no rectifier to apply and says so."""
+    model = known.gelu_model()
+    net = model.module
+    image = known.image_with(3, (1, 2))
+    guided = fl.project(model, image, "out:3@1,2", method="guided", progress=False).arrays[0]
+    gradient = fl.project(model, image, "out:3@1,2", method="gradient", progress=False).arrays[0]
+    with torch.no_grad():
+        z = net.up(net.embed(model.normalize(image[None])))[0, 1 * 4 + 2]  # the GELU's input at the unit's patch
+    slope = torch.func.grad(lambda v: torch.nn.functional.gelu(v).sum())  # elementwise: derivative of each entry
+    gelu_slope = torch.stack([slope(value) for value in z])
+    per_patch = lambda back: (net.embed.project.weight.T @ (net.up.weight.T @ back)).reshape(4, 4)  # noqa: E731
+    expected_guided = per_patch(gelu_slope * net.out.weight[3].clamp(min=0))
+    expected_gradient = per_patch(gelu_slope * net.out.weight[3])
+    assert torch.allclose(torch.from_numpy(guided[0, 4:8, 8:12]), expected_guided, atol=1e-5)
+    assert torch.allclose(torch.from_numpy(gradient[0, 4:8, 8:12]), expected_gradient, atol=1e-5)
+    assert not torch.allclose(expected_guided, expected_gradient, atol=1e-3)
+    with pytest.raises(FeaturelensError, match="deconvnet needs rectifiers"):
+        fl.project(model, image, "out:3@1,2", method="deconvnet", progress=False)

@@ -71,8 +71,13 @@ def backproject(
     wanted = torch.full((count, 2), -1, dtype=torch.long) if positions is None else torch.as_tensor(positions, dtype=torch.long).reshape(-1, 2)
     x = inputs.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        with rectifier_backward(method):
+        with rectifier_backward(method) as mode:
             acts = capture_activations(module, x, names)
+        if method == "deconvnet" and mode.count == 0:
+            raise FeaturelensError(
+                f"deconvnet needs rectifiers (ReLU) on the way to {', '.join(names)}: this model has none (e.g. GELU), so it would "
+                "be the plain gradient: use --method guided (GELU's guided rule) or gradient"
+            )
         grads = torch.zeros((count, *x.shape[1:]), dtype=x.dtype, device=x.device)
         values = torch.zeros(count, dtype=torch.float32)
         used: list[tuple[int, int] | None] = [None] * count

@@ -15,8 +15,12 @@ TorchFunctionMode and routes them through `_Rectify`: forward is the original ca
 Bounded rectifiers (ReLU6 = clamp(x, 0, 6)): guided masks with the true active range 0 < x < 6, the
 range where the unit passes signal forward; deconvnet uses relu(grad) and ignores the upper bound as it
 ignores the lower one, since the deconvnet rule never consults the forward input.
+Smooth activations (GELU, SiLU: transformers have no rectifier) get guided backprop's rule generalised,
+`relu(grad) * f'(x)`: only positive signal goes back, weighted by the activation's slope (for ReLU, the slope is
+the 0/1 mask, so this is the same rule). A deconvnet has no such counterpart: its rule ignores the forward input,
+so without rectifiers it is the plain gradient; `backproject` says so instead of returning it under that name.
 Not intercepted: TorchScript code (it bypasses Python dispatch, so `backproject` refuses it for these
-methods) and non-rectifying activations (GELU, SiLU, leaky ReLU), which keep their ordinary gradient.
+methods) and leaky ReLU, which keeps its ordinary gradient.
 """
 
 from __future__ import annotations
@@ -156,16 +160,44 @@ class _Rectify(torch.autograd.Function):
         return signal, None, None, None, None
 
 
+class _GuidedSmooth(torch.autograd.Function):
+    """Forward: a smooth activation (GELU, SiLU). Backward: guided backprop's rule, relu(grad) times its slope at x."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, compute: Callable[[torch.Tensor], torch.Tensor]):
+        ctx.compute = compute
+        ctx.save_for_backward(x)
+        return compute(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        with torch.enable_grad():
+            probe = x.detach().requires_grad_(True)
+            (slope_times_signal,) = torch.autograd.grad(ctx.compute(probe), probe, grad.clamp(min=0))
+        return slope_times_signal, None
+
+
+_SMOOTH = {F.gelu, F.silu, torch.Tensor.gelu if hasattr(torch.Tensor, "gelu") else F.gelu}
+
+
 class RectifierMode(TorchFunctionMode):
-    """Active while a forward pass runs; routes every rectifier call through `_Rectify`. `count` = calls replaced."""
+    """Active while a forward pass runs; routes every rectifier call through `_Rectify` (and, for guided, smooth
+    activations through `_GuidedSmooth`). `count` = rectifier calls replaced, `smooth` = smooth activations."""
 
     def __init__(self, rule: str):
         super().__init__()
         self.rule = rule
         self.count = 0
+        self.smooth = 0
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if self.rule == "guided" and _hashable(func) and func in _SMOOTH and args and isinstance(args[0], torch.Tensor) \
+                and args[0].requires_grad and torch.is_grad_enabled():
+            self.smooth += 1
+            rest = args[1:]
+            return _GuidedSmooth.apply(args[0], lambda x: func(x, *rest, **kwargs))
         signature = _SIGNATURES.get(func) if _hashable(func) else None
         matched = signature.match(args, kwargs) if signature is not None else None
         if matched is None or not matched[0].requires_grad or not torch.is_grad_enabled():

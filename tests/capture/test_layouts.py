@@ -223,3 +223,14 @@ def test_guided_projection_through_gelu_passes_positive_signal_times_the_slope()
     assert not torch.allclose(expected_guided, expected_gradient, atol=1e-3)
     with pytest.raises(FeaturelensError, match="deconvnet needs rectifiers"):
         fl.project(model, image, "out:3@1,2", method="deconvnet", progress=False)
+
+
+def test_attention_probabilities_read_as_where_the_class_token_attends() -> None:
+    """A layer returning attention probabilities [N, heads, T, T] is read as each head's attention from the class
+    token to each patch, on the patch grid: the live page then shows where the class token looks, layer by layer."""
+    probabilities = torch.softmax(torch.randn(2, 3, 17, 17), -1)
+    layout = infer_layout((3, 17, 17), torch.nn.Identity(), size_hints(torch.nn.Identity()), (1, 16, 16))
+    assert layout.describe() == "class-token attention 4×4" and layout.raw_shape == (3, 17, 17)
+    grid, extras = layout.canonical(probabilities)
+    assert extras is None and grid.shape == (2, 3, 4, 4)
+    assert torch.equal(grid[1, 2, 3, 1], probabilities[1, 2, 0, 1 + 3 * 4 + 1])

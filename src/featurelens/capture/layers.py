@@ -31,12 +31,7 @@ class LayerInfo:
     @property
     def raw_shape(self) -> tuple[int, ...]:
         """The output shape as the layer returns it (without the batch)."""
-        if self.layout is None or self.layout.kind in ("map", "vector"):
-            return self.shape
-        if self.layout.kind == "tokens":
-            rows, cols = self.layout.positions
-            return (self.layout.extra_tokens + rows * cols, self.layout.features)
-        return (*self.layout.positions, self.layout.features)
+        return self.shape if self.layout is None else self.layout.raw_shape
 
 
 def module_names(module: nn.Module) -> list[str]:

@@ -13,6 +13,7 @@ class token, whatever the layer's own layout.
     tokens          [N, k+h·w, D]  [N, D, h, w]    the patch grid (h, w); k extra tokens kept aside
     time-major      [N, T, C]      [N, C, T]       (T,)
     vector          [N, C]         [N, C]          none
+    attention       [N, H, T, T]   [N, H, h, w]    the patch grid: head h's attention from the class token to each patch
 
 Layouts are inferred (`infer_layout`) from the output's shape, the module that produced it, the feature
 sizes the model's modules declare and the input's aspect, and can be set where inference cannot tell:
@@ -33,7 +34,8 @@ from featurelens.capture.attention import is_attention
 from featurelens.errors import FeaturelensError
 
 MAP, CHANNELS_LAST, TOKENS, TIME_MAJOR, VECTOR = "map", "channels-last", "tokens", "time-major", "vector"
-KINDS = (MAP, CHANNELS_LAST, TOKENS, TIME_MAJOR, VECTOR)
+ATTENTION = "attention"  # attention probabilities [N, heads, T, T]: read as where the class token attends
+KINDS = (MAP, CHANNELS_LAST, TOKENS, TIME_MAJOR, VECTOR, ATTENTION)
 OVERRIDES = "featurelens_layouts"  # model attribute: {layer: kind}, where inference cannot tell
 # Extra tokens in front of the patches: none, class, class + distillation (DeiT), registers with or without a class
 # token (4 or 8: DINOv2, timm's `reg` ViTs). A grid has at least 3×3 cells, so a short sequence is not taken for one.
@@ -59,11 +61,23 @@ class Layout:
         """The canonical shape without the batch: (features, *positions)."""
         return (self.features, *self.positions)
 
+    @property
+    def raw_shape(self) -> tuple[int, ...]:
+        """The shape without the batch as the layer returns it."""
+        if self.kind in (MAP, VECTOR):
+            return self.canonical_shape
+        if self.kind in (CHANNELS_LAST, TIME_MAJOR):
+            return (*self.positions, self.features)
+        tokens = self.extra_tokens + math.prod(self.positions)
+        return (self.features, tokens, tokens) if self.kind == ATTENTION else (tokens, self.features)
+
     def describe(self) -> str:
         """Short text for `featurelens layers`: `tokens 1+7×7`, `channels-last 7×7`, `map 14×14`, `vector`."""
         grid = "×".join(map(str, self.positions))
         if self.kind == TOKENS:
             return f"tokens {self.extra_tokens}+{grid}" if self.extra_tokens else f"tokens {grid}"
+        if self.kind == ATTENTION:
+            return f"class-token attention {grid}"
         return f"{self.kind} {grid}".strip()
 
     def canonical(self, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -74,6 +88,8 @@ class Layout:
             return raw.movedim(-1, 1), None
         if self.kind == TIME_MAJOR:
             return raw.transpose(1, 2), None
+        if self.kind == ATTENTION:  # the class token's row, over the patch columns
+            return raw[:, :, 0, self.extra_tokens:].reshape(raw.shape[0], self.features, *self.positions), None
         extras = raw[:, : self.extra_tokens].transpose(1, 2) if self.extra_tokens else None
         patches = raw[:, self.extra_tokens :].transpose(1, 2)
         return patches.reshape(raw.shape[0], self.features, *self.positions), extras
@@ -86,6 +102,8 @@ class Layout:
             return positions.movedim(1, -1)
         if self.kind == TIME_MAJOR:
             return positions.transpose(1, 2)
+        if self.kind == ATTENTION:
+            raise FeaturelensError("an attention layer's class-token view cannot be turned back into its probabilities")
         tokens = positions.flatten(2).transpose(1, 2)
         if not self.extra_tokens:
             return tokens
@@ -146,6 +164,12 @@ def infer_layout(
     """The layout of an output of `shape` (without the batch), made by `producer`, for inputs of `input_shape`
     (without the batch: [C, H, W] images, [bands, frames] spectrograms). `kind` forces the layout's kind."""
     forced = kind is not None
+    attention = _attention_grid(shape, input_shape) if kind in (None, ATTENTION) else None
+    if attention is not None:
+        extras, rows, cols = attention
+        return Layout(ATTENTION, shape[0], (rows, cols), extras)
+    if kind == ATTENTION:
+        raise FeaturelensError(f"an attention layout needs [N, heads, T, T] probabilities over a class token and a patch grid, not {_shown(shape)}")
     kind = kind or _guess_kind(shape, producer, hints)
     if kind == VECTOR or len(shape) <= 1:
         return Layout(VECTOR, shape[0] if shape else 1)
@@ -178,6 +202,14 @@ def _guess_kind(shape: tuple[int, ...], producer: nn.Module | None, hints: SizeH
     if feature_last_module or (not isinstance(producer, _CHANNEL_FIRST_MODULES) and feature_last):
         return CHANNELS_LAST if len(shape) == 3 else TOKENS if len(shape) == 2 else MAP
     return MAP
+
+
+def _attention_grid(shape: tuple[int, ...], input_shape: tuple[int, ...]) -> tuple[int, int, int] | None:
+    """(extra tokens, rows, cols) when `shape` is attention probabilities [heads, T, T] over extra tokens and a grid."""
+    if len(shape) != 3 or shape[1] != shape[2]:
+        return None
+    grid = token_grid(shape[1], input_shape)
+    return grid if grid is not None and grid[0] >= 1 else None
 
 
 def token_grid(length: int, input_shape: tuple[int, ...]) -> tuple[int, int, int] | None:

@@ -80,6 +80,10 @@ SMOKES = [
         r"^photo folder .*: raw forward {pos} images/s, examples pass {pos} images/s, ratio {num}",
         r"^projections of \d+ top examples .*: {num} s against {num} s raw forward\+backward → ratio {num}",
     ), needs=(_fashion_mnist,)),
+    Smoke("transformer.py", (
+        r"^\| render step, \d+ units \| {num} ms \| {num} ms \| {num}× \(target ≤ 1.15×\) \|$",
+        r"^\| examples, \d+ images \| {pos} images/s \| {pos} images/s \| {num}× \(target ≥ 0.9×\) \|$",
+    ), needs=(_fashion_mnist,)),
     Smoke("atlas.py", (
         r"^atlas: {num} s wall \({num} s in the job\)",
         r"^  render +{num} s +raw fwd\+bwd +{num} s default layout → {num}×; {num} s channels-last → {num}×$",

@@ -1,0 +1,96 @@
+"""Benchmark featurelens on a vision transformer (`fashion-vit`), each figure against the raw cost in the same run.
+
+(a) render: seconds per optimisation step of `featurelens render` on --units channels of a block (token features
+    read on the patch grid), against the raw forward (stopped at the block) + backward of the same batch, at the
+    size the network sees; the fixed cost per command (start-up, checks, natural maxima) is timed apart and left
+    out of the per-step figure (RESULTS.md `## render` counts it separately too).
+(b) examples: images per second of `fl.examples` on the Fashion-MNIST test set (top-9 and bottom-9 of every
+    feature of the block, peak token and its patch box) against the raw forward stopped at the block, batch 256.
+Raw and featurelens alternate over --repeats rounds, best of each reported (the machine's load drifts).
+
+Usage:
+  PYTHONPATH=benchmarks python benchmarks/transformer.py [--layer blocks.2] [--units 16] [--steps 128] [--repeats 3] [--threads N] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+import featurelens as fl
+from _smoke import parse_args
+from featurelens.capture import ActivationCapture
+from featurelens.data.fashion_mnist import load_fashion_mnist
+from featurelens.units import PerImageTargets, parse_units
+
+SMOKE = {"units": 2, "steps": 4, "repeats": 1, "images": 512}
+
+
+def raw_step_seconds(model, layer: str, units: list[str], steps: int) -> float:
+    """Seconds per forward (stopped at `layer`) + backward of the batch a render step feeds the network: a ViT takes
+    its one input size, which render's transforms keep."""
+    seen = model.input_size
+    targets = PerImageTargets([parse_units(unit) for unit in units])
+    x = torch.rand(len(units), model.in_channels, seen, seen, requires_grad=True)
+    with ActivationCapture(model.module, [layer]) as capture:
+        for number in range(steps + 2):  # two warm-up steps
+            if number == 2:
+                start = time.perf_counter()
+            value = targets.values(capture.run(model.normalize(x))).sum()
+            x.grad = None
+            value.backward()
+    return (time.perf_counter() - start) / steps
+
+
+def render_step_seconds(model, units: list[str], steps: int) -> float:
+    """Seconds per step of `fl.render`: two renders, `steps` and 2 × `steps`, so the fixed cost cancels out."""
+    short = fl.render(model, units, steps=steps, seed=0, progress=False).seconds
+    long = fl.render(model, units, steps=2 * steps, seed=0, progress=False).seconds
+    return (long - short) / steps
+
+
+def raw_forward_rate(model, layer: str, images: torch.Tensor, batch: int) -> float:
+    """Images per second of the forward stopped at `layer`, batch `batch`, no gradients."""
+    with torch.no_grad(), ActivationCapture(model.module, [layer]) as capture:
+        capture.run(model.normalize(images[:batch]))
+        start = time.perf_counter()
+        for first in range(0, len(images), batch):
+            capture.run(model.normalize(images[first:first + batch]))
+    return len(images) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--layer", default="blocks.2")
+    parser.add_argument("--units", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--images", type=int, default=10_000, help="Fashion-MNIST test images for the examples pass")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parse_args(parser, SMOKE)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = fl.load_model("fashion-vit")
+    units = [f"{args.layer}:{c}" for c in range(args.units)]
+    images = (load_fashion_mnist("test")[0][: args.images].float() / 255).unsqueeze(1)
+
+    raw_steps, ours_steps, raw_rates, ours_rates = [], [], [], []
+    for _ in range(args.repeats):
+        raw_steps.append(raw_step_seconds(model, args.layer, units, args.steps))
+        ours_steps.append(render_step_seconds(model, units, args.steps))
+        raw_rates.append(raw_forward_rate(model, args.layer, images, 256))
+        done = fl.examples(model, list(images), [args.layer], k=9, batch_size=256, progress=False)
+        ours_rates.append(done.images_per_second)
+    raw_step, ours_step = min(raw_steps), min(ours_steps)
+    raw_rate, ours_rate = max(raw_rates), max(ours_rates)
+    print(f"fashion-vit, {args.layer} ({model.input_size} px), threads={torch.get_num_threads()}, best of {args.repeats}")
+    print("| workload | raw | featurelens | ratio |")
+    print("|---|---|---|---|")
+    print(f"| render step, {args.units} units | {raw_step * 1000:.1f} ms | {ours_step * 1000:.1f} ms | {ours_step / raw_step:.2f}× (target ≤ 1.15×) |")
+    print(f"| examples, {len(images)} images | {raw_rate:.0f} images/s | {ours_rate:.0f} images/s | {ours_rate / raw_rate:.2f}× (target ≥ 0.9×) |")
+
+
+if __name__ == "__main__":
+    main()

@@ -234,3 +234,16 @@ def test_attention_probabilities_read_as_where_the_class_token_attends() -> None
     grid, extras = layout.canonical(probabilities)
     assert extras is None and grid.shape == (2, 3, 4, 4)
     assert torch.equal(grid[1, 2, 3, 1], probabilities[1, 2, 0, 1 + 3 * 4 + 1])
+
+
+def test_the_inverter_learns_to_decode_a_token_layer(tmp_path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "patterns"
+    folder.mkdir()
+    for number, image in enumerate(feature_images()):
+        Image.fromarray((image[0].numpy() * 255).astype(np.uint8)).save(folder / f"{number:02d}.png")
+    trained = fl.invert.train(known.token_model(), "tokens", str(folder), epochs=2, width=16, progress=False)
+    assert len(trained.losses) == 2 and trained.losses[1] < trained.losses[0]
+    with pytest.raises(FeaturelensError, match="not a list: write the images to a folder"):
+        fl.invert.train(known.token_model(), "tokens", feature_images(), epochs=1, progress=False)

@@ -55,6 +55,9 @@ def plan_training(
     settings.check(loaded, layer)
     if limit is not None:
         require_positive("limit", limit)
+    if not isinstance(data, (str, Path)):  # the trainer reads the source again every epoch: it must be named
+        raise FeaturelensError(f"data to train an inverter on is a folder or a built-in source (fashion-mnist:train, photos), "
+                               f"not a {type(data).__name__}: write the images to a folder")
     open_source(data).close()  # the source exists and can be read
     return TrainingPlan(loaded, layer, str(data), settings, limit, Path(out) if out else None)
 

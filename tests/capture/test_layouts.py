@@ -247,3 +247,22 @@ def test_the_inverter_learns_to_decode_a_token_layer(tmp_path) -> None:
     assert len(trained.losses) == 2 and trained.losses[1] < trained.losses[0]
     with pytest.raises(FeaturelensError, match="not a list: write the images to a folder"):
         fl.invert.train(known.token_model(), "tokens", feature_images(), epochs=1, progress=False)
+
+
+def test_ray_workers_read_token_layers_as_the_driver_does(tmp_path, ray_local) -> None:
+    """`--engine ray`: the model travels pickled with its layouts set (here one set by hand, as `--layout` does), and
+    the workers' table equals the local one, peak tokens included."""
+    from PIL import Image
+
+    folder = tmp_path / "patterns"
+    folder.mkdir()
+    for number, image in enumerate(feature_images()):
+        Image.fromarray((image[0].numpy() * 255).astype(np.uint8)).save(folder / f"{number:02d}.png")
+    model = known.token_model()
+    model.module.featurelens_layouts = {"embed": "tokens"}
+    rows = lambda result: [(e.channel, e.kind, e.rank, e.item, e.y, e.x, e.box) for e in result.examples()]  # noqa: E731
+    local = fl.examples(model, str(folder), ["tokens", "embed"], k=2, progress=False)
+    on_ray = fl.examples(model, str(folder), ["tokens", "embed"], k=2, engine="ray", address="auto", progress=False)
+    assert rows(on_ray) == rows(local)
+    assert [(e.item, e.y, e.x) for e in local.examples() if e.layer == "tokens" and e.kind == "max" and e.rank == 1] == [
+        (f"{k:02d}.png", *CELLS[k]) for k in range(known.FEATURES)]

@@ -5,7 +5,9 @@ input: a failed optimisation. Those are rendered again for a quarter of the step
 that best item (on fashion-cnn's conv3 this lifts 9 of the 10 that fail at 128 steps); what still
 loses is rendered from the item once more without the random transforms. So the retries cost at most
 half the render, and only when every image loses. Each image keeps its best attempt; `beats_data`
-says whether it beats the data, `retry` what made it.
+says whether it beats the data, `retry` what made it. A diverse set (one unit's images pushed apart)
+is only flagged: each image alone from the same item would lose the diversity; so is a cppn image (it
+has no inverse to start from an item).
 
 The data: the render's `data` setting, else the model's own (`LoadedModel.data`, fashion-cnn: its test
 set) when it can be read, else the bundled photos — whose best is also each image's `natural_max`.
@@ -24,6 +26,7 @@ from featurelens.model_cache import ModelCache
 from featurelens.models import LoadedModel
 from featurelens.rendering.data_best import DataBest, cache_key, cached_best, data_best
 from featurelens.rendering.loop import render_chunk
+from featurelens.rendering.param import RESOLUTION_FREE
 from featurelens.rendering.result import RenderedUnit
 from featurelens.rendering.sizes import SizeChoice
 from featurelens.units import UnitExpression
@@ -92,11 +95,12 @@ def hold_against_data(
     for row, unit in enumerate(units):
         unit.natural_max = natural[row].value
         _judge(unit, best[row])
-    if not retry or settings.interpolate or not reference.source.random_access:
+    if not retry or settings.interpolate or settings.param in RESOLUTION_FREE or not reference.source.random_access:
         return 0
     retried = 0
+    diverse = {t for t in targets if settings.diversity and targets.count(t) > 1}  # pushed apart on purpose: flagged, kept
     for name, change in RETRIES:
-        losers = [row for row, unit in enumerate(units) if not unit.beats_data]
+        losers = [row for row, unit in enumerate(units) if not unit.beats_data and targets[row] not in diverse]
         if not losers:
             break
         retried += len(losers)

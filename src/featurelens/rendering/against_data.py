@@ -52,6 +52,10 @@ class Reference:
     def is_photos(self) -> bool:
         return self.name == PHOTOS
 
+    @property
+    def title(self) -> str:
+        return "the bundled photos" if self.is_photos else self.name
+
 
 def reference_for(model: LoadedModel, data: str | None) -> Reference:
     """The data to beat: `data` (a source spec), else the model's own data when it can be read, else the bundled photos."""
@@ -69,7 +73,7 @@ def references_cost(model: LoadedModel, reference: Reference, targets: list[Unit
                     cache: ModelCache) -> str:
     """What the comparison will cost before the first step: each pass the cache lacks, and what it took last time."""
     parts = []
-    sources = [(reference.photos, "the bundled photos")] + ([] if reference.is_photos else [(reference.source, reference.name)])
+    sources = [(reference.photos, "the bundled photos")] + ([] if reference.is_photos else [(reference.source, reference.title)])
     for source, name in sources:
         for size in sorted({c.size for c in sizes}, reverse=True):
             key = cache_key(model, source, size)

@@ -125,7 +125,7 @@ class RenderPlan:
         note = f" ({reference.note})" if reference.note else ""
         retry = ", rendering again the ones below it" if s.retry else ""
         return (f"render {len(self.targets)} image(s) of {self.model.spec}{where}: {units}; "
-                f"{size}, {s.steps} steps, param {s.param}, seed {s.seed}{judged}; held against {reference.name}{note}{retry}; "
+                f"{size}, {s.steps} steps, param {s.param}, seed {s.seed}{judged}; held against {reference.title}{note}{retry}; "
                 f"fixed cost before the first step: {references_cost(self.model, reference, self.targets, self.sizes, self.cache)}")
 
     def run(self, progress: ProgressArg = None) -> RenderResult:

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+import featurelens.rendering.data_best as data_best_module
 from featurelens import render
 from featurelens.capture import capture_activations
 from featurelens.data.fashion_mnist import load_fashion_mnist
@@ -43,10 +44,17 @@ def test_without_retries_the_images_below_the_data_are_flagged_in_render_json(fa
     assert all(u["retry"] is None for u in units)
 
 
-def test_dry_run_tells_the_fixed_cost_and_a_second_command_reads_it_cached(fashion, one_thread):
+def test_dry_run_tells_the_fixed_cost_and_a_second_command_reads_it_cached(fashion, one_thread, monkeypatch):
     units = ["conv1:3+conv2:9"]  # a sum: no earlier test's pass covers it
     first = plan_render(fashion, units, steps=1, data="photos")
     assert "best of the bundled photos at 28 px: one pass over 17 items" in first.describe()
-    first.run()
+    done = first.run()
     second = plan_render(fashion, units, steps=1, data="photos")
     assert "best of the bundled photos at 28 px: cached, 0 s" in second.describe()
+
+    def no_pass(*args):
+        raise AssertionError("a second command ran the pass again")
+
+    monkeypatch.setattr(data_best_module, "_stream", no_pass)
+    again = second.run()
+    assert again.units[0].natural_max == done.units[0].natural_max == again.units[0].data_best

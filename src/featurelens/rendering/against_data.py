@@ -102,23 +102,34 @@ def hold_against_data(
     if not retry or settings.interpolate or settings.param in RESOLUTION_FREE or not reference.source.random_access:
         return 0
     retried = 0
-    diverse = {t for t in targets if settings.diversity and targets.count(t) > 1}  # pushed apart on purpose: flagged, kept
+    # a diverse set is a run of neighbours with one target (`PerImageTargets` groups): pushed apart on purpose, kept
+    diverse = {row for row in range(1, len(targets)) if settings.diversity and targets[row] == targets[row - 1]}
+    diverse |= {row - 1 for row in diverse}
     for name, change in RETRIES:
-        losers = [row for row, unit in enumerate(units) if not unit.beats_data and targets[row] not in diverse]
+        losers = [row for row, unit in enumerate(units) if not unit.beats_data and row not in diverse]
         if not losers:
             break
         retried += len(losers)
         again = replace(settings, diversity=0.0, steps=max(1, settings.steps // RETRY_SHARE), **change)
-        for size in dict.fromkeys(sizes[row] for row in losers):
-            rows = [row for row in losers if sizes[row] == size]
-            start = torch.stack([reference.source.image(best[row].index, model.in_channels, size.param_side) for row in rows])
-            chunk = render_chunk(model, [targets[row] for row in rows], [sizes[row] for row in rows], again, rows[0], init=start)
-            for row, unit in zip(rows, chunk.units):
-                if unit.activation > units[row].activation:
-                    unit.natural_max, unit.retry = units[row].natural_max, name
-                    _judge(unit, best[row])
-                    units[row] = unit
+        sides = [(sizes[row].size, sizes[row].param_side) for row in losers]
+        for side in dict.fromkeys(sides):
+            same = [row for row, other in zip(losers, sides) if other == side]
+            for rows in (same[i:i + settings.max_batch] for i in range(0, len(same), settings.max_batch)):
+                _render_again(model, units, targets, sizes, best, reference.source, again, rows, name)
     return retried
+
+
+def _render_again(model: LoadedModel, units: list[RenderedUnit], targets: list[UnitExpression], sizes: list[SizeChoice],
+                  best: list[DataBest], source: ImageSource, settings: RenderSettings, rows: list[int], name: str) -> None:
+    """Render images `rows` (one size) again from their best items; each keeps the better of its two attempts."""
+    side = sizes[rows[0]].param_side
+    start = torch.stack([source.image(best[row].index, model.in_channels, side) for row in rows])
+    chunk = render_chunk(model, [targets[row] for row in rows], [sizes[row] for row in rows], settings, rows[0], init=start)
+    for row, unit in zip(rows, chunk.units):
+        if unit.activation > units[row].activation:
+            unit.natural_max, unit.retry = units[row].natural_max, name
+            _judge(unit, best[row])
+            units[row] = unit
 
 
 def _judge(unit: RenderedUnit, best: DataBest) -> None:

@@ -179,8 +179,11 @@ class RenderPlan:
         result.interrupted = result.interrupted or len(order) < len(self.targets)
         if result.units:
             held = time.perf_counter()
-            hold_against_data(self.model, result.units, [self.targets[i] for i in order], [self.sizes[i] for i in order],
-                              self.settings, self.data_reference(), self.cache, self.settings.retry and not result.interrupted)
+            try:
+                hold_against_data(self.model, result.units, [self.targets[i] for i in order], [self.sizes[i] for i in order],
+                                  self.settings, self.data_reference(), self.cache, self.settings.retry and not result.interrupted)
+            except KeyboardInterrupt:  # the images stand; what was not compared says None
+                result.interrupted = True
             result.against_data_seconds = time.perf_counter() - held
         if self.judges and result.units:
             judged = judge_images(self.judges, self.model, [u.image for u in result.units], [self.targets[i] for i in order])

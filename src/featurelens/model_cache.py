@@ -9,6 +9,7 @@ written costs the computation, never the command.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -66,7 +67,5 @@ class ModelCache:
             temporary.write_text(json.dumps({"key": key, "value": value}))
             os.replace(temporary, path)
         except OSError:
-            try:
+            with contextlib.suppress(OSError):  # e.g. its folder could not be made
                 temporary.unlink(missing_ok=True)
-            except OSError:  # e.g. its folder could not be made
-                pass

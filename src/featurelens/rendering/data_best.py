@@ -56,13 +56,18 @@ def data_best(
     """Each distinct target's best item of `source` seen at `size` px; one pass for those the cache lacks."""
     key = cache_key(model, source, size)
     known, _ = cached_best(cache, key)
-    missing = [t for t in dict.fromkeys(targets) if not _valid(known.get(str(t)))]
+    missing = [t for t in dict.fromkeys(targets) if not _valid(known.get(str(t))) or _reads_a_file(t)]
     if missing:
         started = time.perf_counter()
         known = {**known, **_stream(model, source, missing, size)}
         if cache is not None and key is not None:
             cache.write(CACHE_NAME, key, {"best": known, "seconds": time.perf_counter() - started, "items": len(source)})
     return {t: DataBest(float(known[str(t)][0]), int(known[str(t)][1])) for t in dict.fromkeys(targets)}
+
+
+def _reads_a_file(target: UnitExpression) -> bool:
+    """A direction unit names a .npy file whose content may change under the same name: never read from the cache."""
+    return any(unit.direction is not None for _, unit in target.terms)
 
 
 def _valid(entry) -> bool:

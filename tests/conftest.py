@@ -12,6 +12,19 @@ import torch
 from featurelens import load_model
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache_dir(tmp_path_factory):
+    """Figures cached per model's weights (`featurelens.model_cache`) go to a folder of this session, not the user's cache."""
+    folder = tmp_path_factory.mktemp("featurelens-cache")
+    before = os.environ.get("FEATURELENS_CACHE_DIR")
+    os.environ["FEATURELENS_CACHE_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("FEATURELENS_CACHE_DIR", None)
+    else:
+        os.environ["FEATURELENS_CACHE_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def lite0():
     """EfficientNet-Lite0 with its real ImageNet weights (the default model)."""

@@ -63,6 +63,16 @@ def test_dry_run_still_refuses_bad_input(main_cli, tmp_path) -> None:
     assert code == 2 and "is a file: --out needs a folder" in err
 
 
+def test_dry_run_names_the_data_each_image_is_held_against_and_a_missing_one_is_one_line(main_cli, tmp_path) -> None:
+    code, err = main_cli("render", "conv3:4", "--model", "fashion-cnn", "--dry-run")
+    assert code == 0 and "held against fashion-mnist:test, rendering again the ones below it" in main_cli.out
+    assert "fixed cost before the first step: best of the bundled photos at 28 px:" in main_cli.out
+    code, err = main_cli("render", "conv3:4", "--model", "fashion-cnn", "--data", "photos", "--no-retry", "--dry-run")
+    assert code == 0 and "held against the bundled photos;" in main_cli.out
+    code, err = main_cli("render", "conv3:4", "--model", "fashion-cnn", "--data", str(tmp_path / "nowhere"), "--dry-run")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "not found" in err
+
+
 def test_render_writes_pngs_contact_sheet_and_json(featurelens_cli, tmp_path):
     done = featurelens_cli("render", "--model", "fashion-cnn", "--size", "28", "--steps", "32", "--out", str(tmp_path), "conv3:0..2", "logit:\"Sneaker\"")
     assert done.returncode == 0, done.stderr

@@ -212,7 +212,8 @@ class AtlasStore:
                 self._store_renders(entry, audio_renders(self, entry, channels, progress))
             return
         render_settings = RenderSettings(size=s.render_setting(), steps=s.steps, seed=s.seed, max_batch=s.max_batch,
-                                         engine=s.engine, address=s.address, workers=s.workers, judge=self.judges())
+                                         engine=s.engine, address=s.address, workers=s.workers, judge=self.judges(),
+                                         data=self.manifest.data)  # each image held against the atlas's data
         if s.engine == "ray":
             self._renders_on_ray(entry, chunks, render_settings, progress)
             return
@@ -258,8 +259,11 @@ class AtlasStore:
                     save_picture(image.image, self.folder / urls[name])
                 # the min image minimises -unit: its figures, negated, are the unit's own (and the photos' lowest);
                 # "extreme" is its peak (trough) as the examples are ranked, to compare with the data's top (bottom) one
+                # "data_best" is the data's highest (lowest) mean, "beats_data" whether the image goes past it
                 figures = {kind: {"activation": sign * image.activation, "robust_activation": sign * image.robust_activation,
-                                  "photos": sign * image.natural_max, "extreme": extremes[unit.channel][kind]}
+                                  "photos": sign * image.natural_max, "extreme": extremes[unit.channel][kind],
+                                  "data_best": None if image.data_best is None else sign * image.data_best,
+                                  "beats_data": image.beats_data, "retry": image.retry}
                            for kind, image, sign in (("max", unit.max, 1.0), ("min", unit.min, -1.0))}
                 figures["max"]["judged"] = {spec: judged.summary() for spec, judged in unit.max.judged.items()}
                 parts[unit.channel] = {"renders": {"max": urls["max"], "min": urls["min"], "diverse": [urls[f"diverse{i}"] for i in range(len(unit.diverse))]},

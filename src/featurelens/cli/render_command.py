@@ -41,6 +41,8 @@ def render(
     engine: str = EngineOption,
     address: str = AddressOption,
     workers: int = RenderWorkersOption,
+    data: str = typer.Option(None, "--data", help="Data to hold every image against on its own objective: a folder of images, fashion-mnist:test, photos … (default: the model's own test data, else the bundled photos); render.json says which images beat its best item."),
+    no_retry: bool = typer.Option(False, "--no-retry", help="Keep the images that end below the data's best as they are (flagged), instead of rendering them again from that best item."),
     out: Path = typer.Option(Path("render"), "--out", "-o", help="Output folder; " + REPLACES + "."),
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,
@@ -51,6 +53,7 @@ def render(
         interpolate=interpolate, transforms=None if no_transforms else RobustnessTransform(),
         regularizers=Regularizers(l1=l1, l2=l2, tv=tv, blur=blur), decorrelate=not no_decorrelate,
         max_batch=max_batch, out_size=out_size, judge=(judge,) if judge else (), engine=engine, address=address, workers=workers,
+        data=data, retry=not no_retry,
     )
     check_output_folder(out)
     result = run_or_describe(plan_render(with_layouts(model, layout, device), units, settings, device=device), dry_run, f"write to {out}")
@@ -60,3 +63,6 @@ def render(
     note = " (interrupted: kept what was finished)" if result.interrupted else ""
     written = "spectrogram(s), WAV(s)" if result.summary().get("modality") == "audio" else "image(s)"
     typer.echo(f"wrote {len(result.units)} {written} and render.json to {out}{note} in {result.seconds:.1f}s", err=True)
+    below = result.summary().get("below_data")
+    if below:
+        typer.echo(f"{below} image(s) end below the best item of {result.data} on their own objective (beats_data false in render.json)", err=True)

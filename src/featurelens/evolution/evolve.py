@@ -42,7 +42,8 @@ class EvolveSettings:
     batch_size: int = 64
 
     def render_settings(self) -> RenderSettings:
-        return RenderSettings(size=self.size, steps=self.steps, param=self.param, seed=self.seed)
+        # each checkpoint is other weights: held against the photos it tracks anyway, and shown as optimised (no retries)
+        return RenderSettings(size=self.size, steps=self.steps, param=self.param, seed=self.seed, data="photos", retry=False)
 
 
 @dataclass

@@ -76,7 +76,7 @@ def loaded_fashion_cnn_seed1() -> LoadedModel:
 def _loaded(spec: str, weights: str, **knowledge) -> LoadedModel:
     return LoadedModel(
         build_fashion_cnn(file=weights), spec, input_size=28, in_channels=1, mean=FASHION_MEAN, std=FASHION_STD,
-        class_names=list(FASHION_CLASSES), min_size=28, dream_layer="relu2", **knowledge,
+        class_names=list(FASHION_CLASSES), min_size=28, dream_layer="relu2", data="fashion-mnist:test", **knowledge,
     )
 
 

@@ -34,6 +34,7 @@ class LoadedModel:
     inverters: dict[str, str] = field(default_factory=dict)  # layer → trained inverter file shipped for it
     training_checkpoints: str | None = None  # folder of checkpoints saved while the weights were trained (`evolve`)
     audio: AudioInput | None = None  # audio models: waveform → front end → module; `input_size` counts frames
+    data: str | None = None  # the data source its renders are held against (its test set), when it names one
     probes: dict = field(default_factory=dict, repr=False)  # dry-run results per input size (capture.probe)
     _norm_cache: dict = field(default_factory=dict, repr=False)
 

@@ -39,11 +39,16 @@ class AtlasPages:
     def write_layer(self, manifest: Manifest, entry: LayerEntry) -> bool:
         renders = set(entry.renders)
         ext = manifest.settings["image_format"]
-        cells = [{"channel": c, "label": self.label(entry.name, c), "image": f"{entry.folder}/renders/{c}-max.{ext}" if c in renders else None}
-                 for c in entry.units]
+        cells = [{"channel": c, "label": self.label(entry.name, c), "image": f"{entry.folder}/renders/{c}-max.{ext}" if c in renders else None,
+                  "below_data": c in renders and self._below_data(entry, c)} for c in entry.units]
         pixels = "pixels" if _render_side(manifest) < 104 else ""
         page = page_template("atlas/layer.html.j2").render(**self._context(manifest, "../"), entry=entry, cells=cells, pixels=pixels)
         return write_text(self.folder / layer_page_path(entry.name), page)
+
+    def _below_data(self, entry: LayerEntry, channel: int) -> bool:
+        """Whether the unit's max or min image ends below the data's best item (its record says)."""
+        figures = (read_json(self.folder / record_path(entry.name, channel)) or {}).get("render_figures") or {}
+        return any((figures.get(kind) or {}).get("beats_data") is False for kind in ("max", "min"))
 
     def write_units(self, manifest: Manifest, entry: LayerEntry, channels: set[int]) -> int:
         """The pages of `channels` of the layer (each from its record); returns how many changed."""

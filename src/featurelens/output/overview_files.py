@@ -30,12 +30,13 @@ def _write_all(overviews: list[LayerOverview], model_spec: str, settings: Render
         contact_sheet(list(overview.result.images), columns=8).save(out_dir / f"{folder}_grid.png")
         units = [
             {"unit": u.unit, "png": f"{folder}/{p.name}", "activation": u.activation, "natural_max": u.natural_max,
-             "size": u.size, "judged": label.split("\n")[1:]}
+             "data_best": u.data_best, "beats_data": u.beats_data, "size": u.size, "judged": label.split("\n")[1:]}
             for u, p, label in zip(overview.result.units, paths, unit_labels(overview.result))
         ]
         layers.append({"name": overview.layer, "type": overview.info.type, "shape": "×".join(map(str, overview.info.shape)), "units": units})
+    data = next((o.result.data for o in overviews if o.result.data), None)
     page = page_template("overviews/overview.html.j2").render(
-        model=model_spec, layers=layers, settings=settings, thumb=128, judged=any(u["judged"] for layer in layers for u in layer["units"])
+        model=model_spec, layers=layers, data=data, settings=settings, thumb=128, judged=any(u["judged"] for layer in layers for u in layer["units"])
     )
     index = out_dir / "index.html"
     index.write_text(page)

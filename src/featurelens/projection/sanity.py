@@ -27,7 +27,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import spearmanr
 import torch
 from torch import nn
 
@@ -210,6 +209,8 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a[keep], b[keep]
     if len(a) < 2 or a.std() == 0 or b.std() == 0:
         return 1.0 if np.array_equal(a, b) else 0.0
+    from scipy.stats import spearmanr  # here, not at import: scipy.stats costs every command half a second
+
     return abs(float(spearmanr(a, b).statistic))
 
 

@@ -72,13 +72,16 @@ def make_param(
 
 def optimise(
     model: LoadedModel, objective_of: PerImageTargets, settings: RenderSettings, choice: SizeChoice, seed: int,
-    generator: torch.Generator, tick: Callable[[int], None],
+    generator: torch.Generator, tick: Callable[[int], None], init: torch.Tensor | None = None,
 ) -> Optimised:
-    """Run `settings.steps` Adam steps on a fresh parameterization; Ctrl-C stops after the last whole step."""
+    """Run `settings.steps` Adam steps on a fresh parameterization (starting from the images `init` [B, C, S, S] at the
+    parameterization's side, when given); Ctrl-C stops after the last whole step."""
     # Initial noise is drawn on the CPU (same start on any device); transforms draw from `generator` on the model's device.
     count = len(objective_of.targets)
     size = choice.size
     param = make_param(model, count, choice.param_side, settings, torch.Generator().manual_seed(seed), shown=size)
+    if init is not None:
+        warm_start(param, init.to(model.device))
     optimizer = torch.optim.Adam(param.parameters(), lr=settings.lr or default_lr(settings.param, choice.param_side))
     diversity_layer = objective_of.targets[0].layers[0] if settings.diversity else None
     transform = settings.transforms.for_size(size) if settings.transforms else None
@@ -109,6 +112,13 @@ def optimise(
     return done
 
 
+def warm_start(param: torch.nn.Module, images: torch.Tensor) -> None:
+    """Set a parameterization to draw `images` (its exact inverse; cppn has none and keeps its random start)."""
+    inner = param.inner if isinstance(param, ResampledImage) else param
+    if hasattr(inner, "set_image"):
+        inner.set_image(images.clamp(0.02, 0.98))  # off the sigmoid's flat ends, where steps barely move a pixel
+
+
 @dataclass
 class RenderedChunk:
     """One chunk's images with their figures (in the chunk's order), the steps run, and whether Ctrl-C cut it short."""
@@ -120,16 +130,17 @@ class RenderedChunk:
 
 def render_chunk(
     model: LoadedModel, targets: list[UnitExpression], choices: list[SizeChoice], settings: RenderSettings, offset: int,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, init: torch.Tensor | None = None,
 ) -> RenderedChunk:
     """Optimise and measure one chunk of images of one size (`choices[i]` is image i's size and its reason), seeded
-    with `settings.seed + offset`; `progress(images × steps done)` after each step. Judges are the caller's job."""
+    with `settings.seed + offset` (or warm-started from `init`, `optimise`); `progress(images × steps done)` after each
+    step. The photos' maxima, the data's best and judges are the caller's job."""
     choice = choices[0]
     seed = settings.seed + offset
     objective_of = PerImageTargets(targets)
     generator = torch.Generator(device=model.device).manual_seed(seed)
     tick = (lambda steps: progress(steps * len(targets))) if progress is not None else (lambda steps: None)
-    done = optimise(model, objective_of, settings, choice, seed, generator, tick)
+    done = optimise(model, objective_of, settings, choice, seed, generator, tick, init)
     with torch.no_grad():
         final = done.param()
         shown = done.param(settings.out_size) if settings.out_size else final
@@ -137,7 +148,7 @@ def render_chunk(
     pixels = to_pixels(shown)
     units = [
         RenderedUnit(str(target), pixels[row], float(done.objective[row]), float(figures.activation[row]),
-                     float(figures.robust_activation[row]), figures.natural_max[row], choice.size, own.reason, choice.param_side)
+                     float(figures.robust_activation[row]), float("nan"), choice.size, own.reason, choice.param_side)
         for row, (target, own) in enumerate(zip(targets, choices))  # units of one chunk share the sizes, not always the reason
     ]
     return RenderedChunk(units, done.steps, done.interrupted)

@@ -20,6 +20,8 @@ from featurelens.engine import Engine, check_engine
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
 from featurelens.models import LoadedModel, model_for
 from featurelens.progress import ProgressArg, reporting, shown_by_default
+from featurelens.model_cache import ModelCache
+from featurelens.rendering.against_data import Reference, hold_against_data, reference_for, references_cost
 from featurelens.rendering.judging import judge_images
 from featurelens.rendering.loop import RenderedChunk, render_chunk
 from featurelens.rendering.param import PARAMETERIZATIONS, RESOLUTION_FREE
@@ -41,7 +43,9 @@ class RenderSettings:
     `out_size` draws the final images of a resolution-free parameterization (cppn) at another size;
     `judge` names models that judge the finished images (`featurelens.rendering.judging`); `engine` "ray" renders
     the batches on Ray workers (`address`: the cluster to join, None starts a local instance; `workers`: at most
-    this many batches at once)."""
+    this many batches at once). `data`: a data source spec (a folder, "fashion-mnist:test", "photos") every image is held
+    against on its own objective (None: the model's own data, else the bundled photos); with `retry` the images that
+    end below the data's best are rendered again from that best item (`rendering.against_data`)."""
 
     size: int | str = AUTO
     steps: int = 512
@@ -60,6 +64,8 @@ class RenderSettings:
     engine: str = "local"
     address: str | None = None
     workers: int | None = None
+    data: str | None = None
+    retry: bool = True
 
     def check(self, model: LoadedModel, unit_count: int) -> None:
         require_positive("steps", self.steps)
@@ -91,6 +97,20 @@ class RenderPlan:
     judges: list[LoadedModel] = field(default_factory=list)
     engine: Engine = field(default_factory=Engine)
     model_spec: str | None = None  # the spec the model was given as (None: a LoadedModel), for Ray workers to load
+    reference: Reference | None = None  # the data every image is held against (None: plan_render's default)
+    _cache: ModelCache | None = field(default=None, repr=False)
+
+    @property
+    def cache(self) -> ModelCache:
+        """The disk cache of the model's weights (hashed once per plan)."""
+        if self._cache is None:
+            self._cache = ModelCache.of(self.model)
+        return self._cache
+
+    def data_reference(self) -> Reference:
+        if self.reference is None:
+            self.reference = reference_for(self.model, self.settings.data)
+        return self.reference
 
     def describe(self) -> str:
         s = self.settings
@@ -101,8 +121,12 @@ class RenderPlan:
         size += " (auto)" if s.size == AUTO else ""
         judged = f"; judged by {', '.join(j.spec for j in self.judges)}" if self.judges else ""
         where = f"{self.engine.describe()} in {len(self.chunks())} batch(es)" if self.engine.is_ray else f" on {self.model.device}"
+        reference = self.data_reference()
+        note = f" ({reference.note})" if reference.note else ""
+        retry = ", rendering again the ones below it" if s.retry else ""
         return (f"render {len(self.targets)} image(s) of {self.model.spec}{where}: {units}; "
-                f"{size}, {s.steps} steps, param {s.param}, seed {s.seed}{judged}")
+                f"{size}, {s.steps} steps, param {s.param}, seed {s.seed}{judged}; held against {reference.title}{note}{retry}; "
+                f"fixed cost before the first step: {references_cost(self.model, reference, self.targets, self.sizes, self.cache)}")
 
     def run(self, progress: ProgressArg = None) -> RenderResult:
         """Optimise every image (one size at a time, in batches of at most `max_batch`), then judge them.
@@ -136,7 +160,9 @@ class RenderPlan:
         return chunks
 
     def empty_result(self) -> RenderResult:
-        return RenderResult(size=self.settings.size, judges=[j.spec for j in self.judges], model=self.model.spec)
+        reference = self.data_reference()
+        return RenderResult(size=self.settings.size, judges=[j.spec for j in self.judges], model=self.model.spec,
+                            data=reference.name, data_note=reference.note)
 
     @staticmethod
     def keep(result: RenderResult, chunk: list[int], rendered: RenderedChunk, finished: dict[int, RenderedUnit]) -> None:
@@ -146,10 +172,19 @@ class RenderPlan:
         finished.update(zip(chunk, rendered.units))
 
     def finish(self, result: RenderResult, finished: dict[int, RenderedUnit], started: float) -> RenderResult:
-        """The finished images in the order of the units, judged; `interrupted` when some are missing."""
+        """The finished images in the order of the units, held against the data (the losers rendered again) and judged;
+        `interrupted` when some are missing."""
         order = sorted(finished)
         result.units = [finished[i] for i in order]
         result.interrupted = result.interrupted or len(order) < len(self.targets)
+        if result.units:
+            held = time.perf_counter()
+            try:
+                hold_against_data(self.model, result.units, [self.targets[i] for i in order], [self.sizes[i] for i in order],
+                                  self.settings, self.data_reference(), self.cache, self.settings.retry and not result.interrupted)
+            except KeyboardInterrupt:  # the images stand; what was not compared says None
+                result.interrupted = True
+            result.against_data_seconds = time.perf_counter() - held
         if self.judges and result.units:
             judged = judge_images(self.judges, self.model, [u.image for u in result.units], [self.targets[i] for i in order])
             for unit, figures in zip(result.units, judged):
@@ -186,7 +221,8 @@ def plan_render(
     targets = _image_targets(resolved, settings)
     sizes = choices[:1] * len(targets) if settings.interpolate else [c for c in choices for _ in range(settings.batch)]
     judges = [model_for(judge, loaded.device) for judge in judge_list(settings.judge)]
-    return RenderPlan(loaded, targets, settings, sizes, judges, engine, model if isinstance(model, str) else None)
+    return RenderPlan(loaded, targets, settings, sizes, judges, engine, model if isinstance(model, str) else None,
+                      reference_for(loaded, settings.data))
 
 
 def render(
@@ -210,6 +246,8 @@ def render(
     engine: str = RenderSettings.engine,
     address: str | None = None,
     workers: int | None = None,
+    data: str | None = None,
+    retry: bool = RenderSettings.retry,
     device: torch.device | str | None = None,
     progress: ProgressArg = None,
 ) -> RenderResult | AudioRenderResult:
@@ -228,10 +266,13 @@ def render(
     An audio model (`music-cnn`) grows one log-mel spectrogram per unit (`size`: frames, "auto" its clip) at a fixed
     loudness, robust to time and pitch shifts unless `transforms` is None, and makes it audible: an
     `AudioRenderResult` whose `.save` writes a PNG and a WAV per unit.
+    Every image is held against `data` (a source spec; None: the model's own data, fashion-cnn's test set, else the
+    bundled photos) on its own objective: `data_best` and `beats_data` per image, and with `retry` the images below
+    the data's best are rendered again from that best item (`retry` says how); the data's best is cached per weights.
     """
     settings = RenderSettings(
         size, steps, param, lr, batch, seed, diversity, interpolate, transforms, regularizers, decorrelate, max_batch, out_size,
-        tuple(judge_list(judge)), engine, address, workers,
+        tuple(judge_list(judge)), engine, address, workers, data, retry,
     )
     return plan_render(model, units, settings, device=device).run(shown_by_default(progress))
 
@@ -239,7 +280,7 @@ def render(
 def _audio_plan(model: LoadedModel, expressions: list[UnitExpression], settings: RenderSettings) -> AudioRenderPlan:
     """An audio model's render: one log-mel per unit (`size`: frames, "auto" the model's clip), sonified."""
     defaults = RenderSettings()
-    for name in ("param", "batch", "diversity", "interpolate", "decorrelate", "out_size", "judge", "engine", "regularizers"):
+    for name in ("param", "batch", "diversity", "interpolate", "decorrelate", "out_size", "judge", "engine", "regularizers", "data"):
         if getattr(settings, name) != getattr(defaults, name):
             raise FeaturelensError(f"{{parameter}} is not available for an audio model's render", parameter=name)
     frames = None if settings.size == AUTO else settings.size

@@ -22,11 +22,15 @@ class RenderedUnit:
     objective: float  # what the optimiser maximised at its last step (unit value minus priors)
     activation: float  # the unit on the final image, untransformed
     robust_activation: float  # mean of the unit over 16 random transforms of the final image
-    natural_max: float  # the unit's maximum over the bundled natural photos (at the render size)
+    natural_max: float  # the unit's maximum over the bundled natural photos (at the render size; set by the plan)
     size: int = 0  # the side the network saw the image at while optimising it
     size_reason: str = ""  # why that size ("given", or the automatic choice's reason)
     param_size: int = 0  # the side of its parameterization (smaller than `size` when resampled up to it)
     judged: dict[str, Judgement] = field(default_factory=dict)  # judge spec → its figures for this image
+    data_best: float | None = None  # the unit's highest value over the render's data (`RenderResult.data`)
+    data_best_item: int | None = None  # the index of the data's item that gives `data_best`
+    beats_data: bool | None = None  # whether `activation` reaches `data_best` (None: not compared)
+    retry: str | None = None  # what rendered this image when the first attempt lost to the data
 
     @property
     def robustness(self) -> float | None:
@@ -45,6 +49,9 @@ class RenderResult(TechniqueResult):
     size: int | str = 0  # the size setting: pixels, or "auto"
     judges: list[str] = field(default_factory=list)
     model: str = ""  # the spec of the model rendered
+    data: str | None = None  # the data source every image was held against (`rendering.against_data`)
+    data_note: str = ""  # why it is not the one asked for, if so
+    against_data_seconds: float = 0.0  # the data's best (a pass, or the cache) and the retries of images that lost to it
 
     @property
     def images(self) -> np.ndarray:
@@ -52,7 +59,7 @@ class RenderResult(TechniqueResult):
         return same_size([u.image for u in self.units]) if self.units else np.zeros((0, 0, 0, 3), np.uint8)
 
     def summary(self, png_names: list[str] | None = None) -> dict:
-        """The render.json document: {"units": [...], "model", "size", "judges", "seconds", "steps", "interrupted"}."""
+        """The render.json document: {"units": [...], "model", "size", "judges", "data", "seconds", "steps", "interrupted"}."""
         names = png_names or [None] * len(self.units)
         return {
             "units": [
@@ -67,6 +74,10 @@ class RenderResult(TechniqueResult):
                     "robust_activation": u.robust_activation,
                     "robustness": u.robustness,
                     "natural_max": u.natural_max,
+                    "data_best": u.data_best,
+                    "data_best_item": u.data_best_item,
+                    "beats_data": u.beats_data,
+                    "retry": u.retry,
                     **({"judges": {spec: j.summary() for spec, j in u.judged.items()}} if u.judged else {}),
                 }
                 for u, name in zip(self.units, names)
@@ -74,7 +85,11 @@ class RenderResult(TechniqueResult):
             "model": self.model,
             "size": self.size,
             "judges": self.judges,
+            "data": self.data,
+            **({"data_note": self.data_note} if self.data_note else {}),
+            "below_data": sum(1 for u in self.units if u.beats_data is False),
             "seconds": self.seconds,
+            "against_data_seconds": self.against_data_seconds,
             "steps": self.steps,
             "interrupted": self.interrupted,
         }

@@ -44,8 +44,9 @@ def test_layouts_are_inferred_with_the_feature_size() -> None:
     assert (grid.layout.kind, grid.shape, grid.raw_shape) == ("channels-last", (known.FEATURES, 4, 4), (4, 4, known.FEATURES))
     steps = probe(known.time_major_model()).layer("steps")
     assert (steps.layout.kind, steps.shape) == ("time-major", (known.FEATURES, 8))
-    conv = probe(load_model("fashion-cnn")).layer("conv3")
-    assert (conv.layout.kind, conv.shape) == ("map", (128, 7, 7))
+    fashion = probe(load_model("fashion-cnn"))
+    assert (fashion.layer("conv3").layout.kind, fashion.layer("conv3").shape) == ("map", (128, 7, 7))
+    assert fashion.layer("conv2").layout.kind == "map"  # [64, 14, 14]: square, yet no attention over 5 + 3×3 tokens
 
 
 def test_token_grids_follow_the_input_aspect_and_extra_tokens() -> None:
@@ -266,3 +267,15 @@ def test_ray_workers_read_token_layers_as_the_driver_does(tmp_path, ray_local) -
     assert rows(on_ray) == rows(local)
     assert [(e.item, e.y, e.x) for e in local.examples() if e.layer == "tokens" and e.kind == "max" and e.rank == 1] == [
         (f"{k:02d}.png", *CELLS[k]) for k in range(known.FEATURES)]
+
+
+def test_a_shape_keeping_layer_reads_as_its_input_does_in_the_probe_and_in_captures() -> None:
+    """torchcrepe's `sigmoid` after its time-major classifier: [frames, bins] with 16 frames and 16-channel convs, so
+    its sizes alone cannot tell; it keeps its input's shape, so it keeps its input's layout, and a capture agrees."""
+    model = known.time_major_model()
+    model.module.steps = torch.nn.Sigmoid()  # shape-keeping, and sizes that a conv net could have too
+    model.module.add_module("conv", torch.nn.Conv2d(1, 8, 1))  # 8 channels = 8 steps: the sizes are ambiguous
+    model.probes.clear()
+    assert probe(model).layer("steps").layout.kind == "time-major"
+    with torch.no_grad(), ActivationCapture(model.module, ["steps"]) as capture:
+        assert capture.run(model.normalize(known.strip_image(0, 1)[None]))["steps"].shape == (1, known.FEATURES, 8)

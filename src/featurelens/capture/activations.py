@@ -15,6 +15,7 @@ from featurelens.capture.attention import is_attention, watch_heads
 from featurelens.capture.layers import LOGIT, find_layer
 from featurelens.capture.layout import Layout, extra_tokens_key, layer_layout
 from featurelens.capture.memory_format import as_layout, use_channels_last
+from featurelens.capture.probe import layer_layouts
 
 
 class _StopForward(Exception):
@@ -58,6 +59,8 @@ class ActivationCapture:
         self.layouts: dict[str, Layout] = {}
         self._input_shape: tuple[int, ...] = ()
         self._seen: dict[tuple, Layout] = {}
+        self._known: dict[str, Layout] = {}  # the probe's layouts for the current input shape
+        self._probing = False
         self._extras: dict[str, torch.Tensor] = {}
 
     def __enter__(self) -> "ActivationCapture":
@@ -83,7 +86,7 @@ class ActivationCapture:
 
     def _take(self, name: str, mod: nn.Module, output, replaceable: bool = True) -> torch.Tensor | None:
         """Capture one layer's output in canonical form; returns the output the network goes on with (None: as it is)."""
-        if name in self._captured or not isinstance(output, torch.Tensor):
+        if self._probing or name in self._captured or not isinstance(output, torch.Tensor):
             return None
         layout = self._layout(name, mod, output)
         canonical, extras = layout.canonical(output)
@@ -105,8 +108,9 @@ class ActivationCapture:
 
     def _layout(self, name: str, producer: nn.Module, output: torch.Tensor) -> Layout:
         key = (name, tuple(output.shape[1:]), self._input_shape)
-        if key not in self._seen:  # inferred once per layer, output shape and input shape
-            self._seen[key] = layer_layout(self.module, name, producer, key[1], key[2])
+        if key not in self._seen:  # the probe's layout (`featurelens layers` says the same), else inferred here
+            known = self._known.get(name)
+            self._seen[key] = known if known is not None and known.raw_shape == key[1] else layer_layout(self.module, name, producer, key[1], key[2])
         self.layouts[name] = self._seen[key]
         return self._seen[key]
 
@@ -115,7 +119,13 @@ class ActivationCapture:
         if torch.is_inference_mode_enabled():
             self.shield = True  # inference tensors keep no version counter to check
         inputs = as_layout(inputs, self.channels_last)
-        self._input_shape = tuple(inputs.shape[1:])
+        if tuple(inputs.shape[1:]) != self._input_shape:  # once per input shape
+            self._input_shape = tuple(inputs.shape[1:])
+            self._probing = True  # the probe's forward passes through this capture's hooks: they stand aside
+            try:
+                self._known = layer_layouts(self.module, inputs, self.layers if self.stop_early else None)
+            finally:
+                self._probing = False
         captured = self._forward(inputs)
         if not self.shield and any(captured[n]._version != self._versions[n] for n in captured if n in self._versions and n not in self.leaves):
             self.shield = True

@@ -14,6 +14,8 @@ class token, whatever the layer's own layout.
     time-major      [N, T, C]      [N, C, T]       (T,)
     vector          [N, C]         [N, C]          none
     attention       [N, H, T, T]   [N, H, h, w]    the patch grid: head h's attention from the class token to each patch
+                                                   (inferred for a softmax/dropout/identity output over a class token
+                                                   and a patch grid; set it where a model's weights come out otherwise)
 
 Layouts are inferred (`infer_layout`) from the output's shape, the module that produced it, the feature
 sizes the model's modules declare and the input's aspect, and can be set where inference cannot tell:
@@ -42,6 +44,8 @@ OVERRIDES = "featurelens_layouts"  # model attribute: {layer: kind}, where infer
 EXTRA_TOKEN_COUNTS = (0, 1, 2, 4, 5, 8, 9)
 MIN_GRID_CELLS = 9
 
+# What attention probabilities come out of, when a model lets hooks see them (a softmax, its dropout, an identity).
+_PROBABILITY_MODULES = (nn.Softmax, nn.Dropout, nn.Identity)
 _FEATURE_LAST_MODULES = (nn.Linear, nn.LayerNorm, nn.MultiheadAttention)
 _CHANNEL_FIRST_MODULES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.modules.batchnorm._BatchNorm, nn.GroupNorm,
                           nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd)
@@ -164,7 +168,8 @@ def infer_layout(
     """The layout of an output of `shape` (without the batch), made by `producer`, for inputs of `input_shape`
     (without the batch: [C, H, W] images, [bands, frames] spectrograms). `kind` forces the layout's kind."""
     forced = kind is not None
-    attention = _attention_grid(shape, input_shape) if kind in (None, ATTENTION) else None
+    looks_like_probabilities = isinstance(producer, _PROBABILITY_MODULES) and (not shape or shape[0] not in hints.channel_first)
+    attention = _attention_grid(shape, input_shape) if kind == ATTENTION or (kind is None and looks_like_probabilities) else None
     if attention is not None:
         extras, rows, cols = attention
         return Layout(ATTENTION, shape[0], (rows, cols), extras)

@@ -13,6 +13,7 @@ needs only those layers (a render of an early layer at another size) goes ahead.
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -59,8 +60,13 @@ class Probe:
         return next((info for info in self.layers if info.name == name), None)
 
 
-def probe_module(module: nn.Module, example: torch.Tensor) -> Probe:
-    """Run `module` once on `example` (already normalised) with hooks on every named submodule.
+class _Enough(Exception):
+    """Raised from a probe's hook once every layer it was asked for has been seen."""
+
+
+def probe_module(module: nn.Module, example: torch.Tensor, until: frozenset[str] = frozenset()) -> Probe:
+    """Run `module` once on `example` (already normalised) with hooks on every named submodule (`until`: stop once
+    these layers have run, as a capture of them stops).
 
     Calls are recorded on 2-D maps ([B, C, H, W] in and out), and for a spectrogram example ([B, bands, frames])
     on 1-D maps ([B, C, T] in and out) as one row: (1, T)."""
@@ -79,15 +85,25 @@ def probe_module(module: nn.Module, example: torch.Tensor) -> Probe:
                 types[name] = type(mod).__name__
         return hook
 
-    def record(name: str, mod: nn.Module, output: torch.Tensor) -> None:
-        if name not in layouts:
+    made: dict[int, tuple[torch.Tensor, Layout]] = {}  # id(output) → (output, its layout): kept alive for the forward
+
+    def record(name: str, mod: nn.Module, output: torch.Tensor, source: object = None) -> None:
+        if name in layouts:
+            return
+        inherited = made.get(id(source)) if isinstance(source, torch.Tensor) and source.shape == output.shape else None
+        if name not in overrides and inherited is not None and inherited[0] is source:
+            layouts[name] = inherited[1]  # a shape-keeping layer (activation, norm, dropout) reads as its input does
+        else:
             layouts[name] = infer_layout(tuple(output.shape[1:]), mod, hints, input_shape, overrides.get(name))
+        made[id(output)] = (output, layouts[name])
+        if until and until <= layouts.keys():
+            raise _Enough
 
     def on_exit(name: str):
         def hook(mod, args, output):
             if not isinstance(output, torch.Tensor):
                 return
-            record(name, mod, output)
+            record(name, mod, output, args[0] if args else None)
             first = args[0] if args and isinstance(args[0], torch.Tensor) else None
             if first is not None and first.dim() == 4 and output.dim() == 4:
                 calls.append(SpatialCall(name, tuple(first.shape[-2:]), tuple(output.shape[-2:])))
@@ -106,6 +122,8 @@ def probe_module(module: nn.Module, example: torch.Tensor) -> Probe:
                     handles.append(sub.register_forward_hook(on_exit(name)))
         with torch.no_grad():
             output = module(example)
+    except _Enough:
+        pass
     except (RuntimeError, ValueError) as err:  # e.g. a head sized for another input: keep what ran
         error = (str(err).strip().splitlines() or [type(err).__name__])[0]
     finally:
@@ -113,11 +131,43 @@ def probe_module(module: nn.Module, example: torch.Tensor) -> Probe:
             handle.remove()
     layers = [LayerInfo(name, types[name], layouts[name].canonical_shape, layouts[name]) for name in order if name in layouts]
     if isinstance(output, torch.Tensor):
-        logit = infer_layout(tuple(output.shape[1:]), None, hints, input_shape, overrides.get(LOGIT))
-        layers.append(LayerInfo(LOGIT, "output", logit.canonical_shape, logit))
+        record(LOGIT, None, output, output)
+        layers.append(LayerInfo(LOGIT, "output", layouts[LOGIT].canonical_shape, layouts[LOGIT]))
+    _remember(module, input_shape, overrides, layouts, complete=not until)
     names = frozenset(name for name, _ in module.named_modules() if name)
     size = (1, example.shape[-1]) if sequences else tuple(example.shape[-2:])
     return Probe(size, tuple(layers), tuple(calls), error, names)
+
+
+# Layouts a probe found, per module and input shape (and the overrides then set): captures read layers as the probe did.
+_LAYOUTS: "weakref.WeakKeyDictionary[nn.Module, dict[tuple, dict[str, Layout]]]" = weakref.WeakKeyDictionary()
+
+
+def _remember(module: nn.Module, input_shape: tuple[int, ...], overrides, layouts: dict[str, Layout], complete: bool) -> None:
+    try:
+        known = _LAYOUTS.setdefault(module, {}).setdefault((input_shape, tuple(sorted(overrides.items()))), {})
+    except TypeError:  # a module that cannot be weakly referenced: probed again next time
+        return
+    known.update(layouts)
+    if complete:
+        known[_COMPLETE] = None
+
+
+_COMPLETE = "\0complete"  # marks a memo made by a whole forward
+
+
+def layer_layouts(module: nn.Module, inputs: torch.Tensor, layers: list[str] | None = None) -> dict[str, Layout]:
+    """The layouts of `layers` (None: every layer) for inputs shaped like `inputs` (normalised, batch first): the
+    probe's, probing once per module and input shape, only as far as those layers when named (a capture stops
+    there too), so a capture and `featurelens layers` always read a layer alike."""
+    input_shape = tuple(inputs.shape[1:])
+    key = (input_shape, tuple(sorted(layout_overrides(module).items())))
+    found = _LAYOUTS.get(module, {}).get(key, {})
+    wanted = frozenset(layers) if layers is not None and LOGIT not in layers else frozenset()
+    if _COMPLETE not in found and (not wanted or not wanted <= found.keys()):
+        probe_module(module, inputs[:1].detach(), until=wanted)
+        found = _LAYOUTS.get(module, {}).get(key, {})
+    return found
 
 
 def lowest_values(module: nn.Module, inputs: torch.Tensor) -> dict[str, float]:

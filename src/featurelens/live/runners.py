@@ -15,7 +15,7 @@ from torch import nn
 
 from featurelens.capture import LOGIT, ActivationCapture
 from featurelens.capture.inference import fold_batchnorm, forward_to
-from featurelens.capture.layout import layer_layout
+from featurelens.capture.probe import layer_layouts
 from featurelens.capture.memory_format import as_layout, use_channels_last
 
 _KEPT_LAYERS = 2
@@ -47,8 +47,7 @@ class LayerRunners:
         with torch.no_grad():
             if runner.cut is not None:  # the cut returns the layer as it is: read it in its canonical layout
                 raw = runner.cut(as_layout(inputs, runner.channels_last))
-                producer = runner.folded.get_submodule(layer) if layer != LOGIT else None
-                return layer_layout(runner.folded, layer, producer, tuple(raw.shape[1:]), tuple(inputs.shape[1:])).canonical(raw)[0]
+                return layer_layouts(runner.folded, inputs, [layer])[layer].canonical(raw)[0]
             return self.capture(layer, False, inputs).run(inputs)[layer]
 
     def capture(self, layer: str, classes: bool, inputs: torch.Tensor) -> ActivationCapture:

@@ -189,7 +189,8 @@ def _check_positions(tiled: TiledGradient, expression: UnitExpression, image: to
 
 def _step(tiled: TiledGradient, image: torch.Tensor, settings: DreamSettings, generator: torch.Generator, trace: OctaveTrace) -> torch.Tensor:
     """One normalised gradient-ascent step on a randomly rolled copy of the images."""
-    shift_y, shift_x = (int(v) for v in torch.randint(-settings.jitter, settings.jitter + 1, (2,), generator=generator))
+    jitter = tiled.roll_limit(settings.jitter, *image.shape[-2:])
+    shift_y, shift_x = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=generator))
     values, gradient = tiled(torch.roll(image, (shift_y, shift_x), (2, 3)), generator)
     trace.values.append(float(values.mean()))
     gradient = torch.roll(gradient, (-shift_y, -shift_x), (2, 3))

@@ -26,6 +26,7 @@ from featurelens.models.loaded import LoadedModel
 from featurelens.units import LayerWindow
 
 DEFAULT_TILE = 512
+REFERENCE_SIDE = 224  # the input side DeepDream's default 32 px roll was chosen for
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,12 @@ class TiledGradient:
             owned_cols = (cols.core[0] // s - left, -(-cols.core[1] // s) - left)
             windows[layer] = LayerWindow((top, left), owned_rows, owned_cols, full[layer])
         return windows
+
+    def roll_limit(self, jitter: int, height: int, width: int) -> int:
+        """The largest random roll for an image of this size: `jitter`, or for a fixed-size model `jitter` scaled from
+        the 224 px it is meant for to the image's shorter side (a transformer's position embedding is not shift
+        invariant: rolling a 40 px photo by 32 px, resampled to 28, moves everything it sees, and the dream falls back)."""
+        return jitter if self.fixed is None else round(jitter * min(height, width) / REFERENCE_SIDE)
 
     def seen(self, crop: torch.Tensor) -> torch.Tensor:
         """What the network sees of a crop: the crop, or for a fixed-size model the crop resampled to its size."""

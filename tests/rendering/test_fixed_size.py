@@ -13,6 +13,7 @@ from featurelens import dream, examples, load_model, project, render
 from featurelens.errors import FeaturelensError
 from featurelens.models.input_sizes import is_fixed_size, refusal
 from featurelens.rendering import RobustnessTransform
+from featurelens.deepdream.deepdream import plan_dream
 from featurelens.rendering.optimize import plan_render
 
 # A user model that checks its input size the way torchvision's VisionTransformer does (an AssertionError).
@@ -114,6 +115,13 @@ def test_dream_on_a_fixed_size_model_resamples_each_octave_and_keeps_the_photo_s
     result = dream(fixed, photo, "logit:3", octaves=2, steps=6, jitter=0, progress=False)
     assert result.image.shape == photo.shape
     assert result.final_values[0] > result.initial_values[0]
+
+
+def test_dream_rolls_a_fixed_size_model_less(fixed, fashion) -> None:
+    plan = plan_dream(fixed, torch.rand(1, 3, 112, 150), "logit:3")
+    assert plan.tiled.fixed == (32, 32) and plan.tiled.roll_limit(32, 112, 150) == 16  # 32 px at 224, scaled to 112
+    assert "resampled to the model's only size 32×32" in plan.describe()
+    assert plan_dream(fashion, torch.rand(1, 1, 112, 150), "relu2").tiled.roll_limit(32, 112, 150) == 32  # a CNN: as before
 
 
 def test_the_cli_says_the_accepted_size_in_one_line(fixed_spec, tmp_path, featurelens_cli) -> None:

@@ -28,6 +28,7 @@ from featurelens.dataset_examples.topk import REDUCES, Ranked, StreamingTopK, me
 from featurelens.geometry import receptive_fields
 from featurelens.geometry.effective_field import effective_boxes
 from featurelens.models import LoadedModel, model_for, weights_digest
+from featurelens.models.input_sizes import check_accepted
 from featurelens.progress import ProgressArg, reporting
 
 
@@ -311,6 +312,7 @@ def check_settings(k: int, reduce: str, batch_size: int, limit: int | None) -> N
 
 def layer_shapes(model: LoadedModel, names: list[str], size: int) -> dict[str, tuple[int, ...]]:
     """Output shape (without batch) of each layer, from the model's probe; only [C], [C, L] and [C, H, W] rank."""
+    check_accepted(model, size, names)
     found = probe(model, size)
     known = found.shapes()
     shapes = {}

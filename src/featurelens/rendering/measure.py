@@ -25,13 +25,15 @@ class Measured:
 @torch.no_grad()
 def measure(
     model: LoadedModel, objective_of: PerImageTargets, images: torch.Tensor, transforms: RobustnessTransform | None,
-    generator: torch.Generator,
+    generator: torch.Generator, keep_size: bool = False,
 ) -> Measured:
-    """Activation on the final images and under 16 random transforms."""
+    """Activation on the final images and under 16 random transforms (of the images' size with `keep_size`, for a
+    model that takes that size only)."""
     size = images.shape[-1]
     with ActivationCapture(model.module, objective_of.layers) as capture:
         activation = objective_of.values(capture.run(model.normalize(images)), gather=False)
         transform = (transforms or RobustnessTransform()).for_size(size)
+        transform = transform.keeping_size() if keep_size else transform
         robust = torch.stack([
             objective_of.values(capture.run(model.normalize(transform(images, generator))), gather=False)
             for _ in range(ROBUSTNESS_SAMPLES)

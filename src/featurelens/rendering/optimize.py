@@ -27,7 +27,8 @@ from featurelens.rendering.loop import RenderedChunk, render_chunk
 from featurelens.rendering.param import PARAMETERIZATIONS, RESOLUTION_FREE
 from featurelens.rendering.regularizers import Regularizers
 from featurelens.rendering.result import RenderedUnit, RenderResult
-from featurelens.rendering.sizes import AUTO, SizeChoice, check_size, choose_sizes
+from featurelens.models.input_sizes import check_accepted
+from featurelens.rendering.sizes import AUTO, SizeChoice, check_size, choose_sizes, fix_sizes
 from featurelens.rendering.audio_result import AudioRenderResult
 from featurelens.rendering.spectrogram import AudioRenderPlan, plan_audio_render
 from featurelens.rendering.transforms import RobustnessTransform
@@ -119,6 +120,7 @@ class RenderPlan:
         resampled = sorted({c.param_side for c in self.sizes if c.param_side != c.size})
         size = f"{sides} px" + (f" (parameterized at {'/'.join(map(str, resampled))} px and resampled)" if resampled else "")
         size += " (auto)" if s.size == AUTO else ""
+        size += " (the model takes that size only: transforms resample back to it)" if any(c.fixed for c in self.sizes) else ""
         judged = f"; judged by {', '.join(j.spec for j in self.judges)}" if self.judges else ""
         where = f"{self.engine.describe()} in {len(self.chunks())} batch(es)" if self.engine.is_ray else f" on {self.model.device}"
         reference = self.data_reference()
@@ -211,13 +213,17 @@ def plan_render(
         return _audio_plan(loaded, expressions, settings)
     settings.check(loaded, len(expressions))
     first_size = loaded.input_size if settings.size == AUTO else settings.size
+    layers = list(dict.fromkeys(layer for e in expressions for layer in e.layers))
+    check_accepted(loaded, first_size, layers)
     resolved = [resolve_expression(e, loaded, probe(loaded, first_size)) for e in expressions]
     choices = choose_sizes(loaded, resolved, settings.size)
     if settings.interpolate:  # frames blend both units: one size for all
         choices = [max(choices, key=lambda c: c.size)] * len(choices)
     for expression, choice in zip(resolved, choices):
         if choice.size != first_size:  # positions and reachable layers depend on the size
+            check_accepted(loaded, choice.size, expression.layers)
             resolve_expression(expression, loaded, probe(loaded, choice.size))
+    choices = fix_sizes(loaded, choices, layers, settings.transforms)
     targets = _image_targets(resolved, settings)
     sizes = choices[:1] * len(targets) if settings.interpolate else [c for c in choices for _ in range(settings.batch)]
     judges = [model_for(judge, loaded.device) for judge in judge_list(settings.judge)]

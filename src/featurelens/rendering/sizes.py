@@ -7,17 +7,22 @@ parameterized at 128 px and resampled to that size, which other models recognise
 parameterization at the full size, for the same cost per step (`benchmarks/render.py --transfer`,
 RESULTS.md). Smaller receptive fields render at 128 px (or the input size, when smaller), about a
 third of the cost per step at 224.
+
+A model that refuses other sizes for the layers a render needs (a ViT) is fed exactly the chosen size:
+its transforms resample back to it (`SizeChoice.fixed`), found by a dry run at the transforms' size.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from featurelens.capture import probe
 from featurelens.errors import bad_parameter
 from featurelens.geometry import receptive_fields
 from featurelens.geometry.receptive_field import analytic_fields
 from featurelens.models import LoadedModel
+from featurelens.models.input_sizes import refusal
+from featurelens.rendering.transforms import RobustnessTransform
 from featurelens.units import UnitExpression
 
 AUTO = "auto"
@@ -31,6 +36,7 @@ class SizeChoice:
     size: int
     reason: str
     param_size: int = 0  # 0: the same as `size`
+    fixed: bool = False  # the model takes this size only: transforms resample back to it
 
     @property
     def param_side(self) -> int:
@@ -59,6 +65,17 @@ def choose_sizes(model: LoadedModel, expressions: list[UnitExpression], size: in
         return [SizeChoice(int(size), "given")] * len(expressions)
     extents = _layer_extents(model, list(dict.fromkeys(layer for e in expressions for layer in e.layers)))
     return [_auto_choice(model, max(extents[layer] for layer in e.layers)) for e in expressions]
+
+
+def fix_sizes(model: LoadedModel, choices: list[SizeChoice], layers: list[str], transforms: RobustnessTransform | None) -> list[SizeChoice]:
+    """`choices`, marked `fixed` where the model cannot run `layers` on the transforms' larger images (one dry run
+    per size); measuring robustness uses the standard transforms even when optimisation runs without them."""
+    marked = {}
+    for size in {c.size for c in choices}:
+        transform = (transforms or RobustnessTransform()).for_size(size)
+        marked[size] = transform.output_size(size) != size and refusal(model, transform.output_size(size), layers) is not None
+    return [replace(c, fixed=True, reason=f"{c.reason}; the model takes {c.size} px only, so transforms resample back to it")
+            if marked[c.size] else c for c in choices]
 
 
 def _auto_choice(model: LoadedModel, extent: int | None) -> SizeChoice:

@@ -2,12 +2,14 @@
 
 Lucid pads by 12 px of grey, jitters by 8, scales by 0.9–1.1, rotates by ±10°, jitters by 4. Here
 that chain is folded into a single `grid_sample` per step: cheap next to the network's forward.
+A model that takes one input size only (a ViT) gets that size back: with `keep_size` the same warp is
+sampled on the input's own grid (the crop of the padded canvas resampled to the input size).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -24,22 +26,31 @@ class RobustnessTransform:
     jitter: int = 12  # Lucid's two jitters (8 then 4) add up to 12 px of random crop
     scales: tuple[float, ...] = LUCID_SCALES
     angles: tuple[float, ...] = LUCID_ANGLES
+    keep_size: bool = False  # resample the warped crop back to the input size (models that take one size only)
 
     def for_size(self, size: int) -> "RobustnessTransform":
         """Shrink the pad and jitter for images smaller than 128 px (Lucid's values are meant for ≥128 px)."""
         if size >= 128:
             return self
         factor = size / 128
-        return RobustnessTransform(round(self.pad * factor), round(self.jitter * factor), self.scales, self.angles)
+        return replace(self, pad=round(self.pad * factor), jitter=round(self.jitter * factor))
+
+    def keeping_size(self) -> "RobustnessTransform":
+        """The same transform with outputs of the input's size."""
+        return replace(self, keep_size=True)
+
+    def crop_side(self, size: int) -> int:
+        """Side of the crop of the padded canvas that one warp takes."""
+        return size + 2 * self.pad - self.jitter
 
     def output_size(self, size: int) -> int:
-        return size + 2 * self.pad - self.jitter
+        return size if self.keep_size else self.crop_side(size)
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """[B, C, H, W] in [0, 1] → [B, C, H', W'] warped; pixels from outside the image are grey (0.5)."""
         batch, channels, size, _ = images.shape
         padded = size + 2 * self.pad
-        out = self.output_size(size)
+        out = self.crop_side(size)
         device = images.device
         pick = lambda options: torch.tensor(options, dtype=images.dtype, device=device)[
             torch.randint(len(options), (batch,), generator=generator, device=device)
@@ -55,5 +66,6 @@ class RobustnessTransform:
         theta = torch.stack(
             [torch.stack([cos, -sin, shift[:, 1]], 1), torch.stack([sin, cos, shift[:, 0]], 1)], 1
         ) * ratio
-        grid = F.affine_grid(theta, [batch, channels, out, out], align_corners=False)
+        side = self.output_size(size)  # `out`, or the input's size when resampled back to it
+        grid = F.affine_grid(theta, [batch, channels, side, side], align_corners=False)
         return F.grid_sample(images - 0.5, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + 0.5

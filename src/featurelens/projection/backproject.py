@@ -73,7 +73,7 @@ def backproject(
     with torch.enable_grad():
         with rectifier_backward(method) as mode:
             acts = capture_activations(module, x, names)
-        if method == "deconvnet" and mode.count == 0:
+        if method == "deconvnet" and mode.count == 0 and mode.smooth:  # non-linear on the way, but never rectified
             raise FeaturelensError(
                 f"deconvnet needs rectifiers (ReLU) on the way to {', '.join(names)}: this model has none (e.g. GELU), so it would "
                 "be the plain gradient: use --method guided (GELU's guided rule) or gradient"

@@ -193,11 +193,12 @@ class RectifierMode(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if self.rule == "guided" and _hashable(func) and func in _SMOOTH and args and isinstance(args[0], torch.Tensor) \
-                and args[0].requires_grad and torch.is_grad_enabled():
-            self.smooth += 1
-            rest = args[1:]
-            return _GuidedSmooth.apply(args[0], lambda x: func(x, *rest, **kwargs))
+        if _hashable(func) and func in _SMOOTH and args and isinstance(args[0], torch.Tensor) and args[0].requires_grad \
+                and torch.is_grad_enabled():
+            self.smooth += 1  # seen by either rule: a deconvnet through smooth activations only is no deconvnet
+            if self.rule == "guided":
+                rest = args[1:]
+                return _GuidedSmooth.apply(args[0], lambda x: func(x, *rest, **kwargs))
         signature = _SIGNATURES.get(func) if _hashable(func) else None
         matched = signature.match(args, kwargs) if signature is not None else None
         if matched is None or not matched[0].requires_grad or not torch.is_grad_enabled():

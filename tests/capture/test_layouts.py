@@ -63,6 +63,11 @@ def test_layers_cli_reports_the_feature_size_and_layout(main_cli) -> None:
     rows = {row["name"]: row for row in json.loads(main_cli.out)}
     assert rows["tokens"]["channels"] == known.FEATURES and rows["tokens"]["layout"] == "tokens 1+4×4"
     assert rows["tokens"]["shape"] == [17, known.FEATURES]
+    code, _ = main_cli("layers", "--model", "fashion-vit")
+    table = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]] for line in main_cli.out.splitlines()
+             if line.startswith("│")}
+    assert code == 0 and table["blocks.2"] == ["Block", "50×64", "tokens 1+7×7", "64"]  # the printed table: layout, features
+    assert table["blocks.2.attn"][2:] == ["tokens 1+7×7", "4"]  # one feature per head
 
 
 def test_a_model_or_the_cli_can_set_a_layout(main_cli) -> None:

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from featurelens.capture import probe
+from featurelens.capture import LayerInfo, probe
 from featurelens.cli.options import DeviceOption, DryRunOption, LayoutOption, ModelOption
 from featurelens.models import model_for
 
@@ -39,8 +39,8 @@ def layers(
         table.add_column(column, no_wrap=True, overflow="fold")
     for info in infos:
         table.add_row(info.name, info.type, "×".join(map(str, info.raw_shape)), _layout(info), str(info.channels))
-
-
-def _layout(info) -> str:
-    return info.layout.describe() if info.layout else "map"
     Console().print(table)
+
+
+def _layout(info: LayerInfo) -> str:
+    return info.layout.describe() if info.layout else "map"

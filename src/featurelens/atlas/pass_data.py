@@ -41,13 +41,15 @@ class LayerPass:
 
     def save(self, path: Path) -> None:
         arrays = {f"{kind}_{name}": getattr(self.ranked[kind], name) for kind in KINDS for name in _FIELDS}
+        arrays.update({f"{kind}_boxes": self.ranked[kind].boxes for kind in KINDS if self.ranked[kind].boxes is not None})
         arrays.update(edges=self.edges, counts=self.counts, mean=self.mean, count=np.array(self.count), sampled=np.array(self.sampled))
         save_arrays(path, arrays)
 
     @classmethod
     def load(cls, path: Path) -> "LayerPass":
         with np.load(path, allow_pickle=False) as data:
-            ranked = {kind: RankedExamples(*(data[f"{kind}_{name}"] for name in _FIELDS)) for kind in KINDS}
+            ranked = {kind: RankedExamples(*(data[f"{kind}_{name}"] for name in _FIELDS),
+                                           boxes=data[f"{kind}_boxes"] if f"{kind}_boxes" in data.files else None) for kind in KINDS}
             return cls(ranked, data["edges"], data["counts"], data["mean"], int(data["count"]), int(data["sampled"]))
 
     def distribution(self, channel: int, score: str, noun: str = "images") -> dict:

@@ -9,6 +9,7 @@ import torch
 from featurelens.capture import ActivationCapture
 from featurelens.models import LoadedModel
 from featurelens.photos import photo_batch
+from featurelens.quick import cap
 from featurelens.rendering.transforms import RobustnessTransform
 from featurelens.units import PerImageTargets, UnitExpression, expression_value
 
@@ -36,7 +37,7 @@ def measure(
         transform = (transforms or RobustnessTransform()).for_size(size)
         robust = torch.stack([
             objective_of.values(capture.run(model.normalize(transform(images, generator))), gather=False)
-            for _ in range(ROBUSTNESS_SAMPLES)
+            for _ in range(cap("robustness_samples", ROBUSTNESS_SAMPLES))
         ]).mean(0)
         natural = natural_max(model, capture, objective_of.targets, size)
     return Measured(activation, robust, [natural[t] for t in objective_of.targets])

@@ -20,6 +20,7 @@ from featurelens.engine import Engine, check_engine
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
 from featurelens.models import LoadedModel, model_for
 from featurelens.progress import ProgressArg, reporting, shown_by_default
+from featurelens.quick import shrink
 from featurelens.rendering.judging import judge_images
 from featurelens.rendering.loop import RenderedChunk, render_chunk
 from featurelens.rendering.param import PARAMETERIZATIONS, RESOLUTION_FREE
@@ -168,7 +169,7 @@ def plan_render(
 ) -> RenderPlan | AudioRenderPlan:
     """Check a render without running it: settings, units against the model at each unit's render size, judges.
     An audio model's render is an `AudioRenderPlan` (a log-mel per unit, made audible)."""
-    settings = replace(settings or RenderSettings(), **overrides)
+    settings = shrink(replace(settings or RenderSettings(), **overrides))
     engine = check_engine(settings.engine, settings.address, settings.workers, device)
     expressions = as_expressions(units)
     loaded = model_for(model, device)

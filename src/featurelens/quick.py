@@ -6,9 +6,10 @@ pass their settings through `shrink` (and single figures through `cap`), so a dr
 
 What it caps (each only lowers a figure, never raises one):
   steps 4 (render, overview, atlas, evolve; dream: per octave), octaves 2 (dream), data entries 16 (examples, atlas,
-  evolve, invert training), units per layer 2 (atlas, overview), diverse images 1 (atlas), epochs 1 (invert and music
+  evolve, invert training), units per layer 2 (atlas, overview), top/bottom examples 3 (examples, atlas,
+  evolve), diverse images 1 (atlas), epochs 1 (invert and music
   training), simulated listeners 200 (music training), clips 24 (music make: the fewest music training accepts),
-  robustness samples 2 (render's figures).
+  robustness samples 2 (render's figures), 2 inputs and 1 unit in the atlas's projection sanity check.
 """
 
 from __future__ import annotations
@@ -33,10 +34,13 @@ class QuickCaps:
     units: int = 2  # units per layer; "all" becomes this too
     units_per_layer: int = 2
     diverse: int = 1
+    k: int = 3  # top and bottom examples kept per unit (each top one projected)
     epochs: int = 1
     listeners: int = 200
     clips: int = 24
     robustness_samples: int = 2
+    sanity_inputs: int = 2  # the atlas's projection sanity check: inputs and units projected
+    sanity_units: int = 1
 
 
 CAPS = QuickCaps()

@@ -271,7 +271,7 @@ def sixteen_channels_at_128(folder: Path, ran: Ran) -> None:
 
 def cat_at_224_judged_by_two(folder: Path, ran: Ran) -> None:
     (unit,) = render_record(folder)
-    assert unit["size"] == 224 and set(unit["judged"]) == {"efficientnet-lite1", "efficientnet-lite2"}, unit
+    assert unit["size"] == 224 and set(unit["judges"]) == {"efficientnet-lite1", "efficientnet-lite2"}, unit
 
 
 def cppn_at_512(folder: Path, ran: Ran) -> None:
@@ -404,3 +404,16 @@ def test_every_sample_file_the_readme_names_is_written_by_featurelens_samples(ne
     assert {"samples/cat.jpg", "samples/shirt.png", "samples/photos", "samples/checkpoints", "samples/first.pt"} <= named
     missing = [name for name in sorted(named) if not (newcomer[0] / name).exists()]
     assert missing == []
+
+
+def test_the_pitch_bins_the_readme_names_have_its_frequencies() -> None:
+    """`logit:228` (440 Hz) and pitch bin 200 (≈ 320 Hz), as the README says."""
+    import torch
+
+    from featurelens.audio.crepe import bin_frequency
+
+    text = README.read_text()
+    assert "`logit:228` (440 Hz)" in text and "pitch bin 200,\n≈ 320 Hz" in text
+    a4, bin200 = bin_frequency(torch.tensor([228.0, 200.0])).tolist()
+    assert abs(1200 * np.log2(a4 / 440)) < 10  # within 10 cents of A4
+    assert round(bin200) == 320

@@ -5,11 +5,11 @@ The same command without the variable does the full work. The variable is read h
 pass their settings through `shrink` (and single figures through `cap`), so a dry run describes the shrunk job.
 
 What it caps (each only lowers a figure, never raises one):
-  steps 4 (render, overview, atlas, evolve; dream: per octave), octaves 2 (dream), data entries 16 (examples, atlas,
+  steps 2 (render, overview, atlas, evolve; dream: per octave), octaves 1 (dream), data entries 8 (examples, atlas,
   evolve, invert training), units per layer 2 (atlas, overview), top/bottom examples 3 (examples, atlas,
   evolve), diverse images 1 (atlas), epochs 1 (invert and music
   training), simulated listeners 200 (music training), clips 24 (music make: the fewest music training accepts),
-  robustness samples 2 (render's figures), 2 inputs and 1 unit in the atlas's projection sanity check.
+  robustness samples 1 (render's figures), 2 inputs and 1 unit in the atlas's projection sanity check.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ T = TypeVar("T")
 class QuickCaps:
     """The most each figure may be in quick mode, by the name of the setting that holds it."""
 
-    steps: int = 4
-    octaves: int = 2
-    limit: int = 16  # data entries; None ("all of them") becomes this too
+    steps: int = 2
+    octaves: int = 1
+    limit: int = 8  # data entries; None ("all of them") becomes this too
     units: int = 2  # units per layer; "all" becomes this too
     units_per_layer: int = 2
     diverse: int = 1
@@ -38,7 +38,7 @@ class QuickCaps:
     epochs: int = 1
     listeners: int = 200
     clips: int = 24
-    robustness_samples: int = 2
+    robustness_samples: int = 1
     sanity_inputs: int = 2  # the atlas's projection sanity check: inputs and units projected
     sanity_units: int = 1
 

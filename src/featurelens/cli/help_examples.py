@@ -74,7 +74,7 @@ EXAMPLES: dict[str, list[str]] = {
     ],
     "music make": [
         "featurelens music make --clips 2000",
-        "featurelens music make --clips 200 --seconds 2",
+        "featurelens music make --clips 200 --seconds 2 --out short-clips",
     ],
     "music train": [
         "featurelens music train --out music_cnn.pt",

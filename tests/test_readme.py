@@ -6,7 +6,8 @@ the figure, else on the full command's dry run (which describes the full work).
 
 The lines that make files later lines use (`featurelens samples samples`, `invert train … --out inv.pt`, `music make`,
 `music train --out music_cnn.pt`) are run once, as printed, into the folder every other line starts from.
-`featurelens serve …` lines are started, answer with the token URL they print, and are stopped.
+`featurelens serve …` lines are started, answer with the token URL they print, and are stopped. The examples that end
+every `--help` (`featurelens.cli.help_examples`) run the same way. Run alone (2 cores): about 4 minutes.
 """
 
 from __future__ import annotations

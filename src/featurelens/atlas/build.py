@@ -21,6 +21,7 @@ from featurelens.dataset_examples import open_source
 from featurelens.models import LoadedModel, model_for
 from featurelens.output.atlas_files import site_size
 from featurelens.progress import ProgressArg, shown_by_default
+from featurelens.quick import shrink
 from featurelens.rendering import RenderSettings
 from featurelens.rendering.optimize import judge_list
 
@@ -91,7 +92,7 @@ def plan_atlas(
 ) -> AtlasPlan:
     """Check an atlas job without running it or writing anything: settings, model, data, layers, units, and that the
     output folder is new, empty or an atlas of the same model, data and content settings."""
-    settings = settings or AtlasSettings()
+    settings = shrink(settings or AtlasSettings())
     settings.check()
     loaded = model_for(model, device)
     RenderSettings(size=settings.render_setting(), steps=settings.steps).check(loaded, 1)

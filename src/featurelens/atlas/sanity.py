@@ -15,7 +15,8 @@ from featurelens.dataset_examples import ImageSource
 from featurelens.errors import FeaturelensError
 from featurelens.models import LoadedModel
 from featurelens.photos import photo_batch
-from featurelens.projection.sanity import INPUTS, sanity_layer, sanity_scores
+from featurelens.projection.sanity import INPUTS, UNITS, sanity_layer, sanity_scores
+from featurelens.quick import cap
 
 
 def projection_choice(model: LoadedModel, source: ImageSource | None, data: str | None, requested: str, render_size: int,
@@ -27,7 +28,7 @@ def projection_choice(model: LoadedModel, source: ImageSource | None, data: str 
     images = _first_entries(source, model, limit) if source is not None else []
     used = data if len(images) >= 2 else "photos"
     batch = torch.stack(images) if len(images) >= 2 else photo_batch(model.input_size, model.in_channels)
-    found = sanity_scores(model, batch, layer)
+    found = sanity_scores(model, batch, layer, inputs=cap("sanity_inputs", INPUTS), units=cap("sanity_units", UNITS))
     method = found.chosen if requested == AUTO_PROJECTION else requested
     return {"method": method, "requested": requested, "data": used, "sanity": found.to_dict()}
 

@@ -19,6 +19,7 @@ from featurelens.audio.sources import default_collection
 from featurelens.audio.synth import SOUNDFONT
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
 from featurelens.progress import ProgressArg, reporting
+from featurelens.quick import shrink
 from featurelens.results import TechniqueResult
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class CollectionPlan:
 
 def plan_collection(folder: Path | str | None = None, job: CollectionJob | None = None) -> CollectionPlan:
     """Check a collection job cheaply: the knobs, the soundfont, and settings that match the folder's clips."""
-    job = job or CollectionJob()
+    job = shrink(job or CollectionJob())
     require_positive("clips", job.clips)
     if job.seconds <= 0:
         raise bad_parameter("seconds", f"must be positive, got {job.seconds}")
@@ -141,7 +142,7 @@ class TrainingPlan:
 
 def plan_training(collection: Path | str | None = None, job: TrainingJob | None = None) -> TrainingPlan:
     """Check a training job cheaply: the knobs and a collection with enough clips."""
-    job = job or TrainingJob()
+    job = shrink(job or TrainingJob())
     for name in ("epochs", "listeners", "factors"):
         require_positive(name, getattr(job, name))
     if job.family_strength < 0:

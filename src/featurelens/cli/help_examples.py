@@ -1,6 +1,6 @@
 """The examples that end every command's --help: two or three lines a newcomer can paste, in the README's shapes.
 
-tests/cli/test_help_examples.py runs each with --dry-run (photo.jpg and inv.pt in the current folder)."""
+tests/test_readme.py runs each for real (quick mode) in a folder after `featurelens samples samples`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ EXAMPLES: dict[str, list[str]] = {
     "": [
         "featurelens layers --model fashion-cnn",
         "featurelens render conv3:0..15 --model fashion-cnn --steps 128",
-        "featurelens dream photo.jpg --objective _blocks.8 --out dream.png",
+        "featurelens dream samples/cat.jpg --objective _blocks.8 --out dream.png",
     ],
     "layers": [
         "featurelens layers",
@@ -24,18 +24,18 @@ EXAMPLES: dict[str, list[str]] = {
         "featurelens overview --units-per-layer 16 --out overview",
     ],
     "project": [
-        "featurelens project photo.jpg _blocks.8:12 --out proj.png",
-        "featurelens project photo.jpg _blocks.8:12 logit:285 --out projections",
-        "featurelens project photo.jpg conv3:5 -m fashion-cnn --method guided --force",
+        "featurelens project samples/cat.jpg _blocks.8:12 --out proj.png",
+        "featurelens project samples/cat.jpg _blocks.8:12 logit:285 --out projections",
+        "featurelens project samples/shirt.png conv3:5 -m fashion-cnn --method guided",
     ],
     "examples": [
         "featurelens examples --data photos --layers _blocks.4,_blocks.8 --k 9",
         "featurelens examples --model fashion-cnn --data photos --layers conv2,conv3",
     ],
     "dream": [
-        "featurelens dream photo.jpg --objective _blocks.8 --out dream.png",
-        'featurelens dream photo.jpg --objective "_blocks.5:3+_blocks.8:12"',
-        "featurelens dream photo.jpg --octaves 6 --force",
+        "featurelens dream samples/cat.jpg --objective _blocks.8 --out dream.png",
+        'featurelens dream samples/cat.jpg --objective "_blocks.5:3+_blocks.8:12"',
+        "featurelens dream samples/cat.jpg --octaves 6 --force",
     ],
     "samples": [
         "featurelens samples samples",
@@ -57,16 +57,16 @@ EXAMPLES: dict[str, list[str]] = {
     ],
     "invert": [
         "featurelens invert train --model fashion-cnn --layer pool2 --data photos",
-        "featurelens invert show photo.jpg pool2:5 --out unit5.png",
+        "featurelens invert show samples/cat.jpg pool2:5 --out unit5.png",
     ],
     "invert train": [
         "featurelens invert train --model fashion-cnn --layer pool2 --data photos",
         "featurelens invert train -m fashion-cnn --layer conv3 --data photos -o c3.pt",
     ],
     "invert show": [
-        "featurelens invert show photo.jpg pool2:5 --out unit5.png",
-        "featurelens invert show photo.jpg pool2:5 pool2:9 --out decodes",
-        "featurelens invert show photo.jpg pool2 --inverter inv.pt --force",
+        "featurelens invert show samples/cat.jpg pool2:5 --out unit5.png",
+        "featurelens invert show samples/cat.jpg pool2:5 pool2:9 --out decodes",
+        "featurelens invert show samples/cat.jpg pool2 --inverter inv.pt --force",
     ],
     "music": [
         "featurelens music make --clips 2000",
@@ -74,7 +74,7 @@ EXAMPLES: dict[str, list[str]] = {
     ],
     "music make": [
         "featurelens music make --clips 2000",
-        "featurelens music make --clips 200 --seconds 2",
+        "featurelens music make --clips 200 --seconds 2 --out short-clips",
     ],
     "music train": [
         "featurelens music train --out music_cnn.pt",

@@ -28,6 +28,7 @@ from featurelens.dataset_examples.state import ExamplesState
 from featurelens.models import LoadedModel, model_for
 from featurelens.progress import ProgressArg, shown_by_default
 from featurelens.projection.rectifiers import check_method
+from featurelens.quick import shrink
 
 
 @dataclass
@@ -106,7 +107,7 @@ def plan_examples(
     *, device: torch.device | str | None = None,
 ) -> ExamplesPlan | AudioExamplesPlan:
     """Check an examples job without running it (see `examples`); an audio model's job is an `AudioExamplesPlan`."""
-    s = settings or ExamplesSettings()
+    s = shrink(settings or ExamplesSettings())
     if s.project is not None:
         check_method(s.project)
     require_positive("checkpoint_every", s.checkpoint_every, allow_zero=True)

@@ -26,6 +26,7 @@ from featurelens.images import ImageInput, as_images
 from featurelens.models import LoadedModel, model_for
 from featurelens.models.input_sizes import is_fixed_size
 from featurelens.progress import ProgressArg, reporting, shown_by_default
+from featurelens.quick import shrink
 from featurelens.units import UnitExpression, as_expressions, resolve_expression
 from featurelens.units.resolve import check_position
 from featurelens.units.values import position_of
@@ -130,7 +131,7 @@ def plan_dream(
     **overrides,
 ) -> DreamPlan:
     """Check a dream: settings, photos, objective (default: the model's DeepDream layer), tiles, guide."""
-    settings = replace(settings or DreamSettings(), **overrides)
+    settings = shrink(replace(settings or DreamSettings(), **overrides))
     settings.check()
     loaded = model_for(model, device).require_images("dream")
     base = as_images(images, loaded.in_channels, min_size=loaded.min_size).to(loaded.device)

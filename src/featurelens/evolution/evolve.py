@@ -22,6 +22,7 @@ from featurelens.evolution.checkpoints import Checkpoint, CheckpointsInput, chec
 from featurelens.evolution.result import EvolvedCell, EvolveResult, UnitTimeline
 from featurelens.models import LoadedModel, model_for
 from featurelens.progress import ProgressArg, reporting, shown_by_default
+from featurelens.quick import shrink
 from featurelens.rendering import AUTO, RenderResult, RenderSettings, plan_render
 from featurelens.units import UnitExpression, UnitsInput
 
@@ -152,7 +153,7 @@ def plan_evolve(
     *, device: torch.device | str | None = None,
 ) -> EvolvePlan:
     """Check an evolution without running it: the checkpoints fit the model, the units, the data and the knobs."""
-    s = settings or EvolveSettings()
+    s = shrink(settings or EvolveSettings())
     require_positive("steps", s.steps)
     loaded = model_for(model, device).require_images("evolve")
     checkpoints = [read_checkpoint(path, loaded) for path in checkpoint_files(s.checkpoints, loaded)]

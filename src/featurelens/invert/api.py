@@ -20,6 +20,7 @@ from featurelens.invert.inverter import Inverter, load_inverter, shipped_inverte
 from featurelens.invert.training import TrainResult, TrainSettings, command_line, train_inverter
 from featurelens.models import LoadedModel, model_for
 from featurelens.progress import ProgressArg, shown_by_default
+from featurelens.quick import cap, shrink
 from featurelens.units import Unit, UnitsInput, as_expressions
 
 
@@ -51,7 +52,8 @@ def plan_training(
 ) -> TrainingPlan:
     """Check a training job without running it (see `train`)."""
     loaded = model_for(model, device).require_images("invert")
-    settings = settings or TrainSettings()
+    settings = shrink(settings or TrainSettings())
+    limit = cap("limit", limit)
     settings.check(loaded, layer)
     if limit is not None:
         require_positive("limit", limit)

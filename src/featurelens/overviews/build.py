@@ -21,6 +21,7 @@ from featurelens.models import LoadedModel, model_for
 from featurelens.output.images import same_size
 from featurelens.output.overview_files import write_overview
 from featurelens.progress import ProgressArg, reporting, shown_by_default
+from featurelens.quick import cap, shrink
 from featurelens.rendering import AUTO, RenderResult, RenderSettings, plan_render
 from featurelens.rendering.optimize import JudgesInput, judge_list
 from featurelens.results import TechniqueResult
@@ -121,7 +122,8 @@ def plan_overview(
     settings: RenderSettings | None = None, *, device: torch.device | str | None = None,
 ) -> OverviewPlan:
     """Check an overview: the layers (default: blocks spread over the network) and the render settings."""
-    settings = settings or RenderSettings(steps=256)
+    settings = shrink(settings or RenderSettings(steps=256))
+    units_per_layer = cap("units_per_layer", units_per_layer)
     require_positive("units_per_layer", units_per_layer)
     loaded = model_for(model, device).require_images("overview")
     settings.check(loaded, 1)

@@ -8,6 +8,7 @@ import torch
 
 from featurelens.capture import ActivationCapture
 from featurelens.models import LoadedModel
+from featurelens.quick import cap
 from featurelens.rendering.transforms import RobustnessTransform
 from featurelens.units import PerImageTargets
 
@@ -36,6 +37,6 @@ def measure(
         transform = transform.keeping_size() if keep_size else transform
         robust = torch.stack([
             objective_of.values(capture.run(model.normalize(transform(images, generator))), gather=False)
-            for _ in range(ROBUSTNESS_SAMPLES)
+            for _ in range(cap("robustness_samples", ROBUSTNESS_SAMPLES))
         ]).mean(0)
     return Measured(activation, robust)

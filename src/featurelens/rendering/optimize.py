@@ -22,6 +22,7 @@ from featurelens.models import LoadedModel, model_for
 from featurelens.progress import ProgressArg, reporting, shown_by_default
 from featurelens.model_cache import ModelCache
 from featurelens.rendering.against_data import Reference, hold_against_data, reference_for, references_cost
+from featurelens.quick import shrink
 from featurelens.rendering.judging import judge_images
 from featurelens.rendering.loop import RenderedChunk, render_chunk
 from featurelens.rendering.param import PARAMETERIZATIONS, RESOLUTION_FREE
@@ -205,7 +206,7 @@ def plan_render(
 ) -> RenderPlan | AudioRenderPlan:
     """Check a render without running it: settings, units against the model at each unit's render size, judges.
     An audio model's render is an `AudioRenderPlan` (a log-mel per unit, made audible)."""
-    settings = replace(settings or RenderSettings(), **overrides)
+    settings = shrink(replace(settings or RenderSettings(), **overrides))
     engine = check_engine(settings.engine, settings.address, settings.workers, device)
     expressions = as_expressions(units)
     loaded = model_for(model, device)

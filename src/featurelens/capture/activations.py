@@ -36,7 +36,8 @@ class ActivationCapture:
       sidesteps a wrong eval-mode BatchNorm backward in torch's CPU kernels when a contiguous
       input meets a channels-last gradient (seen in 2.13: off by 25 % through EfficientNet-Lite).
     - `leaves`: layers whose captured output is a fresh leaf that requires grad, from which the rest
-      of the network runs, so `autograd.grad(logit, captured[layer])` costs only the part above it.
+      of the network runs, so `autograd.grad(logit, captured[layer])` costs only the part above it. Views that
+      cannot be fed back (attention heads' lengths, where the class token attends) are captured as they are.
     - Every layer comes back in its canonical form `[N, features, *positions]` (`capture.layout`): token
       sequences on their patch grid, channels-last maps permuted; a layer's extra tokens (class, registers)
       come back under `extra_tokens_key(layer)`. `layouts` holds each layer's `Layout` after a run.
@@ -92,7 +93,7 @@ class ActivationCapture:
         canonical, extras = layout.canonical(output)
         if extras is not None:
             self._extras[extra_tokens_key(name)] = extras
-        if name in self.leaves and replaceable and torch.is_grad_enabled():
+        if name in self.leaves and replaceable and layout.invertible and torch.is_grad_enabled():
             leaf = canonical.detach().requires_grad_(True)
             self._captured[name] = leaf
             if self.stop_early and len(self._captured) == len(self.hooked):

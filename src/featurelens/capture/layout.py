@@ -66,6 +66,11 @@ class Layout:
         return (self.features, *self.positions)
 
     @property
+    def invertible(self) -> bool:
+        """Whether `raw` rebuilds the layer's output from its canonical form (not an attention layer's class-token view)."""
+        return self.kind != ATTENTION
+
+    @property
     def raw_shape(self) -> tuple[int, ...]:
         """The shape without the batch as the layer returns it."""
         if self.kind in (MAP, VECTOR):

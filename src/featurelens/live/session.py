@@ -106,7 +106,7 @@ class LiveSession:
                 acts = self.runners.capture(options.layer, True, inputs).run(inputs)
                 activation, logits = acts[options.layer], acts[LOGIT]
                 frame_classes = self._classes(logits, options.top)
-                if options.why:
+                if options.why and activation.requires_grad:  # heads and attention views are read, not fed back: no "why"
                     frame_why = self._why(activation, logits, frame_classes[0]["index"])
             activation = activation.detach()
         else:

@@ -171,7 +171,7 @@ function onFrame(buffer) {
   }
   drawGrid(header, maps);
   if (header.classes) drawClasses(header.classes);
-  if (header.why) drawWhy(header.why, header.classes, header.layer);
+  if (header.classes) drawWhy(header.why, header.classes, header.layer);
   drawUnit(header, maps, new Uint8Array(buffer, payload + maps.length));
 }
 
@@ -258,6 +258,10 @@ function drawClasses(classes) {
 
 function drawWhy(why, classes, layer) {
   if (classes && classes.length) $("why-class").textContent = classes[0].label;
+  if (!why) {  // attention heads and where the class token attends are read from the model, not fed back through it
+    $("why").replaceChildren(element("li", { class: "hint", "data-none": "" }, `not for ${layer}: its units are read from the model, not fed back through it`));
+    return;
+  }
   const top = Math.max(...why.map((w) => Math.abs(w.contribution)), 1e-12);
   $("why").replaceChildren(...why.map((w) => {
     const bar = element("span", { class: "bar" });

@@ -25,7 +25,7 @@ from featurelens.capture import ActivationCapture
 from featurelens.data.fashion_mnist import load_fashion_mnist
 from featurelens.units import PerImageTargets, parse_units
 
-SMOKE = {"units": 2, "steps": 4, "repeats": 1, "images": 512}
+SMOKE = {"units": 2, "steps": 6, "repeats": 1, "images": 512}
 
 
 def raw_step_seconds(model, layer: str, units: list[str], steps: int) -> float:
@@ -45,10 +45,12 @@ def raw_step_seconds(model, layer: str, units: list[str], steps: int) -> float:
 
 
 def render_step_seconds(model, units: list[str], steps: int) -> float:
-    """Seconds per step of `fl.render`: two renders, `steps` and 2 × `steps`, so the fixed cost cancels out."""
-    short = fl.render(model, units, steps=steps, seed=0, progress=False).seconds
-    long = fl.render(model, units, steps=2 * steps, seed=0, progress=False).seconds
-    return (long - short) / steps
+    """Seconds per optimisation step of `fl.render`, read from its progress reports (one per step), so the fixed cost
+    before the first step and after the last (checks, the data's best, robustness, judging) is left out."""
+    reports: list[tuple[float, int]] = []
+    fl.render(model, units, steps=steps, seed=0, retry=False, progress=lambda done, total: reports.append((time.perf_counter(), done)))
+    (start, first), (end, last) = reports[0], reports[-1]
+    return (end - start) * len(units) / max(1, last - first)  # progress counts unit-steps: steps × units
 
 
 def raw_forward_rate(model, layer: str, images: torch.Tensor, batch: int) -> float:

@@ -90,7 +90,7 @@ def test_layers_json_lists_names_types_shapes(featurelens_cli):
     done = featurelens_cli("layers", "--model", "fashion-cnn", "--json")
     assert done.returncode == 0, done.stderr
     layers = json.loads(done.stdout)
-    assert layers[0] == {"name": "conv1", "type": "Conv2d", "shape": [32, 28, 28], "channels": 32}
+    assert layers[0] == {"name": "conv1", "type": "Conv2d", "shape": [32, 28, 28], "layout": "map 28×28", "channels": 32}
     assert [entry["name"] for entry in layers][-2:] == ["fc", "logit"]
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
 from featurelens import load_model
-from featurelens.capture import capture_activations, probe
+from featurelens.capture import probe
 from featurelens.data import fashion_mnist
 from featurelens.models.fashion_vit import FashionViT, shipped_training_checkpoints
 from featurelens.models.registry import registered_names
@@ -28,10 +30,12 @@ def test_fashion_vit_is_a_registered_28_px_model_with_its_training_checkpoints(v
 
 
 def test_every_part_is_a_named_layer_with_token_outputs(vit) -> None:
-    shapes = probe(vit).shapes()
+    layers = {info.name: info for info in probe(vit).layers}
+    shapes = {name: info.raw_shape for name, info in layers.items()}  # as the layers return them
     assert shapes["patch_embed"] == (64, 7, 7)
     for block in range(4):
         assert shapes[f"blocks.{block}"] == (50, 64)  # the class token first, then 7 × 7 patches
+        assert layers[f"blocks.{block}"].shape == (64, 7, 7)  # read as 64 features on the patch grid
         assert shapes[f"blocks.{block}.attn.weights"] == (4, 50, 50)
         assert shapes[f"blocks.{block}.attn.heads"] == (50, 64)
     assert shapes["norm"] == (50, 64) and shapes["head"] == (10,) and shapes["logit"] == (10,)
@@ -42,8 +46,12 @@ def test_hooks_see_the_attention_each_head_reads_with() -> None:
     model = FashionViT().eval()
     x = torch.randn(2, 1, 28, 28)
     names = ["blocks.1.norm1", "blocks.1.attn.weights", "blocks.1.attn.heads", "blocks.1.attn"]
+    acts = {}  # the raw outputs, as plain hooks see them (captures read them as features on the patch grid)
+    handles = [model.get_submodule(name).register_forward_hook(lambda m, a, out, name=name: acts.setdefault(name, out)) for name in names]
     with torch.no_grad():
-        acts = capture_activations(model, x, names)
+        model(x)
+    for handle in handles:
+        handle.remove()
     attn = model.blocks[1].attn
     weights = acts["blocks.1.attn.weights"]
     torch.testing.assert_close(weights.sum(-1), torch.ones(2, 4, 50))  # probabilities over keys
@@ -69,7 +77,8 @@ def test_the_shipped_weights_reach_0_88_on_the_test_images(vit) -> None:
 
 
 def test_the_layers_command_lists_the_transformer(featurelens_cli) -> None:
-    done = featurelens_cli("layers", "--model", "fashion-vit")
+    done = featurelens_cli("layers", "--model", "fashion-vit", "--json")
     assert done.returncode == 0, done.stderr[-2000:]
+    names = {row["name"] for row in json.loads(done.stdout)}
     for name in ("patch_embed", "blocks.3.attn.weights", "blocks.3.attn.heads", "blocks.3.mlp.act", "head"):
-        assert name in done.stdout
+        assert name in names

@@ -133,15 +133,17 @@ def outside_package(path: Path, flag: str) -> Path:
     return path
 
 
-def main() -> None:
-    """Train, save the float32 state dict to --out, and print the test accuracy."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=2)
+def run_script(doc: str, train: Callable[..., tuple[nn.Module, float]], out_name: str, epochs: int, threads: int) -> None:
+    """The command line of a Fashion-MNIST training script: train with `train`, save the float32 state dict to --out,
+    and print the test accuracy (train_fashion_cnn.py and train_fashion_vit.py)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", "--output", dest="out", type=Path, default=Path("fashion_cnn.pt"),
-                        help="weights file (default: ./fashion_cnn.pt; never inside the package)")
+    parser.add_argument("--out", "--output", dest="out", type=Path, default=Path(out_name),
+                        help=f"weights file (default: ./{out_name}; never inside the package)")
     parser.add_argument("--checkpoints", type=Path, default=None, help="folder for training checkpoints (none when left out)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads; the shipped files were made with 2 (1 gives other floats)")
+    parser.add_argument("--threads", type=int, default=threads,
+                        help=f"torch threads; the shipped files were made with {threads} (another count gives other floats)")
     parser.add_argument("--steps", type=int, default=None, help="stop after this many batches (a smoke run)")
     args = parser.parse_args()
     outside_package(args.out, "--out")
@@ -157,13 +159,16 @@ def main() -> None:
 
     start = time.perf_counter()
     saver = checkpoint_saver(args.checkpoints, *load_fashion_mnist("test")) if args.checkpoints else None
-    model, accuracy = train_fashion_cnn(epochs=args.epochs, seed=args.seed, progress=progress, on_checkpoint=saver,
-                                        max_steps=args.steps)
+    model, accuracy = train(epochs=args.epochs, seed=args.seed, progress=progress, on_checkpoint=saver, max_steps=args.steps)
     state = float32_state(model)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, args.out)
     print(f"test accuracy {accuracy:.4f} in {time.perf_counter() - start:.0f} s "
           f"({torch.get_num_threads()} threads); saved {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
+
+
+def main() -> None:
+    run_script(__doc__, train_fashion_cnn, "fashion_cnn.pt", epochs=2, threads=2)
 
 
 if __name__ == "__main__":

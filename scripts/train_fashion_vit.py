@@ -18,17 +18,15 @@ files change only by copying a checked retrain over them by hand. The command:
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
-import time
 from pathlib import Path
 
 import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the fashion-cnn script beside this one holds the shared helpers
-from train_fashion_cnn import CheckpointHook, Progress, _normalise, checkpoint_saver, evaluate, float32_state, outside_package  # noqa: E402
+from train_fashion_cnn import CheckpointHook, Progress, _normalise, evaluate, run_script  # noqa: E402
 
 from featurelens.data.fashion_mnist import load_fashion_mnist  # noqa: E402
 from featurelens.models.fashion_vit import FashionViT  # noqa: E402
@@ -97,36 +95,7 @@ def train_fashion_vit(
 
 
 def main() -> None:
-    """Train, save the float32 state dict to --out, and print the test accuracy."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", "--output", dest="out", type=Path, default=Path("fashion_vit.pt"),
-                        help="weights file (default: ./fashion_vit.pt; never inside the package)")
-    parser.add_argument("--checkpoints", type=Path, default=None, help="folder for training checkpoints (none when left out)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads; the shipped files were made with 1 (2 give other floats)")
-    parser.add_argument("--steps", type=int, default=None, help="stop after this many batches (a smoke run)")
-    args = parser.parse_args()
-    outside_package(args.out, "--out")
-    if args.checkpoints is not None:
-        outside_package(args.checkpoints, "--checkpoints")
-    if args.steps is not None and args.steps < 1:
-        raise SystemExit(f"error: --steps must be positive, got {args.steps}")
-    torch.set_num_threads(args.threads)
-
-    def progress(epoch: int, batch: int, batches: int, loss: float) -> None:
-        if batch % 100 == 0 or batch == batches - 1:
-            print(f"epoch {epoch + 1}/{args.epochs} batch {batch + 1}/{batches} loss {loss:.4f}", flush=True)
-
-    start = time.perf_counter()
-    saver = checkpoint_saver(args.checkpoints, *load_fashion_mnist("test")) if args.checkpoints else None
-    model, accuracy = train_fashion_vit(epochs=args.epochs, seed=args.seed, progress=progress, on_checkpoint=saver,
-                                        max_steps=args.steps)
-    state = float32_state(model)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, args.out)
-    print(f"test accuracy {accuracy:.4f} in {time.perf_counter() - start:.0f} s "
-          f"({torch.get_num_threads()} threads); saved {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
+    run_script(__doc__, train_fashion_vit, "fashion_vit.pt", epochs=EPOCHS, threads=1)
 
 
 if __name__ == "__main__":

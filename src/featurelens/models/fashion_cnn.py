@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import torch
@@ -11,6 +10,7 @@ from torch import nn
 from featurelens.data.fashion_mnist import FASHION_CLASSES
 from featurelens.models.loaded import LoadedModel
 from featurelens.models.registry import register_model
+from featurelens.models.shipped import checkpoints_in, packaged, with_shipped_weights
 
 # Statistics of the Fashion-MNIST training images in [0, 1] units.
 FASHION_MEAN = (0.2860,)
@@ -52,19 +52,14 @@ class FashionCNN(nn.Module):
 
 def build_fashion_cnn(weights: bool = True, file: str = WEIGHTS_FILE) -> FashionCNN:
     """A `FashionCNN`, with the shipped trained weights (`file`, inside the package) loaded strictly unless `weights=False`."""
-    model = FashionCNN()
-    if weights:
-        with resources.as_file(resources.files("featurelens.models").joinpath(file)) as path:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state, strict=True)
-    return model.eval()
+    return with_shipped_weights(FashionCNN(), file) if weights else FashionCNN().eval()
 
 
 @register_model("fashion-cnn")
 def loaded_fashion_cnn() -> LoadedModel:
     """The built-in spec `fashion-cnn`: the trained `FashionCNN`, its greyscale 28×28 input conventions,
     the layer DeepDream amplifies, the inverter shipped for `pool2` and the checkpoints of its training."""
-    return _loaded("fashion-cnn", WEIGHTS_FILE, inverters={"pool2": _packaged(POOL2_INVERTER)}, training_checkpoints=_packaged(TRAINING_CHECKPOINTS))
+    return _loaded("fashion-cnn", WEIGHTS_FILE, inverters={"pool2": packaged(POOL2_INVERTER)}, training_checkpoints=packaged(TRAINING_CHECKPOINTS))
 
 
 @register_model("fashion-cnn-seed1")
@@ -80,10 +75,6 @@ def _loaded(spec: str, weights: str, **knowledge) -> LoadedModel:
     )
 
 
-def _packaged(relative: str) -> str:
-    return str(resources.files("featurelens.models").joinpath(relative))
-
-
 def shipped_training_checkpoints() -> list[Path]:
     """The shipped checkpoints of fashion-cnn's training, in training order (`stepNNNN.pt`: init first, the model last)."""
-    return sorted(Path(_packaged(TRAINING_CHECKPOINTS)).glob("step*.pt"))
+    return checkpoints_in(TRAINING_CHECKPOINTS)

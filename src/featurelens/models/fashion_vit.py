@@ -10,7 +10,6 @@ slice h·head_dim:(h+1)·head_dim), both to forward hooks.
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import torch
@@ -20,6 +19,7 @@ from featurelens.data.fashion_mnist import FASHION_CLASSES
 from featurelens.models.fashion_cnn import FASHION_MEAN, FASHION_STD
 from featurelens.models.loaded import LoadedModel
 from featurelens.models.registry import register_model
+from featurelens.models.shipped import checkpoints_in, packaged, with_shipped_weights
 
 IMAGE_SIZE = 28
 PATCH = 4
@@ -105,12 +105,7 @@ class FashionViT(nn.Module):
 
 def build_fashion_vit(weights: bool = True, file: str = WEIGHTS_FILE) -> FashionViT:
     """A `FashionViT`, with the shipped trained weights (`file`, inside the package) loaded strictly unless `weights=False`."""
-    model = FashionViT()
-    if weights:
-        with resources.as_file(resources.files("featurelens.models").joinpath(file)) as path:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state, strict=True)
-    return model.eval()
+    return with_shipped_weights(FashionViT(), file) if weights else FashionViT().eval()
 
 
 @register_model("fashion-vit")
@@ -120,14 +115,10 @@ def loaded_fashion_vit() -> LoadedModel:
     return LoadedModel(
         build_fashion_vit(), "fashion-vit", input_size=IMAGE_SIZE, in_channels=1, mean=FASHION_MEAN, std=FASHION_STD,
         class_names=list(FASHION_CLASSES), min_size=IMAGE_SIZE, dream_layer="blocks.2",
-        training_checkpoints=_packaged(TRAINING_CHECKPOINTS),
+        training_checkpoints=packaged(TRAINING_CHECKPOINTS),
     )
-
-
-def _packaged(relative: str) -> str:
-    return str(resources.files("featurelens.models").joinpath(relative))
 
 
 def shipped_training_checkpoints() -> list[Path]:
     """The shipped checkpoints of fashion-vit's training, in training order (`stepNNNN.pt`: init first, the model last)."""
-    return sorted(Path(_packaged(TRAINING_CHECKPOINTS)).glob("step*.pt"))
+    return checkpoints_in(TRAINING_CHECKPOINTS)

@@ -171,3 +171,21 @@ def test_progress_has_one_shape_everywhere(fashion, items) -> None:
         call(lambda done, total: seen.append((done, total)))
         assert seen and seen[-1][0] == seen[-1][1] > 0
         assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_list_models_names_the_built_in_specs_and_each_loads() -> None:
+    import featurelens as fl
+
+    names = fl.list_models()
+    assert {"efficientnet-lite0", "fashion-cnn", "fashion-cnn-seed1", "fashion-vit", "music-cnn"} <= set(names)
+    assert fl.load_model("fashion-vit").spec == "fashion-vit"
+
+
+def test_the_package_has_one_version_number() -> None:
+    import tomllib
+    from pathlib import Path
+
+    import featurelens as fl
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    assert fl.__version__ == project["version"]

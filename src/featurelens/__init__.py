@@ -10,6 +10,8 @@ Jupyter notebook) and silence elsewhere; False silences it, True always shows it
 `.save(folder)` replaces that verb's previous result in the folder as a whole; other files there are kept.
 """
 
+from importlib.metadata import version
+
 from featurelens import invert
 from featurelens.atlas import AtlasSettings, AtlasStore, atlas
 from featurelens.deepdream import dream
@@ -17,7 +19,7 @@ from featurelens.errors import FeaturelensError
 from featurelens.dataset_examples import examples
 from featurelens.evolution import evolve
 from featurelens.images import as_images
-from featurelens.models import LoadedModel, load_model
+from featurelens.models import LoadedModel, list_models, load_model
 from featurelens.overviews import overview
 from featurelens.projection import project
 from featurelens.rendering import RenderSettings, render
@@ -25,7 +27,7 @@ from featurelens.sample_inputs import samples
 from featurelens.units import parse_units
 
 __all__ = [
-    "AtlasSettings", "AtlasStore", "FeaturelensError", "LoadedModel", "RenderSettings", "as_images", "atlas", "dream", "evolve", "examples", "invert", "load_model",
+    "AtlasSettings", "AtlasStore", "FeaturelensError", "LoadedModel", "RenderSettings", "as_images", "atlas", "dream", "evolve", "examples", "invert", "list_models", "load_model",
     "overview", "parse_units", "project", "render", "samples",
 ]
-__version__ = "0.2.0"
+__version__ = version("featurelens")  # one number: pyproject.toml's

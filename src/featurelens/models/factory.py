@@ -58,6 +58,12 @@ def load_model(spec: str | LoadedModel = DEFAULT_MODEL, device: torch.device | s
     return model.to(device) if device is not None else model
 
 
+def list_models() -> list[str]:
+    """The built-in model specs (weights installed with featurelens, nothing downloaded); any `torchvision:NAME`,
+    `timm:NAME`, `file.py:factory` or TorchScript file is a spec too (see the module docstring)."""
+    return registered_names()
+
+
 def model_for(model: str | LoadedModel, device: torch.device | str | None = None, layouts: Sequence[str] | None = None) -> LoadedModel:
     """The model a job runs on: a spec is loaded on `device` (default: CUDA when present, else CPU);
     a loaded model is moved to `device` when one is given and otherwise stays where it is. `layouts`: `LAYER=KIND`

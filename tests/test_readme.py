@@ -40,10 +40,11 @@ FENCE = re.compile(r"```(\w+)\n(.*?)```", re.S)
 RUN_BY_CI = {"bash scripts/install.sh", ". .venv/bin/activate", "bash .ci/run"}
 # The lines whose files later lines use, in README order: run once into the folder every line starts from.
 MAKERS = ("featurelens samples samples", "featurelens invert train ", "featurelens music make ", "featurelens music train ")
-# `--engine ray` lines: two name a cluster this machine is not in, and a local Ray instance costs ≈ 10 s to start plus a
-# worker import per task, past this suite's budget; tests/test_engine.py and the on_ray tests prove the Ray engine
-# gives the local engine's results. Here they pass the dry run as printed, with the figures they claim.
+# `--engine ray` lines pass the dry run as printed, with the figures they claim; those that start or join a Ray instance
+# on this machine (no --address, or `auto`) also run for real, on the suite's one local instance (`ray_local`: a
+# process already connected keeps its connection). The line naming a remote head (ray://…) cannot run here.
 RAY = "--engine ray"
+REMOTE = "ray://"
 
 
 def blocks(language: str) -> list[str]:
@@ -200,6 +201,15 @@ def test_ray_line_passes_the_dry_run_as_printed(newcomer, line, tmp_path) -> Non
     said = dry_run(line, fresh(newcomer, tmp_path))
     if "_blocks.8:0..63 --max-batch 8" in line:
         assert "64 image(s)" in said and "in 8 batch(es)" in said  # "8 batches of 8 units"
+
+
+@pytest.mark.parametrize("line", [line for line in command_lines() if RAY in line and REMOTE not in line])
+def test_ray_line_runs_as_printed_on_this_machines_ray(newcomer, line, tmp_path, ray_local) -> None:
+    folder = fresh(newcomer, tmp_path)
+    ran = run_line(line, folder)
+    assert ran.code == 0, ran.err[-3000:]
+    for target in out_paths(words(line, folder)):
+        assert (folder / target).exists(), target
 
 
 @pytest.mark.parametrize("line", [line for line in every_line() if line.startswith("featurelens serve")])

@@ -293,3 +293,11 @@ def test_torchcrepes_classifier_is_360_pitch_bins_over_time() -> None:
     classifier = next(info for info in layers if info.name == "classifier")
     sigmoid = next(info for info in layers if info.name == "sigmoid")  # shape-keeping: read as the classifier is
     assert classifier.layout.kind == sigmoid.layout.kind == "time-major" and classifier.channels == sigmoid.channels == 360
+
+
+def test_an_overview_of_a_token_model_shows_its_features_and_heads() -> None:
+    """Overview pages render every feature of a token layer and every head of an attention layer (not its tokens)."""
+    found = fl.overview(known.attention_model(), ["attn", "embed"], units_per_layer=known.FEATURES, steps=4, progress=False)
+    per_layer = {layer.layer: layer for layer in found.layers}
+    assert per_layer["embed"].info.channels == known.FEATURES and len(per_layer["embed"].result.units) == known.FEATURES
+    assert per_layer["attn"].info.channels == 2 and [u.unit for u in per_layer["attn"].result.units] == ["attn:0", "attn:1"]

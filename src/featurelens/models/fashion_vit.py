@@ -114,7 +114,7 @@ def loaded_fashion_vit() -> LoadedModel:
     (28×28 only) and the checkpoints of its training."""
     return LoadedModel(
         build_fashion_vit(), "fashion-vit", input_size=IMAGE_SIZE, in_channels=1, mean=FASHION_MEAN, std=FASHION_STD,
-        class_names=list(FASHION_CLASSES), min_size=IMAGE_SIZE, dream_layer="blocks.2",
+        class_names=list(FASHION_CLASSES), min_size=IMAGE_SIZE, dream_layer="blocks.2", data="fashion-mnist:test",
         training_checkpoints=packaged(TRAINING_CHECKPOINTS),
     )
 

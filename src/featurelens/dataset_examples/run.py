@@ -383,15 +383,15 @@ def _crop_by_effective_fields(plan: "PassPlan", layer: LayerExamples, cached: di
     patch = (max(1, plan.size // layer.height), max(1, plan.size // layer.width))
     channels, kept = layer.ranked["max"].indices.shape
     ranks = max(1, min(kept, EFFECTIVE_BOXES // max(1, channels * len(layer.ranked))))
+    def image_of(entry: int) -> torch.Tensor:
+        return cached[entry] if entry in cached else plan.source.image(entry, model.in_channels, plan.size)
+
     for ranked in layer.ranked.values():
-        order = ranked.indices[:, :ranks].reshape(-1)
-        images = torch.stack([cached[int(i)] if int(i) in cached else plan.source.image(int(i), model.in_channels, plan.size)
-                              for i in order])
-        inputs = model.normalize(images.to(model.device))
+        entries = ranked.indices[:, :ranks].reshape(-1)
         positions = torch.from_numpy(np.stack([ranked.y[:, :ranks].reshape(-1), ranked.x[:, :ranks].reshape(-1)], 1))
         units = torch.arange(channels).repeat_interleave(ranks)
         boxes = np.tile(np.array([0, 0, plan.size, plan.size], np.int64), (channels, kept, 1))
-        boxes[:, :ranks] = effective_boxes(model.module, layer.layer, inputs, units, positions, patch).reshape(channels, ranks, 4)
+        boxes[:, :ranks] = effective_boxes(model, layer.layer, image_of, entries, units, positions, patch).reshape(channels, ranks, 4)
         ranked.boxes = boxes
     layer.effective_ranks = ranks
 

@@ -8,25 +8,31 @@ The box spans the middle `MASS` of the gradient's magnitude along each axis (fro
 
 from __future__ import annotations
 
+from typing import Callable, Sequence
+
 import numpy as np
 import torch
 
 from featurelens.capture import ActivationCapture
+from featurelens.models import LoadedModel
 
 MASS = 0.8
 CHUNK = 64  # examples per backward pass
 
 
 def effective_boxes(
-    module: torch.nn.Module, layer: str, inputs: torch.Tensor, channels: torch.Tensor, positions: torch.Tensor, min_side: tuple[int, int]
+    model: LoadedModel, layer: str, image_of: Callable[[int], torch.Tensor], entries: Sequence[int], channels: torch.Tensor,
+    positions: torch.Tensor, min_side: tuple[int, int],
 ) -> np.ndarray:
-    """(x0, y0, x1, y1) per example: `inputs` [B, C, H, W] normalised, `channels` [B], `positions` [B, 2] (y, x) on the
-    layer's grid; int64 [B, 4], x1 / y1 exclusive."""
-    boxes = np.zeros((len(inputs), 4), np.int64)
-    with ActivationCapture(module, [layer]) as capture:
-        for start in range(0, len(inputs), CHUNK):
+    """(x0, y0, x1, y1) per example: example n is entry `entries[n]` (`image_of(entry)`: [C, H, W] in [0, 1]), its unit
+    channel `channels[n]` at `positions[n]` (y, x) on the layer's grid; int64 [B, 4], x1 / y1 exclusive. Images are
+    read and normalised a chunk at a time, so memory follows the chunk, not the number of examples."""
+    boxes = np.zeros((len(entries), 4), np.int64)
+    with ActivationCapture(model.module, [layer]) as capture:
+        for start in range(0, len(entries), CHUNK):
             span = slice(start, start + CHUNK)
-            images = inputs[span].detach().clone().requires_grad_(True)
+            chunk = torch.stack([image_of(int(entry)) for entry in entries[span]])
+            images = model.normalize(chunk.to(model.device)).requires_grad_(True)
             with torch.enable_grad():
                 activation = capture.run(images)[layer]
                 rows = torch.arange(len(images), device=activation.device)

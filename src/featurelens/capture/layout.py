@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from featurelens.capture.attention import is_attention
+from featurelens.capture.per_module import remembered
 from featurelens.errors import FeaturelensError
 
 MAP, CHANNELS_LAST, TOKENS, TIME_MAJOR, VECTOR = "map", "channels-last", "tokens", "time-major", "vector"
@@ -120,9 +121,6 @@ class Layout:
             extras = positions.new_zeros(positions.shape[0], self.features, self.extra_tokens)
         return torch.cat([extras.transpose(1, 2), tokens], 1)
 
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, "features": self.features, "positions": list(self.positions), "extra_tokens": self.extra_tokens}
-
 
 @dataclass(frozen=True)
 class SizeHints:
@@ -137,8 +135,10 @@ _HINTS: "weakref.WeakKeyDictionary[nn.Module, SizeHints]" = weakref.WeakKeyDicti
 
 def size_hints(module: nn.Module) -> SizeHints:
     """The sizes of `module`'s layers, remembered per module."""
-    if module in _HINTS:
-        return _HINTS[module]
+    return remembered(_HINTS, module, lambda: _sizes_of(module))
+
+
+def _sizes_of(module: nn.Module) -> SizeHints:
     first, last = set(), set()
     for sub in module.modules():
         if isinstance(sub, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
@@ -151,12 +151,7 @@ def size_hints(module: nn.Module) -> SizeHints:
             last.add(sub.normalized_shape[-1])
         elif isinstance(sub, nn.MultiheadAttention):
             last.add(sub.embed_dim)
-    hints = SizeHints(frozenset(first), frozenset(last))
-    try:
-        _HINTS[module] = hints
-    except TypeError:
-        pass
-    return hints
+    return SizeHints(frozenset(first), frozenset(last))
 
 
 def parse_kind(text: str, where: str) -> str:

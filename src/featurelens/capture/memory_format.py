@@ -15,6 +15,8 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from featurelens.capture.per_module import remembered
+
 
 _LAYOUT: "weakref.WeakKeyDictionary[nn.Module, bool]" = weakref.WeakKeyDictionary()  # modules already switched (or not switchable)
 
@@ -22,19 +24,17 @@ _LAYOUT: "weakref.WeakKeyDictionary[nn.Module, bool]" = weakref.WeakKeyDictionar
 def use_channels_last(module: nn.Module) -> bool:
     """Switch a convolutional module's weights to channels-last in place; False if it has no Conv2d or can't.
     Remembered per module (moving or loading weights keeps their layout), so a live frame pays nothing."""
-    if module in _LAYOUT:
-        return _LAYOUT[module]
-    switched = any(isinstance(m, nn.Conv2d) for m in module.modules())
-    if switched:
-        try:
-            module.to(memory_format=torch.channels_last)
-        except (RuntimeError, TypeError):  # e.g. some scripted modules
-            switched = False
+    return remembered(_LAYOUT, module, lambda: _switch_to_channels_last(module))
+
+
+def _switch_to_channels_last(module: nn.Module) -> bool:
+    if not any(isinstance(m, nn.Conv2d) for m in module.modules()):
+        return False
     try:
-        _LAYOUT[module] = switched
-    except TypeError:  # a module that cannot be weakly referenced: check again next time
-        pass
-    return switched
+        module.to(memory_format=torch.channels_last)
+    except (RuntimeError, TypeError):  # e.g. some scripted modules
+        return False
+    return True
 
 
 def as_layout(images: torch.Tensor, channels_last: bool) -> torch.Tensor:

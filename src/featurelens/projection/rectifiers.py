@@ -178,7 +178,7 @@ class _GuidedSmooth(torch.autograd.Function):
         return slope_times_signal, None
 
 
-_SMOOTH = {F.gelu, F.silu, torch.Tensor.gelu if hasattr(torch.Tensor, "gelu") else F.gelu}
+_SMOOTH = {F.gelu, F.silu}  # nn.GELU and nn.SiLU call these
 
 
 class RectifierMode(TorchFunctionMode):

@@ -56,7 +56,7 @@ def test_a_hostile_record_in_the_unit_panel_runs_nothing(hostile_server, page) -
     server, model = hostile_server
     page.goto(f"{server.url}/?layer=conv3&unit=0")
     page.evaluate("window.featurelensUnitViews('conv3', 0)")  # (the address's unit is chosen before units.js loads)
-    page.wait_for_function("document.getElementById('unit-views').dataset.missing === ''", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('unit-views').dataset.missing === ''", timeout=30_000)
     page.wait_for_function(FRAMES, arg=1, timeout=60_000)  # a frame (a still is sent once), with its classes
     assert_nothing_ran(page)
     panel = page.locator("#unit-views")

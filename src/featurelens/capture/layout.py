@@ -202,6 +202,8 @@ def infer_layout(
 def _guess_kind(shape: tuple[int, ...], producer: nn.Module | None, hints: SizeHints) -> str:
     if len(shape) <= 1:
         return VECTOR
+    if getattr(producer, "featurelens_emits_canonical", False):  # e.g. a dictionary's features: already [features, *positions]
+        return MAP
     feature_last = shape[-1] in hints.feature_last and shape[0] not in hints.channel_first
     feature_last_module = isinstance(producer, _FEATURE_LAST_MODULES) or is_attention(producer)
     if feature_last_module or (not isinstance(producer, _CHANNEL_FIRST_MODULES) and feature_last):

@@ -223,3 +223,8 @@ def mid_layer(model) -> str:
         raise FeaturelensError(f"model {model.spec!r} has no layer with a spatial map: name a layer")
     blocks = [name for name in spatial if re.fullmatch(r"[^.]+\.\d+", name)] or [n for n in spatial if "." not in n] or spatial
     return blocks[round(0.53 * (len(blocks) - 1))]
+
+
+def forget_layouts(module: nn.Module) -> None:
+    """Drop the layouts remembered for `module` (its layers changed: a dictionary was attached)."""
+    _LAYOUTS.pop(module, None)

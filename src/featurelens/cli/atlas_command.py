@@ -9,8 +9,8 @@ import typer
 from featurelens.atlas import AtlasSettings, plan_atlas
 from featurelens.cli.dry_run import run_or_describe
 from featurelens.cli.options import (
-    AddressOption, DeviceOption, DryRunOption, EngineOption, LayoutOption, ModelOption, RenderWorkersOption,
-    SeedOption, with_layouts,
+    AddressOption, DeviceOption, DryRunOption, EngineOption, DictionaryOption, LayoutOption, ModelOption, RenderWorkersOption,
+    SeedOption, with_model_options,
 )
 from featurelens.errors import bad_parameter
 from featurelens.output.paths import check_output_folder
@@ -20,6 +20,7 @@ from featurelens.rendering.sizes import AUTO, size_setting
 def atlas(
     model: str = ModelOption,
     layout: list[str] = LayoutOption,
+    dictionary: list[str] = DictionaryOption,
     data: str = typer.Option("photos", "--data", "-d", help="Where dataset examples come from: a folder of images, photos, fashion-mnist:train or fashion-mnist:test; for an audio model a folder of audio files or music (the default)."),
     layers: str = typer.Option(None, "--layers", "-l", help="Comma-separated layer names, or 'all' (every spatial layer and the logits). Default: blocks spread over the network, and the logits."),
     units: str = typer.Option("16", "--units", "-u", help="Units per layer: the first N channels, or 'all'."),
@@ -46,7 +47,7 @@ def atlas(
     check_output_folder(out)
     settings = AtlasSettings(units, steps, atlas_size(size), k, diverse, None if project == "none" else project, out, limit, seed, max_batch,
                              engine, address, workers, (judge,) if judge else ())
-    result = run_or_describe(plan_atlas(with_layouts(model, layout, device), data, layers, settings, device=device), dry_run, f"write to {out}")
+    result = run_or_describe(plan_atlas(with_model_options(model, layout, dictionary, device), data, layers, settings, device=device), dry_run, f"write to {out}")
     if result is None:
         return
     index = result.save(out)

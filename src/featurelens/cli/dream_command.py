@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from featurelens.cli.dry_run import run_or_describe
-from featurelens.cli.options import DeviceOption, DryRunOption, ForceOption, LayoutOption, ModelOption, SeedOption, with_layouts
+from featurelens.cli.options import DeviceOption, DryRunOption, ForceOption, DictionaryOption, LayoutOption, ModelOption, SeedOption, with_model_options
 from featurelens.deepdream import DreamSettings, plan_dream
 from featurelens.output.paths import check_chosen_file, check_output_file
 
@@ -16,6 +16,7 @@ def dream(
     image: Path = typer.Argument(..., help="The photo to dream on (PNG, JPEG, … any size)."),
     model: str = ModelOption,
     layout: list[str] = LayoutOption,
+    dictionary: list[str] = DictionaryOption,
     objective: str = typer.Option(None, "--objective", help="Unit expression to amplify: a layer (default: the model's DeepDream layer, e.g. _blocks.8), LAYER:C channels, A+B across layers …"),
     octaves: int = typer.Option(4, "--octaves", help="Octaves of the image pyramid, smallest first."),
     octave_scale: float = typer.Option(1.4, "--octave-scale", help="Size ratio between octaves."),
@@ -36,7 +37,7 @@ def dream(
     if out is None:
         check_chosen_file(target, force)
     settings = DreamSettings(octaves=octaves, octave_scale=octave_scale, steps=steps, lr=lr, jitter=jitter, tile=tile, seed=seed)
-    result = run_or_describe(plan_dream(with_layouts(model, layout, device), image, objective, guide=guide, settings=settings, device=device), dry_run, f"write to {target}")
+    result = run_or_describe(plan_dream(with_model_options(model, layout, dictionary, device), image, objective, guide=guide, settings=settings, device=device), dry_run, f"write to {target}")
     if result is None:
         return
     written = result.save(target, octaves=save_octaves)

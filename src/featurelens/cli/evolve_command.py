@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from featurelens.cli.dry_run import run_or_describe
-from featurelens.cli.options import DeviceOption, DryRunOption, LayoutOption, ModelOption, SeedOption, with_layouts
+from featurelens.cli.options import DeviceOption, DryRunOption, DictionaryOption, LayoutOption, ModelOption, SeedOption, with_model_options
 from featurelens.evolution import EvolveSettings, plan_evolve
 from featurelens.output.folder_run import REPLACES
 from featurelens.output.paths import check_output_folder
@@ -20,6 +20,7 @@ def evolve(
     checkpoints: list[str] = typer.Option(None, "--checkpoints", "-c", help="State-dict files (repeat, or comma-separated) or a folder of them, in training order (default: the checkpoints the model ships)."),
     model: str = ModelOption,
     layout: list[str] = LayoutOption,
+    dictionary: list[str] = DictionaryOption,
     steps: int = typer.Option(256, "--steps", help="Optimisation steps per render."),
     size: str = typer.Option("auto", "--size", help="Render side in pixels, or auto."),
     param: str = typer.Option("fft", "--param", help="Parameterization: fft, pixel, maco or cppn."),
@@ -33,7 +34,7 @@ def evolve(
     """Follow units across training: render them with the same seed and rank the same data at every checkpoint."""
     check_output_folder(out)
     settings = EvolveSettings(checkpoints or None, steps, size_setting(size), param, seed, k, limit=limit)
-    result = run_or_describe(plan_evolve(with_layouts(model, layout, device), data, units, settings, device=device), dry_run, f"write to {out}")
+    result = run_or_describe(plan_evolve(with_model_options(model, layout, dictionary, device), data, units, settings, device=device), dry_run, f"write to {out}")
     if result is None:
         return
     index = result.save(out)

@@ -8,7 +8,7 @@ import typer
 
 from featurelens.cli.dry_run import run_or_describe
 from featurelens.cli.options import (
-    AddressOption, DeviceOption, DryRunOption, EngineOption, LayoutOption, ModelOption, with_layouts,
+    AddressOption, DeviceOption, DryRunOption, EngineOption, DictionaryOption, LayoutOption, ModelOption, with_model_options,
 )
 from featurelens.dataset_examples import ExamplesSettings, plan_examples
 from featurelens.dataset_examples.checkpoint import CHECKPOINT_NAME
@@ -25,6 +25,7 @@ def examples(
     reduce: str = typer.Option("max", "--reduce", help="Rank inputs by the channel's spatial max (peak; trough for bottom-k) or mean."),
     model: str = ModelOption,
     layout: list[str] = LayoutOption,
+    dictionary: list[str] = DictionaryOption,
     batch_size: int = typer.Option(64, "--batch-size", "-b", help="Images per forward pass."),
     size: int = typer.Option(None, "--size", help="Input side in pixels (default: the model's); images are centre-cropped to a square."),
     limit: int = typer.Option(None, "--limit", help="Use only the first N entries of the source."),
@@ -48,7 +49,7 @@ def examples(
     check_output_folder(out)
     settings = ExamplesSettings(k, reduce, batch_size, size, limit, project, out / CHECKPOINT_NAME, checkpoint_every, resume, workers,
                                 engine, address)
-    plan = plan_examples(with_layouts(model, layout, device), data, layers, settings, device=device)
+    plan = plan_examples(with_model_options(model, layout, dictionary, device), data, layers, settings, device=device)
     for note in plan.notes:
         typer.echo(f"note: {note}", err=True)
     result = run_or_describe(plan, dry_run, f"write to {out}")

@@ -8,7 +8,7 @@ import typer
 
 from featurelens.cli.dry_run import run_or_describe
 from featurelens.cli.help_examples import epilog
-from featurelens.cli.options import DeviceOption, DryRunOption, ForceOption, LayoutOption, ModelOption, with_layouts
+from featurelens.cli.options import DeviceOption, DryRunOption, ForceOption, DictionaryOption, LayoutOption, ModelOption, with_model_options
 from featurelens.invert import TrainSettings, plan_decode, plan_training
 from featurelens.output.images import safe_filename
 from featurelens.output.folder_run import REPLACES
@@ -23,6 +23,7 @@ def train(
     data: str = typer.Option(..., "--data", help="Training images: fashion-mnist:train, fashion-mnist:test, photos or a folder."),
     model: str = ModelOption,
     layout: list[str] = LayoutOption,
+    dictionary: list[str] = DictionaryOption,
     epochs: int = typer.Option(2, "--epochs", help="Passes over the training images."),
     batch_size: int = typer.Option(128, "--batch-size"),
     lr: float = typer.Option(3e-3, "--lr", help="Peak Adam learning rate (one-cycle schedule)."),
@@ -41,7 +42,7 @@ def train(
     if out is None:
         check_chosen_file(target, force)
     settings = TrainSettings(epochs, batch_size, lr, width, seed, feature_layer, feature_weight)
-    plan = plan_training(with_layouts(model, layout, device), layer, data, settings, limit=limit, out=target, device=device)
+    plan = plan_training(with_model_options(model, layout, dictionary, device), layer, data, settings, limit=limit, out=target, device=device)
     result = run_or_describe(plan, dry_run, f"write to {target}")
     if result is None:
         return

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from featurelens.capture import LayerInfo, probe
-from featurelens.cli.options import DeviceOption, DryRunOption, LayoutOption, ModelOption
+from featurelens.cli.options import DeviceOption, DryRunOption, DictionaryOption, LayoutOption, ModelOption
 from featurelens.models import model_for
 
 
@@ -18,13 +18,14 @@ def layers(
     size: int = typer.Option(None, "--size", help="Input size for the dry run (default: the model's own; frames for an audio model)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {name, type, shape, layout, channels}."),
     layout: list[str] = LayoutOption,
+    dictionary: list[str] = DictionaryOption,
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,
 ) -> None:
     """List every hookable layer of a model (one dry-run forward). `channels` is the feature size (a token layer's
     width), `layout` how positions are read: a map, a channels-last grid, tokens on their patch grid (1+7×7: a class
     token and 49 patches), a time line."""
-    loaded = model_for(model, device, layouts=layout)
+    loaded = model_for(model, device, layouts=layout, dictionaries=dictionary)
     side = size or loaded.input_size
     if dry_run:
         typer.echo(f"would list the layers of {loaded.spec} at {loaded.size_label(side)} on {loaded.device}")

@@ -15,8 +15,10 @@ RenderWorkersOption = typer.Option(None, "--workers", help="With --engine ray: b
 ForceOption = typer.Option(False, "--force", help="Replace the output file when --out is not given and the file exists (never replaced silently).")
 AddressOption = typer.Option(None, "--address", help="With --engine ray: the Ray cluster to join (auto, HEAD:6379 or ray://HEAD:10001); default: start a local Ray instance with this machine's cores.")
 LayoutOption = typer.Option(None, "--layout", help="LAYER=KIND where the layout cannot be inferred (repeatable): map, channels-last, tokens, time-major or vector.")
+DictionaryOption = typer.Option(None, "--dictionary", help="A dictionary file from `featurelens dictionary` (repeatable): its features become units, LAYER/NAME:F (e.g. conv3/dict:17).")
 
 
-def with_layouts(model: str, layouts: list[str] | None, device: str | None) -> str | LoadedModel:
-    """The model spec as given, or, with `--layout LAYER=KIND` options, the model loaded with those layouts set."""
-    return model_for(model, device, layouts=layouts) if layouts else model
+def with_model_options(model: str, layouts: list[str] | None, dictionaries: list[str] | None, device: str | None) -> str | LoadedModel:
+    """The model spec as given, or, with `--layout LAYER=KIND` or `--dictionary FILE` options, the model loaded with
+    those layouts set and those dictionaries attached."""
+    return model_for(model, device, layouts=layouts, dictionaries=dictionaries) if layouts or dictionaries else model

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from featurelens.cli.dry_run import run_or_describe
-from featurelens.cli.options import DeviceOption, DryRunOption, LayoutOption, ModelOption, SeedOption, with_layouts
+from featurelens.cli.options import DeviceOption, DryRunOption, DictionaryOption, LayoutOption, ModelOption, SeedOption, with_model_options
 from featurelens.output.folder_run import REPLACES
 from featurelens.output.paths import check_output_folder
 from featurelens.overviews import plan_overview
@@ -18,6 +18,7 @@ from featurelens.rendering.sizes import size_setting
 def overview(
     model: str = ModelOption,
     layout: list[str] = LayoutOption,
+    dictionary: list[str] = DictionaryOption,
     layers: str = typer.Option(None, "--layers", help="Comma-separated layer names (default: blocks spread across the network)."),
     units_per_layer: int = typer.Option(16, "--units-per-layer", help="Channels rendered per layer (the first N)."),
     size: str = typer.Option("auto", "--size", help="Image side in pixels, or auto (late layers at the model's input size, early ones at 128 px)."),
@@ -31,7 +32,7 @@ def overview(
 ) -> None:
     """Visualize channels of layers from first to last block: edges, textures, patterns, parts, objects."""
     check_output_folder(out)
-    plan = plan_overview(with_layouts(model, layout, device), layers, units_per_layer, RenderSettings(size=size_setting(size), steps=steps, param=param, seed=seed, judge=(judge,) if judge else ()), device=device)
+    plan = plan_overview(with_model_options(model, layout, dictionary, device), layers, units_per_layer, RenderSettings(size=size_setting(size), steps=steps, param=param, seed=seed, judge=(judge,) if judge else ()), device=device)
     result = run_or_describe(plan, dry_run, f"write to {out}")
     if result is None:
         return

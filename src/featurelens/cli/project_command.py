@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from featurelens.cli.dry_run import run_or_describe
-from featurelens.cli.options import DeviceOption, DryRunOption, ForceOption, LayoutOption, ModelOption, with_layouts
+from featurelens.cli.options import DeviceOption, DryRunOption, ForceOption, DictionaryOption, LayoutOption, ModelOption, with_model_options
 from featurelens.output.folder_run import REPLACES
 from featurelens.output.paths import check_chosen_file
 from featurelens.output.projection_files import check_projection_path
@@ -20,6 +20,7 @@ def project(
     method: str = typer.Option("deconvnet", "--method", help="deconvnet (Zeiler & Fergus), guided (guided backprop) or gradient (plain gradient)."),
     model: str = ModelOption,
     layout: list[str] = LayoutOption,
+    dictionary: list[str] = DictionaryOption,
     out: Path = typer.Option(None, "--out", "-o", help="One unit: .png (centred, scaled by the 99.5th percentile) or .npy (raw C×H×W float32), replaced if it exists (default: projection.png, never replaced without --force). Several: a folder of both; " + REPLACES + "."),
     force: bool = ForceOption,
     device: str = DeviceOption,
@@ -30,7 +31,7 @@ def project(
     if out is None:
         out = check_chosen_file(Path("projection.png"), force)
     check_projection_path(out, len(units))
-    result = run_or_describe(plan_projection(with_layouts(model, layout, device), image, units, method, device=device), dry_run, f"write to {out}")
+    result = run_or_describe(plan_projection(with_model_options(model, layout, dictionary, device), image, units, method, device=device), dry_run, f"write to {out}")
     if result is None:
         return
     result.save(out)

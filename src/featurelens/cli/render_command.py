@@ -8,8 +8,8 @@ import typer
 
 from featurelens.cli.dry_run import run_or_describe
 from featurelens.cli.options import (
-    AddressOption, DeviceOption, DryRunOption, EngineOption, LayoutOption, ModelOption, RenderWorkersOption,
-    SeedOption, with_layouts,
+    AddressOption, DeviceOption, DryRunOption, EngineOption, DictionaryOption, LayoutOption, ModelOption, RenderWorkersOption,
+    SeedOption, with_model_options,
 )
 from featurelens.output.folder_run import REPLACES
 from featurelens.output.paths import check_output_folder
@@ -21,6 +21,7 @@ def render(
     units: list[str] = typer.Argument(..., help="Unit addresses, one image each: LAYER:C, LAYER:A..B (a range), LAYER:C@Y,X (LAYER:C@T on a 1-D audio layer), LAYER, logit:N, logit:NAME, A+B, -A …"),
     model: str = ModelOption,
     layout: list[str] = LayoutOption,
+    dictionary: list[str] = DictionaryOption,
     size: str = typer.Option("auto", "--size", help="Image side in pixels, or auto: the model's input size for units that see the whole input (class logits, late layers), 128 px for the others; for an audio model, spectrogram frames (auto: its clip)."),
     steps: int = typer.Option(512, "--steps", help="Optimisation steps."),
     param: str = typer.Option("fft", "--param", help="Parameterization: fft (Lucid), pixel, maco or cppn (resolution-free)."),
@@ -56,7 +57,7 @@ def render(
         data=data, retry=not no_retry,
     )
     check_output_folder(out)
-    result = run_or_describe(plan_render(with_layouts(model, layout, device), units, settings, device=device), dry_run, f"write to {out}")
+    result = run_or_describe(plan_render(with_model_options(model, layout, dictionary, device), units, settings, device=device), dry_run, f"write to {out}")
     if result is None:
         return
     result.save(out)

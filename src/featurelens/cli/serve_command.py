@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from featurelens.cli.options import DeviceOption, DryRunOption, LayoutOption, ModelOption, with_layouts
+from featurelens.cli.options import DeviceOption, DryRunOption, DictionaryOption, LayoutOption, ModelOption, with_model_options
 from featurelens.server import ServerLimits, plan_serve
 
 LIMITS = ServerLimits()
@@ -13,6 +13,7 @@ LIMITS = ServerLimits()
 def serve(
     model: str = ModelOption,
     layout: list[str] = LayoutOption,
+    dictionary: list[str] = DictionaryOption,
     data: str = typer.Option("photos", "--data", "-d", help="Where a unit's dataset examples come from: a folder of images, fashion-mnist:test, photos …; for an audio model a folder of audio files or music (the default)."),
     atlas: str = typer.Option(None, "--atlas", help="Atlas folder to show and fill (see `featurelens atlas`): an atlas, an empty folder or a new one."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (127.0.0.1: only this machine; 0.0.0.0: every network, never without the token)."),
@@ -32,7 +33,7 @@ def serve(
     Only you can drive it: open the printed URL, whose token the page keeps in a cookie.
     """
     limits = ServerLimits(max_upload_mb, max_jobs, max_jobs_per_client, max_connections)
-    plan = plan_serve(with_layouts(model, layout, device), data, atlas, host=host, port=port, token=False if no_token else (token or True),
+    plan = plan_serve(with_model_options(model, layout, dictionary, device), data, atlas, host=host, port=port, token=False if no_token else (token or True),
                       allow_hosts=tuple(allow_host), limits=limits, device=device)
     for warning in plan.warnings():
         typer.secho(f"warning: {warning}", err=True, fg="yellow")

@@ -18,6 +18,7 @@ import torch
 
 from featurelens.capture.layout import set_layout_overrides
 from featurelens.device import resolve_device
+from featurelens.dictionary.attach import attach_dictionaries
 from featurelens.errors import FeaturelensError
 from featurelens.models import audio_models, efficientnet_lite, fashion_cnn, fashion_vit  # noqa: F401  (built-ins register themselves on import)
 from featurelens.models.loaded import LoadedModel
@@ -64,15 +65,20 @@ def list_models() -> list[str]:
     return registered_names()
 
 
-def model_for(model: str | LoadedModel, device: torch.device | str | None = None, layouts: Sequence[str] | None = None) -> LoadedModel:
+def model_for(model: str | LoadedModel, device: torch.device | str | None = None, layouts: Sequence[str] | None = None,
+              dictionaries: Sequence[str | Path] | None = None) -> LoadedModel:
     """The model a job runs on: a spec is loaded on `device` (default: CUDA when present, else CPU);
     a loaded model is moved to `device` when one is given and otherwise stays where it is. `layouts`: `LAYER=KIND`
-    texts that set layers' layouts where inference cannot tell (`capture.layout`)."""
+    texts that set layers' layouts where inference cannot tell (`capture.layout`); `dictionaries`: dictionary files whose
+    features become the layers `LAYER/NAME` (`featurelens.dictionary`)."""
     if isinstance(model, LoadedModel):
         loaded = model.to(resolve_device(device)) if device is not None else model
     else:
         loaded = load_model(model, resolve_device(device))
     if layouts:
         set_layout_overrides(loaded.module, list(layouts))
+        loaded.probes.clear()
+    if dictionaries:
+        attach_dictionaries(loaded.module, list(dictionaries))
         loaded.probes.clear()
     return loaded

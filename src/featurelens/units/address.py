@@ -9,6 +9,7 @@
     logit:N            a class logit                       logit:285
     logit:NAME         a class logit by name               logit:Egyptian cat   (quotes optional: logit:"Egyptian cat")
     LAYER:dir=F.npy    a direction in channel space        _blocks.8:dir=v.npy
+    LAYER/NAME:F       feature F of dictionary NAME        conv3/dict:17  (attached with --dictionary FILE)
     A+B  A-B  0.5*A  -A                                    linear combinations of the above
 
 `parse_units` turns text into a `UnitExpression`: a weighted sum of `Unit`s.
@@ -26,7 +27,7 @@ CENTER = "center"
 CLS = "cls"  # a token layer's first extra token (the class token); other positions are patch-grid cells
 
 _NUMBER = re.compile(r"\s*(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)\s*\*")
-_LAYER = re.compile(r"[\w][\w.]*")
+_LAYER = re.compile(r"[\w][\w.]*(?:/[A-Za-z_][\w.]*)?")  # a dictionary's features: LAYER/NAME
 _INT = re.compile(r"\d+")
 _POSITION = re.compile(r"(\d+)(?:\s*,\s*(\d+))?(?!\s*,)")  # Y,X on 2-D maps; T alone on 1-D maps
 _DIRECTION = re.compile(r"dir=(.+?\.npy)")

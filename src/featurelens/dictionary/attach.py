@@ -1,0 +1,108 @@
+"""Dictionary features as a layer: `LAYER/NAME` reads the values of every feature of a dictionary over `LAYER`.
+
+`attach_dictionary` adds a small module to the model under the name `LAYER/NAME` and calls it from a forward hook
+on `LAYER` (the network's own output is left as it is). Its output is the features' values on the layer's canonical
+positions `[N, F, *positions]`, a map like any conv layer's, so every technique that takes a layer or a channel
+takes `LAYER/NAME` and `LAYER/NAME:f` — render, examples, project, dream, overview, atlas, evolve, live, Ray —
+with no code of its own.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from featurelens.capture.layout import infer_layout, layer_layout, size_hints
+from featurelens.capture.probe import forget_layouts
+from featurelens.dictionary.file import Dictionary, load_dictionary
+from featurelens.errors import FeaturelensError
+
+EMITS_CANONICAL = "featurelens_emits_canonical"  # a module attribute: its output is already [N, features, *positions]
+
+
+class DictionaryFeatures(nn.Module):
+    """The features' values (pre-activations, `Dictionary.unit_map`) at each position of the layer it reads.
+
+    Its hooks are its own bound methods, so a copy of the model (`copy.deepcopy`, as the receptive-field walk and
+    the projections make) calls the copy's features, not the original's."""
+
+    featurelens_emits_canonical = True
+
+    def __init__(self, dictionary: Dictionary) -> None:
+        super().__init__()
+        weight, offset = dictionary.unit_map()
+        self.register_buffer("weight", weight.detach().clone().float())
+        self.register_buffer("offset", offset.detach().clone().float())
+        self.layer = dictionary.layer
+        self.dictionary_name = dictionary.address
+        self.dictionary = dictionary
+        self._root_view: tuple = (None, ())  # (the root, its input shape) of the running forward
+        self._handles: list = []
+
+    def forward(self, positions: torch.Tensor) -> torch.Tensor:
+        """`[N, C, *positions]` → `[N, F, *positions]`."""
+        flat = positions.flatten(2) if positions.dim() > 2 else positions.unsqueeze(2)
+        values = torch.einsum("fc,ncp->nfp", self.weight.to(flat.dtype), flat) + self.offset.to(flat.dtype)[:, None]
+        return values.reshape(positions.shape[0], -1, *positions.shape[2:])
+
+    def remember_input(self, root: nn.Module, args: tuple) -> None:
+        """The root's forward pre-hook: what reading the layer's layout needs."""
+        if args and isinstance(args[0], torch.Tensor):
+            self._root_view = (root, tuple(args[0].shape[1:]))
+
+    def read_layer(self, producer: nn.Module, args: tuple, output) -> None:
+        """The layer's forward hook: run the features on its canonical positions (its own output unchanged)."""
+        if not isinstance(output, torch.Tensor):
+            return
+        root, input_shape = self._root_view if self._root_view[0] is not None else (None, ())
+        layout = layer_layout(root, self.layer, producer, tuple(output.shape[1:]), input_shape) if root is not None else \
+            infer_layout(tuple(output.shape[1:]), producer, size_hints(producer), input_shape)
+        positions, _ = layout.canonical(output)
+        if positions.shape[1] != self.weight.shape[1]:
+            raise FeaturelensError(f"dictionary {self.dictionary_name!r} has {self.weight.shape[1]} channels but layer {self.layer!r} "
+                                   f"has {positions.shape[1]} here: it was learned on another model or layout")
+        self(positions)
+
+
+def attach_dictionary(module: nn.Module, dictionary: Dictionary | Path | str) -> str:
+    """Add `dictionary`'s features to `module` as the layer `LAYER/NAME`; returns that name. Attaching the same
+    name again replaces the earlier dictionary."""
+    if not isinstance(dictionary, Dictionary):
+        dictionary = load_dictionary(dictionary)
+    modules = dict(module.named_modules())
+    if dictionary.layer not in modules:
+        close = difflib.get_close_matches(dictionary.layer, [name for name in modules if name], n=3)
+        hint = f" (close: {', '.join(close)})" if close else ""
+        raise FeaturelensError(f"dictionary {dictionary.address!r} reads layer {dictionary.layer!r}, which this model does not have{hint}: "
+                               f"it was learned on {dictionary.model!r}")
+    name = dictionary.address
+    detach_dictionary(module, name)
+    forget_layouts(module)
+    features = DictionaryFeatures(dictionary).to(_device_of(module))
+    module.add_module(name, features)
+    features._handles = [module.register_forward_pre_hook(features.remember_input),
+                         modules[dictionary.layer].register_forward_hook(features.read_layer)]
+    return name
+
+
+def detach_dictionary(module: nn.Module, name: str) -> None:
+    """Remove the dictionary layer `name` (and its hooks) from `module`, when it has one."""
+    found = getattr(module, "_modules", {}).get(name)
+    if isinstance(found, DictionaryFeatures):
+        for handle in found._handles:
+            handle.remove()
+        del module._modules[name]
+
+
+def attach_dictionaries(module: nn.Module, paths: Sequence[Path | str | Dictionary]) -> list[str]:
+    """Attach every dictionary of `paths`; returns their layer names."""
+    return [attach_dictionary(module, path) for path in paths]
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    first = next(module.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")

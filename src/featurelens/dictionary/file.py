@@ -1,0 +1,127 @@
+"""A dictionary file: a sparse dictionary learned over one layer's features, saved with what it was learned on.
+
+One `.pt` file (tensors and plain values only, read with `weights_only=True`) holds the encoder and decoder of a
+sparse autoencoder over the layer's canonical features at each position (`[N, C, *positions]` → rows of C):
+
+    codes  = sparsity(relu((x / scale - decoder_bias) @ encoder_weight.T + encoder_bias))     [rows, F]
+    x_hat  = scale * (codes @ decoder_weight + decoder_bias)                                   [rows, C]
+
+A feature's *value* as a unit is its pre-activation, `x @ (encoder_weight / scale).T + offset`: an affine map of
+the layer, so a feature ranks, renders and projects exactly as its encoder direction does, and its minimum
+means something (after the ReLU every inactive position would read 0).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from featurelens.errors import FeaturelensError
+
+FORMAT = "featurelens-dictionary/1"
+METHODS = ("topk", "batchtopk", "archetypal")
+NAME = re.compile(r"[A-Za-z_][\w.]*$")  # a dictionary's name, as it appears in `LAYER/NAME:F`
+DEFAULT_NAME = "dict"
+
+
+@dataclass
+class Dictionary:
+    """A sparse dictionary over `layer` of `model`: F features over C channels (see the module docstring)."""
+
+    model: str
+    layer: str
+    method: str
+    k: int  # active features per position (topk: per row; batchtopk: on average)
+    scale: float
+    encoder_weight: torch.Tensor  # [F, C]
+    encoder_bias: torch.Tensor  # [F]
+    decoder_weight: torch.Tensor  # [F, C], rows of unit norm
+    decoder_bias: torch.Tensor  # [C]
+    name: str = DEFAULT_NAME
+    threshold: float | None = None  # batchtopk: the activation above which a feature fires at inference
+    metrics: dict[str, Any] = field(default_factory=dict)  # FVE, L0, dead features, downstream agreement …
+    settings: dict[str, Any] = field(default_factory=dict)  # how it was trained (seed, steps, data …)
+
+    @property
+    def features(self) -> int:
+        return int(self.encoder_weight.shape[0])
+
+    @property
+    def channels(self) -> int:
+        return int(self.encoder_weight.shape[1])
+
+    @property
+    def address(self) -> str:
+        """The layer name its features answer to: `LAYER/NAME` (feature f is `LAYER/NAME:f`)."""
+        return f"{self.layer}/{self.name}"
+
+    def unit_map(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(weight [F, C], offset [F]): a feature's value at a position is `weight @ x + offset`."""
+        weight = self.encoder_weight / self.scale
+        return weight, self.encoder_bias - self.encoder_weight @ self.decoder_bias
+
+    def direction(self, feature: int) -> torch.Tensor:
+        """Feature `feature`'s direction over the layer's channels (its encoder row, unit length): the `dir=` vector
+        that ranks and renders as the feature does."""
+        row = self.unit_map()[0][feature]
+        return row / row.norm().clamp_min(1e-12)
+
+    def encode(self, rows: torch.Tensor) -> torch.Tensor:
+        """Sparse codes [rows, F] of layer rows [rows, C] (top k per row; batchtopk above its threshold)."""
+        pre = torch.relu((rows / self.scale - self.decoder_bias) @ self.encoder_weight.T + self.encoder_bias)
+        if self.method == "batchtopk" and self.threshold is not None:
+            return pre * (pre > self.threshold)
+        top = pre.topk(min(self.k, pre.shape[1]), dim=1)
+        return torch.zeros_like(pre).scatter_(1, top.indices, top.values)
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Layer rows [rows, C] rebuilt from codes [rows, F]."""
+        return self.scale * (codes @ self.decoder_weight + self.decoder_bias)
+
+    def reconstruct(self, rows: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(rows))
+
+    def to(self, device: torch.device | str) -> "Dictionary":
+        for name in ("encoder_weight", "encoder_bias", "decoder_weight", "decoder_bias"):
+            setattr(self, name, getattr(self, name).to(device))
+        return self
+
+    def save(self, path: Path | str) -> Path:
+        """Write the dictionary to `path` (atomically: a reader never sees half a file)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {key: value.detach().cpu().contiguous() if isinstance(value, torch.Tensor) else value
+                  for key, value in asdict(self).items()}
+        partial = path.with_name(path.name + ".partial")
+        torch.save({"format": FORMAT, **record}, partial)
+        partial.replace(path)
+        return path
+
+
+def load_dictionary(path: Path | str) -> Dictionary:
+    """The dictionary saved at `path`; a missing or foreign file is a one-line error."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FeaturelensError(f"dictionary file {str(path)!r} not found: learn one with `featurelens dictionary --layer L --out {path}`")
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 — any unreadable file is the same user mistake
+        raise FeaturelensError(f"{str(path)!r} is not a readable dictionary file ({type(err).__name__}): learn one with `featurelens dictionary`") from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise FeaturelensError(f"{str(path)!r} is not a featurelens dictionary (format {FORMAT}): learn one with `featurelens dictionary`")
+    record.pop("format")
+    fields = set(Dictionary.__dataclass_fields__)
+    dictionary = Dictionary(**{key: value for key, value in record.items() if key in fields})
+    check_name(dictionary.name)
+    return dictionary
+
+
+def check_name(name: str) -> str:
+    """`name` when it can stand in an address (`LAYER/NAME:F`), else a one-line error."""
+    if not NAME.match(name):
+        raise FeaturelensError(f"dictionary name {name!r} cannot stand in an address: use letters, digits, '_' and '.', starting with a letter")
+    return name

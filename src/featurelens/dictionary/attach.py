@@ -35,8 +35,10 @@ class DictionaryFeatures(nn.Module):
     def __init__(self, dictionary: Dictionary) -> None:
         super().__init__()
         weight, offset = dictionary.unit_map()
-        self.register_buffer("weight", weight.detach().clone().float())
-        self.register_buffer("offset", offset.detach().clone().float())
+        # Not in the state dict: checkpoints of the model (evolve) load with the dictionary attached. The weights'
+        # digest still counts them (`models.loaded.weights_digest`), so cached figures never mix dictionaries.
+        self.register_buffer("weight", weight.detach().clone().float(), persistent=False)
+        self.register_buffer("offset", offset.detach().clone().float(), persistent=False)
         self.layer = dictionary.layer
         self.dictionary_name = dictionary.address
         self.dictionary = dictionary
@@ -91,11 +93,17 @@ def attach_dictionary(module: nn.Module, dictionary: Dictionary | Path | str) ->
 
 def detach_dictionary(module: nn.Module, name: str) -> None:
     """Remove the dictionary layer `name` (and its hooks) from `module`, when it has one."""
-    found = getattr(module, "_modules", {}).get(name)
-    if isinstance(found, DictionaryFeatures):
+    found = dictionary_of(module, name)
+    if found is not None:
         for handle in found._handles:
             handle.remove()
         del module._modules[name]
+
+
+def dictionary_of(module: nn.Module, layer: str) -> DictionaryFeatures | None:
+    """The dictionary features module named `layer` in `module`, or None when `layer` is an ordinary layer."""
+    found = getattr(module, "_modules", {}).get(layer)
+    return found if isinstance(found, DictionaryFeatures) else None
 
 
 def attach_dictionaries(module: nn.Module, paths: Sequence[Path | str | Dictionary]) -> list[str]:

@@ -6,9 +6,10 @@ sparse autoencoder over the layer's canonical features at each position (`[N, C,
     codes  = sparsity(relu((x / scale - decoder_bias) @ encoder_weight.T + encoder_bias))     [rows, F]
     x_hat  = scale * (codes @ decoder_weight + decoder_bias)                                   [rows, C]
 
-A feature's *value* as a unit is its pre-activation, `x @ (encoder_weight / scale).T + offset`: an affine map of
-the layer, so a feature ranks, renders and projects exactly as its encoder direction does, and its minimum
-means something (after the ReLU every inactive position would read 0).
+A feature's *value* as a unit is its pre-activation divided by the length of its encoder row (in the layer's own
+units): `u_f · x + offset_f` with `u_f` the unit-length encoder direction. It is positive exactly where the feature
+fires before the sparsity step, it ranks, renders and projects exactly as the direction `u_f` does (`LAYER:dir=`),
+and its minimum means something (after the ReLU every inactive position would read 0).
 """
 
 from __future__ import annotations
@@ -60,15 +61,16 @@ class Dictionary:
         return f"{self.layer}/{self.name}"
 
     def unit_map(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(weight [F, C], offset [F]): a feature's value at a position is `weight @ x + offset`."""
+        """(directions [F, C] of unit length, offsets [F]): a feature's value at a position is `directions @ x + offsets`,
+        its pre-activation over the length of its encoder row (see the module docstring)."""
         weight = self.encoder_weight / self.scale
-        return weight, self.encoder_bias - self.encoder_weight @ self.decoder_bias
+        length = weight.norm(dim=1).clamp_min(1e-12)
+        return weight / length[:, None], (self.encoder_bias - self.encoder_weight @ self.decoder_bias) / length
 
     def direction(self, feature: int) -> torch.Tensor:
         """Feature `feature`'s direction over the layer's channels (its encoder row, unit length): the `dir=` vector
         that ranks and renders as the feature does."""
-        row = self.unit_map()[0][feature]
-        return row / row.norm().clamp_min(1e-12)
+        return self.unit_map()[0][feature]
 
     def encode(self, rows: torch.Tensor) -> torch.Tensor:
         """Sparse codes [rows, F] of layer rows [rows, C] (top k per row; batchtopk above its threshold)."""

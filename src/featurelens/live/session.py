@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from featurelens.capture import LOGIT, lowest_values, mid_layer, probe
+from featurelens.dictionary.attach import dictionary_of
 from featurelens.errors import bad_parameter
 from featurelens.live.runners import LayerRunners
 from featurelens.models import LoadedModel
@@ -102,13 +103,16 @@ class LiveSession:
         inputs = model.normalize(image.to(model.device))
         frame_classes = frame_why = None
         if options.classes:
+            features = dictionary_of(model.module, options.layer)  # a dictionary's features feed nothing: read its layer
+            read = features.layer if features is not None else options.layer
             with torch.set_grad_enabled(options.why):
-                acts = self.runners.capture(options.layer, True, inputs).run(inputs)
-                activation, logits = acts[options.layer], acts[LOGIT]
+                acts = self.runners.capture(read, True, inputs).run(inputs)
+                activation, logits = acts[read], acts[LOGIT]
                 frame_classes = self._classes(logits, options.top)
                 if options.why and activation.requires_grad:  # heads and attention views are read, not fed back: no "why"
-                    frame_why = self._why(activation, logits, frame_classes[0]["index"])
-            activation = activation.detach()
+                    directions = features.weight if features is not None else None
+                    frame_why = self._why(activation, logits, frame_classes[0]["index"], directions)
+            activation = activation.detach() if features is None else features(activation.detach())
         else:
             activation = self.runners.grid(options.layer, inputs)
         if options.layer not in self.signed and float(activation.amin()) < 0:  # signed from now on
@@ -133,10 +137,17 @@ class LiveSession:
         return [{"index": int(i), "label": self.model.class_label(int(i)), "probability": float(v)} for v, i in zip(values, indices)]
 
     @staticmethod
-    def _why(activation: torch.Tensor, logits: torch.Tensor, index: int, count: int = 12) -> list[dict]:
-        """The channels that add most to logit `index`: activation × gradient, summed over space (largest first)."""
+    def _why(activation: torch.Tensor, logits: torch.Tensor, index: int, directions: torch.Tensor | None = None,
+             count: int = 12) -> list[dict]:
+        """The channels that add most to logit `index`: activation × gradient, summed over space (largest first).
+        With `directions` [F, C] (a dictionary's features), each feature's share: its direction's component of the
+        activation times its component of the gradient, Σ_positions (u·x)(u·g) (for orthonormal directions these add
+        up to the channels' total)."""
         (gradient,) = torch.autograd.grad(logits[0, index], activation)
-        contributions = (activation.detach() * gradient)[0].flatten(1).sum(1).float()
+        activation = activation.detach()
+        if directions is not None:
+            activation, gradient = (torch.einsum("fc,nc...->nf...", directions, value) for value in (activation, gradient))
+        contributions = (activation * gradient)[0].flatten(1).sum(1).float()
         values, channels = contributions.topk(min(count, contributions.numel()))
         return [{"channel": int(c), "contribution": float(v)} for v, c in zip(values, channels)]
 

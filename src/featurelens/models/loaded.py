@@ -132,10 +132,13 @@ class LoadedModel:
 
 
 def weights_digest(module: nn.Module) -> str:
-    """SHA-1 of every tensor of the module's state dict (names and bytes): equal digests, equal weights."""
+    """SHA-1 of every tensor of the module's state dict and its other buffers (names and bytes: a dictionary's
+    features are buffers kept out of the state dict): equal digests, equal weights."""
     digest = hashlib.sha1()
+    tensors = dict(module.state_dict())
+    tensors.update((name, buffer) for name, buffer in module.named_buffers() if name not in tensors)
     with torch.no_grad():
-        for name, tensor in module.state_dict().items():
+        for name, tensor in tensors.items():
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()

@@ -12,6 +12,10 @@
 --mode quality: time to quality: the activation Lucent reaches in 512 steps on the first
   --lucent-units channels, and the fewest featurelens steps (a ladder of step counts) that reach it,
   with the seconds each takes per unit.
+--mode scale: whether images hold when shown at another size: for --units channels of each block of
+  --scale-layers and four class logits, rendered with the defaults (size auto), the activation on the image
+  at its own size, shown at 128 px and at 224 px, with the display scales spanned (the default) and
+  without (`RobustnessTransform(span_display=False)`).
 
 Without Lucent, its rows are skipped (one line says so); --mode quality then has nothing to compare with.
 
@@ -166,7 +170,31 @@ def time_to_quality(model, args) -> None:
             break
 
 
-SMOKE = {"units": 2, "size": 64, "steps": 3, "raw_steps": 2, "lucent_units": 1, "classes": 1, "transfer_sizes": 1, "lucent_steps": 16}
+def scale(model, args) -> None:
+    """Activation of default renders shown at 128 px and at the model's 224 px, scales spanned or not."""
+    groups = [[f"{layer}:{c}" for c in range(args.units)] for layer in args.scale_layers.split(",")]
+    groups.append([f"logit:{model.class_index(name)}" for name in CLASSES[: args.units]])
+    print(f"threads={args.threads} model=efficientnet-lite0 steps={args.steps} units per group={args.units} seed=0")
+    print("| units | spanned | size | activation | shown at 128 | shown at 224 | 128 ÷ 224 (median) |")
+    print("|---|---|---|---|---|---|---|")
+    differences = {True: [], False: []}
+    for units in groups:
+        for spanned in (True, False):
+            result = fl.render(model, units, steps=args.steps, seed=0, data=None, progress=False,
+                               transforms=RobustnessTransform(span_display=spanned))
+            rows = result.summary()["units"]
+            at = {side: [row["activation_at"][side] for row in rows] for side in ("128", "224")}
+            ratios = [low / high for low, high in zip(at["128"], at["224"]) if high > 0]
+            differences[spanned] += [abs(1 - r) if r <= 1 else abs(1 - 1 / r) for r in ratios]
+            print(f"| {units[0]}…{units[-1].split(':')[1]} | {'yes' if spanned else 'no'} | {rows[0]['size']} | "
+                  f"{statistics.median(r['activation'] for r in rows):.2f} | {statistics.median(at['128']):.2f} | "
+                  f"{statistics.median(at['224']):.2f} | {statistics.median(ratios):.2f} |")
+    for spanned in (True, False):
+        print(f"median difference between 128 px and 224 px, scales {'spanned' if spanned else 'not spanned'}: "
+              f"{100 * statistics.median(differences[spanned]):.0f} % (target ≤ 20 %)")
+
+
+SMOKE = {"scale_layers": "_blocks.10", "units": 2, "size": 64, "steps": 3, "raw_steps": 2, "lucent_units": 1, "classes": 1, "transfer_sizes": 1, "lucent_steps": 16}
 
 
 def main() -> None:
@@ -178,7 +206,8 @@ def main() -> None:
     parser.add_argument("--raw-steps", type=int, default=128, help="steps timed for the raw cost (per-step figure)")
     parser.add_argument("--lucent-units", type=int, default=4, help="how many of the units Lucent renders (0 to skip)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--mode", choices=("speed", "transfer", "quality"), default="speed")
+    parser.add_argument("--mode", choices=("speed", "transfer", "quality", "scale"), default="speed")
+    parser.add_argument("--scale-layers", default="_blocks.4,_blocks.8,_blocks.10,_blocks.15", help="--mode scale: the blocks measured (with four logits)")
     parser.add_argument("--classes", type=int, default=len(CLASSES), help="--mode transfer: how many of the classes")
     parser.add_argument("--transfer-sizes", type=int, default=3, help="--mode transfer: how many featurelens rows (auto, 224, 128)")
     parser.add_argument("--lucent-steps", type=int, default=512, help="--mode quality: Lucent's steps (the ladder stops there)")
@@ -187,7 +216,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = fl.load_model("efficientnet-lite0")
     if args.mode != "speed":
-        (transfer if args.mode == "transfer" else time_to_quality)(model, args)
+        {"transfer": transfer, "quality": time_to_quality, "scale": scale}[args.mode](model, args)
         return
     # Lucent below runs on the same module object; featurelens leaves it channels-last, which also speeds Lucent up.
     units = [f"{args.layer}:{c}" for c in range(args.units)]

@@ -70,6 +70,10 @@ SMOKES = [
     Smoke("render.py", (
         r"^\| featurelens defaults \(size auto\) \| \d+ \| {num} \| {num} \| {num} \| {num} \|$",
     ), args=("--mode", "transfer")),
+    Smoke("render.py", (
+        r"^\| _blocks\.10:0…1 \| yes \| 224 \| {signed} \| {signed} \| {signed} \| {signed} \|$",
+        r"^median difference between 128 px and 224 px, scales not spanned: {num} % \(target ≤ 20 %\)$",
+    ), args=("--mode", "scale")),
     Smoke("dream.py", (
         r"^\| featurelens dream, \d+ octaves × \d+ steps \| {num} \| {num} \|$",
         r"^\| featurelens dream, 1 octave × \d+ steps \| {num} \| {num} \|$",

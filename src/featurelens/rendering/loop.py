@@ -85,6 +85,8 @@ def optimise(
     optimizer = torch.optim.Adam(param.parameters(), lr=settings.lr or default_lr(settings.param, choice.param_side))
     diversity_layer = objective_of.targets[0].layers[0] if settings.diversity else None
     transform = settings.transforms.for_size(size) if settings.transforms else None
+    if transform is not None and model.audio is None:
+        transform = transform.spanning(size)  # a large image must also hold when shown at the display side
     if transform and choice.fixed:
         transform = transform.keeping_size()
     priors = settings.regularizers
@@ -150,7 +152,8 @@ def render_chunk(
     pixels = to_pixels(shown)
     units = [
         RenderedUnit(str(target), pixels[row], float(done.objective[row]), float(figures.activation[row]),
-                     float(figures.robust_activation[row]), float("nan"), choice.size, own.reason, choice.param_side)
+                     float(figures.robust_activation[row]), float("nan"), choice.size, own.reason, choice.param_side,
+                     shown_at={side: float(values[row]) for side, values in figures.shown.items()})
         for row, (target, own) in enumerate(zip(targets, choices))  # units of one chunk share the sizes, not always the reason
     ]
     return RenderedChunk(units, done.steps, done.interrupted)

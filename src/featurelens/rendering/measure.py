@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 
 from featurelens.capture import ActivationCapture
 from featurelens.models import LoadedModel
 from featurelens.quick import cap
-from featurelens.rendering.transforms import RobustnessTransform
+from featurelens.rendering.transforms import DISPLAY_SIDE, RobustnessTransform
 from featurelens.units import PerImageTargets
 
 ROBUSTNESS_SAMPLES = 16
@@ -21,6 +22,7 @@ class Measured:
 
     activation: torch.Tensor
     robust_activation: torch.Tensor
+    shown: dict[int, torch.Tensor] = field(default_factory=dict)  # side → the unit on the image resized to it
 
 
 @torch.no_grad()
@@ -39,4 +41,20 @@ def measure(
             objective_of.values(capture.run(model.normalize(transform(images, generator))), gather=False)
             for _ in range(cap("robustness_samples", ROBUSTNESS_SAMPLES))
         ]).mean(0)
-    return Measured(activation, robust)
+        shown = {side: objective_of.values(capture.run(model.normalize(resized(images, side))), gather=False)
+                 for side in display_sides(model, size, keep_size)}
+    return Measured(activation, robust, shown)
+
+
+def display_sides(model: LoadedModel, size: int, keep_size: bool) -> list[int]:
+    """The other sides an image of `size` px is judged at: the model's input size, and the display side (128 px) when
+    the model's is larger; for image models that take more than one size."""
+    if keep_size or model.audio is not None:
+        return []
+    sides = {model.input_size} | ({DISPLAY_SIDE} if model.input_size > DISPLAY_SIDE else set())
+    return sorted(side for side in sides if side != size and side >= model.min_size)
+
+
+def resized(images: torch.Tensor, side: int) -> torch.Tensor:
+    """Images shown at `side` px: resampled as a browser or a thumbnail does (bilinear, antialiased when shrinking)."""
+    return F.interpolate(images, size=(side, side), mode="bilinear", antialias=side < images.shape[-1], align_corners=False)

@@ -31,6 +31,7 @@ class RenderedUnit:
     data_best_item: int | None = None  # the index of the data's item that gives `data_best`
     beats_data: bool | None = None  # whether `activation` reaches `data_best` (None: not compared)
     retry: str | None = None  # what rendered this image when the first attempt lost to the data
+    shown_at: dict[int, float] = field(default_factory=dict)  # side → the unit on the image resized to it (128 px, the model's size)
 
     @property
     def robustness(self) -> float | None:
@@ -78,6 +79,7 @@ class RenderResult(TechniqueResult):
                     "data_best_item": u.data_best_item,
                     "beats_data": u.beats_data,
                     "retry": u.retry,
+                    "activation_at": {str(side): value for side, value in sorted({u.size: u.activation, **u.shown_at}.items())},
                     **({"judges": {spec: j.summary() for spec, j in u.judged.items()}} if u.judged else {}),
                 }
                 for u, name in zip(self.units, names)

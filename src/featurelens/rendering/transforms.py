@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 LUCID_SCALES = tuple(1 + (i - 5) / 50 for i in range(11))
+DISPLAY_SIDE = 128  # the side an image is also judged at (thumbnails; Lucent renders at it): large renders must hold there
 LUCID_ANGLES = tuple(range(-10, 11)) + (0,) * 5
 
 
@@ -27,6 +28,7 @@ class RobustnessTransform:
     scales: tuple[float, ...] = LUCID_SCALES
     angles: tuple[float, ...] = LUCID_ANGLES
     keep_size: bool = False  # resample the warped crop back to the input size (models that take one size only)
+    span_display: bool = True  # large images: widen the scales down to the display side's (`spanning`)
 
     def for_size(self, size: int) -> "RobustnessTransform":
         """Shrink the pad and jitter for images smaller than 128 px (Lucid's values are meant for ≥128 px)."""
@@ -34,6 +36,16 @@ class RobustnessTransform:
             return self
         factor = size / 128
         return replace(self, pad=round(self.pad * factor), jitter=round(self.jitter * factor))
+
+    def spanning(self, size: int) -> "RobustnessTransform":
+        """For an image of `size` px well above `DISPLAY_SIDE`, the scales widened down to the display's (with a 15 %
+        margin), geometrically spaced: the image must hold when shown at 128 px, which scales its patterns by
+        128 / size (at 224 px: 0.66–1.1; the activation shown at 128 px goes from 65 % of the full-size one to 88 %,
+        RESULTS.md). `span_display=False` keeps the scales as they are."""
+        if not self.span_display or size < DISPLAY_SIDE * 1.25:
+            return self
+        low, high = min(min(self.scales), DISPLAY_SIDE / size * 1.15), max(self.scales)
+        return replace(self, scales=tuple(round(low * (high / low) ** (i / 10), 4) for i in range(11)))
 
     def keeping_size(self) -> "RobustnessTransform":
         """The same transform with outputs of the input's size."""

@@ -1,0 +1,49 @@
+"""`featurelens map` on the command line and with awkward input: hostile text is shown as text, mistakes are one line."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from PIL import Image
+
+from featurelens.activation_map import activation_map
+from featurelens.data.fashion_mnist import load_fashion_mnist
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+def test_a_hostile_class_name_and_data_path_are_shown_as_text(fashion, tmp_path) -> None:
+    folder = tmp_path / HOSTILE.replace("/", "|")
+    folder.mkdir()
+    images, _ = load_fashion_mnist("test")
+    for i in range(40):
+        Image.fromarray(np.asarray(images[i])).save(folder / f"<img src=x onerror=alert({i})>.png")
+    classes = list(fashion.class_names)
+    classes[1] = HOSTILE
+    hostile = replace(fashion, class_names=classes, data=None)  # held against the bundled photos: quick
+    result = activation_map(hostile, "conv3", folder, positions=4, grid=4, min_count=2, steps=2, examples=2,
+                            class_name=HOSTILE, progress=False)
+    index = result.save(tmp_path / "out")
+    pages = [index.read_text()] + [page.read_text() for page in (tmp_path / "out" / "cells").glob("*.html")]
+    assert result.cells and len(pages) == 1 + len(result.cells)
+    assert all("<script>alert" not in page and "<img src=x" not in page for page in pages)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[0]
+    assert any("&lt;img src=x onerror=alert(" in page for page in pages[1:])
+
+
+def test_the_dry_run_says_how_many_render_batches_at_most(main_cli, tmp_path) -> None:
+    code, err = main_cli("map", "-m", "fashion-cnn", "--layer", "conv3", "--data", "fashion-mnist:test", "--grid", "10",
+                         "--class", "Trouser", "--out", str(tmp_path / "map"), "--dry-run")
+    assert code == 0, err
+    assert "at most 100 cells in at most 2 batch(es) of 64" in main_cli.out and "class 'Trouser'" in main_cli.out
+    assert not (tmp_path / "map").exists()
+
+
+def test_mistakes_are_one_line_errors(main_cli, tmp_path) -> None:
+    base = ["map", "-m", "fashion-cnn", "--data", "fashion-mnist:test", "--out", str(tmp_path / "map"), "--dry-run"]
+    for extra, expected in ((["--layer", "conv9"], "unknown layer 'conv9'"), (["--layer", "conv3", "--class", "Trousers"], "unknown class name"),
+                            (["--layer", "conv3", "--grid", "0"], "--grid must be positive"),
+                            (["--layer", "conv3", "--data", str(tmp_path / "none")], "not found")):
+        code, err = main_cli(*base, *extra)
+        assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err

@@ -11,7 +11,7 @@ import torch
 
 import featurelens.rendering.against_data as against_data
 import featurelens.rendering.optimize as optimize
-from featurelens.activation_map import MapResult, activation_map
+from featurelens.activation_map import MapResult, map_activations
 from featurelens.capture import capture_activations
 from featurelens.data.fashion_mnist import load_fashion_mnist
 from featurelens.dictionary import Dictionary
@@ -45,15 +45,20 @@ def hand_made_dictionary(atoms: np.ndarray) -> Dictionary:
 
 
 @pytest.fixture(scope="session")
-def fashion_map(fashion, tmp_path_factory) -> BuiltMap:
+def centre_dictionary(fashion) -> Dictionary:
+    """A small dictionary over conv3 whose 12 atoms are real activation vectors (`centre_atoms`)."""
+    return hand_made_dictionary(centre_atoms(fashion))
+
+
+@pytest.fixture(scope="session")
+def fashion_map(fashion, centre_dictionary, tmp_path_factory) -> BuiltMap:
     calls = []
     with pytest.MonkeyPatch.context() as patch:
         for module in (optimize, against_data):  # every optimisation batch, first renders and retries alike
             original = module.render_chunk
             patch.setattr(module, "render_chunk", lambda *args, original=original, **kwargs: calls.append(1) or original(*args, **kwargs))
-        atoms = centre_atoms(fashion)
-        result = activation_map(fashion, "conv3", "fashion-mnist:test", points=2000, grid=10, steps=16, class_name="Trouser",
-                                dictionary=hand_made_dictionary(atoms), progress=False)
+        result = map_activations(fashion, "conv3", "fashion-mnist:test", points=2000, grid=10, steps=16, class_name="Trouser",
+                                 dictionary=centre_dictionary, progress=False)
     folder = tmp_path_factory.mktemp("map")
     result.save(folder)
-    return BuiltMap(result, folder, len(calls), atoms)
+    return BuiltMap(result, folder, len(calls), centre_dictionary.decoder_weight.numpy())

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
 from PIL import Image
 
-from featurelens.activation_map import activation_map
+from featurelens.activation_map import map_activations
 from featurelens.data.fashion_mnist import load_fashion_mnist
 
 HOSTILE = "<script>alert(1)</script>"
@@ -22,7 +23,7 @@ def test_a_hostile_class_name_and_data_path_are_shown_as_text(fashion, tmp_path)
     classes = list(fashion.class_names)
     classes[1] = HOSTILE
     hostile = replace(fashion, class_names=classes, data=None)  # held against the bundled photos: quick
-    result = activation_map(hostile, "conv3", folder, positions=4, grid=4, min_count=2, steps=2, examples=2,
+    result = map_activations(hostile, "conv3", folder, positions=4, grid=4, min_count=2, steps=2, examples=2,
                             class_name=HOSTILE, progress=False)
     index = result.save(tmp_path / "out")
     pages = [index.read_text()] + [page.read_text() for page in (tmp_path / "out" / "cells").glob("*.html")]
@@ -47,3 +48,19 @@ def test_mistakes_are_one_line_errors(main_cli, tmp_path) -> None:
                             (["--layer", "conv3", "--data", str(tmp_path / "none")], "not found")):
         code, err = main_cli(*base, *extra)
         assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_the_command_writes_the_map_with_a_dictionary_file_placed(main_cli, centre_dictionary, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("FEATURELENS_QUICK", "1")  # 8 inputs in a 4×4 grid, 2 steps: the command's whole path, quickly
+    dictionary = centre_dictionary.save(tmp_path / "conv3-dict.pt")
+    out = tmp_path / "map"
+    code, err = main_cli("map", "-m", "fashion-cnn", "-l", "conv3", "-d", "fashion-mnist:test", "--dictionary", str(dictionary),
+                         "--out", str(out))
+    assert code == 0, err
+    summary = json.loads((out / "map.json").read_text())
+    assert summary["dictionary"] == "conv3/dict" and len(summary["features"]) == 12 and summary["points"] == 8
+    assert summary["render_batches"] == 1 and len(summary["cells"]) == len(list((out / "renders").glob("*.png"))) > 0
+    assert f"wrote {out / 'index.html'}" in err
+    code, err = main_cli("map", "-m", "fashion-cnn", "-l", "conv2", "-d", "fashion-mnist:test", "--dictionary", str(dictionary),
+                         "--dry-run")
+    assert code == 2 and "learned over layer 'conv3'" in err and len(err.strip().splitlines()) == 1, err

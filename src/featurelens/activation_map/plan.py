@@ -144,6 +144,9 @@ def plan_map(
     layer, = layer_names(loaded, [layer])
     shape = layer_shapes(loaded, [layer], loaded.input_size)[layer]
     source = open_source(data)
+    if not source.random_access:
+        raise FeaturelensError("a map reads its examples' images again after the layout, and this iterable cannot be read twice: "
+                               "give a folder, a built-in source, a tensor or a list")
     field = receptive_fields(loaded, [layer], loaded.input_size)[layer]
     index = loaded.class_index(class_name) if class_name is not None else None
     placed = _dictionary_for(dictionary, layer, shape[0])
@@ -156,13 +159,15 @@ def _dictionary_for(dictionary: Dictionary | Path | str | None, layer: str, chan
     if dictionary is None:
         return None
     found = dictionary if isinstance(dictionary, Dictionary) else load_dictionary(dictionary)
+    if layer == found.address:
+        return None  # the map is of the features themselves
     if found.layer != layer or found.channels != channels:
         raise FeaturelensError(f"dictionary {found.address!r} is learned over layer {found.layer!r} ({found.channels} channels), "
                                f"not over the mapped layer {layer!r} ({channels} channels): map {found.layer} or give its dictionary")
     return found
 
 
-def activation_map(
+def map_activations(
     model: LoadedModel | str,
     layer: str,
     data: Any,

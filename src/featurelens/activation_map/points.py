@@ -31,7 +31,7 @@ class Points:
     entries: np.ndarray
     positions: np.ndarray
     attributions: np.ndarray | None
-    inputs: int = 0  # inputs read
+    inputs: int = 0  # inputs with at least one point
     dropped: int = 0  # all-zero vectors left out
     interrupted: bool = False
 
@@ -47,7 +47,7 @@ def sample_points(
     generator = torch.Generator().manual_seed(seed)
     stop = min(limit, len(source)) if limit else (len(source) or None)
     found: dict[str, list[np.ndarray]] = {"vectors": [], "entries": [], "positions": [], "attributions": []}
-    kept = inputs = dropped = 0
+    kept = dropped = 0
     interrupted = False
     with ActivationCapture(model.module, [layer, LOGIT] if target is not None else [layer], leaves=[layer] if target is not None else ()) as capture:
         try:
@@ -62,7 +62,6 @@ def sample_points(
                     if values is not None:
                         found[name].append(values[nonzero])
                 kept += int(nonzero.sum())
-                inputs += len(batch.indices)
                 report.update(min(kept, points), points)
                 if kept >= points:
                     break
@@ -74,7 +73,8 @@ def sample_points(
         raise FeaturelensError(f"no activation of layer {layer!r} to lay out: the source {source.name!r} gave no image, "
                                f"or every vector was zero" if not interrupted else "interrupted before any activation was read")
     joined = {name: np.concatenate(values)[:points] if values else None for name, values in found.items()}
-    return Points(joined["vectors"], joined["entries"], joined["positions"], joined["attributions"], inputs, dropped, interrupted)
+    used = len(np.unique(joined["entries"]))  # the last batch may be read past `points`: count the inputs kept
+    return Points(joined["vectors"], joined["entries"], joined["positions"], joined["attributions"], used, dropped, interrupted)
 
 
 def _activations(capture: ActivationCapture, model: LoadedModel, layer: str, images: torch.Tensor,

@@ -56,8 +56,8 @@ EXAMPLES: dict[str, list[str]] = {
         "featurelens atlas -m fashion-cnn --units all --size auto --out fashion",
     ],
     "map": [
-        "featurelens map --model fashion-cnn --layer conv3 --data fashion-mnist:test --out map",
-        "featurelens map -m fashion-cnn --layer conv3 --data fashion-mnist:test --class Trouser --grid 12",
+        "featurelens map -m fashion-cnn -l conv3 -d fashion-mnist:test -c Trouser",
+        "featurelens map --layer _blocks.6 --data photos --positions 16 --dry-run",
     ],
     "invert": [
         "featurelens invert train --model fashion-cnn --layer pool2 --data photos",

@@ -22,7 +22,7 @@ def activation_map(
     model: str = ModelOption,
     layout: list[str] = LayoutOption,
     dictionary: list[str] = DictionaryOption,
-    class_name: str = typer.Option(None, "--class", help="Colour the cells by their attribution to this class's logit and list those that push it most."),
+    class_name: str = typer.Option(None, "--class", "-c", help="Colour the cells by their attribution to this class's logit and list those that push it most."),
     limit: int = typer.Option(None, "--limit", help="Use only the first N inputs of the source."),
     positions: int = typer.Option(DEFAULTS.positions, "--positions", help="Random positions sampled per input."),
     points: int = typer.Option(DEFAULTS.points, "--points", help="The most activation vectors laid out."),
@@ -42,7 +42,7 @@ def activation_map(
     check_output_folder(out)
     settings = MapSettings(limit=limit, positions=positions, points=points, grid=grid, min_count=min_count, neighbors=neighbors,
                            examples=examples, steps=steps, size=size_setting(size), seed=seed)
-    placed = dictionary[0] if dictionary else None
+    placed = dictionary[0] if dictionary else None  # the first dictionary is placed on the map (its features by their atoms)
     plan = plan_map(with_model_options(model, layout, dictionary, device), layer, data, settings, class_name=class_name,
                     dictionary=placed, device=device)
     result = run_or_describe(plan, dry_run, f"write to {out}")

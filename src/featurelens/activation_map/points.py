@@ -88,8 +88,8 @@ def _activations(capture: ActivationCapture, model: LoadedModel, layer: str, ima
         acts = capture.run(inputs)
         leaf = acts[layer]
         if not leaf.requires_grad:
-            raise FeaturelensError(f"layer {layer!r} cannot be fed back into the network, so no class attribution: drop {{parameter}}",
-                                   parameter="target_class")
+            raise FeaturelensError(f"layer {layer!r} cannot be fed back into the network, so its points have no attribution to a class: "
+                                   "map it without a class")
         gradient, = torch.autograd.grad(acts[LOGIT][:, target].sum(), leaf)
     return leaf.detach(), gradient
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 from scipy.stats import spearmanr
 
+from featurelens.activation_map import map_activations
 from featurelens.activation_map.layout import grid_cells, lay_out
 from featurelens.activation_map.points import sample_points
 from featurelens.data.fashion_mnist import FASHION_CLASSES, load_fashion_mnist
@@ -106,3 +108,22 @@ def test_the_same_seed_gives_the_same_points_and_layout(fashion) -> None:
     assert not np.array_equal(first[0].positions, other[0].positions)
     assert first[0].entries.tolist() == [i // 2 for i in range(300)]  # two distinct positions of each input, in order
     assert all(tuple(a) != tuple(b) for a, b in zip(first[0].positions[::2], first[0].positions[1::2]))
+
+
+def test_centred_cells_render_what_sets_them_apart(fashion, tmp_path) -> None:
+    """With `center`, a cell renders its mean less the mean of all points: on conv3, whose vectors share a large common
+    part, the plain means point much the same way, the centred ones do not."""
+    result = map_activations(replace(fashion, data=None), "conv3", "fashion-mnist:test", limit=300, positions=2, grid=5,
+                             min_count=3, steps=2, center=True, progress=False)
+    overall = result.points.vectors.mean(0)
+    for cell in result.cells:
+        np.testing.assert_allclose(cell.direction, cell.vector - overall, rtol=1e-4, atol=1e-4)
+
+    def mean_cosine(vectors: np.ndarray) -> float:
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return float((unit @ unit.T)[np.triu_indices(len(unit), 1)].mean())
+
+    assert mean_cosine(np.stack([c.vector for c in result.cells])) > 0.4 > 0.1 > mean_cosine(np.stack([c.direction for c in result.cells]))
+    result.save(tmp_path)
+    np.testing.assert_allclose(np.load(tmp_path / "directions" / f"{result.cells[0].name}.npy"), result.cells[0].direction, rtol=1e-6)
+    assert "less the mean of all points rendered as a direction" in (tmp_path / "index.html").read_text()

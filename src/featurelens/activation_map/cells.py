@@ -10,9 +10,11 @@ from featurelens.activation_map.points import Points
 from featurelens.activation_map.result import MapCell, PlacedFeature
 
 
-def filled_cells(points: Points, xy: np.ndarray, grid: int, min_count: int, examples: int) -> list[MapCell]:
+def filled_cells(points: Points, xy: np.ndarray, grid: int, min_count: int, examples: int, center: bool = False) -> list[MapCell]:
     """The cells holding at least `min_count` points, row by row. A cell's examples are its own points nearest its
-    centre: its neighbourhood of the map, never a point of another cell."""
+    centre: its neighbourhood of the map, never a point of another cell. Its direction is its mean, less the mean of
+    all points with `center`."""
+    offset = points.vectors.mean(0) if center else 0.0
     where = grid_cells(xy, grid)
     flat = where[:, 0] * grid + where[:, 1]
     cells = []
@@ -24,7 +26,8 @@ def filled_cells(points: Points, xy: np.ndarray, grid: int, min_count: int, exam
         centre = np.array([(col + 0.5) / grid, (row + 0.5) / grid])
         nearest = members[np.argsort(np.linalg.norm(xy[members] - centre, axis=1), kind="stable")[:examples]]
         attribution = float(points.attributions[members].mean()) if points.attributions is not None else None
-        cells.append(MapCell(row, col, members, points.vectors[members].mean(0), nearest, attribution))
+        mean = points.vectors[members].mean(0)
+        cells.append(MapCell(row, col, members, mean, nearest, attribution, mean - offset))
     return cells
 
 

@@ -6,7 +6,8 @@
                                    pages pass a strict Content-Security-Policy)
     cells/R_C.html                 a cell: its render, figures, neighbours and examples
     renders/R_C.png                the render of the cell's mean activation
-    directions/R_C.npy             that mean activation: `featurelens render LAYER:dir=directions/R_C.npy` renders it again
+    directions/R_C.npy             the direction rendered (its mean activation, less all points' mean with `center`):
+                                   `featurelens render LAYER:dir=directions/R_C.npy` renders it again
     examples/R_C/N.png, N-in.png   each example's crop around its position, and its whole input with the crop outlined
     map.json                       settings, cells, figures; points.json: every point's input, position, place and cell
 """
@@ -61,7 +62,7 @@ def write_map(result: MapResult, folder: Path) -> Path:
 def _write_cell_files(result: MapResult, cell: MapCell, folder: Path) -> dict:
     """A cell's render, direction and examples on disk; returns what its pages show."""
     (folder / "directions").mkdir(exist_ok=True)
-    np.save(folder / "directions" / f"{cell.name}.npy", np.asarray(cell.vector, np.float32))
+    np.save(folder / "directions" / f"{cell.name}.npy", np.asarray(cell.direction, np.float32))
     render = None
     if cell.render is not None:
         render = f"renders/{cell.name}.png"

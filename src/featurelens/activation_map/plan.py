@@ -35,6 +35,8 @@ from featurelens.quick import shrink
 from featurelens.rendering import RenderSettings, plan_render
 from featurelens.rendering.sizes import AUTO
 
+LESS_MEAN = " less the mean of all points"
+
 
 @dataclass
 class MapPlan:
@@ -69,7 +71,7 @@ class MapPlan:
         return (f"map layer {self.layer} of {self.model.spec} on {self.model.device}: {per_input} random position(s) of "
                 f"{self.channels} features from each of up to {self.inputs} inputs of {self.source.name} (at most {s.points} points, "
                 f"seed {s.seed}); UMAP (cosine, {s.neighbors} neighbours) into a {s.grid}×{s.grid} grid, cells of at least "
-                f"{s.min_count} points; render each cell's mean activation as a direction: at most {cells} cells in at most "
+                f"{s.min_count} points; render each cell's mean activation{LESS_MEAN if s.center else ''} as a direction: at most {cells} cells in at most "
                 f"{math.ceil(cells / s.max_batch)} batch(es) of {s.max_batch}, {self.render_settings.steps} steps, size {size}{extra}")
 
     def run(self, progress: ProgressArg = None) -> MapResult:
@@ -87,7 +89,7 @@ class MapPlan:
             report.update(0, 1)
             layout = lay_out(points.vectors, s.neighbors, s.min_dist, s.seed)
             result.xy = layout.xy
-            result.cells = filled_cells(points, layout.xy, s.grid, s.min_count, s.examples)
+            result.cells = filled_cells(points, layout.xy, s.grid, s.min_count, s.examples, s.center)
             if self.dictionary is not None:
                 result.features = placed_features(layout, self.dictionary.decoder_weight.detach().float().cpu().numpy(), s.grid)
             report.update(1, 1)
@@ -106,7 +108,7 @@ def render_cells(model: LoadedModel, layer: str, cells: list[MapCell], settings:
     its `render`. Returns (the plan's batches, whether it was interrupted). The directions live in a temporary folder
     for the render; files are named by their content, so a path never stands for two different vectors."""
     with tempfile.TemporaryDirectory(prefix="featurelens-map-") as folder:
-        units = [f"{layer}:dir={direction_file(Path(folder), cell.vector)}" for cell in cells]
+        units = [f"{layer}:dir={direction_file(Path(folder), cell.direction)}" for cell in cells]
         plan = plan_render(model, units, settings)
         rendered = plan.run(progress)
     for cell, unit in zip(cells, rendered.units):  # an interrupted render keeps its first cells
@@ -183,6 +185,7 @@ def map_activations(
     steps: int = MapSettings.steps,
     size: int | str = MapSettings.size,
     max_batch: int = MapSettings.max_batch,
+    center: bool = MapSettings.center,
     batch_size: int = MapSettings.batch_size,
     seed: int = MapSettings.seed,
     class_name: str | None = None,
@@ -201,6 +204,6 @@ def map_activations(
     """
     settings = MapSettings(limit=limit, positions=positions, points=points, grid=grid, min_count=min_count, neighbors=neighbors,
                            min_dist=min_dist, examples=examples, steps=steps, size=size, max_batch=max_batch,
-                           batch_size=batch_size, seed=seed)
+                           center=center, batch_size=batch_size, seed=seed)
     plan = plan_map(model, layer, data, settings, class_name=class_name, dictionary=dictionary, device=device)
     return plan.run(shown_by_default(progress))

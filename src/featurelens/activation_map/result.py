@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 class MapCell:
     """One filled cell (row, col) of the grid: its points (indices into the result's points), their mean activation
     `vector` [C], the points shown as its examples (nearest the cell's centre), the mean attribution of its points to
-    the class (None without one) and the render of `vector` as a direction."""
+    the class (None without one), the `direction` rendered (`vector`, or with `center` `vector` minus the mean of all
+    points) and its render."""
 
     row: int
     col: int
@@ -34,6 +35,7 @@ class MapCell:
     vector: np.ndarray
     examples: np.ndarray
     attribution: float | None = None
+    direction: np.ndarray | None = None
     render: RenderedUnit | None = None
 
     @property

@@ -17,7 +17,9 @@ class MapSettings:
     sampled per input (distinct, seeded); `points`: the most activation vectors laid out. `grid`: cells per side of
     the layout; a cell holding fewer than `min_count` points stays empty. `neighbors` and `min_dist` are UMAP's
     (cosine metric, as the paper). `examples`: inputs shown per cell (those nearest its centre). `steps`, `size`,
-    `max_batch`: the renders of the cells' mean activations (`RenderSettings`), all cells in batches of `max_batch`.
+    `max_batch`: the renders of the cells' mean activations (`RenderSettings`), all cells in batches of `max_batch`; with
+    `center`, each cell renders its mean minus the mean of all points (what sets the cell apart: on a layer whose vectors
+    share a large common part, such as fashion-cnn's pre-ReLU conv3, the plain means render alike).
     `batch_size`: inputs per forward pass. The same `seed` gives the same map on the same machine.
     """
 
@@ -32,6 +34,7 @@ class MapSettings:
     steps: int = 256
     size: int | str = "auto"
     max_batch: int = 64
+    center: bool = False
     batch_size: int = 256
     seed: int = 0
 

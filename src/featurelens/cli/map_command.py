@@ -32,6 +32,7 @@ def activation_map(
     examples: int = typer.Option(DEFAULTS.examples, "--examples", help="Examples shown per cell (its points nearest its centre)."),
     steps: int = typer.Option(DEFAULTS.steps, "--steps", help="Optimisation steps of the cells' renders."),
     size: str = typer.Option(str(DEFAULTS.size), "--size", help="Render side in pixels, or auto."),
+    center: bool = typer.Option(DEFAULTS.center, "--center", help="Render each cell's mean less the mean of all points (what sets it apart)."),
     seed: int = SeedOption,
     out: Path = typer.Option(Path("map"), "--out", "-o", help="Output folder; " + REPLACES + "."),
     device: str = DeviceOption,
@@ -41,7 +42,7 @@ def activation_map(
     mean activation; writes OUT/index.html (zoomable), a page per cell with its examples, and map.json."""
     check_output_folder(out)
     settings = MapSettings(limit=limit, positions=positions, points=points, grid=grid, min_count=min_count, neighbors=neighbors,
-                           examples=examples, steps=steps, size=size_setting(size), seed=seed)
+                           examples=examples, steps=steps, size=size_setting(size), center=center, seed=seed)
     placed = dictionary[0] if dictionary else None  # the first dictionary is placed on the map (its features by their atoms)
     plan = plan_map(with_model_options(model, layout, dictionary, device), layer, data, settings, class_name=class_name,
                     dictionary=placed, device=device)

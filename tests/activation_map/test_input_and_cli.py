@@ -6,10 +6,12 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import torch
 from PIL import Image
 
 from featurelens.activation_map import map_activations
 from featurelens.data.fashion_mnist import load_fashion_mnist
+from featurelens.dataset_examples.sources import TensorSource
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -64,3 +66,19 @@ def test_the_command_writes_the_map_with_a_dictionary_file_placed(main_cli, cent
     code, err = main_cli("map", "-m", "fashion-cnn", "-l", "conv2", "-d", "fashion-mnist:test", "--dictionary", str(dictionary),
                          "--dry-run")
     assert code == 2 and "learned over layer 'conv3'" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_ctrl_c_while_sampling_lays_out_what_was_read_and_renders_nothing(fashion) -> None:
+    images, _ = load_fashion_mnist("test")
+
+    class Interrupted(TensorSource):
+        def batches(self, *args):
+            for number, batch in enumerate(super().batches(*args)):
+                if number == 2:
+                    raise KeyboardInterrupt
+                yield batch
+
+    source = Interrupted(torch.as_tensor(np.asarray(images[:1000])), "interrupted")
+    result = map_activations(fashion, "conv3", source, positions=2, batch_size=64, grid=4, min_count=2, progress=False)
+    assert result.interrupted and len(result.points) == 2 * 128 and result.points.inputs == 128
+    assert result.cells and all(cell.render is None for cell in result.cells) and result.render_batches == 0

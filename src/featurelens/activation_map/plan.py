@@ -71,11 +71,12 @@ class MapPlan:
         return (f"map layer {self.layer} of {self.model.spec} on {self.model.device}: {per_input} random position(s) of "
                 f"{self.channels} features from each of up to {self.inputs} inputs of {self.source.name} (at most {s.points} points, "
                 f"seed {s.seed}); UMAP (cosine, {s.neighbors} neighbours) into a {s.grid}×{s.grid} grid, cells of at least "
-                f"{s.min_count} points; render each cell's mean activation{LESS_MEAN if s.center else ''} as a direction: at most {cells} cells in at most "
-                f"{math.ceil(cells / s.max_batch)} batch(es) of {s.max_batch}, {self.render_settings.steps} steps, size {size}{extra}")
+                f"{s.min_count} points; render each cell's mean activation{LESS_MEAN if s.center else ''} as a direction: "
+                f"at most {cells} cells in at most {math.ceil(cells / s.max_batch)} batch(es) of {s.max_batch}, {self.render_settings.steps} steps, size {size}{extra}")
 
     def run(self, progress: ProgressArg = None) -> MapResult:
-        """Sample, lay out, grid, render. Ctrl-C while sampling maps what was read; while rendering, keeps the renders done."""
+        """Sample, lay out, grid, render. Ctrl-C while sampling lays out what was read and renders nothing; while rendering,
+        it keeps the renders done (`interrupted` True either way)."""
         started = time.perf_counter()
         s = self.settings
         with reporting(progress, f"activations of {self.layer}", rate_unit="points", transient=True) as report:
@@ -94,7 +95,7 @@ class MapPlan:
                 result.features = placed_features(layout, self.dictionary.decoder_weight.detach().float().cpu().numpy(), s.grid)
             report.update(1, 1)
         result.layout_seconds = time.perf_counter() - laid
-        if result.cells:
+        if result.cells and not result.interrupted:
             rendering = time.perf_counter()
             result.render_batches, interrupted = render_cells(self.model, self.layer, result.cells, self.render_settings, progress)
             result.interrupted = result.interrupted or interrupted

@@ -39,7 +39,9 @@ def activation_map(
     dry_run: bool = DryRunOption,
 ) -> None:
     """Lay out one layer's activations at random positions of many inputs with UMAP, grid them, and render each cell's
-    mean activation; writes OUT/index.html (zoomable), a page per cell with its examples, and map.json."""
+    mean activation; writes OUT/index.html (zoomable), a page per cell with its examples, and map.json. With --class the
+    cells are coloured by their attribution to the class; the first --dictionary (over --layer) has its features placed
+    where UMAP puts their decoder atoms."""
     check_output_folder(out)
     settings = MapSettings(limit=limit, positions=positions, points=points, grid=grid, min_count=min_count, neighbors=neighbors,
                            examples=examples, steps=steps, size=size_setting(size), center=center, seed=seed)

@@ -91,3 +91,26 @@ def test_a_corrupt_cache_file_is_ignored_and_written_again(fashion, items, passe
     assert data_best(fashion, items, targets, 28, cache) == fresh
     assert data_best(fashion, items, targets, 28, cache) == fresh
     assert len(passes) == 2  # the first call, and the one that met the corrupt file
+
+
+def test_direction_units_are_computed_together_exactly_and_never_cached(fashion, items, one_thread, tmp_path):
+    """Many `dir=` units of one layer take one product per batch (the activation atlas renders hundreds): each equals its
+    own direct maximum, and none is stored, since a file's content may change under its name."""
+    import numpy as np
+
+    rows = np.random.default_rng(0).standard_normal((5, 128)).astype(np.float32)
+    paths = [tmp_path / f"d{i}.npy" for i in range(5)]
+    for path, row in zip(paths, rows):
+        np.save(path, row)
+    targets = as_expressions([f"conv3:dir={path}" for path in paths] + [f"-conv3:dir={paths[0]}"])
+    cache = ModelCache.of(fashion)
+    found = data_best(fashion, items, targets, 28, cache)
+    images = items.images.float()[:, :1] / 255
+    means = capture_activations(fashion.module, fashion.normalize(images), ["conv3"])["conv3"].mean((2, 3))
+    for target, row in zip(targets, rows):
+        values = means @ torch.as_tensor(row / np.linalg.norm(row))
+        assert found[target].value == pytest.approx(float(values.max()), abs=1e-4) and found[target].index == int(values.argmax())
+    first = means @ torch.as_tensor(rows[0] / np.linalg.norm(rows[0]))
+    assert found[targets[5]].value == pytest.approx(-float(first.min()), abs=1e-4)
+    stored = cache.read(CACHE_NAME, cache_key(fashion, items, 28)) or {"best": {}}
+    assert not any("dir=" in text for text in stored["best"])

@@ -20,6 +20,7 @@ from featurelens.cli import (
     examples_command,
     invert_command,
     layers_command,
+    map_command,
     music_command,
     overview_command,
     project_command,
@@ -48,6 +49,7 @@ app.command("serve", epilog=epilog("serve"))(serve_command.serve)
 app.command("evolve", epilog=epilog("evolve"))(evolve_command.evolve)
 app.command("atlas", epilog=epilog("atlas"))(atlas_command.atlas)
 app.command("samples", epilog=epilog("samples"))(samples_command.samples)
+app.command("map", epilog=epilog("map"))(map_command.activation_map)
 app.add_typer(invert_command.invert_app, name="invert")
 app.add_typer(music_command.music_app, name="music")
 

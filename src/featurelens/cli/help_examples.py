@@ -55,6 +55,10 @@ EXAMPLES: dict[str, list[str]] = {
         "featurelens atlas --layers _blocks.8 --units 64 --out atlas",
         "featurelens atlas -m fashion-cnn --units all --size auto --out fashion",
     ],
+    "map": [
+        "featurelens map -m fashion-cnn -l conv3 -d fashion-mnist:test -c Trouser",
+        "featurelens map --layer _blocks.6 --data photos --positions 16 --dry-run",
+    ],
     "invert": [
         "featurelens invert train --model fashion-cnn --layer pool2 --data photos",
         "featurelens invert show samples/cat.jpg pool2:5 --out unit5.png",

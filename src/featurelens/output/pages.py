@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, PrefixLoader, Template
 
 # technique → its templates folder inside the package
 TEMPLATE_FOLDERS = {
+    "activation_map": "activation_map/templates",
     "atlas": "atlas/templates",
     "dataset_examples": "dataset_examples/templates",
     "evolution": "evolution/templates",

@@ -19,6 +19,7 @@ from featurelens.dataset_examples.sources import ImageSource
 from featurelens.model_cache import ModelCache
 from featurelens.models import LoadedModel
 from featurelens.units import Unit, UnitExpression, expression_value, layers_needed
+from featurelens.units.directions import unit_direction
 
 CACHE_NAME = "data-best"
 CACHE_VERSION = 1  # raise when what is computed changes: older entries then miss
@@ -57,11 +58,13 @@ def data_best(
     key = cache_key(model, source, size)
     known, _ = cached_best(cache, key)
     missing = [t for t in dict.fromkeys(targets) if not _valid(known.get(str(t))) or _reads_a_file(t)]
+    file_read = {str(t) for t in missing if _reads_a_file(t)}
     if missing:
         started = time.perf_counter()
         known = {**known, **_stream(model, source, missing, size)}
         if cache is not None and key is not None:
-            cache.write(CACHE_NAME, key, {"best": known, "seconds": time.perf_counter() - started, "items": len(source)})
+            kept = {text: value for text, value in known.items() if text not in file_read}  # never read back: not stored
+            cache.write(CACHE_NAME, key, {"best": kept, "seconds": time.perf_counter() - started, "items": len(source)})
     return {t: DataBest(float(known[str(t)][0]), int(known[str(t)][1])) for t in dict.fromkeys(targets)}
 
 
@@ -81,6 +84,11 @@ def _stream(model: LoadedModel, source: ImageSource, targets: list[UnitExpressio
     layers = layers_needed(targets)
     whole = [layer for layer in layers if any(_plain_channel(t, layer) for t in targets)]  # every channel, both ways
     named = {str(t): t for t in targets if not any(_plain_channel(t, layer) for layer in whole)}  # the rest come with their layer
+    directions: dict[str, list[str]] = {}  # layer → texts of its plain direction units: one product per batch for all
+    for text, target in named.items():
+        if _plain_direction(target):
+            directions.setdefault(target.terms[0][1].layer, []).append(text)
+    alone = {text: target for text, target in named.items() if not _plain_direction(target)}
     best: dict = {}  # expression text or (sign, layer) → (best values [K], item indices [K])
 
     def keep(name, values: torch.Tensor, indices: torch.Tensor) -> None:
@@ -96,20 +104,33 @@ def _stream(model: LoadedModel, source: ImageSource, targets: list[UnitExpressio
         for batch in source.batches(0, None, BATCH, model.in_channels, size):
             acts = capture.run(model.normalize(batch.images.to(model.device)))
             indices = batch.indices.to(model.device)
-            for name, target in named.items():
+            for name, target in alone.items():
                 keep(name, expression_value(target, acts).float()[:, None], indices)
+            for layer, texts in directions.items():
+                act = acts[layer].float()
+                pooled = act.flatten(2).mean(2) if act.dim() > 2 else act  # [B, C], as `unit_value` pools a direction's layer
+                matrix = torch.stack([unit_direction(named[text].terms[0][1].direction, pooled) for text in texts], 1)
+                keep(("dir", layer), pooled @ matrix, indices)
             for layer in whole:
                 act = acts[layer].float()
                 means = act.flatten(2).mean(2) if act.dim() > 2 else act  # [B, C]: each channel's value
                 keep(("", layer), means, indices)  # tuple keys: never an expression's text
                 keep(("-", layer), -means, indices)
-    found = {name: [float(best[name][0][0]), int(best[name][1][0])] for name in named}
+    found = {name: [float(best[name][0][0]), int(best[name][1][0])] for name in alone}
+    for layer, texts in directions.items():
+        values, items = best[("dir", layer)]
+        found.update({text: [value, index] for text, value, index in zip(texts, values.tolist(), items.tolist())})
     for layer in whole:
         for sign in ("", "-"):
             values, items = best[(sign, layer)]
             for channel, (value, index) in enumerate(zip(values.tolist(), items.tolist())):
                 found.setdefault(f"{sign}{layer}:{channel}", [value, index])
     return found
+
+
+def _plain_direction(target: UnitExpression) -> bool:
+    """Whether `target` is 1 × one direction unit over a whole layer (what one matrix product per layer covers)."""
+    return len(target.terms) == 1 and target.terms[0][0] == 1 and target.terms[0][1].direction is not None
 
 
 def _plain_channel(target: UnitExpression, layer: str) -> bool:

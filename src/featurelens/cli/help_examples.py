@@ -37,6 +37,10 @@ EXAMPLES: dict[str, list[str]] = {
         'featurelens dream samples/cat.jpg --objective "_blocks.5:3+_blocks.8:12"',
         "featurelens dream samples/cat.jpg --octaves 6 --force",
     ],
+    "find": [
+        "featurelens find -m fashion-cnn --layers conv3 --positives samples/trouser.png --out trousers",
+        "featurelens find --layers _blocks.8 --positives samples/photos/text.jpg --positives samples/photos/page.jpg --out text",
+    ],
     "samples": [
         "featurelens samples samples",
         "featurelens samples samples --only photos,fashion",

@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, PrefixLoader, Template
 # technique → its templates folder inside the package
 TEMPLATE_FOLDERS = {
     "atlas": "atlas/templates",
+    "concepts": "concepts/templates",
     "dataset_examples": "dataset_examples/templates",
     "evolution": "evolution/templates",
     "overviews": "overviews/templates",

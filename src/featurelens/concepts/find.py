@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
@@ -75,7 +76,7 @@ class FindPlan:
     layers: list[str]
     positives: ImageSource
     negatives: ImageSource
-    data: Any
+    data: ImageSource
     names: dict[str, str]  # "positives", "negatives", "data" → how each reads on the page
     settings: FindSettings
     render: RenderSettings
@@ -173,6 +174,11 @@ def _crop_notes(positives: PooledInputs, negatives: PooledInputs) -> list[str]:
     return notes
 
 
+def one_spec(spec: Any) -> Any:
+    """A list of one folder or file as that folder or file (the command line's repeatable options give lists)."""
+    return spec[0] if isinstance(spec, (list, tuple)) and len(spec) == 1 and isinstance(spec[0], (str, Path)) else spec
+
+
 def plan_find(
     model: LoadedModel | str, layers: Sequence[str] | str, positives: Any, negatives: Any = None, data: Any = None,
     settings: FindSettings | None = None, *, device: torch.device | str | None = None,
@@ -182,6 +188,7 @@ def plan_find(
     s.check()
     loaded = model_for(model, device).require_images("find")
     names = layer_names(loaded, layers)
+    positives, negatives = one_spec(positives), one_spec(negatives)
     positive_source = open_inputs(positives, "positives")
     notes = []
     if negatives is None:
@@ -189,13 +196,14 @@ def plan_find(
         notes.append(f"negatives: {negatives} ({'the model' + chr(39) + 's own test data' if loaded.data else 'the bundled photos'}; "
                      "give --negatives to choose)")
     negative_source = open_inputs(negatives, "negatives")
-    if data is None:
-        data = negatives
-    open_inputs(data, "data").close()  # checked now; the examples pass opens it again
-    render = RenderSettings(size=s.size, steps=s.steps, param=s.param, seed=s.seed)
+    data_source = negative_source if data is None else open_inputs(data, "data")
+    shown_on = negatives if data is None else data
+    # Renders are held against the data the examples come from (`rendering.against_data`), when it is named by a spec.
+    render = RenderSettings(size=s.size, steps=s.steps, param=s.param, seed=s.seed,
+                            data=str(shown_on) if isinstance(shown_on, (str, Path)) else None)
     render.check(loaded, 1)
-    where = {"positives": source_name(positives), "negatives": source_name(negatives), "data": source_name(data)}
-    return FindPlan(loaded, names, positive_source, negative_source, data, where, s, render, notes)
+    where = {"positives": source_name(positives), "negatives": source_name(negatives), "data": source_name(shown_on)}
+    return FindPlan(loaded, names, positive_source, negative_source, data_source, where, s, render, notes)
 
 
 def find(

@@ -85,7 +85,7 @@ def _fit(positives: np.ndarray, negatives: np.ndarray) -> tuple[np.ndarray, floa
     z = (x - mean) / std
     weight = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
     bias = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=500, tolerance_grad=1e-10, tolerance_change=1e-12,
+    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=200, tolerance_grad=1e-10, tolerance_change=1e-12,
                                   history_size=20, line_search_fn="strong_wolfe")
 
     def loss() -> torch.Tensor:

@@ -17,7 +17,7 @@ def text_page(lite0, tmp_path_factory):
     positives = tmp_path_factory.mktemp("text-positives")
     for name in ("text", "page"):
         Image.fromarray(getattr(skimage.data, name)()).save(positives / f"{name}.png")
-    result = fl.find(lite0, "_blocks.5", positives, steps=16, units=3, k=4, progress=False)
+    result = fl.find(lite0, "_blocks.5", positives, steps=16, size=128, units=3, k=4, progress=False)
     return result, result.save(tmp_path_factory.mktemp("text-find"))
 
 

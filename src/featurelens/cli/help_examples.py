@@ -38,8 +38,8 @@ EXAMPLES: dict[str, list[str]] = {
         "featurelens dream samples/cat.jpg --octaves 6 --force",
     ],
     "find": [
-        "featurelens find -m fashion-cnn --layers conv3 --positives samples/trouser.png --out trousers",
-        "featurelens find --layers _blocks.8 --positives samples/photos/text.jpg --positives samples/photos/page.jpg --out text",
+        "featurelens find -m fashion-cnn -l conv3 -p samples/trouser.png -o trousers",
+        "featurelens find -l _blocks.8 -p samples/photos/text.jpg -o text",
     ],
     "samples": [
         "featurelens samples samples",

@@ -40,12 +40,14 @@ class PooledInputs:
         return self.whole + self.crops
 
     def keep(self, mask: np.ndarray) -> "PooledInputs":
-        """The inputs where `mask` [whole] is True (their crops are kept: `mask` drops whole inputs only)."""
-        full = np.concatenate([mask, np.ones(self.crops, bool)])
+        """The whole inputs where `mask` [whole] is True, with their crops (image i's crops follow image i-1's)."""
+        per_image = self.crops // self.whole if self.whole else 0
+        full = np.concatenate([mask, np.repeat(mask, per_image)])
         scores = {reduce: {layer: values[full] for layer, values in by_layer.items()} for reduce, by_layer in self.scores.items()}
         names = [name for name, kept in zip(self.names, mask) if kept]
         pictures = [picture for picture, kept in zip(self.pictures, mask) if kept]
-        return PooledInputs(scores, self.thumbs[torch.from_numpy(mask)], int(mask.sum()), self.crops, self.skipped, names, pictures)
+        return PooledInputs(scores, self.thumbs[torch.from_numpy(mask)], int(mask.sum()), int(mask.sum()) * per_image, self.skipped,
+                            names, pictures)
 
 
 def pool_inputs(model: LoadedModel, source: ImageSource, layers: list[str], size: int, batch_size: int,

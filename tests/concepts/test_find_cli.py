@@ -80,3 +80,19 @@ def test_an_empty_or_unreadable_positives_folder_is_one_line(main_cli, tmp_path)
     (empty / "broken.png").write_bytes(b"nothing")
     code, err = main_cli("find", "-m", "fashion-cnn", "--layers", "conv3", "--positives", str(empty), "--limit", "8", "--out", str(tmp_path / "o"))
     assert code == 2 and "--positives has no image that could be read: 1 unreadable file(s) (e.g. broken.png" in err, err
+
+
+def test_the_same_seed_gives_the_same_ranking_direction_and_renders(folders) -> None:
+    import numpy as np
+
+    import featurelens as fl
+
+    positives, negatives = folders
+    runs = [fl.find("fashion-cnn", "conv3", positives, negatives, crops=1, steps=2, units=1, k=2, seed=5, device="cpu", progress=False)
+            for _ in range(2)]
+    first, second = runs
+    assert first.positive_counts.crops == 12 and first.negative_counts.crops == 40
+    assert [u.to_dict() for u in first.ranking] == [u.to_dict() for u in second.ranking]
+    np.testing.assert_array_equal(first.direction("conv3"), second.direction("conv3"))
+    np.testing.assert_array_equal(first.images, second.images)
+    assert first.top_examples("conv3", first.top[0].channel) == second.top_examples("conv3", second.top[0].channel)

@@ -12,7 +12,7 @@ from PIL import Image
 
 from featurelens.data.fashion_mnist import FASHION_CLASSES, load_fashion_mnist
 
-HOSTILE = "<img src=x onerror=alert(1)>.png"
+HOSTILE = '"><img src=x onerror=window.__pwned=1>.png'  # runs wherever the name is pasted as markup, in text or an attribute
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def folders(tmp_path_factory) -> tuple[Path, Path]:
     return positives, negatives
 
 
-def test_a_run_writes_the_page_with_hostile_names_as_text_and_counts_the_corrupt_file(main_cli, folders, tmp_path) -> None:
+def test_a_run_writes_the_page_with_hostile_names_as_text_and_counts_the_corrupt_file(main_cli, folders, tmp_path, chromium) -> None:
     positives, negatives = folders
     out = tmp_path / "out"
     code, err = main_cli("find", "-m", "fashion-cnn", "--layers", "conv3", "--positives", str(positives), "--negatives", str(negatives),
@@ -42,10 +42,17 @@ def test_a_run_writes_the_page_with_hostile_names_as_text_and_counts_the_corrupt
     assert code == 0, err
     assert "skipped 1 unreadable file(s): broken.png" in err
     assert re.search(r"wrote .*index\.html: best conv3:\d+ \(AUC 0\.\d{3}\) of 128 units; 12 positives", err)
-    page = (out / "index.html").read_text()
-    assert "<img src=x" not in page and "onerror=alert(1)&gt;" in page
-    assert "&lt;img src=x onerror=alert(1)&gt;.png" in page  # the name is shown, as text
-    assert "broken.png" in page
+    html = (out / "index.html").read_text()
+    assert "<img src=x" not in html and "broken.png" in html
+    page = chromium.new_page()
+    try:
+        page.goto((out / "index.html").as_uri())
+        page.wait_for_load_state("load")
+        assert page.evaluate("() => window.__pwned") is None
+        assert page.eval_on_selector_all("[onerror]", "nodes => nodes.length") == 0
+        assert HOSTILE in page.inner_text("body")  # the name is shown, as text
+    finally:
+        page.close()
     summary = json.loads((out / "ranking.json").read_text())
     assert summary["skipped_count"] == 1 and summary["positives"]["images"] == 12
     assert summary["negatives"] == {"source": str(negatives), "images": 40, "crops": 0, "dropped_as_positives": 0}

@@ -11,7 +11,7 @@ import torch
 
 import featurelens as fl
 from featurelens.capture import ActivationCapture
-from featurelens.concepts.probe import concept_layer
+from featurelens.concepts.direction_unit import concept_layer
 from featurelens.data.fashion_mnist import FASHION_CLASSES, load_fashion_mnist
 from featurelens.dictionary.file import load_dictionary
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from featurelens.concepts.probe import CONCEPT, concept_layer
+from featurelens.concepts.direction_unit import CONCEPT, concept_layer
 from featurelens.output.folder_run import replacing, write_text_atomic
 from featurelens.output.images import safe_filename, save_png
 from featurelens.output.pages import page_template
@@ -43,8 +43,9 @@ def _write_all(result: FindResult, out_dir: Path) -> Path:
     for layer, probe in result.probes.items():
         npy = direction_file(layer)
         np.save(out_dir / npy, probe.direction)
-        probe.as_dictionary(result.model, layer, CONCEPT).save(out_dir / npy.replace(".npy", ".pt"))
+        result.concepts[layer].save(out_dir / npy.replace(".npy", ".pt"))
         directions.append({"layer": layer, "npy": npy, "pt": npy.replace(".npy", ".pt"), "probe": probe,
+                           "address": concept_layer(layer),
                            "render": _render_png(result, f"{concept_layer(layer)}:0", out_dir),
                            "examples": _examples(result, concept_layer(layer), 0, out_dir)})
     units = [{"separation": unit, "render": _render_png(result, unit.unit, out_dir), "examples": _examples(result, unit.layer, unit.channel, out_dir)}

@@ -23,7 +23,8 @@ import torch
 
 from featurelens.concepts.inputs import default_negatives, open_inputs, source_name
 from featurelens.concepts.pooled import REDUCES, PooledInputs, drop_repeats, pool_inputs
-from featurelens.concepts.probe import CONCEPT, ConceptScore, fit_probe
+from featurelens.concepts.direction_unit import ConceptScore, concept_dictionary
+from featurelens.concepts.probe import fit_probe
 from featurelens.concepts.result import FindResult, InputCounts, UnitSeparation
 from featurelens.concepts.separation import best_thresholds, roc_auc
 from featurelens.dataset_examples import ExamplesSettings, plan_examples
@@ -109,11 +110,12 @@ class FindPlan:
             raise bad_parameter("negatives", "has no image left to compare with (none could be read, or all are positives too)")
         ranking = rank_units(positives, negatives, self.layers, s.reduce)
         probes = {layer: fit_probe(positives.scores["mean"][layer], negatives.scores["mean"][layer], s.seed) for layer in self.layers}
+        concepts = {layer: concept_dictionary(self.model.spec, self.model.module, layer, probe) for layer, probe in probes.items()}
         shown = min(s.units, len(ranking))
         result = FindResult(
             self.model.spec, self.layers, s.reduce, self.names["positives"], self.names["negatives"], self.names["data"],
             InputCounts(positives.whole, positives.crops), InputCounts(negatives.whole, negatives.crops, repeats), ranking,
-            probes, shown, skipped=positives.skipped + negatives.skipped, positive_names=positives.names,
+            probes, concepts, shown, skipped=positives.skipped + negatives.skipped, positive_names=positives.names,
             positive_pictures=positives.pictures, notes=list(self.notes) + _crop_notes(positives, negatives),
         )
         try:
@@ -130,8 +132,7 @@ class FindPlan:
 
     def _show(self, result: FindResult, progress: ProgressArg) -> None:
         """The top units and each layer's direction: rendered in one batch, ranked over the data in one pass."""
-        names = [attach_dictionary(self.model.module, probe.as_dictionary(self.model.spec, layer, CONCEPT), ConceptScore)
-                 for layer, probe in result.probes.items()]
+        names = [attach_dictionary(self.model.module, concept, ConceptScore) for concept in result.concepts.values()]
         self.model.probes.clear()
         try:
             units = [u.unit for u in result.top] + [f"{name}:0" for name in names]

@@ -14,17 +14,9 @@ import numpy as np
 import torch
 
 from featurelens.concepts.separation import roc_auc
-from featurelens.dictionary.attach import DictionaryFeatures
-from featurelens.dictionary.file import Dictionary
 
 L2 = 1e-2  # penalty on the standardised weights: mild, it matters when inputs are fewer than channels
-CONCEPT = "concept"  # the direction of layer L is feature 0 of the one-feature dictionary L/concept
 HELD_OUT = 0.25  # share of each class kept out of the fit to measure the probe (when each class has at least 4)
-
-
-def concept_layer(layer: str) -> str:
-    """The layer name under which the concept's direction of `layer` is a unit: `LAYER/concept`."""
-    return f"{layer}/{CONCEPT}"
 
 
 @dataclass(frozen=True)
@@ -45,14 +37,6 @@ class Probe:
     def direction(self) -> np.ndarray:
         """The weight at unit length (float32): what `LAYER:dir=FILE.npy` reads."""
         return (self.weight / max(float(np.linalg.norm(self.weight)), 1e-12)).astype(np.float32)
-
-    def as_dictionary(self, model: str, layer: str, name: str) -> Dictionary:
-        """The probe as a one-feature dictionary `LAYER/NAME` over `layer`: its feature's value at a position is
-        `w · x + b`, so its mean over positions is the probe's logit and it renders as the direction `w` does."""
-        weight = torch.from_numpy(self.weight).float()[None]
-        return Dictionary(model, layer, "topk", 1, 1.0, weight, torch.tensor([self.bias], dtype=torch.float32),
-                          torch.from_numpy(self.direction)[None], torch.zeros(weight.shape[1]), name=name,
-                          settings={"made_by": "featurelens find"})
 
 
 def fit_probe(positives: np.ndarray, negatives: np.ndarray, seed: int = 0) -> Probe:
@@ -100,12 +84,3 @@ def _fit(positives: np.ndarray, negatives: np.ndarray) -> tuple[np.ndarray, floa
     raw = (weight.detach() / std).numpy()
     return raw, float(bias.detach() - (weight.detach() * mean / std).sum())
 
-
-class ConceptScore(DictionaryFeatures):
-    """The probe's logit per input as a layer `LAYER/concept` of one channel and no positions ([N, 1]): the feature
-    `w · x + b` averaged over the layer's positions. Attached while `find` runs, it ranks and renders by that score
-    under any pooling (a value without positions is its own max and mean)."""
-
-    def forward(self, positions: torch.Tensor) -> torch.Tensor:
-        values = super().forward(positions)
-        return values.flatten(2).mean(-1) if values.dim() > 2 else values

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from featurelens.concepts.files import write_find
-from featurelens.concepts.probe import Probe, concept_layer
+from featurelens.concepts.probe import Probe
+from featurelens.dictionary.file import Dictionary
 from featurelens.dataset_examples.result import ExamplesResult, LayerExamples
 from featurelens.dataset_examples.sources import Skipped
 from featurelens.rendering import RenderResult
@@ -67,6 +68,7 @@ class FindResult(TechniqueResult):
     negative_counts: InputCounts
     ranking: list[UnitSeparation]
     probes: dict[str, Probe]
+    concepts: dict[str, Dictionary]  # each layer's direction as a one-feature dictionary (`direction_unit`)
     shown: int  # how many of `ranking` (the first) are shown with renders and examples
     renders: RenderResult | None = None
     examples: ExamplesResult | None = None

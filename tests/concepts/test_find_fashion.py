@@ -22,7 +22,7 @@ TROUSER = FASHION_CLASSES.index("Trouser")
 def trousers_found(fashion, tmp_path_factory):
     images, labels = load_fashion_mnist("test")
     positives = images[labels == TROUSER][:60, None]  # uint8 [60, 1, 28, 28]
-    result = fl.find(fashion, "conv3", positives, steps=16, size=28, units=3, progress=False)
+    result = fl.find(fashion, "conv3", positives, steps=16, size=28, units=2, progress=False)
     return result, labels, result.save(tmp_path_factory.mktemp("trousers"))
 
 

@@ -23,6 +23,7 @@ import torch
 
 from featurelens.concepts.inputs import default_negatives, open_inputs, source_name
 from featurelens.concepts.pooled import REDUCES, PooledInputs, drop_repeats, pool_inputs
+from featurelens.capture import LOGIT
 from featurelens.concepts.direction_unit import ConceptScore, concept_dictionary
 from featurelens.concepts.probe import fit_probe
 from featurelens.concepts.result import FindResult, InputCounts, UnitSeparation
@@ -92,8 +93,8 @@ class FindPlan:
                 f"({s.steps} steps, seed {s.seed}) and rank their top {s.k} examples on {self.names['data']}")
 
     def run(self, progress: ProgressArg = None) -> FindResult:
-        """Score, rank and probe; then render and rank examples of the top units and the directions. Ctrl-C keeps what
-        finished (`interrupted`)."""
+        """Score, rank and probe; then render and rank examples of the top units and the directions. Ctrl-C while
+        rendering or ranking examples keeps the ranking and what finished (`interrupted`)."""
         started = time.perf_counter()
         s = self.settings
         size = self.model.input_size
@@ -189,13 +190,15 @@ def plan_find(
     s.check()
     loaded = model_for(model, device).require_images("find")
     names = layer_names(loaded, layers)
+    if LOGIT in names:
+        raise bad_parameter("layers", f"names {LOGIT!r}: find ranks the units of layers inside the network (see `featurelens layers`)")
     positives, negatives = one_spec(positives), one_spec(negatives)
     positive_source = open_inputs(positives, "positives")
     notes = []
     if negatives is None:
         negatives = default_negatives(loaded)
-        notes.append(f"negatives: {negatives} ({'the model' + chr(39) + 's own test data' if loaded.data else 'the bundled photos'}; "
-                     "give --negatives to choose)")
+        what = "the model's own test data" if loaded.data else "the bundled photos"
+        notes.append(f"negatives: {negatives} ({what}; give --negatives to choose)")
     negative_source = open_inputs(negatives, "negatives")
     data_source = negative_source if data is None else open_inputs(data, "data")
     shown_on = negatives if data is None else data

@@ -8,6 +8,8 @@ import skimage.data
 from PIL import Image
 
 import featurelens as fl
+from featurelens.concepts.direction_unit import concept_layer
+from featurelens.photos import PHOTO_NAMES
 
 ALL_IMAGES_LOADED = "() => [...document.images].every(image => image.complete && image.naturalWidth > 0)"
 
@@ -27,6 +29,9 @@ def test_two_photos_are_widened_with_crops_and_the_photos_they_are_leave_the_neg
     assert result.negatives == "photos" and result.negative_counts.repeats == 2  # the bundled text and page themselves
     assert any("random crop" in note for note in result.notes)
     assert result.top[0].auc > 0.9
+    # Ranked over the bundled photos, the direction puts text and page first.
+    top = result.top_examples(concept_layer("_blocks.5"), 0)
+    assert {PHOTO_NAMES[i] for i in top[:2]} == {"text", "page"}
 
 
 def test_the_page_shows_every_render_and_example_and_names_the_top_unit(text_page, chromium) -> None:

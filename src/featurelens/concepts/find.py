@@ -99,13 +99,14 @@ class FindPlan:
         s = self.settings
         size = self.model.input_size
         positives = pool_inputs(self.model, self.positives, self.layers, size, s.batch_size, None,
-                                self._crops(len(self.positives)), s.seed)
+                                self._crops(len(self.positives)), s.seed, progress)
         if not positives.whole:
             first = positives.skipped[0] if positives.skipped else None
             why = f" (e.g. {first.item}: {first.reason})" if first else ""
             raise bad_parameter("positives", f"has no image that could be read: {len(positives.skipped)} unreadable file(s){why}")
         entries = min(len(self.negatives), s.limit) if s.limit else len(self.negatives)
-        negatives = pool_inputs(self.model, self.negatives, self.layers, size, s.batch_size, s.limit, self._crops(entries), s.seed + 1)
+        negatives = pool_inputs(self.model, self.negatives, self.layers, size, s.batch_size, s.limit, self._crops(entries), s.seed + 1,
+                                progress)
         negatives, repeats = drop_repeats(negatives, positives)
         if not negatives.count:
             raise bad_parameter("negatives", "has no image left to compare with (none could be read, or all are positives too)")

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from featurelens.capture import ActivationCapture
 from featurelens.dataset_examples.sources import ImageSource, Skipped
 from featurelens.models import LoadedModel
+from featurelens.progress import ProgressArg, reporting
 
 REDUCES = ("max", "mean")
 SHOWN = 24  # whole inputs kept as pictures for the page
@@ -51,18 +52,22 @@ class PooledInputs:
 
 
 def pool_inputs(model: LoadedModel, source: ImageSource, layers: list[str], size: int, batch_size: int,
-                limit: int | None = None, crops: int = 0, seed: int = 0) -> PooledInputs:
+                limit: int | None = None, crops: int = 0, seed: int = 0, progress: ProgressArg = None) -> PooledInputs:
     """Run the first `limit` entries of `source` (None: all) through `model` and pool each layer's channels;
-    with `crops`, each image also gives that many random crops (seeded), pooled after the whole images."""
+    with `crops`, each image also gives that many random crops (seeded), pooled after the whole images.
+    `progress(done, total)` counts entries."""
     pooled: dict[str, dict[str, list[np.ndarray]]] = {reduce: {layer: [] for layer in layers} for reduce in REDUCES}
     crop_pooled: dict[str, dict[str, list[np.ndarray]]] = {reduce: {layer: [] for layer in layers} for reduce in REDUCES}
     thumbs, skipped, names, pictures, whole, cropped = [], [], [], [], 0, 0
     generator = torch.Generator().manual_seed(seed)
     read_size = 2 * size if crops else size
-    with torch.no_grad(), ActivationCapture(model.module, layers) as capture:
+    total = min(len(source), limit) if limit else len(source)
+    with torch.no_grad(), ActivationCapture(model.module, layers) as capture, \
+            reporting(progress, f"scoring {source.name}", rate_unit="images", transient=True) as report:
         for batch in source.batches(0, limit, batch_size, model.in_channels, read_size):
             skipped.extend(batch.skipped)
             if not len(batch.indices):
+                report.update(batch.end, total or None)
                 continue
             images = _resized(batch.images, size) if crops else batch.images
             _pool_into(pooled, capture, model, images)
@@ -74,6 +79,7 @@ def pool_inputs(model: LoadedModel, source: ImageSource, layers: list[str], size
                 pieces = random_crops(batch.images, crops, size, generator)
                 _pool_into(crop_pooled, capture, model, pieces)
                 cropped += len(pieces)
+            report.update(batch.end, total or None)
     source.close()
     scores = {reduce: {layer: np.concatenate(pooled[reduce][layer] + crop_pooled[reduce][layer]) if whole else
                        np.zeros((0, 0), np.float32) for layer in layers} for reduce in REDUCES}

@@ -30,7 +30,9 @@ def source_name(spec: Any) -> str:
         return str(spec)
     if isinstance(spec, (list, tuple)) and spec and all(isinstance(item, (str, Path)) for item in spec):
         return ", ".join(map(str, spec))
-    return getattr(spec, "name", None) or type(spec).__name__
+    if isinstance(spec, torch.Tensor):
+        return f"a tensor of {len(spec)} images"
+    return getattr(spec, "name", None) or f"images in a {type(spec).__name__}"
 
 
 def open_inputs(spec: Any, parameter: str) -> ImageSource:

@@ -64,3 +64,11 @@ def test_the_direction_is_saved_and_its_examples_are_ranked_by_the_probe_score(t
     with torch.no_grad(), ActivationCapture(fashion.module, ["conv3"]) as capture:
         pooled = capture.run(fashion.normalize(image))["conv3"].flatten(2).mean(-1).numpy()
     assert result.probes["conv3"].scores(pooled)[0] == pytest.approx(float(layer.ranked["max"].scores[0, 0]), rel=1e-4, abs=1e-4)
+
+
+def test_the_saved_direction_renders_like_any_unit(trousers_found, fashion) -> None:
+    result, _, index = trousers_found
+    address = f"conv3:dir={index.parent / 'concept-conv3.npy'}"
+    rendered = fl.render(fashion, address, steps=48, size=28, data="photos", retry=False, progress=False)  # small data: quick
+    assert rendered.units[0].unit == address and rendered.images.shape == (1, 28, 28, 1)
+    assert rendered.units[0].activation > 0

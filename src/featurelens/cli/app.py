@@ -18,6 +18,7 @@ from featurelens.cli import (
     dream_command,
     evolve_command,
     examples_command,
+    find_command,
     invert_command,
     layers_command,
     map_command,
@@ -50,6 +51,7 @@ app.command("evolve", epilog=epilog("evolve"))(evolve_command.evolve)
 app.command("atlas", epilog=epilog("atlas"))(atlas_command.atlas)
 app.command("samples", epilog=epilog("samples"))(samples_command.samples)
 app.command("map", epilog=epilog("map"))(map_command.activation_map)
+app.command("find", epilog=epilog("find"))(find_command.find)
 app.add_typer(invert_command.invert_app, name="invert")
 app.add_typer(music_command.music_app, name="music")
 

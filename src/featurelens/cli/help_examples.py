@@ -37,6 +37,10 @@ EXAMPLES: dict[str, list[str]] = {
         'featurelens dream samples/cat.jpg --objective "_blocks.5:3+_blocks.8:12"',
         "featurelens dream samples/cat.jpg --octaves 6 --force",
     ],
+    "find": [
+        "featurelens find -m fashion-cnn -l conv3 -p samples/trouser.png -o trousers",
+        "featurelens find -l _blocks.8 -p samples/photos/text.jpg -o text",
+    ],
     "samples": [
         "featurelens samples samples",
         "featurelens samples samples --only photos,fashion",

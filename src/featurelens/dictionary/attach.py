@@ -70,9 +70,9 @@ class DictionaryFeatures(nn.Module):
         self(positions)
 
 
-def attach_dictionary(module: nn.Module, dictionary: Dictionary | Path | str) -> str:
+def attach_dictionary(module: nn.Module, dictionary: Dictionary | Path | str, features: type[DictionaryFeatures] = DictionaryFeatures) -> str:
     """Add `dictionary`'s features to `module` as the layer `LAYER/NAME`; returns that name. Attaching the same
-    name again replaces the earlier dictionary."""
+    name again replaces the earlier dictionary. `features`: the module that computes them (a subclass may pool them)."""
     if not isinstance(dictionary, Dictionary):
         dictionary = load_dictionary(dictionary)
     modules = dict(module.named_modules())
@@ -84,10 +84,10 @@ def attach_dictionary(module: nn.Module, dictionary: Dictionary | Path | str) ->
     name = dictionary.address
     detach_dictionary(module, name)
     forget_layouts(module)
-    features = DictionaryFeatures(dictionary).to(_device_of(module))
-    module.add_module(name, features)
-    features._handles = [module.register_forward_pre_hook(features.remember_input),
-                         modules[dictionary.layer].register_forward_hook(features.read_layer)]
+    added = features(dictionary).to(_device_of(module))
+    module._modules[name] = added  # one name, dots and all (_blocks.8/dict): add_module refuses a dot
+    added._handles = [module.register_forward_pre_hook(added.remember_input),
+                      modules[dictionary.layer].register_forward_hook(added.read_layer)]
     return name
 
 

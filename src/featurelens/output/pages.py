@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, PrefixLoader, Template
 TEMPLATE_FOLDERS = {
     "activation_map": "activation_map/templates",
     "atlas": "atlas/templates",
+    "concepts": "concepts/templates",
     "dataset_examples": "dataset_examples/templates",
     "evolution": "evolution/templates",
     "overviews": "overviews/templates",

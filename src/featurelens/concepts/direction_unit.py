@@ -40,8 +40,13 @@ def concept_dictionary(model: str, module: nn.Module, layer: str, probe: Probe) 
 class ConceptScore(DictionaryFeatures):
     """The probe's logit per input as a layer of one channel and no positions ([N, 1]): the feature `w · x + b`
     averaged over the layer's positions. Attached while `find` runs, it ranks and renders by that score under any
-    pooling (a value without positions is its own max and mean)."""
+    pooling (a value without positions is its own max and mean). Dictionary features are read per unit length of
+    their direction; the probe's logit is that times the length of `w`."""
+
+    def __init__(self, dictionary: Dictionary) -> None:
+        super().__init__(dictionary)
+        self.register_buffer("length", (dictionary.encoder_weight / dictionary.scale).norm(dim=1).float(), persistent=False)
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
-        values = super().forward(positions)
+        values = super().forward(positions) * self.length.view(1, -1, *[1] * (positions.dim() - 2)).to(positions.dtype)
         return values.flatten(2).mean(-1) if values.dim() > 2 else values

@@ -108,11 +108,11 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
     async def uploaded_sound(key: str) -> Response:
         return Response(uploads.get(key), media_type="audio/wav")
 
-    @app.get("/api/unit/{layer}/{channel}")
+    @app.get("/api/unit/{layer:path}/{channel}")  # a dictionary's layer has a '/' in its name (conv3/dict)
     async def unit_view(layer: str, channel: int) -> dict:
         return views.view(layer, channel)
 
-    @app.post("/api/unit/{layer}/{channel}/build")
+    @app.post("/api/unit/{layer:path}/{channel}/build")
     async def unit_build(layer: str, channel: int, request: Request) -> dict:
         return views.build(layer, channel, request.client.host if request.client else "")
 

@@ -215,6 +215,7 @@ function drawGrid(header, maps) {
     canvas.height = rows * (height + 1) - 1;
     Object.assign(canvas.dataset, { layer: header.layer, channels, cols, rows, tileWidth: width, tileHeight: height });
     $("layer-name").textContent = header.layer;
+    showLayerKind(header.layer);
     state.gridImage = canvas.getContext("2d").createImageData(canvas.width, canvas.height);
   }
   if (canvas.dataset.signed !== String(Boolean(header.signed))) {
@@ -256,6 +257,16 @@ function drawClasses(classes) {
     element("span", { class: "hint" }, `${(100 * c.probability).toFixed(1)} %`))));
 }
 
+// A dictionary's layer (LAYER/NAME) holds features: directions over the layer below, not its channels.
+function isDictionary(layer) { return layer.includes("/"); }
+
+function showLayerKind(layer) {
+  $("layer-kind").textContent = isDictionary(layer) ? "Features" : "Channels";
+  if ($("why-hint")) $("why-hint").textContent = isDictionary(layer)
+    ? "Features of this dictionary ranked by their direction's share of activation × gradient of the top class, summed over space."
+    : "Channels of this layer ranked by activation × gradient of the top class, summed over space.";
+}
+
 function drawWhy(why, classes, layer) {
   if (classes && classes.length) $("why-class").textContent = classes[0].label;
   if (!why) {  // attention heads and where the class token attends are read from the model, not fed back through it
@@ -267,7 +278,8 @@ function drawWhy(why, classes, layer) {
     const bar = element("span", { class: "bar" });
     bar.style.width = `${Math.round(80 * Math.abs(w.contribution) / top)}px`;
     // the channel of the layer the frame shows (the heading names the layer; the whole address in the tooltip)
-    const item = element("li", { "data-channel": w.channel, title: `${layer}:${w.channel}` }, element("span", { class: "name" }, `channel ${w.channel}`), " ", bar, " ",
+    const kind = isDictionary(layer) ? "feature" : "channel";
+    const item = element("li", { "data-channel": w.channel, title: `${layer}:${w.channel}` }, element("span", { class: "name" }, `${kind} ${w.channel}`), " ", bar, " ",
       element("span", { class: "hint" }, w.contribution.toFixed(3)));
     item.addEventListener("click", () => selectUnit(Number(item.dataset.channel)));
     return item;

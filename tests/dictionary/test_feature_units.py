@@ -15,12 +15,13 @@ import torch
 import featurelens as fl
 from featurelens.capture import capture_activations
 from featurelens.data.fashion_mnist import load_fashion_mnist
-from featurelens.dictionary import load_dictionary
+from featurelens.dictionary import Dictionary, attach_dictionary, detach_dictionary, load_dictionary
 from featurelens.errors import FeaturelensError
 from featurelens.live import LiveOptions, LiveSession
 from featurelens.live.session import scaled_maps
 from featurelens.models import model_for
 from featurelens.output.atlas_files import record_path
+from featurelens.photos import photo_batch
 
 FEATURE = 2
 LIMIT = 1500
@@ -164,3 +165,22 @@ def test_a_feature_renders_on_ray_as_it_does_here(model, ray_local) -> None:
     here = fl.render(model, f"conv3/pca:{FEATURE}", steps=8, progress=False, data=None)
     there = fl.render(model, f"conv3/pca:{FEATURE}", steps=8, progress=False, data=None, engine="ray", workers=1)
     assert np.array_equal(here.images, there.images)
+
+
+def test_a_dictionary_over_a_dotted_layer_reads_and_detaches(lite0) -> None:
+    batch = lite0.normalize(photo_batch(lite0.input_size)[:4])
+    with torch.no_grad():
+        block = capture_activations(lite0.module, batch, ["_blocks.8"])["_blocks.8"]
+    rows = block.movedim(1, -1).reshape(-1, block.shape[1])
+    directions = torch.linalg.svd(rows - rows.mean(0), full_matrices=False)[2][:4]
+    name = attach_dictionary(lite0.module, Dictionary("efficientnet-lite0", "_blocks.8", "topk", 2, 1.0, directions, torch.zeros(4),
+                                                      directions, torch.zeros(block.shape[1]), name="pcs"))
+    try:
+        assert name == "_blocks.8/pcs"
+        with torch.no_grad():
+            found = capture_activations(lite0.module, batch, [name])[name]
+        assert torch.allclose(found, torch.einsum("fc,nchw->nfhw", directions, block), atol=1e-3)
+    finally:
+        detach_dictionary(lite0.module, name)
+    assert name not in dict(lite0.module.named_modules())
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in lite0.module.modules())  # the model is left as it was

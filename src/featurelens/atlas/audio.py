@@ -1,7 +1,7 @@
 """An atlas of an audio model: each unit's grown spectrograms with their sound, and its top and bottom clips.
 
 The examples are the audio examples pass's (`dataset_examples.audio_pass`: one pass over the clips for all
-layers, ranked by the peak over time), written by its writers (`output.audio_examples_files`): each clip and
+layers, ranked by the peak over time), written by its writers (`dataset_examples.audio_files`): each clip and
 its spectrogram once under clips/ and spectrograms/, each excerpt under excerpts/. The renders are `render`'s
 audio renders: a log-mel that maximizes (minimizes) the unit, as a picture and as a WAV (Griffin-Lim).
 """
@@ -19,9 +19,9 @@ from featurelens.capture import capture_activations
 from featurelens.dataset_examples.audio_pass import plan_audio_examples
 from featurelens.geometry import ReceptiveField, time_fields
 from featurelens.models import LoadedModel
-from featurelens.output.atlas_files import render_path, save_picture
-from featurelens.output.audio_examples_files import channel_blocks, write_example_sounds
-from featurelens.output.audio_render_files import write_sound
+from featurelens.atlas.files import render_path, save_picture
+from featurelens.dataset_examples.audio_files import channel_blocks, write_example_sounds
+from featurelens.rendering.audio_files import write_sound
 from featurelens.progress import ProgressArg
 from featurelens.rendering import RenderSettings, plan_render
 from featurelens.rendering.sizes import AUTO

@@ -19,7 +19,7 @@ from featurelens.atlas.settings import AUTO_PROJECTION, AtlasSettings, data_spec
 from featurelens.atlas.store import AtlasStore, check_existing
 from featurelens.dataset_examples import open_source
 from featurelens.models import LoadedModel, model_for
-from featurelens.output.atlas_files import site_size
+from featurelens.atlas.files import site_size
 from featurelens.progress import ProgressArg, shown_by_default
 from featurelens.quick import shrink
 from featurelens.rendering import RenderSettings

@@ -34,11 +34,11 @@ from featurelens.engine import check_engine
 from featurelens.errors import FeaturelensError
 from featurelens.geometry import receptive_fields
 from featurelens.models import LoadedModel, model_for
-from featurelens.output.atlas_files import (
+from featurelens.atlas.files import (
     INDEX, MANIFEST, crop_path, input_path, pass_path, picture_format, projection_path, read_json, record_path,
     render_path, save_picture, unit_page_path, write_json,
 )
-from featurelens.output.atlas_pages import AtlasPages
+from featurelens.atlas.pages import AtlasPages
 from featurelens.output.paths import check_output_folder
 from featurelens.progress import ProgressArg, reporting
 from featurelens.rendering import RenderSettings
@@ -73,7 +73,7 @@ class BuildReport:
 
 
 class AtlasStore:
-    """An atlas folder of one model (see `featurelens.output.atlas_files` for the layout). Open with `AtlasStore.open`."""
+    """An atlas folder of one model (see `featurelens.atlas.files` for the layout). Open with `AtlasStore.open`."""
 
     def __init__(self, folder: Path, model: LoadedModel, manifest: Manifest, settings: AtlasSettings):
         self.folder = folder

@@ -16,7 +16,7 @@ from featurelens.dataset_examples.sources import Skipped
 from featurelens.dataset_examples.topk import KINDS
 from featurelens.geometry import TimeField
 from featurelens.models import LoadedModel
-from featurelens.output.audio_examples_files import write_audio_examples
+from featurelens.dataset_examples.audio_files import write_audio_examples
 from featurelens.output.spectrogram import spectrogram_picture
 from featurelens.results import TechniqueResult
 

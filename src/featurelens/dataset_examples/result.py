@@ -14,7 +14,7 @@ from featurelens.dataset_examples.sources import ImageSource, Skipped
 from featurelens.dataset_examples.state import ExamplesState
 from featurelens.dataset_examples.topk import KINDS
 from featurelens.geometry import ReceptiveField
-from featurelens.output.examples_files import write_examples
+from featurelens.dataset_examples.files import write_examples
 from featurelens.results import TechniqueResult
 
 ExampleKey = tuple[str, int, str, int]  # (layer, channel, kind, rank from 1)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from featurelens.output.audio_render_files import write_audio_render
+from featurelens.rendering.audio_files import write_audio_render
 from featurelens.output.spectrogram import spectrogram_picture
 from featurelens.results import TechniqueResult
 

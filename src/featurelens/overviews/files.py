@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from featurelens.output.folder_run import replacing
 from featurelens.output.images import contact_sheet, safe_filename
 from featurelens.output.pages import page_template
-from featurelens.output.render_files import unit_labels, write_render
+from featurelens.rendering.files import unit_labels, write_render
 
 if TYPE_CHECKING:
     from featurelens.overviews.build import LayerOverview

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from featurelens.output.examples_files import KIND_TITLES, layer_page_name, previous_examples
+from featurelens.dataset_examples.files import KIND_TITLES, layer_page_name, previous_examples
 from featurelens.output.folder_run import replacing
 from featurelens.output.images import safe_filename, to_pil
 from featurelens.output.pages import page_template

@@ -10,7 +10,7 @@ import numpy as np
 
 from featurelens.output.folder_run import replacing, write_text_atomic
 from featurelens.output.images import safe_filename, save_png
-from featurelens.output.render_files import PREVIOUS_RENDER
+from featurelens.rendering.files import PREVIOUS_RENDER
 
 if TYPE_CHECKING:
     from featurelens.rendering.audio_result import AudioRenderResult

@@ -4,11 +4,15 @@ The examples are the audio examples pass's (`dataset_examples.audio_pass`: one p
 layers, ranked by the peak over time), written by its writers (`dataset_examples.audio_files`): each clip and
 its spectrogram once under clips/ and spectrograms/, each excerpt under excerpts/. The renders are `render`'s
 audio renders: a log-mel that maximizes (minimizes) the unit, as a picture and as a WAV (Griffin-Lim).
+
+It reads the atlas being built through the Protocol below, so imports run one way, store → audio.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
@@ -27,11 +31,27 @@ from featurelens.rendering import RenderSettings, plan_render
 from featurelens.rendering.sizes import AUTO
 
 if TYPE_CHECKING:
-    from featurelens.atlas.manifest import LayerEntry
-    from featurelens.atlas.store import AtlasStore
+    from featurelens.atlas.manifest import LayerEntry, Manifest
+    from featurelens.atlas.settings import AtlasSettings
 
 SOUND = "wav"
 PEAK_OVER_TIME = "peak over time"  # what the audio score is called on the pages
+
+
+class PhaseTimes(Protocol):
+    """Where a build adds the seconds of each phase (an `atlas.store.BuildReport`)."""
+
+    def timing(self, phase: str) -> AbstractContextManager[None]: ...
+
+
+class AtlasBuild(Protocol):
+    """What the audio parts read of the atlas being built (an `atlas.store.AtlasStore`)."""
+
+    folder: Path
+    model: LoadedModel
+    manifest: Manifest
+    settings: AtlasSettings
+    report: PhaseTimes
 
 
 def can_render(model: LoadedModel) -> bool:
@@ -47,7 +67,7 @@ def frame_fields(model: LoadedModel, layers: list[str]) -> dict[str, ReceptiveFi
     return fields
 
 
-def audio_renders(store: AtlasStore, entry: LayerEntry, channels: list[int], progress: ProgressArg) -> dict[int, dict]:
+def audio_renders(store: AtlasBuild, entry: LayerEntry, channels: list[int], progress: ProgressArg) -> dict[int, dict]:
     """Grow the max and min spectrograms of `channels` (one render job), write picture and sound; record parts per channel."""
     s = store.settings
     units = [f"{entry.name}:{c}" for c in channels]
@@ -78,7 +98,7 @@ def _extreme(model: LoadedModel, layer: str, channel: int, log_mel: np.ndarray, 
     return float(values.max() if kind == "max" else values.min())
 
 
-def audio_examples(store: AtlasStore, entries: list[LayerEntry], progress: ProgressArg) -> dict[str, dict[int, dict]]:
+def audio_examples(store: AtlasBuild, entries: list[LayerEntry], progress: ProgressArg) -> dict[str, dict[int, dict]]:
     """One audio examples pass for `entries`; the clips, spectrograms and excerpts written into the atlas; per layer,
     per channel the record's `examples` (top and bottom clips with paths relative to the atlas and the excerpt in %)
     and `distribution` (the unit's peak over time on every clip, or a seeded sample of them)."""

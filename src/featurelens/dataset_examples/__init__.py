@@ -2,7 +2,8 @@
 
 from featurelens.dataset_examples.api import ExamplesPlan, ExamplesSettings, examples, plan_examples
 from featurelens.dataset_examples.checkpoint import load_checkpoint, save_checkpoint
-from featurelens.dataset_examples.result import Example, ExampleKey, ExamplesResult, LayerExamples, RankedExamples
+from featurelens.dataset_examples.result import ExamplesResult, LayerExamples, RankedExamples
+from featurelens.dataset_examples.rows import Example, ExampleKey
 from featurelens.dataset_examples.run import collect_examples
 from featurelens.dataset_examples.sources import ImageSource, Skipped, open_source
 from featurelens.dataset_examples.state import ExamplesState

@@ -32,7 +32,7 @@ from featurelens.rendering.sizes import SizeChoice
 from featurelens.units import UnitExpression
 
 if TYPE_CHECKING:
-    from featurelens.rendering.optimize import RenderSettings
+    from featurelens.rendering.settings import RenderSettings
 
 PHOTOS = "photos"
 RETRIES = (("warm start from the best item", {}), ("warm start from the best item, no transforms", {"transforms": None}))

@@ -26,7 +26,8 @@ from featurelens.atlas.renders import UnitRenders, images_per_unit, render_extre
 from featurelens.atlas.sanity import projection_choice, record_part
 from featurelens.atlas.settings import AUTO_PROJECTION, DISTRIBUTION_SAMPLE, REDUCE, SPATIAL_SCORE, AtlasSettings, data_spec
 from featurelens.capture import LOGIT, probe
-from featurelens.dataset_examples import ExamplesResult, open_source
+from featurelens.data.sources import open_source
+from featurelens.dataset_examples import ExamplesResult
 from featurelens.dataset_examples.checkpoint import save_checkpoint, state_to_resume
 from featurelens.dataset_examples.projections import example_projections
 from featurelens.dataset_examples.run import plan_pass, run_pass

@@ -9,11 +9,11 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from featurelens.dataset_examples.audio_sources import AudioSource
+from featurelens.data.audio_sources import AudioSource
 from featurelens.dataset_examples.distribution import ScoreDistribution
 from featurelens.dataset_examples.result import RankedExamples
 from featurelens.dataset_examples.rows import AudioExample
-from featurelens.dataset_examples.sources import Skipped
+from featurelens.data.sources import Skipped
 from featurelens.dataset_examples.topk import KINDS
 from featurelens.geometry import TimeField
 from featurelens.models import LoadedModel

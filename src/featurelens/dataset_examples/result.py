@@ -11,7 +11,7 @@ import torch
 
 from featurelens.dataset_examples.distribution import ScoreDistribution
 from featurelens.dataset_examples.rows import Example, ExampleKey
-from featurelens.dataset_examples.sources import ImageSource, Skipped
+from featurelens.data.sources import ImageSource, Skipped
 from featurelens.dataset_examples.state import ExamplesState
 from featurelens.dataset_examples.topk import KINDS
 from featurelens.geometry import ReceptiveField

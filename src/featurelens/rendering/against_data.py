@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from featurelens.dataset_examples.sources import ImageSource, PhotoSource, open_source
+from featurelens.data.sources import ImageSource, PhotoSource, open_source
 from featurelens.errors import FeaturelensError
 from featurelens.model_cache import ModelCache
 from featurelens.models import LoadedModel

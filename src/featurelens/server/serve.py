@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from featurelens.dataset_examples.audio_sources import audio_data_spec
-from featurelens.dataset_examples.sources import open_source
+from featurelens.data.audio_sources import audio_data_spec
+from featurelens.data.sources import open_source
 from featurelens.errors import FeaturelensError, bad_parameter
 from featurelens.models import LoadedModel, model_for
 from featurelens.atlas.files import MANIFEST

@@ -26,7 +26,8 @@ import torch
 
 import featurelens as fl
 from featurelens.atlas.renders import images_per_unit, render_plan
-from featurelens.dataset_examples import collect_examples, open_source
+from featurelens.data.sources import open_source
+from featurelens.dataset_examples import collect_examples
 from featurelens.rendering import RenderSettings
 
 from _smoke import parse_args

@@ -42,8 +42,8 @@ from featurelens.data.fashion_mnist import load_fashion_mnist
 from featurelens.dataset_examples.projections import example_projections
 from featurelens.memory import LiveTensorBytes
 from featurelens.dataset_examples import collect_examples
-from featurelens.dataset_examples.sources import open_source
-from featurelens.output.examples_files import write_examples
+from featurelens.data.sources import open_source
+from featurelens.dataset_examples.files import write_examples
 from featurelens.photos import bundled_photos
 
 from _smoke import parse_args

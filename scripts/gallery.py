@@ -117,7 +117,7 @@ def live_page(s: dict, work: Path) -> Image.Image:
 
 def atlas_page(s: dict, work: Path) -> Image.Image:
     """A unit's page of a small fashion-cnn atlas: its render, examples, projections and scores."""
-    from featurelens.output.atlas_files import unit_page_path
+    from featurelens.atlas.files import unit_page_path
 
     layer = FASHION_UNIT[0]
     folder = work / "atlas"

@@ -1,4 +1,4 @@
-"""The package's shape: no import cycle between its modules, no logic written twice, no verb shadowing a package."""
+"""The package's shape: no import cycle between its modules (imports under TYPE_CHECKING included), no logic written twice, no verb shadowing a package."""
 
 from __future__ import annotations
 
@@ -19,24 +19,16 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def runtime_imports(tree: ast.AST) -> list[str]:
-    """Every featurelens module imported anywhere in the file, except under `if TYPE_CHECKING:`."""
+def imported_modules(tree: ast.AST) -> list[str]:
+    """Every featurelens module the file imports, wherever the import stands: at the top, inside a function (a lazy
+    import) or under `if TYPE_CHECKING:` (an annotation is a dependency too, so it counts toward a cycle)."""
     found = []
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for child in node.orelse:
-                visit(child)
-            return
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.extend(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.append(node.module)
             found.extend(f"{node.module}.{alias.name}" for alias in node.names)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(tree)
     return [name for name in found if name == ROOT or name.startswith(ROOT + ".")]
 
 
@@ -46,7 +38,7 @@ def import_graph() -> dict[str, set[str]]:
     files = {module_name(path): path for path in SOURCE.rglob("*.py")}
     graph: dict[str, set[str]] = defaultdict(set)
     for name, path in files.items():
-        for imported in runtime_imports(ast.parse(path.read_text())):
+        for imported in imported_modules(ast.parse(path.read_text())):
             parts = imported.split(".")
             for depth in range(2, len(parts) + 1):  # importing a.b.c runs a.b's __init__ too
                 target = ".".join(parts[:depth])
@@ -91,6 +83,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_the_import_graph_has_no_cycle() -> None:
+    """No cycle, imports under TYPE_CHECKING and inside functions included (a writer reads its result by a Protocol)."""
     graph = import_graph()
     assert sum(len(targets) for targets in graph.values()) > 100  # the walk really sees the imports
     assert cycles(graph) == []
@@ -98,6 +91,11 @@ def test_the_import_graph_has_no_cycle() -> None:
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_imports_under_type_checking_and_in_functions_count() -> None:
+    source = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from featurelens.a import A\ndef f():\n    import featurelens.b\n"
+    assert sorted(imported_modules(ast.parse(source))) == ["featurelens.a", "featurelens.a.A", "featurelens.b"]
 
 
 WINDOW = 6

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from featurelens.dataset_examples.sources import load_image_file
+from featurelens.data.sources import load_image_file
 from featurelens.errors import FeaturelensError, error_reason
 from featurelens.images import MAX_FILE_PIXELS, open_image
 from featurelens.live.frames import MAX_SENT_PIXELS, decode_frame, open_image_bytes

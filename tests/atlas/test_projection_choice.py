@@ -18,7 +18,7 @@ from featurelens.atlas.pass_data import LayerPass
 from featurelens.atlas.settings import REDUCE
 from featurelens.capture import capture_activations
 from featurelens.dataset_examples.projections import example_projections
-from featurelens.output.atlas_files import pass_path
+from featurelens.atlas.files import pass_path
 
 
 class Spans(HTMLParser):

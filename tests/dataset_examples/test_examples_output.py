@@ -14,7 +14,7 @@ from PIL import Image
 from featurelens.capture import capture_activations
 from featurelens.data.fashion_mnist import load_fashion_mnist
 from featurelens.dataset_examples import collect_examples
-from featurelens.output.examples_files import crop_path, input_path, write_examples
+from featurelens.dataset_examples.files import crop_path, input_path, write_examples
 
 COLUMNS = [("layer", pa.string()), ("channel", pa.int32()), ("kind", pa.string()), ("rank", pa.int32()),
            ("score", pa.float32()), ("item", pa.int64()), ("y", pa.int32()), ("x", pa.int32()),

@@ -12,7 +12,7 @@ from featurelens.capture import capture_activations
 from featurelens.deepdream import TiledGradient, dream
 from featurelens.errors import FeaturelensError
 from featurelens.memory import LiveTensorBytes
-from featurelens.output.dream_files import write_dream
+from featurelens.deepdream.files import write_dream
 from featurelens.images import center_square
 from featurelens.photos import bundled_photos, photo_batch
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 import featurelens as fl
 from featurelens.data import fashion_mnist
-from featurelens.output.atlas_files import record_path
+from featurelens.atlas.files import record_path
 
 # Closes an attribute, then starts an element whose failing image load runs script: it runs wherever the
 # name is pasted into a page as markup, in text or in a quoted attribute.

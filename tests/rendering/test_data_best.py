@@ -10,7 +10,7 @@ import torch
 import featurelens.rendering.data_best as data_best_module
 from featurelens.capture import capture_activations
 from featurelens.data.fashion_mnist import load_fashion_mnist
-from featurelens.dataset_examples.sources import TensorSource
+from featurelens.data.sources import TensorSource
 from featurelens.model_cache import ModelCache
 from featurelens.models import LoadedModel
 from featurelens.rendering.data_best import CACHE_NAME, cache_key, data_best

@@ -91,7 +91,7 @@ def test_judges_reach_render_json_and_the_contact_sheet(main_cli, tmp_path):
 
 
 def test_contact_sheet_captions_carry_a_line_per_judge(fashion, seed1):
-    from featurelens.output.render_files import unit_labels
+    from featurelens.rendering.files import unit_labels
 
     result = render(fashion, ["logit:Trouser", "conv3:1"], steps=4, judge=["fashion-cnn", seed1])
     first, second = unit_labels(result)

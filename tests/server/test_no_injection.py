@@ -10,7 +10,7 @@ import pytest
 
 from featurelens.atlas import AtlasSettings, AtlasStore
 from featurelens.data import fashion_mnist
-from featurelens.output.atlas_files import record_path
+from featurelens.atlas.files import record_path
 from featurelens.server import create_app
 
 from tests.output.test_no_injection import DANGERS, PAYLOAD, hostile_model, hostile_record

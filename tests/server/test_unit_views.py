@@ -85,7 +85,7 @@ def test_the_views_copy_the_model_between_live_frames(fashion, tmp_path) -> None
 
 def test_the_live_projection_defaults_to_the_atlas_choice_by_sanity_score(fashion, tmp_path) -> None:
     from featurelens.atlas.sanity import projection_choice
-    from featurelens.dataset_examples import open_source
+    from featurelens.data.sources import open_source
     from featurelens.server import create_app
     from featurelens.server.app import projection_menu
 

@@ -1,14 +1,18 @@
 """An atlas of an audio model: each unit's grown spectrograms with their sound, and its top and bottom clips.
 
 The examples are the audio examples pass's (`dataset_examples.audio_pass`: one pass over the clips for all
-layers, ranked by the peak over time), written by its writers (`output.audio_examples_files`): each clip and
+layers, ranked by the peak over time), written by its writers (`dataset_examples.audio_files`): each clip and
 its spectrogram once under clips/ and spectrograms/, each excerpt under excerpts/. The renders are `render`'s
 audio renders: a log-mel that maximizes (minimizes) the unit, as a picture and as a WAV (Griffin-Lim).
+
+It reads the atlas being built through the Protocol below, so imports run one way, store → audio.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
@@ -19,19 +23,35 @@ from featurelens.capture import capture_activations
 from featurelens.dataset_examples.audio_pass import plan_audio_examples
 from featurelens.geometry import ReceptiveField, time_fields
 from featurelens.models import LoadedModel
-from featurelens.output.atlas_files import render_path, save_picture
-from featurelens.output.audio_examples_files import channel_blocks, write_example_sounds
-from featurelens.output.audio_render_files import write_sound
+from featurelens.atlas.files import render_path, save_picture
+from featurelens.dataset_examples.audio_files import channel_blocks, write_example_sounds
+from featurelens.rendering.audio_files import write_sound
 from featurelens.progress import ProgressArg
 from featurelens.rendering import RenderSettings, plan_render
 from featurelens.rendering.sizes import AUTO
 
 if TYPE_CHECKING:
-    from featurelens.atlas.manifest import LayerEntry
-    from featurelens.atlas.store import AtlasStore
+    from featurelens.atlas.manifest import LayerEntry, Manifest
+    from featurelens.atlas.settings import AtlasSettings
 
 SOUND = "wav"
 PEAK_OVER_TIME = "peak over time"  # what the audio score is called on the pages
+
+
+class PhaseTimes(Protocol):
+    """Where a build adds the seconds of each phase (an `atlas.store.BuildReport`)."""
+
+    def timing(self, phase: str) -> AbstractContextManager[None]: ...
+
+
+class AtlasBuild(Protocol):
+    """What the audio parts read of the atlas being built (an `atlas.store.AtlasStore`)."""
+
+    folder: Path
+    model: LoadedModel
+    manifest: Manifest
+    settings: AtlasSettings
+    report: PhaseTimes
 
 
 def can_render(model: LoadedModel) -> bool:
@@ -47,7 +67,7 @@ def frame_fields(model: LoadedModel, layers: list[str]) -> dict[str, ReceptiveFi
     return fields
 
 
-def audio_renders(store: AtlasStore, entry: LayerEntry, channels: list[int], progress: ProgressArg) -> dict[int, dict]:
+def audio_renders(store: AtlasBuild, entry: LayerEntry, channels: list[int], progress: ProgressArg) -> dict[int, dict]:
     """Grow the max and min spectrograms of `channels` (one render job), write picture and sound; record parts per channel."""
     s = store.settings
     units = [f"{entry.name}:{c}" for c in channels]
@@ -78,7 +98,7 @@ def _extreme(model: LoadedModel, layer: str, channel: int, log_mel: np.ndarray, 
     return float(values.max() if kind == "max" else values.min())
 
 
-def audio_examples(store: AtlasStore, entries: list[LayerEntry], progress: ProgressArg) -> dict[str, dict[int, dict]]:
+def audio_examples(store: AtlasBuild, entries: list[LayerEntry], progress: ProgressArg) -> dict[str, dict[int, dict]]:
     """One audio examples pass for `entries`; the clips, spectrograms and excerpts written into the atlas; per layer,
     per channel the record's `examples` (top and bottom clips with paths relative to the atlas and the excerpt in %)
     and `distribution` (the unit's peak over time on every clip, or a seeded sample of them)."""

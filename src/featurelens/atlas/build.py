@@ -17,9 +17,9 @@ from featurelens.atlas.renders import images_per_unit
 from featurelens.atlas.result import AtlasResult
 from featurelens.atlas.settings import AUTO_PROJECTION, AtlasSettings, data_spec, unit_count
 from featurelens.atlas.store import AtlasStore, check_existing
-from featurelens.dataset_examples import open_source
+from featurelens.data.sources import open_source
 from featurelens.models import LoadedModel, model_for
-from featurelens.output.atlas_files import site_size
+from featurelens.atlas.files import site_size
 from featurelens.progress import ProgressArg, shown_by_default
 from featurelens.quick import shrink
 from featurelens.rendering import RenderSettings

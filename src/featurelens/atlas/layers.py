@@ -9,7 +9,7 @@ from featurelens.capture import LOGIT, LayerInfo, probe
 from featurelens.capture.layers import unknown_layer_message
 from featurelens.errors import FeaturelensError, bad_parameter
 from featurelens.models import LoadedModel
-from featurelens.output.atlas_files import INPUTS, layer_folder
+from featurelens.atlas.files import INPUTS, layer_folder
 from featurelens.overviews import default_layers
 
 LayersInput = Sequence[str] | str | None

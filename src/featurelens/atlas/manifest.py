@@ -12,7 +12,7 @@ from pathlib import Path
 from featurelens.capture import LayerInfo
 from featurelens.errors import FeaturelensError
 from featurelens.geometry import ReceptiveField
-from featurelens.output.atlas_files import MANIFEST, layer_folder, layer_page_path, read_json, write_json
+from featurelens.atlas.files import MANIFEST, layer_folder, layer_page_path, read_json, write_json
 
 FORMAT = 1
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from featurelens.atlas.settings import HISTOGRAM_BINS
-from featurelens.dataset_examples import ExamplesResult, ImageSource, LayerExamples, RankedExamples
+from featurelens.data.sources import ImageSource
+from featurelens.dataset_examples import ExamplesResult, LayerExamples, RankedExamples
 from featurelens.dataset_examples.topk import KINDS
 from featurelens.geometry import ReceptiveField
-from featurelens.output.atlas_files import save_arrays
+from featurelens.atlas.files import save_arrays
 
 _FIELDS = ("scores", "indices", "y", "x")
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from featurelens.output.atlas_files import INDEX, render_path, site_size
+from featurelens.atlas.files import INDEX, render_path, site_size
 from featurelens.results import TechniqueResult
 
 if TYPE_CHECKING:

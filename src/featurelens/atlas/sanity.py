@@ -11,7 +11,7 @@ import torch
 
 from featurelens.atlas.layers import atlas_layers
 from featurelens.atlas.settings import AUTO_PROJECTION
-from featurelens.dataset_examples import ImageSource
+from featurelens.data.sources import ImageSource
 from featurelens.errors import FeaturelensError
 from featurelens.models import LoadedModel
 from featurelens.photos import photo_batch

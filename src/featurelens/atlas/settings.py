@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from featurelens.dataset_examples.audio_sources import audio_data_spec
-from featurelens.dataset_examples.sources import BUILTIN_SOURCES
+from featurelens.data.audio_sources import audio_data_spec
+from featurelens.data.sources import BUILTIN_SOURCES
 from featurelens.engine import check_engine
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
 from featurelens.models import LoadedModel

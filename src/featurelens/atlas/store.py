@@ -26,7 +26,8 @@ from featurelens.atlas.renders import UnitRenders, images_per_unit, render_extre
 from featurelens.atlas.sanity import projection_choice, record_part
 from featurelens.atlas.settings import AUTO_PROJECTION, DISTRIBUTION_SAMPLE, REDUCE, SPATIAL_SCORE, AtlasSettings, data_spec
 from featurelens.capture import LOGIT, probe
-from featurelens.dataset_examples import ExamplesResult, open_source
+from featurelens.data.sources import open_source
+from featurelens.dataset_examples import ExamplesResult
 from featurelens.dataset_examples.checkpoint import save_checkpoint, state_to_resume
 from featurelens.dataset_examples.projections import example_projections
 from featurelens.dataset_examples.run import plan_pass, run_pass
@@ -34,11 +35,11 @@ from featurelens.engine import check_engine
 from featurelens.errors import FeaturelensError
 from featurelens.geometry import receptive_fields
 from featurelens.models import LoadedModel, model_for
-from featurelens.output.atlas_files import (
+from featurelens.atlas.files import (
     INDEX, MANIFEST, crop_path, input_path, pass_path, picture_format, projection_path, read_json, record_path,
     render_path, save_picture, unit_page_path, write_json,
 )
-from featurelens.output.atlas_pages import AtlasPages
+from featurelens.atlas.pages import AtlasPages
 from featurelens.output.paths import check_output_folder
 from featurelens.progress import ProgressArg, reporting
 from featurelens.rendering import RenderSettings
@@ -73,7 +74,7 @@ class BuildReport:
 
 
 class AtlasStore:
-    """An atlas folder of one model (see `featurelens.output.atlas_files` for the layout). Open with `AtlasStore.open`."""
+    """An atlas folder of one model (see `featurelens.atlas.files` for the layout). Open with `AtlasStore.open`."""
 
     def __init__(self, folder: Path, model: LoadedModel, manifest: Manifest, settings: AtlasSettings):
         self.folder = folder

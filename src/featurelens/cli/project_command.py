@@ -10,7 +10,7 @@ from featurelens.cli.dry_run import run_or_describe
 from featurelens.cli.options import DeviceOption, DryRunOption, ForceOption, DictionaryOption, LayoutOption, ModelOption, with_model_options
 from featurelens.output.folder_run import REPLACES
 from featurelens.output.paths import check_chosen_file
-from featurelens.output.projection_files import check_projection_path
+from featurelens.projection.files import check_projection_path
 from featurelens.projection import check_method, plan_projection
 
 

@@ -9,14 +9,15 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from featurelens.dataset_examples.audio_sources import AudioSource
+from featurelens.data.audio_sources import AudioSource
 from featurelens.dataset_examples.distribution import ScoreDistribution
-from featurelens.dataset_examples.result import ExampleRow, RankedExamples
-from featurelens.dataset_examples.sources import Skipped
+from featurelens.dataset_examples.result import RankedExamples
+from featurelens.dataset_examples.rows import AudioExample
+from featurelens.data.sources import Skipped
 from featurelens.dataset_examples.topk import KINDS
 from featurelens.geometry import TimeField
 from featurelens.models import LoadedModel
-from featurelens.output.audio_examples_files import write_audio_examples
+from featurelens.dataset_examples.audio_files import write_audio_examples  # the writer reads this result by a Protocol: one way, result → files
 from featurelens.output.spectrogram import spectrogram_picture
 from featurelens.results import TechniqueResult
 
@@ -30,19 +31,6 @@ class AudioLayerExamples:
     field: TimeField
     ranked: dict[str, RankedExamples]
     distribution: ScoreDistribution | None = None  # each channel's score over the clips, when the pass gathers it
-
-
-@dataclass(frozen=True)
-class AudioExample(ExampleRow):
-    """One row of the table of clips. `step`: the unit's time step at the peak (trough); times in seconds, inside the clip."""
-
-    item: str
-    label: str  # a collection clip's family · instrument, else ""
-    step: int
-    peak: float  # the centre of what the unit at `step` hears
-    start: float  # the excerpt: what the unit at `step` hears
-    end: float
-    duration: float  # the whole clip, as the model heard it
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from featurelens.dataset_examples.run import Finished, PassPlan, RangeRanking, Stream, merge_range, rank_range
 from featurelens.dataset_examples.shards import Shard, folder_seen_by_workers, shard_maker, shard_ranges
-from featurelens.dataset_examples.sources import FolderSource
+from featurelens.data.sources import FolderSource
 from featurelens.dataset_examples.topk import StreamingTopK
 from featurelens.distributed.cluster import connect
 from featurelens.distributed.model_transfer import ModelRecipe, model_recipe, worker_model

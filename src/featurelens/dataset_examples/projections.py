@@ -13,7 +13,8 @@ from typing import Collection, Mapping
 import numpy as np
 import torch
 
-from featurelens.dataset_examples.result import ExampleKey, ExamplesResult
+from featurelens.dataset_examples.result import ExamplesResult
+from featurelens.dataset_examples.rows import ExampleKey
 from featurelens.models import LoadedModel
 from featurelens.progress import ProgressArg, reporting
 from featurelens.projection.backproject import backproject, projection_batches

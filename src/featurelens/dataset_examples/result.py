@@ -10,14 +10,13 @@ import numpy as np
 import torch
 
 from featurelens.dataset_examples.distribution import ScoreDistribution
-from featurelens.dataset_examples.sources import ImageSource, Skipped
+from featurelens.dataset_examples.rows import Example, ExampleKey
+from featurelens.data.sources import ImageSource, Skipped
 from featurelens.dataset_examples.state import ExamplesState
 from featurelens.dataset_examples.topk import KINDS
 from featurelens.geometry import ReceptiveField
-from featurelens.output.examples_files import write_examples
+from featurelens.dataset_examples.files import write_examples  # the writer reads this result by a Protocol: one way, result → files
 from featurelens.results import TechniqueResult
-
-ExampleKey = tuple[str, int, str, int]  # (layer, channel, kind, rank from 1)
 
 
 @dataclass
@@ -60,29 +59,6 @@ class LayerExamples:
             return "receptive field"
         kept = self.ranked["max"].indices.shape[1]
         return "effective field" if self.effective_ranks >= kept else f"effective field (the first {self.effective_ranks} of each unit)"
-
-
-@dataclass(frozen=True)
-class ExampleRow:
-    """What every row of an examples table starts with: the unit, the end ("max" top, "min" bottom), the rank from 1
-    (the strongest), the score and the entry's index in the source."""
-
-    layer: str
-    channel: int
-    kind: str
-    rank: int
-    score: float
-    index: int
-
-
-@dataclass(frozen=True)
-class Example(ExampleRow):
-    """One row of the examples table of images; box = (x0, y0, x1, y1), x1/y1 exclusive."""
-
-    item: str | int
-    y: int
-    x: int
-    box: tuple[int, int, int, int]
 
 
 @dataclass

@@ -21,7 +21,7 @@ import torch
 from featurelens.capture import LOGIT, ActivationCapture, find_layer, probe
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
 from featurelens.dataset_examples.result import ExamplesResult, LayerExamples, RankedExamples
-from featurelens.dataset_examples.sources import ImageSource, Skipped, open_source
+from featurelens.data.sources import ImageSource, Skipped, open_source
 from featurelens.dataset_examples.state import ExamplesState
 from featurelens.dataset_examples.distribution import ScoreSample
 from featurelens.dataset_examples.topk import REDUCES, Ranked, StreamingTopK, merge_ranked

@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from featurelens.dataset_examples.sources import (
+from featurelens.data.sources import (
     BUILTIN_SOURCES, FileBytesSource, FolderSource, ImageSource, PhotoSource, SourceBatch, TensorSource, open_source,
     read_file_bytes,
 )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 from featurelens.dataset_examples.distribution import ScoreSample
-from featurelens.dataset_examples.sources import Skipped
+from featurelens.data.sources import Skipped
 from featurelens.dataset_examples.topk import Ranked
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from featurelens.images import to_pixels
-from featurelens.output.dream_files import write_dream
+from featurelens.deepdream.files import write_dream  # the writer reads this result by a Protocol: one way, result → files
 from featurelens.results import TechniqueResult
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from featurelens.evolution.checkpoints import Checkpoint
-from featurelens.output.evolution_files import write_evolution
+from featurelens.evolution.files import write_evolution  # the writer reads this result by a Protocol: one way, result → files
 from featurelens.output.images import same_size
 from featurelens.results import TechniqueResult
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from featurelens.errors import FeaturelensError, require_positive
-from featurelens.dataset_examples.sources import open_source
+from featurelens.data.sources import open_source
 from featurelens.images import ImageInput, as_images
 from featurelens.invert.data import training_images
 from featurelens.invert.decoding import DecodeResult, decodable_unit, decode_pairs

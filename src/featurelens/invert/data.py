@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from featurelens.errors import FeaturelensError
-from featurelens.dataset_examples.sources import open_source
+from featurelens.data.sources import open_source
 
 SMALL_SOURCE = 1000  # below this many images, train on random crops instead
 CROPS = 2048

@@ -20,7 +20,7 @@ from featurelens.errors import FeaturelensError
 from featurelens.images import to_pixels
 from featurelens.invert.inverter import Inverter
 from featurelens.models.loaded import LoadedModel
-from featurelens.output.decode_files import write_decodes
+from featurelens.invert.files import write_decodes  # the writer reads this result by a Protocol: one way, result → files
 from featurelens.results import TechniqueResult
 from featurelens.units import Unit, UnitExpression, keep_unit, resolve_expression, single_unit
 

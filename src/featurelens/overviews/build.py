@@ -19,7 +19,7 @@ from featurelens.capture.layers import LOGIT, unknown_layer_message
 from featurelens.errors import FeaturelensError, require_positive
 from featurelens.models import LoadedModel, model_for
 from featurelens.output.images import same_size
-from featurelens.output.overview_files import write_overview
+from featurelens.overviews.files import write_overview  # the writer reads a layer by a Protocol: one way, build → files
 from featurelens.progress import ProgressArg, reporting, shown_by_default
 from featurelens.quick import cap, shrink
 from featurelens.rendering import AUTO, RenderResult, RenderSettings, plan_render

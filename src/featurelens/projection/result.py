@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from featurelens.errors import FeaturelensError
-from featurelens.output.projection_files import write_projections
+from featurelens.projection.files import write_projections  # the writer reads this result by a Protocol: one way, result → files
 from featurelens.projection.pictures import projection_pictures
 from featurelens.results import TechniqueResult
 

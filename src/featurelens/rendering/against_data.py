@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from featurelens.dataset_examples.sources import ImageSource, PhotoSource, open_source
+from featurelens.data.sources import ImageSource, PhotoSource, open_source
 from featurelens.errors import FeaturelensError
 from featurelens.model_cache import ModelCache
 from featurelens.models import LoadedModel
@@ -32,7 +32,7 @@ from featurelens.rendering.sizes import SizeChoice
 from featurelens.units import UnitExpression
 
 if TYPE_CHECKING:
-    from featurelens.rendering.optimize import RenderSettings
+    from featurelens.rendering.settings import RenderSettings
 
 PHOTOS = "photos"
 RETRIES = (("warm start from the best item", {}), ("warm start from the best item, no transforms", {"transforms": None}))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from featurelens.output.audio_render_files import write_audio_render
+from featurelens.rendering.audio_files import write_audio_render  # the writer reads this result by a Protocol: one way, result → files
 from featurelens.output.spectrogram import spectrogram_picture
 from featurelens.results import TechniqueResult
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from featurelens.capture import ActivationCapture
-from featurelens.dataset_examples.sources import ImageSource
+from featurelens.data.sources import ImageSource
 from featurelens.model_cache import ModelCache
 from featurelens.models import LoadedModel
 from featurelens.units import Unit, UnitExpression, expression_value, layers_needed

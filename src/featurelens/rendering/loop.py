@@ -26,7 +26,7 @@ from featurelens.rendering.spectrum import natural_magnitude
 from featurelens.units import PerImageTargets, UnitExpression
 
 if TYPE_CHECKING:
-    from featurelens.rendering.optimize import RenderSettings
+    from featurelens.rendering.settings import RenderSettings
 
 PARAM_LR = {"fft": 0.05, "pixel": 0.05, "maco": 0.25, "cppn": 0.005}  # Adam step per parameterization
 

@@ -7,6 +7,8 @@ helps when there are several chunks: lower `max_batch` to spread few units over 
 see the finished images on the driver. Ctrl-C keeps every chunk finished so far. Imported by
 `RenderPlan.run` only when the engine is "ray"; a job rendering many plans (an atlas of many layers)
 calls `render_plans_on_ray(plans, engine)` to keep every worker busy across plans.
+
+It reads a plan through the Protocol below, so imports run one way, optimize → on_ray.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import time
 from contextlib import closing
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from featurelens.distributed.cluster import connect
 from featurelens.distributed.model_transfer import ModelRecipe, model_recipe, worker_model
@@ -27,15 +29,33 @@ from featurelens.rendering.sizes import SizeChoice
 from featurelens.units import UnitExpression
 
 if TYPE_CHECKING:
-    from featurelens.rendering.optimize import RenderPlan, RenderSettings
+    from featurelens.models import LoadedModel
+    from featurelens.rendering.settings import RenderSettings
 
 
-def render_on_ray(plan: RenderPlan, progress: ProgressArg = None) -> RenderResult:
+class ChunkedRender(Protocol):
+    """What the runner reads of a plan (a `rendering.optimize.RenderPlan`): its chunks, and how to start and finish its result."""
+
+    model: LoadedModel
+    model_spec: str | None
+    targets: list[UnitExpression]
+    sizes: list[SizeChoice]
+    settings: RenderSettings
+    engine: Engine
+
+    def chunks(self) -> list[list[int]]: ...
+
+    def empty_result(self) -> RenderResult: ...
+
+    def finish(self, result: RenderResult, finished: dict[int, RenderedUnit], started: float) -> RenderResult: ...
+
+
+def render_on_ray(plan: ChunkedRender, progress: ProgressArg = None) -> RenderResult:
     """`plan.run()` on the Ray cluster of `plan.engine`."""
     return render_plans_on_ray([plan], plan.engine, progress)[0]
 
 
-def render_plans_on_ray(plans: list[RenderPlan], engine: Engine, progress: ProgressArg = None) -> list[RenderResult]:
+def render_plans_on_ray(plans: list[ChunkedRender], engine: Engine, progress: ProgressArg = None) -> list[RenderResult]:
     """Every chunk of every plan on the cluster at once (at most `engine.workers` running); one result per plan, as `plan.run()` gives it."""
     started = time.perf_counter()
     cluster = connect(engine)

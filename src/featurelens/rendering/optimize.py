@@ -17,7 +17,7 @@ import torch
 
 from featurelens.capture import probe
 from featurelens.engine import Engine, check_engine
-from featurelens.errors import FeaturelensError, bad_parameter, require_positive
+from featurelens.errors import FeaturelensError
 from featurelens.models import LoadedModel, model_for
 from featurelens.progress import ProgressArg, reporting, shown_by_default
 from featurelens.model_cache import ModelCache
@@ -25,67 +25,17 @@ from featurelens.rendering.against_data import Reference, hold_against_data, ref
 from featurelens.quick import shrink
 from featurelens.rendering.judging import judge_images
 from featurelens.rendering.loop import RenderedChunk, render_chunk
-from featurelens.rendering.param import PARAMETERIZATIONS, RESOLUTION_FREE
 from featurelens.rendering.regularizers import Regularizers
 from featurelens.rendering.result import RenderedUnit, RenderResult
 from featurelens.models.input_sizes import check_accepted
-from featurelens.rendering.sizes import AUTO, SizeChoice, check_size, choose_sizes, fix_sizes
+from featurelens.rendering.settings import RenderSettings
+from featurelens.rendering.sizes import AUTO, SizeChoice, choose_sizes, fix_sizes
 from featurelens.rendering.audio_result import AudioRenderResult
 from featurelens.rendering.spectrogram import AudioRenderPlan, plan_audio_render
 from featurelens.rendering.transforms import RobustnessTransform
 from featurelens.units import UnitExpression, UnitsInput, as_expressions, resolve_expression
 
 JudgesInput = Sequence[str | LoadedModel] | str | LoadedModel
-
-
-@dataclass(frozen=True)
-class RenderSettings:
-    """Knobs of one render. `size` is pixels or "auto" (per unit: the model's input size for units that see the
-    whole input, 128 px for the others); `batch` is images per unit; `max_batch` caps one optimisation's batch;
-    `out_size` draws the final images of a resolution-free parameterization (cppn) at another size;
-    `judge` names models that judge the finished images (`featurelens.rendering.judging`); `engine` "ray" renders
-    the batches on Ray workers (`address`: the cluster to join, None starts a local instance; `workers`: at most
-    this many batches at once). `data`: a data source spec (a folder, "fashion-mnist:test", "photos") every image is held
-    against on its own objective (None: the model's own data, else the bundled photos); with `retry` the images that
-    end below the data's best are rendered again from that best item (`rendering.against_data`)."""
-
-    size: int | str = AUTO
-    steps: int = 512
-    param: str = "fft"
-    lr: float | None = None
-    batch: int = 1
-    seed: int = 0
-    diversity: float = 0.0
-    interpolate: bool = False
-    transforms: RobustnessTransform | None = field(default_factory=RobustnessTransform)
-    regularizers: Regularizers = field(default_factory=Regularizers)
-    decorrelate: bool = True
-    max_batch: int = 64
-    out_size: int | None = None
-    judge: tuple[str | LoadedModel, ...] = ()
-    engine: str = "local"
-    address: str | None = None
-    workers: int | None = None
-    data: str | None = None
-    retry: bool = True
-
-    def check(self, model: LoadedModel, unit_count: int) -> None:
-        require_positive("steps", self.steps)
-        require_positive("batch", self.batch)
-        require_positive("max_batch", self.max_batch)
-        check_size(self.size, model)
-        if self.param not in PARAMETERIZATIONS:
-            raise FeaturelensError(f"unknown {{parameter}} {self.param!r}: use one of {', '.join(PARAMETERIZATIONS)}", parameter="param")
-        if self.lr is not None:
-            require_positive("lr", self.lr)
-        if self.out_size is not None:
-            require_positive("out_size", self.out_size)
-            if self.param not in RESOLUTION_FREE:
-                raise bad_parameter("out_size", f"needs a resolution-free parameterization ({', '.join(RESOLUTION_FREE)}), not {self.param!r}")
-        if self.interpolate and unit_count != 2:
-            raise bad_parameter("interpolate", f"needs exactly two units, got {unit_count}")
-        if self.interpolate and self.batch < 2:
-            raise bad_parameter("interpolate", "needs batch of at least 2 (the number of frames)")
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from featurelens.output.images import same_size
-from featurelens.output.render_files import write_render
+from featurelens.rendering.files import write_render  # the writer reads this result by a Protocol: one way, result → files
 from featurelens.rendering.judging import Judgement
 from featurelens.results import TechniqueResult
 

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from featurelens.errors import FeaturelensError
 from featurelens.live import LiveOptions, LiveSession
 from featurelens.models import LoadedModel
-from featurelens.output.atlas_files import MANIFEST, read_json
+from featurelens.atlas.files import MANIFEST, read_json
 from featurelens.output.pages import page_template
 from featurelens.photos import bundled_photos
 from featurelens.projection.rectifiers import METHODS

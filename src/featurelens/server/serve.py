@@ -8,11 +8,11 @@ from pathlib import Path
 
 import torch
 
-from featurelens.dataset_examples.audio_sources import audio_data_spec
-from featurelens.dataset_examples.sources import open_source
+from featurelens.data.audio_sources import audio_data_spec
+from featurelens.data.sources import open_source
 from featurelens.errors import FeaturelensError, bad_parameter
 from featurelens.models import LoadedModel, model_for
-from featurelens.output.atlas_files import MANIFEST
+from featurelens.atlas.files import MANIFEST
 from featurelens.output.paths import check_output_folder
 from featurelens.server.limits import ServerLimits
 from featurelens.server.guard import WILDCARD_HOSTS, allowed_hosts_for, new_token

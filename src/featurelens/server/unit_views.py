@@ -16,7 +16,7 @@ from featurelens.atlas.audio import can_render
 from featurelens.capture import probe
 from featurelens.errors import FeaturelensError
 from featurelens.models import LoadedModel
-from featurelens.output.atlas_files import read_json, record_path
+from featurelens.atlas.files import read_json, record_path
 from featurelens.output.images import safe_filename
 from featurelens.server.jobs import JobRunner
 from featurelens.units.resolve import channel_out_of_range

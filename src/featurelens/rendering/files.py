@@ -1,20 +1,48 @@
 """Writing a render: one PNG per image, a contact sheet when several, and render.json.
 
 A render into a folder replaces the previous render there as a whole (`folder_run.replacing`), so the
-PNGs, the sheet (or its absence, for one image) and render.json always describe the same run."""
+PNGs, the sheet (or its absence, for one image) and render.json always describe the same run.
+
+It imports no result type: it reads a render through the Protocols below, so imports run one way, result → files."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 from featurelens.output.folder_run import listed_in, replacing, write_text_atomic
 from featurelens.output.images import contact_sheet, enlarged, safe_filename, save_png
 
 if TYPE_CHECKING:
-    from featurelens.rendering.result import RenderResult
+    import numpy as np
+
+    from featurelens.rendering.judging import Judgement
+
+
+class RenderedImage(Protocol):
+    """What the writer reads of one rendered unit (a `rendering.result.RenderedUnit`)."""
+
+    unit: str
+    image: np.ndarray  # uint8 [H, W, C]
+    judged: dict[str, Judgement]
+
+
+class RenderFigures(Protocol):
+    """What the writer reads of a render (a `rendering.result.RenderResult`)."""
+
+    judges: list[str]
+    model: str
+
+    @property
+    def units(self) -> Sequence[RenderedImage]: ...
+
+    @property
+    def images(self) -> np.ndarray: ...
+
+    def summary(self, png_names: list[str] | None = None) -> dict: ...
+
 
 SHEET_TILE = 96  # smaller renders are enlarged (pixels repeated) on the contact sheet so their captions fit
 
@@ -23,7 +51,7 @@ SHEET = "contact_sheet.png"
 PREVIOUS_RENDER = listed_in("render.json", ("png", "wav"), extra=(SHEET,))
 
 
-def write_render(result: RenderResult, out_dir: Path) -> list[Path]:
+def write_render(result: RenderFigures, out_dir: Path) -> list[Path]:
     """Write the result under `out_dir`, replacing a previous render there; returns the PNG paths in unit order."""
     with replacing(out_dir, "render", legacy=PREVIOUS_RENDER):
         names = [f"{i:03d}_{safe_filename(u.unit)}.png" for i, u in enumerate(result.units)]
@@ -34,7 +62,7 @@ def write_render(result: RenderResult, out_dir: Path) -> list[Path]:
     return paths
 
 
-def unit_labels(result: RenderResult) -> list[str]:
+def unit_labels(result: RenderFigures) -> list[str]:
     """Each image's caption: the unit, then a line per judge (class probability and rank, or photo distance)."""
     names = short_names(result.judges, result.model)
     labels = []

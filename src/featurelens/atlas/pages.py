@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from featurelens.output.atlas_files import INDEX, STYLE, layer_page_path, read_json, record_path, unit_page_path, write_text
+from featurelens.atlas.files import INDEX, STYLE, layer_page_path, read_json, record_path, unit_page_path, write_text
 from featurelens.output.pages import page_template
 
 if TYPE_CHECKING:

@@ -1,20 +1,41 @@
-"""Writing a dream: the PNG at the input's size and, on request, each octave's image and the objective's trajectory."""
+"""Writing a dream: the PNG at the input's size and, on request, each octave's image and the objective's trajectory.
+
+It imports no result type: it reads a dream through the Protocols below, so imports run one way, result → files."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 from featurelens.images import to_pixels
 from featurelens.output.folder_run import replacing
 from featurelens.output.images import save_png
 
 if TYPE_CHECKING:
-    from featurelens.deepdream.result import DreamResult
+    import numpy as np
+    import torch
 
 
-def write_dream(result: DreamResult, out: Path, save_octaves: bool = False) -> list[Path]:
+class OctaveImage(Protocol):
+    """What the writer reads of one octave (a `deepdream.result.OctaveTrace`)."""
+
+    image: torch.Tensor  # [B, C, h, w] in [0, 1]
+
+
+class DreamFigures(Protocol):
+    """What the writer reads of a dream (a `deepdream.result.DreamResult`)."""
+
+    @property
+    def octaves(self) -> Sequence[OctaveImage]: ...
+
+    @property
+    def images(self) -> np.ndarray: ...
+
+    def summary(self) -> dict: ...
+
+
+def write_dream(result: DreamFigures, out: Path, save_octaves: bool = False) -> list[Path]:
     """Write `out` (a PNG; for several photos, OUT/dream_N.png); with `save_octaves` also each octave's image and OUT.json.
 
     Returns the paths written, the dream first."""
@@ -25,7 +46,7 @@ def write_dream(result: DreamResult, out: Path, save_octaves: bool = False) -> l
         return _write(result, [folder / f"dream_{i}.png" for i in range(len(result.images))], save_octaves)
 
 
-def _write(result: DreamResult, targets: list[Path], save_octaves: bool) -> list[Path]:
+def _write(result: DreamFigures, targets: list[Path], save_octaves: bool) -> list[Path]:
     pictures = result.images
     paths = [save_png(picture, target) for picture, target in zip(pictures, targets)]
     if save_octaves:

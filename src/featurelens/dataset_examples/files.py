@@ -9,6 +9,8 @@ Layout of the output folder (all links relative, so the pages work offline and w
   crops/<LAYER>/c<C>-<KIND><RANK>.png   the part of the input the unit saw (whole-input crops: the input's PNG)
   projections/<LAYER>/…png              optional per-example projections (e.g. deconvnet)
   checkpoint.pt                         the running state while a pass is unfinished (featurelens.dataset_examples.checkpoint)
+
+It imports no result type: it reads the examples through the Protocols below, so imports run one way, result → files.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -27,12 +29,42 @@ from featurelens.output.images import safe_filename, to_pil
 from featurelens.output.pages import page_template
 
 if TYPE_CHECKING:
-    from featurelens.dataset_examples.result import Example, ExampleKey, ExamplesResult
+    from featurelens.dataset_examples.rows import Example, ExampleKey
+    from featurelens.geometry import ReceptiveField
+
 KIND_TITLES = {"max": "top", "min": "bottom"}
 
 
+class LayerRanking(Protocol):
+    """What the writer reads of one layer (a `dataset_examples.result.LayerExamples`; the pages read its fields too)."""
+
+    layer: str
+    channels: int
+    height: int
+    width: int
+    receptive_field: ReceptiveField
+
+    @property
+    def crop(self) -> str: ...
+
+
+class ExamplesFigures(Protocol):
+    """What the writer reads of examples (a `dataset_examples.result.ExamplesResult`; the pages read its fields too)."""
+
+    input_size: int
+
+    @property
+    def layers(self) -> Sequence[LayerRanking]: ...
+
+    def examples(self) -> Iterator[Example]: ...
+
+    def image(self, index: int) -> np.ndarray: ...
+
+    def summary(self) -> dict: ...
+
+
 def write_examples(
-    result: ExamplesResult,
+    result: ExamplesFigures,
     out_dir: Path,
     projections: Mapping[ExampleKey, np.ndarray] | None = None,
     workers: int | None = None,
@@ -55,7 +87,7 @@ def previous_examples(out_dir: Path) -> list[Path]:
     return named + [p for folder in folders for p in (out_dir / folder).rglob("*") if p.suffix in (".png", ".wav")]
 
 
-def _write_all(result: ExamplesResult, out_dir: Path, projections: Mapping[ExampleKey, np.ndarray] | None, workers: int | None) -> Path:
+def _write_all(result: ExamplesFigures, out_dir: Path, projections: Mapping[ExampleKey, np.ndarray] | None, workers: int | None) -> Path:
     rows = list(result.examples())
     write_table(rows, out_dir / "examples.parquet")
     write_text_atomic(out_dir / "summary.json", json.dumps(result.summary(), indent=2))
@@ -124,7 +156,7 @@ def _save(image: np.ndarray, path: Path) -> None:
     to_pil(image).save(path, format="PNG", compress_level=1)
 
 
-def _write_images(result: ExamplesResult, rows: list[Example], out_dir: Path, projections: Mapping, workers: int | None) -> None:
+def _write_images(result: ExamplesFigures, rows: list[Example], out_dir: Path, projections: Mapping, workers: int | None) -> None:
     """Each example input once (loaded once, then all its crops), in threads; projections if given."""
     by_index: dict[int, list[Example]] = defaultdict(list)
     for row in rows:
@@ -155,7 +187,7 @@ def _thumb_size(input_size: int) -> int:
     return max(64, min(input_size, 112))
 
 
-def _channel_blocks(result: ExamplesResult, rows: list[Example], projections: Mapping) -> list[dict]:
+def _channel_blocks(result: ExamplesFigures, rows: list[Example], projections: Mapping) -> list[dict]:
     """Template data: per channel, the top and the bottom examples with paths, caption and outline box (in %)."""
     size = result.input_size
     blocks: dict[int, dict] = {}

@@ -1,4 +1,5 @@
-"""Where audio examples come from: a folder of audio files, or a music collection (its clips and labels).
+"""Where the clips of every audio technique come from (examples, the atlas, the server): a folder of audio files, or a
+music collection (its clips and labels).
 
 Entries are the folder's audio files sorted by relative path; entry `i` is named by its path without the
 extension (a collection's `clips/SONG-K`). Each file is read as `featurelens.audio.sources.load_clip` reads it:

@@ -1,4 +1,5 @@
-"""Where dataset examples come from: a folder of image files, a built-in dataset, or any Python iterable.
+"""Where the inputs of every technique come from (examples, a render's data, the inverter, the server): a folder of
+image files, a built-in dataset, or any Python iterable.
 
 Every source is a sequence of *entries* in a fixed order (files sorted by relative path, dataset
 order, iteration order). Entry `i` is identified by its index `i` (used for ranking ties and for

@@ -1,9 +1,11 @@
-"""Writing unit decodes: input | decode | what the unit adds, side by side, enlarged so small inputs stay visible."""
+"""Writing unit decodes: input | decode | what the unit adds, side by side, enlarged so small inputs stay visible.
+
+It imports no result type: it reads decodes through the Protocol below, so imports run one way, result → files."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -12,12 +14,25 @@ from featurelens.output.folder_run import replacing
 from featurelens.output.images import contact_sheet, safe_filename
 
 if TYPE_CHECKING:
-    from featurelens.invert.decoding import DecodeResult
+    import torch
 
 PANEL = 224  # pixels a side for each panel, so 28×28 inputs stay visible
 
 
-def write_decodes(result: DecodeResult, path: Path) -> Path:
+class DecodeFigures(Protocol):
+    """What the writer reads of decodes (an `invert.decoding.DecodeResult`)."""
+
+    units: list[str]
+    inputs: torch.Tensor  # [N, C, S, S]
+
+    @property
+    def images(self) -> np.ndarray: ...
+
+    @property
+    def contribution_images(self) -> np.ndarray: ...
+
+
+def write_decodes(result: DecodeFigures, path: Path) -> Path:
     """One three-panel PNG at `path` (.png) for one decode; one per decode in the folder `path` otherwise. Returns the first."""
     if len(result.units) == 1 and path.suffix:
         return _write(result, [path])
@@ -25,7 +40,7 @@ def write_decodes(result: DecodeResult, path: Path) -> Path:
         return _write(result, [path / f"{i:03d}_{safe_filename(unit)}.png" for i, unit in enumerate(result.units)])
 
 
-def _write(result: DecodeResult, targets: list[Path]) -> Path:
+def _write(result: DecodeFigures, targets: list[Path]) -> Path:
     inputs = to_pixels(result.inputs)
     decodes = result.images
     added = result.contribution_images

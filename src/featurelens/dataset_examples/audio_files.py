@@ -10,6 +10,8 @@ Layout of the output folder (links relative, so the pages play offline and when 
                                             several pages, linked in order, a few hundred players each
   clips/<ENTRY>.wav, spectrograms/<ENTRY>.png   each example clip as the model heard it, and its spectrogram
   excerpts/<LAYER>/c<C>-<KIND><RANK>.wav    what the unit heard at its peak (trough)
+
+It imports no result type: it reads the examples through the Protocols below, so imports run one way, result → files.
 """
 
 from __future__ import annotations
@@ -17,27 +19,57 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
 
 import numpy as np
 
-from featurelens.output.examples_files import KIND_TITLES, layer_page_name, previous_examples
+from featurelens.dataset_examples.files import KIND_TITLES, layer_page_name, previous_examples
 from featurelens.output.folder_run import replacing
 from featurelens.output.images import safe_filename, to_pil
 from featurelens.output.pages import page_template
 from featurelens.output.spectrogram import spectrogram_picture
 
 if TYPE_CHECKING:
-    from featurelens.dataset_examples.audio_result import AudioExample, AudioExamplesResult
+    from featurelens.dataset_examples.rows import AudioExample
+    from featurelens.geometry import TimeField
+    from featurelens.models import LoadedModel
 
 
-def write_audio_examples(result: AudioExamplesResult, out_dir: Path) -> Path:
+class AudioLayerRanking(Protocol):
+    """What the writer reads of one layer (a `dataset_examples.audio_result.AudioLayerExamples`)."""
+
+    layer: str
+    channels: int
+    field: TimeField
+
+
+class AudioExamplesFigures(Protocol):
+    """What the writer reads of clip examples (a `dataset_examples.audio_result.AudioExamplesResult`; the pages read its fields too)."""
+
+    model: LoadedModel
+
+    @property
+    def layers(self) -> Sequence[AudioLayerRanking]: ...
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    def examples(self) -> Iterator[AudioExample]: ...
+
+    def clip(self, index: int) -> np.ndarray: ...
+
+    def log_mel(self, index: int, clip: np.ndarray | None = None) -> np.ndarray: ...
+
+    def summary(self) -> dict: ...
+
+
+def write_audio_examples(result: AudioExamplesFigures, out_dir: Path) -> Path:
     """Write everything for `result` under `out_dir`, replacing a previous examples result there; returns index.html's path."""
     with replacing(out_dir, "examples", legacy=previous_examples):
         return _write_all(result, out_dir)
 
 
-def _write_all(result: AudioExamplesResult, out_dir: Path) -> Path:
+def _write_all(result: AudioExamplesFigures, out_dir: Path) -> Path:
     rows = list(result.examples())
     write_audio_table(rows, out_dir / "examples.parquet")
     (out_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2))
@@ -118,7 +150,7 @@ def _write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
     soundfile.write(str(path), np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")
 
 
-def write_example_sounds(result: AudioExamplesResult, rows: list[AudioExample], out_dir: Path) -> None:
+def write_example_sounds(result: AudioExamplesFigures, rows: list[AudioExample], out_dir: Path) -> None:
     """Each example clip once (WAV and spectrogram), then every excerpt cut from it."""
     by_index: dict[int, list[AudioExample]] = defaultdict(list)
     for row in rows:

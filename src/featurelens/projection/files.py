@@ -1,10 +1,12 @@
-"""Writing projections: a picture (PNG) or the raw array (.npy) for one, a folder of both for many."""
+"""Writing projections: a picture (PNG) or the raw array (.npy) for one, a folder of both for many.
+
+It imports no result type: it reads a projection through the Protocol below, so imports run one way, result → files."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -12,8 +14,18 @@ from featurelens.errors import FeaturelensError
 from featurelens.output.folder_run import listed_in, replacing, write_text_atomic
 from featurelens.output.images import safe_filename, save_png
 
-if TYPE_CHECKING:
-    from featurelens.projection.result import ProjectionResult
+
+class ProjectionFigures(Protocol):
+    """What the writer reads of projections (a `projection.result.ProjectionResult`)."""
+
+    arrays: np.ndarray  # float32 [N, C, H, W]
+
+    @property
+    def images(self) -> np.ndarray: ...
+
+    def __len__(self) -> int: ...
+
+    def summary(self) -> dict: ...
 
 FILE_SUFFIXES = (".png", ".npy")
 
@@ -28,7 +40,7 @@ def check_projection_path(path: Path, count: int = 1) -> Path:
     return path
 
 
-def write_projections(result: ProjectionResult, path: Path) -> Path:
+def write_projections(result: ProjectionFigures, path: Path) -> Path:
     """One projection to a .png or .npy file; otherwise PNG + .npy per projection and projections.json in the folder `path`."""
     check_projection_path(path, len(result))
     if path.suffix.lower() == ".npy":

@@ -1,28 +1,39 @@
-"""Writing a layer overview: a folder of PNGs per layer, a grid per layer, and index.html."""
+"""Writing a layer overview: a folder of PNGs per layer, a grid per layer, and index.html.
+
+It imports no result type of its own package: it reads each layer through the Protocol below, so imports run one way,
+build → files."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from featurelens.output.folder_run import replacing
 from featurelens.output.images import contact_sheet, safe_filename
 from featurelens.output.pages import page_template
-from featurelens.output.render_files import unit_labels, write_render
+from featurelens.rendering.files import unit_labels, write_render
 
 if TYPE_CHECKING:
-    from featurelens.overviews.build import LayerOverview
+    from featurelens.capture import LayerInfo
     from featurelens.rendering import RenderSettings
+    from featurelens.rendering.result import RenderResult
 
 
-def write_overview(overviews: list[LayerOverview], model_spec: str, settings: RenderSettings, out_dir: Path) -> Path:
+class LayerRenders(Protocol):
+    """What the writer reads of one layer's overview (an `overviews.build.LayerOverview`)."""
+
+    layer: str
+    info: LayerInfo
+    result: RenderResult
+
+
+def write_overview(overviews: list[LayerRenders], model_spec: str, settings: RenderSettings, out_dir: Path) -> Path:
     """Write every layer's images and grid, then the page, replacing a previous overview there; returns the page's path."""
     with replacing(out_dir, "overview"):
         return _write_all(overviews, model_spec, settings, out_dir)
 
 
-def _write_all(overviews: list[LayerOverview], model_spec: str, settings: RenderSettings, out_dir: Path) -> Path:
+def _write_all(overviews: list[LayerRenders], model_spec: str, settings: RenderSettings, out_dir: Path) -> Path:
     layers = []
     for overview in overviews:
         folder = safe_filename(overview.layer)

@@ -5,6 +5,8 @@ evolution.json and the timeline page (one row a unit, one column a checkpoint; l
   evolution.json                     checkpoints, and per unit per checkpoint its figures and PNG names
   renders/<UNIT>/<CHECKPOINT>.png    the unit's render at that checkpoint
   examples/<UNIT>/<CHECKPOINT>.png   its top-k dataset examples at that checkpoint, best first
+
+It imports no result type: it reads an evolution through the Protocols below, so imports run one way, result → files.
 """
 
 from __future__ import annotations
@@ -12,25 +14,55 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 from featurelens.output.folder_run import replacing
 from featurelens.output.images import contact_sheet, safe_filename, save_png
 from featurelens.output.pages import page_template
 
 if TYPE_CHECKING:
-    from featurelens.evolution.result import EvolveResult
+    import numpy as np
+
+    from featurelens.evolution.checkpoints import Checkpoint
 
 THUMB = 112  # px a render is shown at; small renders are scaled up without smoothing
 
 
-def write_evolution(result: EvolveResult, out_dir: Path) -> Path:
+class CellImages(Protocol):
+    """What the writer reads of one unit at one checkpoint (an `evolution.result.EvolvedCell`)."""
+
+    image: np.ndarray  # uint8 [H, W, C]
+    example_images: np.ndarray | None  # uint8 [k, S, S, C]
+
+
+class TimelineImages(Protocol):
+    """What the writer reads of one unit's row (an `evolution.result.UnitTimeline`)."""
+
+    unit: str
+
+    @property
+    def cells(self) -> Sequence[CellImages]: ...
+
+
+class EvolutionFigures(Protocol):
+    """What the writer reads of an evolution (an `evolution.result.EvolveResult`; the page reads its fields too)."""
+
+    @property
+    def checkpoints(self) -> Sequence[Checkpoint]: ...
+
+    @property
+    def units(self) -> Sequence[TimelineImages]: ...
+
+    def summary(self, png_names: dict | None = None) -> dict: ...
+
+
+def write_evolution(result: EvolutionFigures, out_dir: Path) -> Path:
     """Write everything for `result` under `out_dir`, replacing a previous evolution there; returns the page's path."""
     with replacing(out_dir, "evolve"):
         return _write_all(result, out_dir)
 
 
-def _write_all(result: EvolveResult, out_dir: Path) -> Path:
+def _write_all(result: EvolutionFigures, out_dir: Path) -> Path:
     columns = [safe_filename(f"{i:02d}-{c.label}") for i, c in enumerate(result.checkpoints)]
     names, rows = {}, []
     for timeline in result.units:

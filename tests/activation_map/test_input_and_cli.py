@@ -11,7 +11,7 @@ from PIL import Image
 
 from featurelens.activation_map import map_activations
 from featurelens.data.fashion_mnist import load_fashion_mnist
-from featurelens.dataset_examples.sources import TensorSource
+from featurelens.data.sources import TensorSource
 
 HOSTILE = "<script>alert(1)</script>"
 

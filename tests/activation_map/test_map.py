@@ -14,7 +14,7 @@ from featurelens.activation_map import map_activations
 from featurelens.activation_map.layout import grid_cells, lay_out
 from featurelens.activation_map.points import sample_points
 from featurelens.data.fashion_mnist import FASHION_CLASSES, load_fashion_mnist
-from featurelens.dataset_examples.sources import open_source
+from featurelens.data.sources import open_source
 from featurelens.progress import Reporter
 
 

@@ -13,7 +13,7 @@ from featurelens.concepts.find import rank_units
 from featurelens.concepts.pooled import pool_inputs
 from featurelens.concepts.probe import fit_probe
 from featurelens.data.fashion_mnist import FASHION_CLASSES, load_fashion_mnist
-from featurelens.dataset_examples.sources import TensorSource
+from featurelens.data.sources import TensorSource
 from featurelens.dictionary.attach import attach_dictionary, detach_dictionary
 from featurelens.dictionary.file import Dictionary
 from featurelens.models import model_for

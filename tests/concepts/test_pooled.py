@@ -7,7 +7,7 @@ import torch
 
 from featurelens.concepts.inputs import ChainedSource
 from featurelens.concepts.pooled import THUMB, PooledInputs, drop_repeats
-from featurelens.dataset_examples.sources import TensorSource
+from featurelens.data.sources import TensorSource
 
 
 def pooled(values: list[float], crops_per_image: int, thumbs: torch.Tensor) -> PooledInputs:

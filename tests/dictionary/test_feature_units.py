@@ -20,7 +20,7 @@ from featurelens.errors import FeaturelensError
 from featurelens.live import LiveOptions, LiveSession
 from featurelens.live.session import scaled_maps
 from featurelens.models import model_for
-from featurelens.output.atlas_files import record_path
+from featurelens.atlas.files import record_path
 from featurelens.photos import photo_batch
 
 FEATURE = 2

@@ -10,6 +10,8 @@
                                    `featurelens render LAYER:dir=directions/R_C.npy` renders it again
     examples/R_C/N.png, N-in.png   each example's crop around its position, and its whole input with the crop outlined
     map.json                       settings, cells, figures; points.json: every point's input, position, place and cell
+
+It imports no result type: it reads a map through the Protocols below, so imports run one way, result → files.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -26,15 +28,48 @@ from featurelens.output.folder_run import replacing, write_text_atomic
 from featurelens.output.images import enlarged, save_png
 from featurelens.output.pages import page_template
 
-if TYPE_CHECKING:
-    from featurelens.activation_map.result import MapCell, MapResult
+
+
+class MapCellFigures(Protocol):
+    """What the writer reads of one cell (an `activation_map.result.MapCell`)."""
+
+    row: int
+    col: int
+    vector: np.ndarray
+    examples: np.ndarray
+    direction: np.ndarray | None
+    render: Any
+
+    @property
+    def name(self) -> str: ...
+
+
+class MapFigures(Protocol):
+    """What the writer reads of a map (an `activation_map.result.MapResult`)."""
+
+    cells: Sequence[MapCellFigures]
+    features: Any
+    field: Any
+    in_channels: int
+    input_size: int
+    points: Any
+    settings: Any
+    source: Any
+    xy: np.ndarray
+
+    def summary(self) -> dict: ...
+
+    def cell_of_points(self) -> Any: ...
+
+    def class_cells(self, count: int | None = None) -> Any: ...
+
 
 STATIC = ("map.css", "map.js")
 HEAT_LEVELS = 10  # shades of the class view, each way
 EXAMPLE_SIDE = 96  # examples are enlarged (pixels repeated) to at least this side
 
 
-def write_map(result: MapResult, folder: Path) -> Path:
+def write_map(result: MapFigures, folder: Path) -> Path:
     """Write the atlas into `folder`, replacing a previous map there; returns index.html's path."""
     with replacing(folder, "map"):
         for name in STATIC:
@@ -59,7 +94,7 @@ def write_map(result: MapResult, folder: Path) -> Path:
     return index
 
 
-def _write_cell_files(result: MapResult, cell: MapCell, folder: Path) -> dict:
+def _write_cell_files(result: MapFigures, cell: MapCellFigures, folder: Path) -> dict:
     """A cell's render, direction and examples on disk; returns what its pages show."""
     (folder / "directions").mkdir(exist_ok=True)
     np.save(folder / "directions" / f"{cell.name}.npy", np.asarray(cell.direction, np.float32))
@@ -87,7 +122,7 @@ def _as_uint8(image) -> np.ndarray:
     return (image.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
 
 
-def _box(result: MapResult, position: tuple[int, ...]) -> tuple[int, int, int, int]:
+def _box(result: MapFigures, position: tuple[int, ...]) -> tuple[int, int, int, int]:
     """The crop (x0, y0, x1, y1) the point's position sees: its receptive field on a 2-D map, else the whole input."""
     if len(position) == 2:
         return result.field.box(*position)
@@ -120,7 +155,7 @@ def _grid_css(grid: int) -> str:
     return "\n".join(rules) + "\n"
 
 
-def _heat_levels(result: MapResult) -> dict[str, str]:
+def _heat_levels(result: MapFigures) -> dict[str, str]:
     """Each cell's class-view colour class: `push-K` (K = 1…10, most at 10) for a positive mean attribution, `pull-K` for a
     negative one, scaled by the largest magnitude; empty without a class."""
     values = {c.name: c.attribution for c in result.cells if c.attribution is not None}
@@ -130,14 +165,14 @@ def _heat_levels(result: MapResult) -> dict[str, str]:
     return {name: f"{'push' if value >= 0 else 'pull'}-{max(1, round(HEAT_LEVELS * abs(value) / largest))}" for name, value in values.items()}
 
 
-def _features_by_cell(result: MapResult) -> dict[str, list[int]]:
+def _features_by_cell(result: MapFigures) -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
     for feature in result.features:
         found.setdefault(f"{feature.row}_{feature.col}", []).append(feature.feature)
     return found
 
 
-def _points_table(result: MapResult) -> dict:
+def _points_table(result: MapFigures) -> dict:
     """Every point: its input, its position on the layer's map, its place (x, y) in the unit square, its cell, and its
     attribution to the class when there is one."""
     cells = result.cell_of_points()

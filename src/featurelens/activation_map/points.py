@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from featurelens.capture import LOGIT, ActivationCapture
-from featurelens.dataset_examples.sources import ImageSource
+from featurelens.data.sources import ImageSource
 from featurelens.errors import FeaturelensError
 from featurelens.models import LoadedModel
 from featurelens.progress import Reporter

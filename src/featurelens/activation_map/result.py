@@ -18,7 +18,7 @@ from featurelens.rendering import RenderedUnit
 from featurelens.results import TechniqueResult
 
 if TYPE_CHECKING:
-    from featurelens.dataset_examples.sources import ImageSource
+    from featurelens.data.sources import ImageSource
     from featurelens.geometry import ReceptiveField
 
 

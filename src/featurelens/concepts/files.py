@@ -7,13 +7,15 @@
   renders/NNN_UNIT.png        each top unit's render, then each direction's
   inputs/NNNNNNN.png          each example input of the data as the model saw it
   positives/NNN.png           the first positives as the model saw them
+
+It imports no result type: it reads a find through the Protocol below, so imports run one way, result → files.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -22,21 +24,37 @@ from featurelens.output.folder_run import replacing, write_text_atomic
 from featurelens.output.images import safe_filename, save_png
 from featurelens.output.pages import page_template
 
-if TYPE_CHECKING:
-    from featurelens.concepts.result import FindResult
+
+
+class FindFigures(Protocol):
+    """What the writer reads of a find (a `concepts.result.FindResult`)."""
+
+    concepts: Any
+    positive_counts: Any
+    positive_names: Any
+    positive_pictures: Any
+    probes: Any
+    ranking: Any
+    renders: Any
+    top: Any
+
+    def summary(self) -> dict: ...
+
+    def examples_of(self, layer: str) -> Any: ...
+
 
 def direction_file(layer: str) -> str:
     """The direction's file name for `layer`, e.g. concept-conv3.npy."""
     return f"{CONCEPT}-{safe_filename(layer)}.npy"
 
 
-def write_find(result: FindResult, out_dir: Path) -> Path:
+def write_find(result: FindFigures, out_dir: Path) -> Path:
     """Write everything for `result` under `out_dir`, replacing a previous `find` there; returns index.html."""
     with replacing(out_dir, "find"):
         return _write_all(result, out_dir)
 
 
-def _write_all(result: FindResult, out_dir: Path) -> Path:
+def _write_all(result: FindFigures, out_dir: Path) -> Path:
     summary = result.summary()
     write_text_atomic(out_dir / "ranking.json", json.dumps({**summary, "ranking": [u.to_dict() for u in result.ranking]}, indent=1))
     directions = []
@@ -61,7 +79,7 @@ def _write_all(result: FindResult, out_dir: Path) -> Path:
     return index
 
 
-def _render_png(result: FindResult, unit: str, out_dir: Path) -> str | None:
+def _render_png(result: FindFigures, unit: str, out_dir: Path) -> str | None:
     """The render of `unit` written as renders/NNN_UNIT.png (None when it was not rendered: an interrupted run)."""
     if result.renders is None:
         return None
@@ -74,7 +92,7 @@ def _render_png(result: FindResult, unit: str, out_dir: Path) -> str | None:
     return None
 
 
-def _examples(result: FindResult, layer: str, channel: int, out_dir: Path) -> list[dict]:
+def _examples(result: FindFigures, layer: str, channel: int, out_dir: Path) -> list[dict]:
     """The top examples of `layer:channel` on the data, each input written once as inputs/NNNNNNN.png."""
     found = result.examples_of(layer)
     if found is None:

@@ -30,7 +30,7 @@ from featurelens.concepts.result import FindResult, InputCounts, UnitSeparation
 from featurelens.concepts.separation import best_thresholds, roc_auc
 from featurelens.dataset_examples import ExamplesSettings, plan_examples
 from featurelens.dataset_examples.run import layer_names
-from featurelens.dataset_examples.sources import ImageSource
+from featurelens.data.sources import ImageSource
 from featurelens.dictionary.attach import attach_dictionary, detach_dictionary
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
 from featurelens.models import LoadedModel, model_for

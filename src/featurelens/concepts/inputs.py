@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import torch
 
-from featurelens.dataset_examples.sources import ImageSource, SourceBatch, open_source
+from featurelens.data.sources import ImageSource, SourceBatch, open_source
 from featurelens.errors import FeaturelensError
 from featurelens.models import LoadedModel
 

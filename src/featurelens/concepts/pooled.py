@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from featurelens.capture import ActivationCapture
-from featurelens.dataset_examples.sources import ImageSource, Skipped
+from featurelens.data.sources import ImageSource, Skipped
 from featurelens.models import LoadedModel
 from featurelens.progress import ProgressArg, reporting
 

@@ -12,7 +12,7 @@ from featurelens.concepts.files import write_find
 from featurelens.concepts.probe import Probe
 from featurelens.dictionary.file import Dictionary
 from featurelens.dataset_examples.result import ExamplesResult, LayerExamples
-from featurelens.dataset_examples.sources import Skipped
+from featurelens.data.sources import Skipped
 from featurelens.rendering import RenderResult
 from featurelens.results import TechniqueResult
 

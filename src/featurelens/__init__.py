@@ -1,6 +1,7 @@
 """featurelens: see what each unit of a trained PyTorch network responds to.
 
-One call shape for every technique — `render`, `examples`, `project`, `dream`, `overview`, `evolve`, `atlas`, and
+One call shape for every technique — `render`, `examples`, `project`, `dream`, `overview`, `evolve`, `atlas`,
+`learn_dictionary` (not `dictionary`: that is the package of dictionary files, `featurelens.dictionary`), and
 `invert.train` / `invert.decode` — each taking a model spec or loaded model, images as paths, PIL
 images or tensors in [0, 1], units as one address or a list, and `device`, `progress`, `seed` /
 `steps` where they apply; each returning a result with `.images`, `.summary()`, `.seconds`,
@@ -15,6 +16,7 @@ from importlib.metadata import version
 from featurelens import invert
 from featurelens.atlas import AtlasSettings, AtlasStore, atlas
 from featurelens.deepdream import dream
+from featurelens.dictionary.api import DictionarySettings, learn_dictionary
 from featurelens.errors import FeaturelensError
 from featurelens.dataset_examples import examples
 from featurelens.evolution import evolve
@@ -27,7 +29,7 @@ from featurelens.sample_inputs import samples
 from featurelens.units import parse_units
 
 __all__ = [
-    "AtlasSettings", "AtlasStore", "FeaturelensError", "LoadedModel", "RenderSettings", "as_images", "atlas", "dream", "evolve", "examples", "invert", "list_models", "load_model",
+    "AtlasSettings", "AtlasStore", "DictionarySettings", "FeaturelensError", "LoadedModel", "RenderSettings", "as_images", "atlas", "dream", "evolve", "examples", "invert", "learn_dictionary", "list_models", "load_model",
     "overview", "parse_units", "project", "render", "samples",
 ]
 __version__ = version("featurelens")  # one number: pyproject.toml's

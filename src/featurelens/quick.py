@@ -9,7 +9,8 @@ What it caps (each only lowers a figure, never raises one):
   evolve, invert training), units per layer 2 (atlas, overview), top/bottom examples 3 (examples, atlas,
   evolve), diverse images 1 (atlas), epochs 1 (invert and music
   training), simulated listeners 200 (music training), clips 24 (music make: the fewest music training accepts),
-  robustness samples 1 (render's figures), 2 inputs and 1 unit in the atlas's projection sanity check.
+  robustness samples 1 (render's figures), 2 inputs and 1 unit in the atlas's projection sanity check; dictionary
+  training batches of 64 positions, and its evaluation on 16 entries.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class QuickCaps:
     robustness_samples: int = 1
     sanity_inputs: int = 2  # the atlas's projection sanity check: inputs and units projected
     sanity_units: int = 1
+    batch_rows: int = 64  # dictionary: positions per training step
+    eval_limit: int = 16  # dictionary: entries it is measured on
 
 
 CAPS = QuickCaps()

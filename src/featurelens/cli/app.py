@@ -15,6 +15,7 @@ from rich.text import Text
 
 from featurelens.cli import (
     atlas_command,
+    dictionary_command,
     dream_command,
     evolve_command,
     examples_command,
@@ -48,6 +49,7 @@ app.command("serve", epilog=epilog("serve"))(serve_command.serve)
 app.command("evolve", epilog=epilog("evolve"))(evolve_command.evolve)
 app.command("atlas", epilog=epilog("atlas"))(atlas_command.atlas)
 app.command("samples", epilog=epilog("samples"))(samples_command.samples)
+app.command("dictionary", epilog=epilog("dictionary"))(dictionary_command.dictionary)
 app.add_typer(invert_command.invert_app, name="invert")
 app.add_typer(music_command.music_app, name="music")
 

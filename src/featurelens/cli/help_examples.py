@@ -37,6 +37,10 @@ EXAMPLES: dict[str, list[str]] = {
         'featurelens dream samples/cat.jpg --objective "_blocks.5:3+_blocks.8:12"',
         "featurelens dream samples/cat.jpg --octaves 6 --force",
     ],
+    "dictionary": [
+        "featurelens dictionary -m fashion-cnn --layer conv3 --data fashion-mnist:train --out conv3_dict.pt",
+        "featurelens dictionary -m fashion-cnn -l conv3 -d fashion-mnist:test --method archetypal --steps 50 --out c3.pt",
+    ],
     "samples": [
         "featurelens samples samples",
         "featurelens samples samples --only photos,fashion",

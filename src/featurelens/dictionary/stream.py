@@ -47,13 +47,12 @@ class ShuffleBuffer:
         self.most_held = max(self.most_held, self.held)
 
     def shuffled_half(self, multiple: int) -> torch.Tensor:
-        """Shuffle the rows held and take out the first half (rounded down to `multiple`, at least `multiple` when that
-        many are held; everything when fewer): a copy, the rest stays."""
+        """A random half of the rows held (rounded down to `multiple`, at least `multiple` when that many are held;
+        all of them when fewer), in random order; the rest stays, moved to the front."""
         order = torch.randperm(self.held, generator=self.generator).to(self.rows.device)
-        self.rows[:self.held] = self.rows[:self.held][order]
         count = self.held if self.held < multiple else max(multiple, (self.held // 2) // multiple * multiple)
-        taken = self.rows[:count].clone()
-        self.rows[:self.held - count] = self.rows[count:self.held].clone()
+        taken = self.rows[order[:count]]
+        self.rows[:self.held - count] = self.rows[order[count:]]
         self.held -= count
         return taken
 

@@ -29,12 +29,13 @@ from featurelens.dictionary.purity import Purity, feature_purity, unit_purity
 from featurelens.dictionary.sae import SparseAutoencoder, kmeans
 from featurelens.dictionary.stream import RowStream
 from featurelens.dictionary.train import TrainingState, train_autoencoder
+from featurelens.dictionary.whitening import Whitening
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
 from featurelens.models import LoadedModel, model_for, weights_digest
 from featurelens.progress import ProgressArg, shown_by_default
 from featurelens.quick import shrink
 
-FIT_ROWS = 65_536  # rows of the first batches the scale, pre-bias and archetypes are fitted on
+FIT_ROWS = 131_072  # rows of the first batches the scale, pre-bias and archetypes are fitted on
 KMEANS_ROWS = 16_384  # of those, the points k-means clusters into archetypes
 
 
@@ -57,7 +58,10 @@ class DictionarySettings:
     eval_data: Any = None  # None: fashion-mnist:test for fashion-mnist:train, else the training data
     eval_limit: int | None = 10_000
     purity: bool = True
-    archetypes: int | None = None  # archetypal: k-means centroids the atoms mix (None: as many as features)
+    whiten: bool = True  # learn over ZCA-whitened rows (`whitening`), written back as a dictionary over the raw layer
+    archetypes: int | None = None  # archetypal, anchored: k-means centroids the atoms mix (None: as many as features)
+    anchored: bool = False  # encoder rows keep their archetype's direction; only gains and biases are learned (`sae`)
+    extreme_share: float = 0.05  # archetypal, anchored: the share of rows farthest from the mean that the archetypes cluster
     relaxation: float = 0.01
     dead_after_rows: int = 200_000
     checkpoint: str | Path | None = None
@@ -144,8 +148,9 @@ class DictionaryPlan:
             if not first:
                 raise FeaturelensError(f"the source {self.source.name!r} gave fewer rows than one batch ({s.batch_rows}): lower {{parameter}}",
                                        parameter="batch_rows")
-            autoencoder = self._fitted_autoencoder(torch.cat(first))
-            scaled = (rows / autoencoder.scale for rows in chain(first, batches))
+            autoencoder, whitening = self._fitted_autoencoder(torch.cat(first))
+            prepare = whitening if whitening is not None else (lambda rows: rows / autoencoder.scale)
+            scaled = (prepare(rows) for rows in chain(first, batches))
             checkpoint = Path(s.checkpoint) if s.checkpoint else None
             save = (lambda state: save_checkpoint(state, checkpoint)) if checkpoint else None
             state, interrupted = train_autoencoder(autoencoder, scaled, self.steps, s.learning_rate, s.dead_after_rows,
@@ -155,6 +160,8 @@ class DictionaryPlan:
         settings = {**{key: value for key, value in _plain(asdict(s)).items() if key not in ("checkpoint", "resume")},
                     "seed": self.seed, "steps": self.steps, "data": self.source.name, "size": self.size}
         dictionary = autoencoder.to_dictionary(self.model.spec, self.layer, s.name, settings)
+        if whitening is not None:
+            dictionary = whitening.to("cpu").fold(dictionary)
         if checkpoint is not None:
             save_checkpoint(state, checkpoint) if interrupted else checkpoint.unlink(missing_ok=True)
         metrics, neurons, features = None, None, None
@@ -182,21 +189,31 @@ class DictionaryPlan:
         """Inputs per forward pass: the setting, lowered so that two passes' rows fit the buffer."""
         return max(1, min(self.settings.images_per_forward, self.settings.buffer_rows // (2 * self.positions)))
 
-    def _fitted_autoencoder(self, rows: torch.Tensor) -> SparseAutoencoder:
-        """An autoencoder whose scale (mean squared norm → channels), pre-bias (the mean) and archetypes (k-means
-        centroids of the centred rows) come from `rows`, and whose weights come from the seed."""
+    def _fitted_autoencoder(self, rows: torch.Tensor) -> tuple[SparseAutoencoder, Whitening | None]:
+        """An autoencoder fitted to `rows` (the first batches) and the whitening it learns under (None: scale only).
+
+        Whitened: rows are ZCA-whitened (`whitening`) and the autoencoder works at scale 1. Else: rows are divided by
+        the scale that makes their mean squared norm the channel count, and the pre-bias starts at their mean.
+        Archetypal or anchored: the archetypes are k-means centroids of the `extreme_share` of rows farthest from the mean
+        (archetypes are extreme points of the data, as in archetypal analysis). Weights come from the seed."""
         s = self.settings
         generator = torch.Generator().manual_seed(self.seed + 1)
-        scale = float(rows.pow(2).sum(1).mean().sqrt()) / math.sqrt(rows.shape[1]) or 1.0
-        scaled = rows.cpu() / scale
-        mean = scaled.mean(0)
+        rows = rows.cpu()
+        whitening = Whitening.fit(rows) if s.whiten else None
+        scale = 1.0 if whitening else float(rows.pow(2).sum(1).mean().sqrt()) / math.sqrt(rows.shape[1]) or 1.0
+        prepared = whitening(rows) if whitening else rows / scale
+        mean = prepared.mean(0)
         archetypes = None
-        if s.method == "archetypal":
-            points = (scaled - mean)[torch.randperm(len(scaled), generator=generator)[:KMEANS_ROWS]]
+        if s.method == "archetypal" or s.anchored:
+            centred = prepared - mean
+            extremes = centred[centred.norm(dim=1).topk(max(self.features, int(s.extreme_share * len(centred)))).indices]
+            points = extremes[torch.randperm(len(extremes), generator=generator)[:KMEANS_ROWS]]
             archetypes = kmeans(points, s.archetypes or self.features, generator)
         autoencoder = SparseAutoencoder(s.method, rows.shape[1], self.features, s.k, scale, mean, generator,
-                                        archetypes=archetypes, relaxation=s.relaxation)
-        return autoencoder.to(self.model.device)
+                                        archetypes=archetypes, relaxation=s.relaxation,
+                                        metric=whitening.inverse if whitening is not None else None,
+                                        anchors=archetypes[torch.arange(self.features) % len(archetypes)] if s.anchored else None)
+        return autoencoder.to(self.model.device), whitening.to(self.model.device) if whitening else None
 
 
 def plan_dictionary(model: LoadedModel | str, data: Any, layer: str, settings: DictionarySettings | None = None, *,
@@ -230,7 +247,7 @@ def plan_dictionary(model: LoadedModel | str, data: Any, layer: str, settings: D
 
 
 _TRAINING_KEYS = ("method", "features", "k", "batch_rows", "learning_rate", "buffer_rows", "images_per_forward", "limit",
-                  "archetypes", "relaxation", "dead_after_rows")
+                  "whiten", "anchored", "archetypes", "extreme_share", "relaxation", "dead_after_rows")
 
 
 def _check(s: DictionarySettings) -> None:
@@ -245,6 +262,8 @@ def _check(s: DictionarySettings) -> None:
     require_positive("epochs", s.epochs)
     require_positive("learning_rate", s.learning_rate)
     require_positive("checkpoint_every", s.checkpoint_every, allow_zero=True)
+    if not 0 < s.extreme_share <= 1:
+        raise bad_parameter("extreme_share", f"must be in (0, 1], got {s.extreme_share}")
     if not 0 <= s.relaxation < 1:
         raise bad_parameter("relaxation", f"must be in [0, 1), got {s.relaxation}")
 

@@ -13,9 +13,14 @@ decoder rows. What differs is the sparsity and the decoder:
   - archetypal (Fel et al. 2025): topk codes, but each decoder atom is a convex combination of real activation
     points (k-means centroids of the data) plus a small relaxation of norm at most `relaxation`, kept on the unit
     sphere: atoms stay in (a relaxed) hull of the data, which makes them stable across runs.
+With `anchors` (any method), each encoder row keeps the direction of one anchor (an archetype of the data) and learns
+only its gain and bias: a feature then ranks inputs exactly as its archetype does, which keeps features that answer to
+one kind of input (see `whitening`) while the decoder learns to rebuild the layer from them.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -34,18 +39,26 @@ class SparseAutoencoder(nn.Module):
 
     def __init__(self, method: str, channels: int, features: int, k: int, scale: float, pre_bias: torch.Tensor,
                  generator: torch.Generator, aux_k: int | None = None, archetypes: torch.Tensor | None = None,
-                 relaxation: float = 0.01) -> None:
+                 relaxation: float = 0.01, metric: torch.Tensor | None = None, anchors: torch.Tensor | None = None) -> None:
         super().__init__()
         if method not in METHODS:
             raise FeaturelensError(f"unknown {{parameter}} {method!r}: use {', '.join(METHODS)}", parameter="method")
         self.method, self.k, self.scale = method, k, float(scale)
         self.aux_k = aux_k if aux_k is not None else min(features // 2, 4 * k)
-        directions = torch.randn(features, channels, generator=generator)
+        directions = torch.randn(features, channels, generator=generator) if anchors is None else anchors.detach().float()
         directions = directions / directions.norm(dim=1, keepdim=True)
-        self.encoder_weight = nn.Parameter(directions.clone())  # tied at the start, as Gao et al. do
+        if anchors is None:
+            self.free_encoder = nn.Parameter(directions.clone())  # tied at the start, as Gao et al. do
+        else:  # each feature keeps its anchor's direction: it ranks inputs exactly as that direction does
+            self.register_buffer("anchors", directions.clone())
+            self.log_gain = nn.Parameter(torch.full((features,), -math.log(k)))
         self.encoder_bias = nn.Parameter(torch.zeros(features))
         self.decoder_bias = nn.Parameter(pre_bias.detach().clone().float())
+        if anchors is None:
+            self.anchors = None
         self.register_buffer("threshold", torch.tensor(-1.0))  # batchtopk: < 0 until the first batch sets it
+        # the error is measured after this map [C, C] (whitened rows: the un-whitening, so the loss is the raw layer's)
+        self.register_buffer("metric", metric.detach().clone().float() if metric is not None else None)
         if method == "archetypal":
             if archetypes is None:
                 raise ValueError("an archetypal dictionary needs its archetypes (points of the data)")
@@ -57,10 +70,16 @@ class SparseAutoencoder(nn.Module):
             self.mixing_logits = nn.Parameter(mixing)
             self.relaxation_raw = nn.Parameter(torch.zeros(features, channels))
             self.relaxation = relaxation
-            with torch.no_grad():  # atoms of real points are correlated: small codes at the start, or k of them overshoot
-                self.encoder_weight.copy_(self.decoder_weight / k)
+            if anchors is None:
+                with torch.no_grad():  # atoms of real points are correlated: small codes at the start, or k of them overshoot
+                    self.free_encoder.copy_(self.decoder_weight / k)
         else:
             self.free_decoder = nn.Parameter(directions.clone())
+
+    @property
+    def encoder_weight(self) -> torch.Tensor:
+        """[F, C]; anchored: each anchor direction times its learned (positive) gain."""
+        return self.free_encoder if self.anchors is None else self.anchors * self.log_gain.exp()[:, None]
 
     @property
     def decoder_weight(self) -> torch.Tensor:
@@ -100,13 +119,17 @@ class SparseAutoencoder(nn.Module):
         codes = self.sparse(pre)
         decoder = self.decoder_weight
         residual = rows - (codes @ decoder + self.decoder_bias)
-        loss = residual.pow(2).sum(1).mean()
+        loss = self._squared(residual).mean()
         dead_count = int(dead.sum())
         if dead_count and self.aux_k:
             aux = (pre * dead).topk(min(self.aux_k, dead_count), dim=1)
             aux_codes = torch.zeros_like(pre).scatter(1, aux.indices, aux.values)
-            loss = loss + AUX_WEIGHT * (residual.detach() - aux_codes @ decoder).pow(2).sum(1).mean()
+            loss = loss + AUX_WEIGHT * self._squared(residual.detach() - aux_codes @ decoder).mean()
         return loss, codes
+
+    def _squared(self, residual: torch.Tensor) -> torch.Tensor:
+        """Squared norm of each row of `residual`, measured after `metric` when there is one."""
+        return (residual @ self.metric if self.metric is not None else residual).pow(2).sum(1)
 
     @torch.no_grad()
     def keep_decoder_on_sphere(self) -> None:

@@ -25,6 +25,9 @@ def dictionary(
     batch_rows: int = typer.Option(Defaults.batch_rows, "--batch-rows", help="Positions per training step."),
     learning_rate: float = typer.Option(Defaults.learning_rate, "--lr", help="Adam learning rate (falls to 0 over the last fifth of the steps)."),
     buffer_rows: int = typer.Option(Defaults.buffer_rows, "--buffer-rows", help="Positions the shuffle buffer holds at most (activations are never all in memory)."),
+    anchored: bool = typer.Option(Defaults.anchored, "--anchored", help="Each feature's encoder keeps the direction of an archetype (a centroid of the data's extreme points); only its gain and bias are learned: features that answer to one kind of input."),
+    anchor_relaxation: float = typer.Option(Defaults.anchor_relaxation, "--anchor-relaxation", help="With --anchored: how far (in norm, 0 … 2) an encoder direction may move from its archetype."),
+    whiten: bool = typer.Option(Defaults.whiten, "--whiten/--no-whiten", help="Learn over ZCA-whitened activations (the file still reads the raw layer)."),
     limit: int = typer.Option(None, "--limit", help="Train on only the first N entries of --data."),
     eval_data: str = typer.Option(None, "--eval-data", help="Data the figures are measured on (default: fashion-mnist:test for fashion-mnist:train, else --data)."),
     eval_limit: int = typer.Option(Defaults.eval_limit, "--eval-limit", help="Measure on only the first N entries of the evaluation data."),
@@ -43,7 +46,7 @@ def dictionary(
     unit LAYER/NAME:F.
     """
     settings = Defaults(method=method, features=features, k=k, steps=steps, epochs=epochs, batch_rows=batch_rows,
-                        learning_rate=learning_rate, buffer_rows=buffer_rows, limit=limit, name=name, eval_data=eval_data,
+                        learning_rate=learning_rate, buffer_rows=buffer_rows, anchored=anchored, anchor_relaxation=anchor_relaxation, whiten=whiten, limit=limit, name=name, eval_data=eval_data,
                         eval_limit=eval_limit, checkpoint=checkpoint_path(out), checkpoint_every=checkpoint_every, resume=resume)
     plan = plan_dictionary(model, data, layer, settings, device=device, seed=seed)
     for note in plan.notes:

@@ -61,6 +61,7 @@ class DictionarySettings:
     whiten: bool = True  # learn over ZCA-whitened rows (`whitening`), written back as a dictionary over the raw layer
     archetypes: int | None = None  # archetypal, anchored: k-means centroids the atoms mix (None: as many as features)
     anchored: bool = False  # encoder rows keep their archetype's direction; only gains and biases are learned (`sae`)
+    anchor_relaxation: float = 0.0  # anchored: how far (in norm) an encoder direction may move from its archetype's
     extreme_share: float = 0.05  # archetypal, anchored: the share of rows farthest from the mean that the archetypes cluster
     relaxation: float = 0.01
     dead_after_rows: int = 200_000
@@ -206,13 +207,15 @@ class DictionaryPlan:
         archetypes = None
         if s.method == "archetypal" or s.anchored:
             centred = prepared - mean
-            extremes = centred[centred.norm(dim=1).topk(max(self.features, int(s.extreme_share * len(centred)))).indices]
+            count = min(len(centred), max(self.features, int(s.extreme_share * len(centred))))
+            extremes = centred[centred.norm(dim=1).topk(count).indices]
             points = extremes[torch.randperm(len(extremes), generator=generator)[:KMEANS_ROWS]]
             archetypes = kmeans(points, s.archetypes or self.features, generator)
         autoencoder = SparseAutoencoder(s.method, rows.shape[1], self.features, s.k, scale, mean, generator,
                                         archetypes=archetypes, relaxation=s.relaxation,
                                         metric=whitening.inverse if whitening is not None else None,
-                                        anchors=archetypes[torch.arange(self.features) % len(archetypes)] if s.anchored else None)
+                                        anchors=archetypes[torch.arange(self.features) % len(archetypes)] if s.anchored else None,
+                                        anchor_relaxation=s.anchor_relaxation)
         return autoencoder.to(self.model.device), whitening.to(self.model.device) if whitening else None
 
 
@@ -247,7 +250,7 @@ def plan_dictionary(model: LoadedModel | str, data: Any, layer: str, settings: D
 
 
 _TRAINING_KEYS = ("method", "features", "k", "batch_rows", "learning_rate", "buffer_rows", "images_per_forward", "limit",
-                  "whiten", "anchored", "archetypes", "extreme_share", "relaxation", "dead_after_rows")
+                  "whiten", "anchored", "anchor_relaxation", "archetypes", "extreme_share", "relaxation", "dead_after_rows")
 
 
 def _check(s: DictionarySettings) -> None:
@@ -264,6 +267,8 @@ def _check(s: DictionarySettings) -> None:
     require_positive("checkpoint_every", s.checkpoint_every, allow_zero=True)
     if not 0 < s.extreme_share <= 1:
         raise bad_parameter("extreme_share", f"must be in (0, 1], got {s.extreme_share}")
+    if not 0 <= s.anchor_relaxation < 2:
+        raise bad_parameter("anchor_relaxation", f"must be in [0, 2), got {s.anchor_relaxation}")
     if not 0 <= s.relaxation < 1:
         raise bad_parameter("relaxation", f"must be in [0, 1), got {s.relaxation}")
 

@@ -13,9 +13,9 @@ decoder rows. What differs is the sparsity and the decoder:
   - archetypal (Fel et al. 2025): topk codes, but each decoder atom is a convex combination of real activation
     points (k-means centroids of the data) plus a small relaxation of norm at most `relaxation`, kept on the unit
     sphere: atoms stay in (a relaxed) hull of the data, which makes them stable across runs.
-With `anchors` (any method), each encoder row keeps the direction of one anchor (an archetype of the data) and learns
-only its gain and bias: a feature then ranks inputs exactly as its archetype does, which keeps features that answer to
-one kind of input (see `whitening`) while the decoder learns to rebuild the layer from them.
+With `anchors` (any method), each encoder row keeps the direction of one anchor (an archetype of the data), moved by at
+most `anchor_relaxation`, and learns its gain and bias: a feature then ranks inputs (nearly) as its archetype does,
+which keeps features that answer to one kind of input (see `whitening`) while the decoder learns to rebuild the layer.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ class SparseAutoencoder(nn.Module):
 
     def __init__(self, method: str, channels: int, features: int, k: int, scale: float, pre_bias: torch.Tensor,
                  generator: torch.Generator, aux_k: int | None = None, archetypes: torch.Tensor | None = None,
-                 relaxation: float = 0.01, metric: torch.Tensor | None = None, anchors: torch.Tensor | None = None) -> None:
+                 relaxation: float = 0.01, metric: torch.Tensor | None = None, anchors: torch.Tensor | None = None,
+                 anchor_relaxation: float = 0.0) -> None:
         super().__init__()
         if method not in METHODS:
             raise FeaturelensError(f"unknown {{parameter}} {method!r}: use {', '.join(METHODS)}", parameter="method")
@@ -49,9 +50,11 @@ class SparseAutoencoder(nn.Module):
         directions = directions / directions.norm(dim=1, keepdim=True)
         if anchors is None:
             self.free_encoder = nn.Parameter(directions.clone())  # tied at the start, as Gao et al. do
-        else:  # each feature keeps its anchor's direction: it ranks inputs exactly as that direction does
+        else:  # each feature keeps (within `anchor_relaxation`) its anchor's direction: it ranks inputs as that direction does
             self.register_buffer("anchors", directions.clone())
             self.log_gain = nn.Parameter(torch.full((features,), -math.log(k)))
+            self.anchor_shift = nn.Parameter(torch.zeros(features, channels))
+            self.anchor_relaxation = anchor_relaxation
         self.encoder_bias = nn.Parameter(torch.zeros(features))
         self.decoder_bias = nn.Parameter(pre_bias.detach().clone().float())
         if anchors is None:
@@ -79,17 +82,16 @@ class SparseAutoencoder(nn.Module):
     @property
     def encoder_weight(self) -> torch.Tensor:
         """[F, C]; anchored: each anchor direction times its learned (positive) gain."""
-        return self.free_encoder if self.anchors is None else self.anchors * self.log_gain.exp()[:, None]
+        if self.anchors is None:
+            return self.free_encoder
+        return bounded_unit(self.anchors, self.anchor_shift, self.anchor_relaxation) * self.log_gain.exp()[:, None]
 
     @property
     def decoder_weight(self) -> torch.Tensor:
         """[F, C], unit rows; archetypal: each row a convex combination of archetypes plus a bounded relaxation."""
         if self.method != "archetypal":
             return self.free_decoder
-        atoms = torch.softmax(self.mixing_logits, dim=1) @ self.archetypes
-        norms = self.relaxation_raw.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        relaxed = atoms + self.relaxation_raw * (self.relaxation * torch.tanh(norms) / norms)  # ‖Λ‖ < relaxation
-        return relaxed / relaxed.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return bounded_unit(torch.softmax(self.mixing_logits, dim=1) @ self.archetypes, self.relaxation_raw, self.relaxation)
 
     def pre_codes(self, rows: torch.Tensor) -> torch.Tensor:
         """`relu` of the encoder: [rows, F] before any sparsity."""
@@ -150,6 +152,13 @@ class SparseAutoencoder(nn.Module):
                           encoder_weight=self.encoder_weight.detach().cpu().clone(), encoder_bias=self.encoder_bias.detach().cpu().clone(),
                           decoder_weight=self.decoder_weight.detach().cpu().clone(), decoder_bias=self.decoder_bias.detach().cpu().clone(),
                           name=name, threshold=threshold, settings=dict(settings))
+
+
+def bounded_unit(base: torch.Tensor, shift: torch.Tensor, radius: float) -> torch.Tensor:
+    """Rows of `base` [F, C] moved by `shift`, each move squashed to a norm below `radius`, then scaled to unit length."""
+    norms = shift.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    moved = base + shift * (radius * torch.tanh(norms) / norms)
+    return moved / moved.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
 def kmeans(points: torch.Tensor, clusters: int, generator: torch.Generator, iterations: int = 10) -> torch.Tensor:

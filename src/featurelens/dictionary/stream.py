@@ -22,8 +22,9 @@ from featurelens.models import LoadedModel
 
 def layer_rows(activations: torch.Tensor) -> torch.Tensor:
     """Canonical activations `[N, C, *positions]` → rows `[N × positions, C]`."""
-    flat = activations.flatten(2) if activations.dim() > 2 else activations.unsqueeze(2)
-    return flat.transpose(1, 2).reshape(-1, flat.shape[1])
+    if activations.dim() == 2:
+        return activations
+    return activations.movedim(1, -1).reshape(-1, activations.shape[1])  # a view when the map is channels-last, as captures are
 
 
 class ShuffleBuffer:
@@ -48,12 +49,16 @@ class ShuffleBuffer:
 
     def shuffled_half(self, multiple: int) -> torch.Tensor:
         """A random half of the rows held (rounded down to `multiple`, at least `multiple` when that many are held;
-        all of them when fewer), in random order; the rest stays, moved to the front."""
+        all of them when fewer), in random order; the rest stays at the front (only rows past it move)."""
         order = torch.randperm(self.held, generator=self.generator).to(self.rows.device)
         count = self.held if self.held < multiple else max(multiple, (self.held // 2) // multiple * multiple)
         taken = self.rows[order[:count]]
-        self.rows[:self.held - count] = self.rows[order[count:]]
-        self.held -= count
+        gone = torch.zeros(self.held, dtype=torch.bool, device=self.rows.device)
+        gone[order[:count]] = True
+        kept = self.held - count  # close the gaps: kept rows past the new end move into the holes before it
+        holes = gone[:kept].nonzero().squeeze(1)
+        self.rows[holes] = self.rows[kept + (~gone[kept:]).nonzero().squeeze(1)]
+        self.held = kept
         return taken
 
 

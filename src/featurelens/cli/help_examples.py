@@ -38,8 +38,8 @@ EXAMPLES: dict[str, list[str]] = {
         "featurelens dream samples/cat.jpg --octaves 6 --force",
     ],
     "dictionary": [
-        "featurelens dictionary -m fashion-cnn --layer conv3 --data fashion-mnist:train --out conv3_dict.pt",
-        "featurelens dictionary -m fashion-cnn -l conv3 -d fashion-mnist:test --method archetypal --steps 50 --out c3.pt",
+        "featurelens dictionary -m fashion-cnn -l conv3 -d fashion-mnist:test -o a.pt",
+        "featurelens dictionary -m fashion-cnn -l conv2 -k 4 -d photos -o b.pt",
     ],
     "samples": [
         "featurelens samples samples",

@@ -35,7 +35,7 @@ from featurelens.models import LoadedModel, model_for, weights_digest
 from featurelens.progress import ProgressArg, shown_by_default
 from featurelens.quick import shrink
 
-FIT_ROWS = 131_072  # rows of the first batches the scale, pre-bias and archetypes are fitted on
+FIT_ROWS = 262_144  # rows of the first batches the scale, pre-bias and archetypes are fitted on
 KMEANS_ROWS = 16_384  # of those, the points k-means clusters into archetypes
 
 
@@ -62,7 +62,7 @@ class DictionarySettings:
     archetypes: int | None = None  # archetypal, anchored: k-means centroids the atoms mix (None: as many as features)
     anchored: bool = False  # encoder rows keep their archetype's direction; only gains and biases are learned (`sae`)
     anchor_relaxation: float = 0.0  # anchored: how far (in norm) an encoder direction may move from its archetype's
-    extreme_share: float = 0.05  # archetypal, anchored: the share of rows farthest from the mean that the archetypes cluster
+    extreme_share: float = 0.06  # archetypal, anchored: the share of rows farthest from the mean that the archetypes cluster
     relaxation: float = 0.01
     dead_after_rows: int = 200_000
     checkpoint: str | Path | None = None
@@ -152,6 +152,7 @@ class DictionaryPlan:
             autoencoder, whitening = self._fitted_autoencoder(torch.cat(first))
             prepare = whitening if whitening is not None else (lambda rows: rows / autoencoder.scale)
             scaled = (prepare(rows) for rows in chain(first, batches))
+            del first  # the chain lets go of the first batches once they are trained on
             checkpoint = Path(s.checkpoint) if s.checkpoint else None
             save = (lambda state: save_checkpoint(state, checkpoint)) if checkpoint else None
             state, interrupted = train_autoencoder(autoencoder, scaled, self.steps, s.learning_rate, s.dead_after_rows,
@@ -170,7 +171,9 @@ class DictionaryPlan:
             labels = labels_of(self.eval_source)
             metrics = measure(self.model, dictionary, self.eval_source, self.size, labels, s.eval_limit)
             dictionary.metrics = metrics.to_dict()
-            if s.purity and labels is not None and metrics.inputs >= 9:
+            if s.purity and labels is not None and metrics.inputs >= 9 and "." in self.layer:
+                self.notes.append(f"purity not measured: a dictionary over a dotted layer name ({self.layer}) cannot be attached yet")
+            elif s.purity and labels is not None and metrics.inputs >= 9:
                 neurons = unit_purity(self.model, self.eval_source, self.layer, labels, limit=s.eval_limit)
                 features = feature_purity(self.model, dictionary, self.eval_source, labels, limit=s.eval_limit)
                 dictionary.metrics["purity"] = {"data": self.eval_source.name, "neurons": neurons.figures(),

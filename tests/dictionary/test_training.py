@@ -4,7 +4,6 @@ seed gives the same bytes, and a run stopped by Ctrl-C continues from its checkp
 from __future__ import annotations
 
 import pytest
-import torch
 
 from featurelens.dictionary.api import DictionarySettings, learn_dictionary, plan_dictionary
 from featurelens.dictionary.file import load_dictionary

@@ -11,11 +11,10 @@ The verb is `featurelens.learn_dictionary`, not `featurelens.dictionary`: that n
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass, field
 from itertools import chain, islice
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -140,7 +139,6 @@ class DictionaryPlan:
     def run(self, progress: ProgressArg = None) -> DictionaryResult:
         """Stream, fit, train (checkpointed), measure. Ctrl-C keeps what finished (and the checkpoint to continue)."""
         s = self.settings
-        started = time.perf_counter()
         stream = RowStream(self.model, self.layer, self.source, self.size, s.batch_rows, self._buffer_rows(),
                            self._images_per_forward(), self.seed, passes=None, limit=s.limit)
         batches = iter(stream)

@@ -4,7 +4,7 @@
 The recipe behind `src/featurelens/models/weights/fashion_cnn_conv3_dict.pt` (`--dictionary fashion-cnn:conv3`): the
 settings in `RECIPE`, trained on fashion-mnist:train and measured on fashion-mnist:test, seed 0. The same seed gives
 the same bytes on the same machine and thread count (`--threads`; another CPU or thread count gives other floats with
-about the same figures; the shipped file: `OMP_NUM_THREADS=1`, about 11 minutes on a busy 2-core machine). Output goes where `--out` says, never into the installed package: the shipped file changes
+about the same figures; the shipped file: `OMP_NUM_THREADS=1`, 3.5 to 11 minutes on a shared 2-core machine; a rerun gave it byte for byte). Output goes where `--out` says, never into the installed package: the shipped file changes
 only by copying a checked retrain over it by hand. The same run from the command line:
 
     featurelens dictionary -m fashion-cnn --layer conv3 --data fashion-mnist:train --out fashion_cnn_conv3_dict.pt \\

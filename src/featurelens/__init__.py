@@ -1,7 +1,8 @@
 """featurelens: see what each unit of a trained PyTorch network responds to.
 
 One call shape for every technique — `render`, `examples`, `project`, `dream`, `overview`, `evolve`, `atlas`, `find`,
-`map_activations`, and `invert.train` / `invert.decode` — each taking a model spec or loaded model, images as paths, PIL
+`map_activations`, `learn_dictionary` (not `dictionary`: that is the package of dictionary files,
+`featurelens.dictionary`), and `invert.train` / `invert.decode` — each taking a model spec or loaded model, images as paths, PIL
 images or tensors in [0, 1], units as one address or a list, and `device`, `progress`, `seed` /
 `steps` where they apply; each returning a result with `.images`, `.summary()`, `.seconds`,
 `.interrupted` and `.save(path)`. `samples(folder)` writes sample inputs as files (the README's
@@ -17,6 +18,7 @@ from featurelens.activation_map import map_activations
 from featurelens.atlas import AtlasSettings, AtlasStore, atlas
 from featurelens.concepts import find
 from featurelens.deepdream import dream
+from featurelens.dictionary.api import DictionarySettings, learn_dictionary
 from featurelens.errors import FeaturelensError
 from featurelens.dataset_examples import examples
 from featurelens.evolution import evolve
@@ -29,8 +31,8 @@ from featurelens.sample_inputs import samples
 from featurelens.units import parse_units
 
 __all__ = [
-    "AtlasSettings", "AtlasStore", "FeaturelensError", "LoadedModel", "RenderSettings", "as_images", "atlas", "dream", "evolve", "examples", "find", "invert", "list_models", "load_model",
-    "map_activations",
+    "AtlasSettings", "AtlasStore", "DictionarySettings", "FeaturelensError", "LoadedModel", "RenderSettings", "as_images", "atlas", "dream", "evolve", "examples", "find", "invert",
+    "learn_dictionary", "list_models", "load_model", "map_activations",
     "overview", "parse_units", "project", "render", "samples",
 ]
 __version__ = version("featurelens")  # one number: pyproject.toml's

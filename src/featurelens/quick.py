@@ -10,7 +10,8 @@ What it caps (each only lowers a figure, never raises one):
   evolve), diverse images 1 (atlas), epochs 1 (invert and music
   training), simulated listeners 200 (music training), clips 24 (music make: the fewest music training accepts),
   robustness samples 1 (render's figures), 2 inputs and 1 unit in the atlas's projection sanity check, a 4×4 grid whose
-  cells need 1 point (map: its 8 inputs' points still fill some cells).
+  cells need 1 point (map: its 8 inputs' points still fill some cells); dictionary training batches of 64 positions,
+  and its evaluation on 16 entries.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class QuickCaps:
     sanity_units: int = 1
     grid: int = 4  # the activation atlas's cells per side
     min_count: int = 1  # points a map's cell needs to be rendered
+    batch_rows: int = 64  # dictionary: positions per training step
+    eval_limit: int = 16  # dictionary: entries it is measured on
 
 
 CAPS = QuickCaps()

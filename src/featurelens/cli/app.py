@@ -15,6 +15,7 @@ from rich.text import Text
 
 from featurelens.cli import (
     atlas_command,
+    dictionary_command,
     dream_command,
     evolve_command,
     examples_command,
@@ -52,6 +53,7 @@ app.command("atlas", epilog=epilog("atlas"))(atlas_command.atlas)
 app.command("samples", epilog=epilog("samples"))(samples_command.samples)
 app.command("map", epilog=epilog("map"))(map_command.activation_map)
 app.command("find", epilog=epilog("find"))(find_command.find)
+app.command("dictionary", epilog=epilog("dictionary"))(dictionary_command.dictionary)
 app.add_typer(invert_command.invert_app, name="invert")
 app.add_typer(music_command.music_app, name="music")
 

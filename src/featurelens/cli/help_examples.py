@@ -41,6 +41,10 @@ EXAMPLES: dict[str, list[str]] = {
         "featurelens find -m fashion-cnn -l conv3 -p samples/trouser.png -o trousers",
         "featurelens find -l _blocks.8 -p samples/photos/text.jpg -o text",
     ],
+    "dictionary": [
+        "featurelens dictionary -m fashion-cnn -l conv3 -d fashion-mnist:test -o a.pt",
+        "featurelens dictionary -m fashion-cnn -l conv2 -k 4 -d photos -o b.pt",
+    ],
     "samples": [
         "featurelens samples samples",
         "featurelens samples samples --only photos,fashion",

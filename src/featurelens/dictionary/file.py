@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from featurelens.dictionary.shipped import shipped_dictionary
 from featurelens.errors import FeaturelensError
 
 FORMAT = "featurelens-dictionary/1"
@@ -105,8 +106,12 @@ class Dictionary:
 
 
 def load_dictionary(path: Path | str) -> Dictionary:
-    """The dictionary saved at `path`; a missing or foreign file is a one-line error."""
+    """The dictionary saved at `path`, or a shipped one by name (`fashion-cnn:conv3`, `dictionary.shipped`); a missing
+    or foreign file is a one-line error."""
+    shipped = shipped_dictionary(str(path))
     path = Path(path).expanduser()
+    if shipped is not None and not path.is_file():
+        path = shipped
     if not path.is_file():
         raise FeaturelensError(f"dictionary file {str(path)!r} not found: learn one with `featurelens dictionary --layer L --out {path}`")
     try:

@@ -22,27 +22,16 @@ import time
 import torch
 
 from featurelens import load_model
-from featurelens.capture import ActivationCapture
 from featurelens.data.sources import open_source
 from featurelens.dictionary.api import DictionarySettings, plan_dictionary
 from featurelens.dictionary.stream import RowStream
 from featurelens.memory import LiveTensorBytes
 
+from _raw import raw_seconds
 from _smoke import parse_args
 
 LAYER = "conv3"
 BATCH = 256  # images per forward, as the stream reads them
-
-
-def raw_seconds(model, images: torch.Tensor) -> float:
-    """The forward alone over `images` (decoded, in [0, 1]), normalised beforehand, stopped at the layer."""
-    x = model.normalize(images)
-    with torch.no_grad(), ActivationCapture(model.module, [LAYER]) as capture:
-        capture.run(x[:BATCH])  # warm-up
-        start = time.perf_counter()
-        for begin in range(0, len(x), BATCH):
-            capture.run(x[begin:begin + BATCH])
-    return time.perf_counter() - start
 
 
 def stream_seconds(model, source, images: int) -> tuple[float, int]:
@@ -80,7 +69,7 @@ def main() -> None:
 
     raws, streams, rows = [], [], 0
     for _ in range(args.repeats):
-        raws.append(raw_seconds(model, images))
+        raws.append(raw_seconds(model, images, LAYER, BATCH))
         seconds, rows = stream_seconds(model, source, args.images)
         streams.append(seconds)
     raw, streamed = min(raws), min(streams)

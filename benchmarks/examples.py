@@ -46,21 +46,11 @@ from featurelens.data.sources import open_source
 from featurelens.dataset_examples.files import write_examples
 from featurelens.photos import bundled_photos
 
+from _raw import raw_seconds
 from _smoke import parse_args
 
 FASHION_LAYERS = ["conv1", "conv2", "conv3"]
 LITE_LAYERS = ["_blocks.4", "_blocks.10", "_blocks.15"]
-
-
-def raw_seconds(model, images: torch.Tensor, deepest: str, batch_size: int) -> float:
-    """Forward only over `images` (decoded, in [0, 1]), normalised beforehand, stopped at `deepest`."""
-    x = model.normalize(images)
-    with torch.no_grad(), ActivationCapture(model.module, [deepest]) as capture:
-        capture.run(x[:batch_size])  # warm-up
-        start = time.perf_counter()
-        for begin in range(0, len(x), batch_size):
-            capture.run(x[begin : begin + batch_size])
-    return time.perf_counter() - start
 
 
 def interleaved(model, source, images: torch.Tensor, layers, batch_size: int, chunks: int):

@@ -169,9 +169,7 @@ class DictionaryPlan:
             labels = labels_of(self.eval_source)
             metrics = measure(self.model, dictionary, self.eval_source, self.size, labels, s.eval_limit)
             dictionary.metrics = metrics.to_dict()
-            if s.purity and labels is not None and metrics.inputs >= 9 and "." in self.layer:
-                self.notes.append(f"purity not measured: a dictionary over a dotted layer name ({self.layer}) cannot be attached yet")
-            elif s.purity and labels is not None and metrics.inputs >= 9:
+            if s.purity and labels is not None and metrics.inputs >= 9:
                 neurons = unit_purity(self.model, self.eval_source, self.layer, labels, limit=s.eval_limit)
                 features = feature_purity(self.model, dictionary, self.eval_source, labels, limit=s.eval_limit)
                 dictionary.metrics["purity"] = {"data": self.eval_source.name, "neurons": neurons.figures(),

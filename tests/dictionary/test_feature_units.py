@@ -161,10 +161,14 @@ def test_evolve_follows_a_feature_across_the_shipped_checkpoints(model, pca_dict
     assert cells[0].examples != cells[-1].examples  # the direction meant something else at initialisation
 
 
-def test_a_feature_renders_on_ray_as_it_does_here(model, ray_local) -> None:
+def test_a_feature_renders_and_ranks_on_ray_as_it_does_here(model, ray_local, test_images) -> None:
     here = fl.render(model, f"conv3/pca:{FEATURE}", steps=8, progress=False, data=None)
     there = fl.render(model, f"conv3/pca:{FEATURE}", steps=8, progress=False, data=None, engine="ray", workers=1)
     assert np.array_equal(here.images, there.images)
+    ranked_here = fl.examples(model, "fashion-mnist:test", "conv3/pca", k=5, limit=400, progress=False).layers[0].ranked["max"]
+    ranked_there = fl.examples(model, "fashion-mnist:test", "conv3/pca", k=5, limit=400, progress=False, engine="ray",
+                               workers=2).layers[0].ranked["max"]
+    assert np.array_equal(ranked_here.indices, ranked_there.indices)  # the dictionary travels with the model to the workers
 
 
 def test_a_dictionary_over_a_dotted_layer_reads_and_detaches(lite0) -> None:

@@ -40,6 +40,7 @@ MAP, CHANNELS_LAST, TOKENS, TIME_MAJOR, VECTOR = "map", "channels-last", "tokens
 ATTENTION = "attention"  # attention probabilities [N, heads, T, T]: read as where the class token attends
 KINDS = (MAP, CHANNELS_LAST, TOKENS, TIME_MAJOR, VECTOR, ATTENTION)
 OVERRIDES = "featurelens_layouts"  # model attribute: {layer: kind}, where inference cannot tell
+EMITS_CANONICAL = "featurelens_emits_canonical"  # module attribute: its output is already [N, features, *positions]
 # Extra tokens in front of the patches: none, class, class + distillation (DeiT), registers with or without a class
 # token (4 or 8: DINOv2, timm's `reg` ViTs). A grid has at least 3×3 cells, so a short sequence is not taken for one.
 EXTRA_TOKEN_COUNTS = (0, 1, 2, 4, 5, 8, 9)
@@ -202,7 +203,7 @@ def infer_layout(
 def _guess_kind(shape: tuple[int, ...], producer: nn.Module | None, hints: SizeHints) -> str:
     if len(shape) <= 1:
         return VECTOR
-    if getattr(producer, "featurelens_emits_canonical", False):  # e.g. a dictionary's features: already [features, *positions]
+    if getattr(producer, EMITS_CANONICAL, False):  # e.g. a dictionary's features
         return MAP
     feature_last = shape[-1] in hints.feature_last and shape[0] not in hints.channel_first
     feature_last_module = isinstance(producer, _FEATURE_LAST_MODULES) or is_attention(producer)

@@ -21,8 +21,6 @@ from featurelens.capture.probe import forget_layouts
 from featurelens.dictionary.file import Dictionary, load_dictionary
 from featurelens.errors import FeaturelensError
 
-EMITS_CANONICAL = "featurelens_emits_canonical"  # a module attribute: its output is already [N, features, *positions]
-
 
 class DictionaryFeatures(nn.Module):
     """The features' values (pre-activations, `Dictionary.unit_map`) at each position of the layer it reads.
@@ -30,7 +28,7 @@ class DictionaryFeatures(nn.Module):
     Its hooks are its own bound methods, so a copy of the model (`copy.deepcopy`, as the receptive-field walk and
     the projections make) calls the copy's features, not the original's."""
 
-    featurelens_emits_canonical = True
+    featurelens_emits_canonical = True  # capture.layout.EMITS_CANONICAL: read as a map of its features
 
     def __init__(self, dictionary: Dictionary) -> None:
         super().__init__()
@@ -40,7 +38,6 @@ class DictionaryFeatures(nn.Module):
         self.register_buffer("weight", weight.detach().clone().float(), persistent=False)
         self.register_buffer("offset", offset.detach().clone().float(), persistent=False)
         self.layer = dictionary.layer
-        self.dictionary_name = dictionary.address
         self.dictionary = dictionary
         self._root_view: tuple = (None, ())  # (the root, its input shape) of the running forward
         self._handles: list = []
@@ -60,12 +57,12 @@ class DictionaryFeatures(nn.Module):
         """The layer's forward hook: run the features on its canonical positions (its own output unchanged)."""
         if not isinstance(output, torch.Tensor):
             return
-        root, input_shape = self._root_view if self._root_view[0] is not None else (None, ())
+        root, input_shape = self._root_view
         layout = layer_layout(root, self.layer, producer, tuple(output.shape[1:]), input_shape) if root is not None else \
             infer_layout(tuple(output.shape[1:]), producer, size_hints(producer), input_shape)
         positions, _ = layout.canonical(output)
         if positions.shape[1] != self.weight.shape[1]:
-            raise FeaturelensError(f"dictionary {self.dictionary_name!r} has {self.weight.shape[1]} channels but layer {self.layer!r} "
+            raise FeaturelensError(f"dictionary {self.dictionary.address!r} has {self.weight.shape[1]} channels but layer {self.layer!r} "
                                    f"has {positions.shape[1]} here: it was learned on another model or layout")
         self(positions)
 

@@ -106,16 +106,13 @@ def _stream(model: LoadedModel, source: ImageSource, targets: list[UnitExpressio
             indices = batch.indices.to(model.device)
             for name, target in alone.items():
                 keep(name, expression_value(target, acts).float()[:, None], indices)
+            means = {layer: _channel_means(acts[layer]) for layer in {*directions, *whole}}  # once per layer
             for layer, texts in directions.items():
-                act = acts[layer].float()
-                pooled = act.flatten(2).mean(2) if act.dim() > 2 else act  # [B, C], as `unit_value` pools a direction's layer
-                matrix = torch.stack([unit_direction(named[text].terms[0][1].direction, pooled) for text in texts], 1)
-                keep(("dir", layer), pooled @ matrix, indices)
+                matrix = torch.stack([unit_direction(named[text].terms[0][1].direction, means[layer]) for text in texts], 1)
+                keep(("dir", layer), means[layer] @ matrix, indices)
             for layer in whole:
-                act = acts[layer].float()
-                means = act.flatten(2).mean(2) if act.dim() > 2 else act  # [B, C]: each channel's value
-                keep(("", layer), means, indices)  # tuple keys: never an expression's text
-                keep(("-", layer), -means, indices)
+                keep(("", layer), means[layer], indices)  # tuple keys: never an expression's text
+                keep(("-", layer), -means[layer], indices)
     found = {name: [float(best[name][0][0]), int(best[name][1][0])] for name in alone}
     for layer, texts in directions.items():
         values, items = best[("dir", layer)]
@@ -126,6 +123,12 @@ def _stream(model: LoadedModel, source: ImageSource, targets: list[UnitExpressio
             for channel, (value, index) in enumerate(zip(values.tolist(), items.tolist())):
                 found.setdefault(f"{sign}{layer}:{channel}", [value, index])
     return found
+
+
+def _channel_means(activation: torch.Tensor) -> torch.Tensor:
+    """[B, C]: each channel's mean over positions, the value a channel unit (and a direction, projected) renders for."""
+    act = activation.float()
+    return act.flatten(2).mean(2) if act.dim() > 2 else act
 
 
 def _plain_direction(target: UnitExpression) -> bool:

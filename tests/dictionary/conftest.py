@@ -11,6 +11,14 @@ from featurelens.dictionary import Dictionary
 from featurelens.models import load_model
 
 
+def principal_directions(activations: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The `count` leading principal directions [count, C] of a layer's rows (every position of `activations`
+    [N, C, *positions]), and the rows' mean [C]."""
+    rows = activations.movedim(1, -1).reshape(-1, activations.shape[1])
+    mean = rows.mean(0)
+    return torch.linalg.svd(rows - mean, full_matrices=False)[2][:count], mean
+
+
 def principal_dictionary(features: int = 16) -> Dictionary:
     """A small dictionary whose encoder rows are the leading principal directions of conv3 over 2 000 test images
     (signed both ways): real directions of the layer, made in a second."""
@@ -18,10 +26,8 @@ def principal_dictionary(features: int = 16) -> Dictionary:
     images, _ = load_fashion_mnist("test")
     with torch.no_grad():
         acts = capture_activations(model.module, model.normalize(images[:2000, None].float() / 255), ["conv3"])["conv3"]
-    rows = acts.movedim(1, -1).reshape(-1, acts.shape[1])
-    mean = rows.mean(0)
-    _, _, basis = torch.linalg.svd(rows - mean, full_matrices=False)
-    directions = torch.cat([basis[: features // 2], -basis[: features // 2]])
+    basis, mean = principal_directions(acts, features // 2)
+    directions = torch.cat([basis, -basis])
     bias = torch.linspace(-1.0, 1.0, features)  # offsets differ by feature: values are affine in the direction
     return Dictionary("fashion-cnn", "conv3", "topk", 4, 2.0, directions * 3.0, bias, directions, mean / 2.0, name="pca")
 

@@ -22,6 +22,7 @@ from featurelens.live.session import scaled_maps
 from featurelens.models import model_for
 from featurelens.atlas.files import record_path
 from featurelens.photos import photo_batch
+from tests.dictionary.conftest import principal_directions
 
 FEATURE = 2
 LIMIT = 1500
@@ -175,8 +176,7 @@ def test_a_dictionary_over_a_dotted_layer_reads_and_detaches(lite0) -> None:
     batch = lite0.normalize(photo_batch(lite0.input_size)[:4])
     with torch.no_grad():
         block = capture_activations(lite0.module, batch, ["_blocks.8"])["_blocks.8"]
-    rows = block.movedim(1, -1).reshape(-1, block.shape[1])
-    directions = torch.linalg.svd(rows - rows.mean(0), full_matrices=False)[2][:4]
+    directions, _ = principal_directions(block, 4)
     name = attach_dictionary(lite0.module, Dictionary("efficientnet-lite0", "_blocks.8", "topk", 2, 1.0, directions, torch.zeros(4),
                                                       directions, torch.zeros(block.shape[1]), name="pcs"))
     try:

@@ -31,7 +31,7 @@ from featurelens.concepts.separation import best_thresholds, roc_auc
 from featurelens.dataset_examples import ExamplesSettings, plan_examples
 from featurelens.dataset_examples.run import layer_names
 from featurelens.data.sources import ImageSource
-from featurelens.dictionary.attach import attach_dictionary, detach_dictionary
+from featurelens.dictionary.attach import attached
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
 from featurelens.models import LoadedModel, model_for
 from featurelens.progress import ProgressArg, shown_by_default
@@ -134,9 +134,7 @@ class FindPlan:
 
     def _show(self, result: FindResult, progress: ProgressArg) -> None:
         """The top units and each layer's direction: rendered in one batch, ranked over the data in one pass."""
-        names = [attach_dictionary(self.model.module, concept, ConceptScore) for concept in result.concepts.values()]
-        self.model.probes.clear()
-        try:
+        with attached(self.model, list(result.concepts.values()), ConceptScore) as names:
             units = [u.unit for u in result.top] + [f"{name}:0" for name in names]
             result.renders = plan_render(self.model, units, self.render).run(progress)
             if result.renders.interrupted:
@@ -147,10 +145,6 @@ class FindPlan:
                                         limit=self.settings.limit, checkpoint_every=0)
             result.examples = plan_examples(self.model, self.data, layers, settings).run(progress)
             result.interrupted = result.interrupted or result.examples.interrupted
-        finally:
-            for name in names:
-                detach_dictionary(self.model.module, name)
-            self.model.probes.clear()
 
 
 def rank_units(positives: PooledInputs, negatives: PooledInputs, layers: list[str], reduce: str) -> list[UnitSeparation]:

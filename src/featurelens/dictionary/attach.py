@@ -10,8 +10,9 @@ with no code of its own.
 from __future__ import annotations
 
 import difflib
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Protocol, Sequence
 
 import torch
 from torch import nn
@@ -106,6 +107,30 @@ def dictionary_of(module: nn.Module, layer: str) -> DictionaryFeatures | None:
 def attach_dictionaries(module: nn.Module, paths: Sequence[Path | str | Dictionary]) -> list[str]:
     """Attach every dictionary of `paths`; returns their layer names."""
     return [attach_dictionary(module, path) for path in paths]
+
+
+class ProbedModel(Protocol):
+    """What `attached` needs of a model (a `models.LoadedModel`): its module and its cached dry runs."""
+
+    module: nn.Module
+    probes: dict
+
+
+@contextmanager
+def attached(model: ProbedModel, dictionaries: Sequence[Path | str | Dictionary],
+             features: type[DictionaryFeatures] = DictionaryFeatures) -> Iterator[list[str]]:
+    """`dictionaries` attached to `model` for the block (their layer names yielded), then detached. The model's cached
+    dry runs are dropped on the way in and out: its layers change."""
+    names: list[str] = []
+    try:
+        for dictionary in dictionaries:
+            names.append(attach_dictionary(model.module, dictionary, features))
+        model.probes.clear()
+        yield names
+    finally:
+        for name in names:
+            detach_dictionary(model.module, name)
+        model.probes.clear()
 
 
 def _device_of(module: nn.Module) -> torch.device:

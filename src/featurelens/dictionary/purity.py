@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from featurelens.dataset_examples.run import collect_examples
-from featurelens.dictionary.attach import attach_dictionary, detach_dictionary
+from featurelens.dictionary.attach import attached
 from featurelens.dictionary.file import Dictionary
 from featurelens.errors import FeaturelensError
 from featurelens.models import LoadedModel
@@ -57,10 +57,5 @@ def unit_purity(model: LoadedModel, data: Any, layer: str, labels: torch.Tensor,
 def feature_purity(model: LoadedModel, dictionary: Dictionary, data: Any, labels: torch.Tensor, *, limit: int | None = None,
                    batch_size: int = 256) -> Purity:
     """Top-9 purity of every feature of `dictionary`, ranked as the units of `LAYER/NAME` (attached for the call)."""
-    name = attach_dictionary(model.module, dictionary)
-    model.probes.clear()
-    try:
+    with attached(model, [dictionary]) as (name,):
         return unit_purity(model, data, name, labels, limit=limit, batch_size=batch_size)
-    finally:
-        detach_dictionary(model.module, name)
-        model.probes.clear()

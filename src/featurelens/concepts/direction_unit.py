@@ -45,7 +45,7 @@ class ConceptScore(DictionaryFeatures):
 
     def __init__(self, dictionary: Dictionary) -> None:
         super().__init__(dictionary)
-        self.register_buffer("length", (dictionary.encoder_weight / dictionary.scale).norm(dim=1).float(), persistent=False)
+        self.register_buffer("length", dictionary.encoder_lengths().float(), persistent=False)
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
         values = super().forward(positions) * self.length.view(1, -1, *[1] * (positions.dim() - 2)).to(positions.dtype)

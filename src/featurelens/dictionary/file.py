@@ -64,9 +64,12 @@ class Dictionary:
     def unit_map(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(directions [F, C] of unit length, offsets [F]): a feature's value at a position is `directions @ x + offsets`,
         its pre-activation over the length of its encoder row (see the module docstring)."""
-        weight = self.encoder_weight / self.scale
-        length = weight.norm(dim=1).clamp_min(1e-12)
-        return weight / length[:, None], (self.encoder_bias - self.encoder_weight @ self.decoder_bias) / length
+        length = self.encoder_lengths()
+        return self.encoder_weight / self.scale / length[:, None], (self.encoder_bias - self.encoder_weight @ self.decoder_bias) / length
+
+    def encoder_lengths(self) -> torch.Tensor:
+        """[F]: the length of each encoder row over the raw layer: a feature's pre-activation is its value times this."""
+        return (self.encoder_weight / self.scale).norm(dim=1).clamp_min(1e-12)
 
     def direction(self, feature: int) -> torch.Tensor:
         """Feature `feature`'s direction over the layer's channels (its encoder row, unit length): the `dir=` vector

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from featurelens.concepts.probe import Probe
-from featurelens.dictionary.attach import DictionaryFeatures
+from featurelens.dictionary.attach import DictionaryFeatures, dictionary_of
 from featurelens.dictionary.file import Dictionary
 
 CONCEPT = "concept"
@@ -27,8 +27,8 @@ def concept_layer(layer: str) -> str:
 def concept_dictionary(model: str, module: nn.Module, layer: str, probe: Probe) -> Dictionary:
     """`probe` (fitted on `layer` of `module`, a model named `model`) as a one-feature dictionary named `concept_layer(layer)`."""
     weight, bias, below = probe.weight.astype(np.float64), float(probe.bias), layer
-    features = module._modules.get(layer) if "/" in layer else None
-    if isinstance(features, DictionaryFeatures):  # features of a dictionary: fold its affine map into the direction
+    features = dictionary_of(module, layer)
+    if features is not None:  # features of a dictionary: fold its affine map into the direction
         map_weight, offset = features.weight.double().cpu().numpy(), features.offset.double().cpu().numpy()
         weight, bias, below = map_weight.T @ weight, bias + float(offset @ weight), features.layer
     rows = torch.from_numpy(weight).float()[None]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from featurelens.cli.options import DeviceOption, DryRunOption, DictionaryOption, LayoutOption, ModelOption, with_model_options
-from featurelens.server import ServerLimits, plan_serve
+from featurelens.server.limits import ServerLimits
+from featurelens.server.serve import plan_serve
 
 LIMITS = ServerLimits()
 

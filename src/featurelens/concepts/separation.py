@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
 
 
 def roc_auc(positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:
     """AUC of each column: `positives` [P, U] and `negatives` [N, U] scores → [U] in [0, 1] (ties count half)."""
     positives, negatives = np.atleast_2d(positives.T).T, np.atleast_2d(negatives.T).T
+    from scipy.stats import rankdata  # here, not at the top: scipy.stats costs every command half a second at start
+
     p, n = len(positives), len(negatives)
     ranks = rankdata(np.concatenate([positives, negatives]).astype(np.float64), axis=0)  # 1-based, ties averaged
     return (ranks[:p].sum(0) - p * (p + 1) / 2) / (p * n)

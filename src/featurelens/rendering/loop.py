@@ -17,6 +17,7 @@ from featurelens.capture import ActivationCapture
 from featurelens.capture.memory_format import affine_batchnorm, as_layout, use_channels_last
 from featurelens.images import to_pixels
 from featurelens.models import LoadedModel
+from featurelens.rendering.adam import Adam
 from featurelens.rendering.measure import measure
 from featurelens.rendering.param import CPPNImage, FourierImage, MacoImage, PixelImage, ResampledImage
 from featurelens.rendering.regularizers import gram_diversity
@@ -82,7 +83,7 @@ def optimise(
     param = make_param(model, count, choice.param_side, settings, torch.Generator().manual_seed(seed), shown=size)
     if init is not None:
         warm_start(param, init.to(model.device))
-    optimizer = torch.optim.Adam(param.parameters(), lr=settings.lr or default_lr(settings.param, choice.param_side))
+    optimizer = Adam(param.parameters(), lr=settings.lr or default_lr(settings.param, choice.param_side))
     diversity_layer = objective_of.targets[0].layers[0] if settings.diversity else None
     transform = settings.transforms.for_size(size) if settings.transforms else None
     if transform is not None and model.audio is None:

@@ -26,6 +26,7 @@ from featurelens.capture import LOGIT, ActivationCapture, capture_activations, f
 from featurelens.errors import FeaturelensError
 from featurelens.models import LoadedModel
 from featurelens.progress import ProgressArg, reporting
+from featurelens.rendering.adam import Adam
 from featurelens.rendering.audio_result import AudioRenderResult, RenderedSound
 from featurelens.units import PerImageTargets, UnitExpression, expression_value
 
@@ -122,7 +123,7 @@ class AudioRenderPlan:
         fixed = (lambda x: fixed_loudness(x, level)) if self.in_log_mel else (lambda x: fixed_rms(x, NOISE_RMS))
         shift = (SpectrogramShift() if self.in_log_mel else TimeShift()) if self.robust else None
         raw = start.clone().requires_grad_(True)
-        optimizer = torch.optim.Adam([raw], lr=self.lr)
+        optimizer = Adam([raw], lr=self.lr)
         targets = PerImageTargets(self.objectives or self.targets)
         interrupted, done = False, 0
         with ActivationCapture(model.module, targets.layers) as capture, \

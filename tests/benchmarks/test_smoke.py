@@ -89,6 +89,10 @@ SMOKES = [
         r"^training topk 1024 features k=8: \d+ steps of 4096 positions in {num} s, {pos} positions/s \(stream included\); FVE {signed}$",
         r"^memory: peak live tensors {pos} MiB during \d+ training steps \(buffer bound {num} MiB\); every activation of .* {num} MiB, {num}x the peak$",
     ), needs=(_fashion_mnist,)),
+    Smoke("feature_transfer.py", (
+        r"^\| conv3 neurons \| \d+ \| {num} \| {num} \| \d+ \| ({num}|nan) \| {num} s \|$",
+        r"^\| conv3/dict live features \| \d+ \| {num} \| {num} \| \d+ \| ({num}|nan) \| {num} s \|$",
+    ), needs=(_fashion_mnist,)),
     Smoke("transformer.py", (
         r"^\| render step, \d+ units \| {num} ms \| {num} ms \| {num}× \(target ≤ 1.15×\) \|$",
         r"^\| examples, \d+ images \| {pos} images/s \| {pos} images/s \| {num}× \(target ≥ 0.9×\) \|$",
@@ -117,6 +121,11 @@ SMOKES = [
         r"^raw front end \+ forward to conv3: {pos} windows/s; server alone .*: {pos} windows/s → ratio {num}$",
         r"^page end to end \(microphone → server → heat map\): {pos} windows/s",
     ), needs=(_chromium, lambda: _modules("playwright"), _music)),
+    Smoke("start.py", (
+        r"^\| python \+ import featurelens.cli.app \| {num} s \|$",
+        r"^\| fashion-cnn conv3:0..15: first command \| {num} s \|$",
+        r"^\| fashion-cnn conv3:0..15: second command \(cached figures\) \| {num} s \(target ≤ 3 s\) \|$",
+    )),
     Smoke("ray_scaling.py", (
         r"^machine: two one-thread processes together run {num}× one alone",
         r"ray.init {num} s$",

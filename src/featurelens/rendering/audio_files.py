@@ -12,6 +12,7 @@ import numpy as np
 
 from featurelens.output.folder_run import replacing, write_text_atomic
 from featurelens.output.images import safe_filename, save_png
+from featurelens.output.sound import write_wav
 from featurelens.rendering.files import PREVIOUS_RENDER
 
 
@@ -42,14 +43,6 @@ def write_audio_render(result: AudioRenderFigures, out_dir: Path) -> Path:
         names = [f"{i:03d}_{safe_filename(u.unit)}.png" for i, u in enumerate(result.units)]
         for unit, name in zip(result.units, names):
             save_png(unit.image, out_dir / name)
-            write_sound(out_dir / (name[:-4] + ".wav"), unit.waveform, result.sample_rate)
+            write_wav(out_dir / (name[:-4] + ".wav"), unit.waveform, result.sample_rate)
         path = write_text_atomic(out_dir / "render.json", json.dumps(result.summary(names), indent=2))
     return path
-
-
-def write_sound(path: Path, waveform: np.ndarray, sample_rate: int) -> None:
-    """A grown sound as a 16-bit WAV: written as heard, unless that would clip, then scaled to just below full scale."""
-    import soundfile
-
-    peak = max(float(np.abs(waveform).max()), 1e-9)
-    soundfile.write(str(path), waveform / max(1.0, peak / 0.99), sample_rate, subtype="PCM_16")

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from featurelens.errors import FeaturelensError
-from featurelens.models.audio_input import AudioInput
+from featurelens.audio.input import AudioInput
 from featurelens.models.modality import ImageModality, Modality
 
 

@@ -2,25 +2,23 @@
 
 Techniques ask their model's modality instead of branching on the kind of model: how its inputs are sized and
 described, what one dry run feeds it, where its data comes from, how an input is shown as a picture, what
-positions mean (space or time), and which artefact beside the picture makes a result audible (a .wav).
-Everything else (capture, units, ranking, writing) is shared.
+positions mean (space or time), and (for sound) the front end a result is heard through. Everything else
+(capture, units, ranking, writing) is shared; what a result adds for sound (a WAV) is data on the result.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
-from featurelens.models.audio_input import AudioInput
-from featurelens.output.sound import write_wav
+from featurelens.audio.input import AudioInput
 
 
 class Modality(Protocol):
-    """The questions techniques ask of a model's kind of input (see `ImageModality`, `AudioModality`)."""
+    """The questions techniques ask of a model's kind of input (`ImageModality`; `featurelens.audio.modality.AudioModality`)."""
 
     name: str  # "image" or "audio": also what render.json and the server report
     positions: str  # what a map's positions are: "space" (rows, columns) or "time" (frames)
@@ -39,10 +37,6 @@ class Modality(Protocol):
     def data_spec(self, data: Any) -> str: ...
 
     def picture(self, item: np.ndarray) -> np.ndarray: ...
-
-    def artefact_suffix(self) -> str | None: ...
-
-    def write_artefact(self, path: Path, artefact: np.ndarray) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -80,59 +74,3 @@ class ImageModality:
     def picture(self, item: np.ndarray) -> np.ndarray:
         """The image itself, uint8 [H, W, C]."""
         return item
-
-    def artefact_suffix(self) -> str | None:
-        """Images need nothing beside their picture."""
-        return None
-
-    def write_artefact(self, path: Path, artefact: np.ndarray) -> None:
-        raise ValueError("an image result has no artefact beside its picture")
-
-
-@dataclass(frozen=True)
-class AudioModality:
-    """Sound: waveforms through the model's front end (`sound`), inputs `frames` wide, positions in time, the
-    picture a log-mel spectrogram, and a .wav beside it."""
-
-    sound: AudioInput
-    name: str = "audio"
-    positions: str = "time"
-    normalizes: bool = False
-    shown_at_other_sizes: bool = False
-
-    def to(self, device: torch.device | str) -> None:
-        """Move the front end with the network."""
-        self.sound.frontend.to(device)
-
-    def input_pair(self, side: int) -> tuple[int, int]:
-        """(rows, frames): one row for networks that convolve over time only, else the front end's map height."""
-        return self.sound.map_height, side
-
-    def size_label(self, height: int, width: int) -> str:
-        """An input size as people say it: "188 frames (3.01 s)"."""
-        seconds = (width - 1) * self.sound.hop_length / self.sound.sample_rate
-        return f"{width} frames ({seconds:.2f} s)"
-
-    def dry_run_input(self, height: int, width: int, channels: int, device: torch.device) -> torch.Tensor:
-        """A quiet input of `width` frames."""
-        return self.sound.dry_run_input(width, device)
-
-    def data_spec(self, data: Any) -> str:
-        """"music" (checked to be made; also what the image default "photos" means here) or a folder's absolute path."""
-        from featurelens.data.audio_sources import audio_data_spec  # the audio readers load only when sound is read
-
-        return audio_data_spec(data)
-
-    def picture(self, item: np.ndarray) -> np.ndarray:
-        """A log-mel [bands, frames] as a picture, uint8 [H, W, 3], low bands at the bottom."""
-        from featurelens.output.spectrogram import spectrogram_picture
-
-        return spectrogram_picture(item)
-
-    def artefact_suffix(self) -> str | None:
-        """A sound is heard from a .wav beside its spectrogram."""
-        return ".wav"
-
-    def write_artefact(self, path: Path, artefact: np.ndarray) -> None:
-        """The sound as a 16-bit WAV at the model's sample rate."""
-        write_wav(path, artefact, self.sound.sample_rate)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from featurelens.audio.modality import AudioModality
 from featurelens.audio.crepe import FRAME, SAMPLE_RATE, CrepeFrames, load_crepe, pitch_bin_names
 from featurelens.audio.network import MusicModel, load_music_cnn, load_music_model
 from featurelens.errors import FeaturelensError
-from featurelens.models.audio_input import AudioInput
+from featurelens.audio.input import AudioInput
 from featurelens.models.loaded import LoadedModel
-from featurelens.models.modality import AudioModality
 from featurelens.models.registry import register_model
 
 

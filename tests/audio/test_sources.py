@@ -144,7 +144,7 @@ def test_files_too_long_or_at_absurd_rates_are_skipped_before_decoding(folder_wi
 
 
 def test_the_examples_source_skips_and_reports_a_long_file(folder_with_bombs):
-    from featurelens.data.audio_sources import AudioSource
+    from featurelens.audio.clip_source import AudioSource
 
     source = AudioSource(folder_with_bombs, 16000, 4000)
     batches = list(source.batches(4))

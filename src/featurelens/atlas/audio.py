@@ -25,7 +25,7 @@ from featurelens.geometry import ReceptiveField, time_fields
 from featurelens.models import LoadedModel
 from featurelens.atlas.files import render_path, save_picture
 from featurelens.dataset_examples.audio_files import channel_blocks, write_example_sounds
-from featurelens.rendering.audio_files import write_sound
+from featurelens.output.sound import write_wav
 from featurelens.progress import ProgressArg
 from featurelens.rendering import RenderSettings, plan_render
 from featurelens.rendering.sizes import AUTO
@@ -84,9 +84,9 @@ def audio_renders(store: AtlasBuild, entry: LayerEntry, channels: list[int], pro
                 urls[kind] = render_path(entry.name, channel, kind, ext)
                 sounds[kind] = render_path(entry.name, channel, kind, SOUND)
                 save_picture(sound.image, store.folder / urls[kind])
-                write_sound(store.folder / sounds[kind], sound.waveform, result.sample_rate)
-                figures[kind] = {"activation": sign * sound.activation, "heard": sign * sound.heard, "noise": sign * sound.noise,
-                                 "extreme": _extreme(store.model, entry.name, channel, sound.log_mel, kind)}
+                write_wav(store.folder / sounds[kind], sound.sound.waveform, result.sample_rate)
+                figures[kind] = {"activation": sign * sound.activation, "heard": sign * sound.sound.heard, "noise": sign * sound.sound.noise,
+                                 "extreme": _extreme(store.model, entry.name, channel, sound.sound.log_mel, kind)}
             parts[channel] = {"renders": {**urls, "diverse": []}, "sounds": sounds, "audio_figures": figures}
     return parts
 

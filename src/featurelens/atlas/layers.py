@@ -19,7 +19,7 @@ def atlas_layers(model: LoadedModel, layers: LayersInput, render_size: int) -> l
     """The layers, in network order: None → blocks spread over the network plus the logits; "all" → every spatial
     layer plus the logits; else the names given (comma-separated or a list). Shapes are at the model's input size."""
     infos = list(probe(model, model.input_size).layers)
-    spatial = [info for info in infos if len(info.shape) == 3 or (model.audio and len(info.shape) == 2)]  # audio: [C, T]
+    spatial = [info for info in infos if len(info.shape) in model.modality.map_ranks]  # audio: [C, T] too
     logit = [info for info in infos if info.name == LOGIT]
     if layers is None:  # networks over time (music-cnn) have no blocks or 2-D convolutions: their 1-D ones
         chosen = (default_layers(model, spatial) or [info for info in spatial if info.type == "Conv1d"]) + logit

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from featurelens.data.audio_sources import audio_data_spec
+from featurelens.audio.clip_source import audio_data_spec
 from featurelens.data.sources import BUILTIN_SOURCES
 from featurelens.engine import check_engine
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive

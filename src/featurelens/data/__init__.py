@@ -1,2 +1,2 @@
 """Every input source: image sources (`data.sources`: a folder, a built-in dataset, an iterable), clip sources
-(`data.audio_sources`), and the real datasets featurelens can read offline (installed from Debian packages)."""
+(`audio.clip_source`), and the real datasets featurelens can read offline (installed from Debian packages)."""

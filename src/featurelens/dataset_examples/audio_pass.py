@@ -20,7 +20,7 @@ import torch
 from featurelens.capture import ActivationCapture
 from featurelens.dataset_examples.audio_result import AudioExamplesResult, AudioLayerExamples
 from featurelens.dataset_examples.ahead import run_ahead
-from featurelens.data.audio_sources import AudioSource, ClipBatch, open_audio_source
+from featurelens.audio.clip_source import AudioSource, ClipBatch, open_audio_source
 from featurelens.dataset_examples.audio_state import AudioExamplesState
 from featurelens.dataset_examples.checkpoint import save_checkpoint
 from featurelens.dataset_examples.distribution import ScoreSample

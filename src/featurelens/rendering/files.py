@@ -1,4 +1,4 @@
-"""Writing a render: one PNG per image, a contact sheet when several, and render.json.
+"""Writing a render: one PNG per image (and a WAV per sound, for an audio model), a contact sheet when several, and render.json.
 
 A render into a folder replaces the previous render there as a whole (`folder_run.replacing`), so the
 PNGs, the sheet (or its absence, for one image) and render.json always describe the same run.
@@ -14,11 +14,18 @@ from typing import TYPE_CHECKING, Protocol, Sequence
 
 from featurelens.output.folder_run import listed_in, replacing, write_text_atomic
 from featurelens.output.images import contact_sheet, enlarged, safe_filename, save_png
+from featurelens.output.sound import write_wav
 
 if TYPE_CHECKING:
     import numpy as np
 
     from featurelens.rendering.judging import Judgement
+
+
+class HeardSound(Protocol):
+    """What the writer reads of a rendered unit's sound (a `rendering.result.Sound`)."""
+
+    waveform: np.ndarray  # float32 [samples]
 
 
 class RenderedImage(Protocol):
@@ -27,6 +34,7 @@ class RenderedImage(Protocol):
     unit: str
     image: np.ndarray  # uint8 [H, W, C]
     judged: dict[str, Judgement]
+    sound: HeardSound | None
 
 
 class RenderFigures(Protocol):
@@ -34,6 +42,7 @@ class RenderFigures(Protocol):
 
     judges: list[str]
     model: str
+    sample_rate: int | None
 
     @property
     def units(self) -> Sequence[RenderedImage]: ...
@@ -56,6 +65,9 @@ def write_render(result: RenderFigures, out_dir: Path) -> list[Path]:
     with replacing(out_dir, "render", legacy=PREVIOUS_RENDER):
         names = [f"{i:03d}_{safe_filename(u.unit)}.png" for i, u in enumerate(result.units)]
         paths = [save_png(u.image, out_dir / name) for u, name in zip(result.units, names)]
+        for unit, name in zip(result.units, names):
+            if unit.sound is not None and result.sample_rate is not None:
+                write_wav(out_dir / (name[:-4] + ".wav"), unit.sound.waveform, result.sample_rate)
         if len(result.units) > 1:
             contact_sheet(enlarged(result.images, SHEET_TILE), unit_labels(result)).save(out_dir / SHEET)
         write_text_atomic(out_dir / "render.json", json.dumps(result.summary(names), indent=2))

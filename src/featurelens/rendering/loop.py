@@ -86,7 +86,7 @@ def optimise(
     optimizer = Adam(param.parameters(), lr=settings.lr or default_lr(settings.param, choice.param_side))
     diversity_layer = objective_of.targets[0].layers[0] if settings.diversity else None
     transform = settings.transforms.for_size(size) if settings.transforms else None
-    if transform is not None and model.audio is None:
+    if transform is not None and model.modality.shown_at_other_sizes:
         transform = transform.spanning(size)  # a large image must also hold when shown at the display side
     if transform and choice.fixed:
         transform = transform.keeping_size()

@@ -49,7 +49,7 @@ def measure(
 def display_sides(model: LoadedModel, size: int, keep_size: bool) -> list[int]:
     """The other sides an image of `size` px is judged at: the model's input size, and the display side (128 px) when
     the model's is larger; for image models that take more than one size."""
-    if keep_size or model.audio is not None:
+    if keep_size or not model.modality.shown_at_other_sizes:
         return []
     sides = {model.input_size} | ({DISPLAY_SIDE} if model.input_size > DISPLAY_SIDE else set())
     return sorted(side for side in sides if side != size and side >= model.min_size)

@@ -30,7 +30,6 @@ from featurelens.rendering.result import RenderedUnit, RenderResult
 from featurelens.models.input_sizes import check_accepted
 from featurelens.rendering.settings import RenderSettings
 from featurelens.rendering.sizes import AUTO, SizeChoice, choose_sizes, fix_sizes
-from featurelens.rendering.audio_result import AudioRenderResult
 from featurelens.rendering.spectrogram import AudioRenderPlan, plan_audio_render
 from featurelens.rendering.transforms import RobustnessTransform
 from featurelens.units import UnitExpression, UnitsInput, as_expressions, resolve_expression
@@ -160,8 +159,12 @@ def plan_render(
     engine = check_engine(settings.engine, settings.address, settings.workers, device)
     expressions = as_expressions(units)
     loaded = model_for(model, device)
-    if loaded.audio is not None:
-        return _audio_plan(loaded, expressions, settings)
+    return _PLANS[loaded.modality.name](model, loaded, expressions, settings, engine)
+
+
+def _image_plan(model: LoadedModel | str, loaded: LoadedModel, expressions: list[UnitExpression], settings: RenderSettings,
+                engine: Engine) -> RenderPlan:
+    """An image model's render: units resolved and sized, images grouped in batches, judges loaded."""
     settings.check(loaded, len(expressions))
     first_size = loaded.input_size if settings.size == AUTO else settings.size
     layers = list(dict.fromkeys(layer for e in expressions for layer in e.layers))
@@ -207,7 +210,7 @@ def render(
     retry: bool = RenderSettings.retry,
     device: torch.device | str | None = None,
     progress: ProgressArg = None,
-) -> RenderResult | AudioRenderResult:
+) -> RenderResult:
     """Render one image per unit (× `batch`), all optimised together.
 
     `model`: a spec or a `LoadedModel`; `units`: one address (`"_blocks.8:3"`, a range `"_blocks.8:0..7"`,
@@ -222,7 +225,7 @@ def render(
     None starts a local instance; `workers`: at most this many at once), with the same images as "local".
     An audio model (`music-cnn`) grows one log-mel spectrogram per unit (`size`: frames, "auto" its clip) at a fixed
     loudness, robust to time and pitch shifts unless `transforms` is None, and makes it audible: an
-    `AudioRenderResult` whose `.save` writes a PNG and a WAV per unit.
+    `RenderResult` whose units carry their `sound` and whose `.save` writes a PNG and a WAV per unit.
     Every image is held against `data` (a source spec; None: the model's own data, fashion-cnn's test set, else the
     bundled photos) on its own objective: `data_best` and `beats_data` per image, and with `retry` the images below
     the data's best are rendered again from that best item (`retry` says how); the data's best is cached per weights.
@@ -234,15 +237,19 @@ def render(
     return plan_render(model, units, settings, device=device).run(shown_by_default(progress))
 
 
-def _audio_plan(model: LoadedModel, expressions: list[UnitExpression], settings: RenderSettings) -> AudioRenderPlan:
+def _audio_plan(model: LoadedModel | str, loaded: LoadedModel, expressions: list[UnitExpression], settings: RenderSettings,
+                engine: Engine) -> AudioRenderPlan:
     """An audio model's render: one log-mel per unit (`size`: frames, "auto" the model's clip), sonified."""
     defaults = RenderSettings()
     for name in ("param", "batch", "diversity", "interpolate", "decorrelate", "out_size", "judge", "engine", "regularizers", "data"):
         if getattr(settings, name) != getattr(defaults, name):
             raise FeaturelensError(f"{{parameter}} is not available for an audio model's render", parameter=name)
     frames = None if settings.size == AUTO else settings.size
-    resolved = [resolve_expression(e, model, probe(model, frames)) for e in expressions]
-    return plan_audio_render(model, resolved, frames, settings.steps, settings.seed, settings.lr, settings.transforms is not None)
+    resolved = [resolve_expression(e, loaded, probe(loaded, frames)) for e in expressions]
+    return plan_audio_render(loaded, resolved, frames, settings.steps, settings.seed, settings.lr, settings.transforms is not None)
+
+
+_PLANS = {"image": _image_plan, "audio": _audio_plan}  # a modality's render: what it grows and how it is shown
 
 
 def judge_list(judge: JudgesInput) -> list[str | LoadedModel]:

@@ -1,4 +1,5 @@
-"""What a render returns: the images and the figures that say how well each one drives its unit."""
+"""What a render returns: the images (an audio model's: spectrograms and their sound) and the figures that say how
+well each one drives its unit."""
 
 from __future__ import annotations
 
@@ -11,6 +12,21 @@ from featurelens.output.images import same_size
 from featurelens.rendering.files import write_render  # the writer reads this result by a Protocol: one way, result → files
 from featurelens.rendering.judging import Judgement
 from featurelens.results import TechniqueResult
+
+
+@dataclass
+class Sound:
+    """What an audio model's render adds to its picture. Values are the unit expression's: on its sound (Griffin-Lim)
+    fed back through the front end, and on white noise of the same loudness (mean of 4)."""
+
+    log_mel: np.ndarray  # [bands, frames]: what the picture shows
+    waveform: np.ndarray  # float32 [samples] at the render's sample rate
+    heard: float
+    noise: float
+    rms: float  # the sound's loudness (the noise's too)
+
+    def summary(self) -> dict:
+        return {"heard": self.heard, "noise_of_equal_loudness": self.noise, "rms": self.rms}
 
 
 @dataclass
@@ -32,6 +48,31 @@ class RenderedUnit:
     beats_data: bool | None = None  # whether `activation` reaches `data_best` (None: not compared)
     retry: str | None = None  # what rendered this image when the first attempt lost to the data
     shown_at: dict[int, float] = field(default_factory=dict)  # side → the unit on the image resized to it (128 px, the model's size)
+    sound: Sound | None = None  # an audio model's render: the image is its spectrogram, this its sound
+
+    def summary(self, png: str | None) -> dict:
+        """The unit's entry in render.json (an audio unit's: its WAV and how it sounds to the unit)."""
+        if self.sound is not None:
+            return {"unit": self.unit, "png": png, "wav": png and png[:-4] + ".wav", "activation": self.activation,
+                    **self.sound.summary()}
+        return {
+            "unit": self.unit,
+            "png": png,
+            "size": self.size,
+            "size_reason": self.size_reason,
+            "param_size": self.param_size,
+            "objective": self.objective,
+            "activation": self.activation,
+            "robust_activation": self.robust_activation,
+            "robustness": self.robustness,
+            "natural_max": self.natural_max,
+            "data_best": self.data_best,
+            "data_best_item": self.data_best_item,
+            "beats_data": self.beats_data,
+            "retry": self.retry,
+            "activation_at": {str(side): value for side, value in sorted({self.size: self.activation, **self.shown_at}.items())},
+            **({"judges": {spec: j.summary() for spec, j in self.judged.items()}} if self.judged else {}),
+        }
 
     @property
     def robustness(self) -> float | None:
@@ -53,6 +94,7 @@ class RenderResult(TechniqueResult):
     data: str | None = None  # the data source every image was held against (`rendering.against_data`)
     data_note: str = ""  # why it is not the one asked for, if so
     against_data_seconds: float = 0.0  # the data's best (a pass, or the cache) and the retries of images that lost to it
+    sample_rate: int | None = None  # an audio model's render: the rate of every unit's sound (None: images)
 
     @property
     def images(self) -> np.ndarray:
@@ -60,44 +102,28 @@ class RenderResult(TechniqueResult):
         return same_size([u.image for u in self.units]) if self.units else np.zeros((0, 0, 0, 3), np.uint8)
 
     def summary(self, png_names: list[str] | None = None) -> dict:
-        """The render.json document: {"units": [...], "model", "size", "judges", "data", "seconds", "steps", "interrupted"}."""
+        """The render.json document: {"units": [...], "model", "size", "judges", "data", "seconds", "steps", "interrupted"}
+        (an audio render's: "modality" and "sample_rate" in place of size, judges and data)."""
         names = png_names or [None] * len(self.units)
+        units = [u.summary(name) for u, name in zip(self.units, names)]
+        timing = {"seconds": self.seconds, "steps": self.steps, "interrupted": self.interrupted}
+        if self.sample_rate is not None:
+            return {"units": units, "model": self.model, "modality": "audio", "sample_rate": self.sample_rate, **timing}
         return {
-            "units": [
-                {
-                    "unit": u.unit,
-                    "png": name,
-                    "size": u.size,
-                    "size_reason": u.size_reason,
-                    "param_size": u.param_size,
-                    "objective": u.objective,
-                    "activation": u.activation,
-                    "robust_activation": u.robust_activation,
-                    "robustness": u.robustness,
-                    "natural_max": u.natural_max,
-                    "data_best": u.data_best,
-                    "data_best_item": u.data_best_item,
-                    "beats_data": u.beats_data,
-                    "retry": u.retry,
-                    "activation_at": {str(side): value for side, value in sorted({u.size: u.activation, **u.shown_at}.items())},
-                    **({"judges": {spec: j.summary() for spec, j in u.judged.items()}} if u.judged else {}),
-                }
-                for u, name in zip(self.units, names)
-            ],
+            "units": units,
             "model": self.model,
             "size": self.size,
             "judges": self.judges,
             "data": self.data,
             **({"data_note": self.data_note} if self.data_note else {}),
             "below_data": sum(1 for u in self.units if u.beats_data is False),
-            "seconds": self.seconds,
             "against_data_seconds": self.against_data_seconds,
-            "steps": self.steps,
-            "interrupted": self.interrupted,
+            **timing,
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write one PNG per image, a contact sheet and render.json into the folder `path`; returns render.json's path."""
+        """Write one PNG (and WAV, for a sound) per unit, a contact sheet and render.json into the folder `path`; returns
+        render.json's path."""
         folder = Path(path)
         write_render(self, folder)
         return folder / "render.json"

@@ -27,7 +27,7 @@ from featurelens.errors import FeaturelensError
 from featurelens.models import LoadedModel
 from featurelens.progress import ProgressArg, reporting
 from featurelens.rendering.adam import Adam
-from featurelens.rendering.audio_result import AudioRenderResult, RenderedSound
+from featurelens.rendering.result import RenderedUnit, RenderResult, Sound
 from featurelens.units import PerImageTargets, UnitExpression, expression_value
 
 NOISE_RMS = 0.1  # -20 dBFS: the level the collection's clips are normalised to
@@ -109,7 +109,7 @@ class AudioRenderPlan:
         return (f"render {len(self.targets)} sound(s) of {self.model.spec} on {self.model.device}: {units}; "
                 f"{self.model.size_label(self.frames)}, {self.steps} steps, {how}, seed {self.seed}")
 
-    def run(self, progress: ProgressArg = None) -> AudioRenderResult:
+    def run(self, progress: ProgressArg = None) -> RenderResult:
         """Optimise all sounds together, then sonify and measure each. Ctrl-C keeps the last step's."""
         started = time.perf_counter()
         model, audio = self.model, self.model.audio
@@ -143,9 +143,10 @@ class AudioRenderPlan:
         with torch.no_grad():
             final = fixed(raw)
             sounds = [self._measured(expression, final[i:i + 1], generator) for i, expression in enumerate(self.targets)]
-        return AudioRenderResult(sounds, model.spec, audio.sample_rate, time.perf_counter() - started, done, interrupted)
+        return RenderResult(units=sounds, seconds=time.perf_counter() - started, steps=done, interrupted=interrupted,
+                            size=self.frames, model=model.spec, sample_rate=audio.sample_rate)
 
-    def _measured(self, expression: UnitExpression, grown: torch.Tensor, generator: torch.Generator) -> RenderedSound:
+    def _measured(self, expression: UnitExpression, grown: torch.Tensor, generator: torch.Generator) -> RenderedUnit:
         """Make one grown sound audible and measure the unit on the network's input, on the sound fed back through the
         front end, and on noise as loud as that sound."""
         audio, module, device = self.model.audio, self.model.module, self.model.device
@@ -161,8 +162,12 @@ class AudioRenderPlan:
             heard_value = grown_value
         rms = float(waveform.square().mean().sqrt())
         noises = noise(4, len(waveform), rms, generator)
-        return RenderedSound(str(expression), log_mel[0].cpu().numpy(), waveform.numpy(), grown_value, heard_value,
-                             float(value(audio.spectrogram(noises.to(device))).mean()), rms)
+        log_mel = log_mel[0].cpu().numpy()
+        sound = Sound(log_mel=log_mel, waveform=waveform.numpy(), heard=heard_value,
+                      noise=float(value(audio.spectrogram(noises.to(device))).mean()), rms=rms)
+        # a sound is judged by how it is heard and against noise, not by jitter or photos: those figures stay its activation
+        return RenderedUnit(unit=str(expression), image=self.model.modality.picture(log_mel), objective=grown_value,
+                            activation=grown_value, robust_activation=grown_value, natural_max=0.0, size=self.frames, sound=sound)
 
 
 def through_relus(expression: UnitExpression, model: LoadedModel, frames: int) -> UnitExpression:

@@ -168,6 +168,6 @@ def _model_info(model: LoadedModel, session: LiveSession, defaults: LiveOptions,
         "atlas": str(atlas),
         "photos": len(bundled_photos()),
         "max_upload_mb": max_upload / (1 << 20),
-        "modality": model.modality,
+        "modality": model.modality.name,
         "audio": {"sample_rate": model.audio.sample_rate, "clip_seconds": model.audio.clip_seconds} if model.audio else None,
     }

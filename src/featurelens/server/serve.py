@@ -8,8 +8,6 @@ from pathlib import Path
 
 import torch
 
-from featurelens.data.audio_sources import audio_data_spec
-from featurelens.data.sources import open_source
 from featurelens.errors import FeaturelensError, bad_parameter
 from featurelens.models import LoadedModel, model_for
 from featurelens.atlas.files import MANIFEST
@@ -86,10 +84,7 @@ def plan_serve(
     if isinstance(token, str) and len(token) < 16:
         raise bad_parameter("token", "must be at least 16 characters (or leave it out: a random one is made)")
     loaded = model_for(model, device)
-    if loaded.audio is not None:
-        data = audio_data_spec(data)  # "music" (also for the image default "photos") or a folder of audio files
-    else:
-        open_source(data).close()
+    data = loaded.modality.data_spec(data)  # audio: "music" (also for the image default "photos") or a folder of audio files
     folder = _atlas_folder(atlas) if atlas is not None else default_atlas_folder(loaded, str(data))
     check_output_folder(folder)
     _check_address(host, port)

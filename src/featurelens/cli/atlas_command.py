@@ -16,6 +16,8 @@ from featurelens.errors import bad_parameter
 from featurelens.output.paths import check_output_folder
 from featurelens.rendering.sizes import AUTO, size_setting
 
+DEFAULTS = AtlasSettings()  # the option defaults: the settings' own, defined once
+
 
 def atlas(
     model: str = ModelOption,
@@ -23,15 +25,15 @@ def atlas(
     dictionary: list[str] = DictionaryOption,
     data: str = typer.Option("photos", "--data", "-d", help="Where dataset examples come from: a folder of images, photos, fashion-mnist:train or fashion-mnist:test; for an audio model a folder of audio files or music (the default)."),
     layers: str = typer.Option(None, "--layers", "-l", help="Comma-separated layer names, or 'all' (every spatial layer and the logits). Default: blocks spread over the network, and the logits."),
-    units: str = typer.Option("16", "--units", "-u", help="Units per layer: the first N channels, or 'all'."),
-    steps: int = typer.Option(256, "--steps", help="Optimisation steps of each visualization."),
+    units: str = typer.Option(str(DEFAULTS.units), "--units", "-u", help="Units per layer: the first N channels, or 'all'."),
+    steps: int = typer.Option(DEFAULTS.steps, "--steps", help="Optimisation steps of each visualization."),
     size: str = typer.Option("auto", "--size", help="Visualization side in pixels, or auto: the model's input size for units that see the whole input, else 128 px."),
-    k: int = typer.Option(9, "--k", "-k", help="Dataset examples per unit at each end (top-k and bottom-k)."),
-    diverse: int = typer.Option(4, "--diverse", help="Images in each unit's diverse set."),
-    project: str = typer.Option("auto", "--project", help="Projection of each top example: auto (the method that passes the sanity check best on the model), deconvnet, guided, gradient or none."),
+    k: int = typer.Option(DEFAULTS.k, "--k", "-k", help="Dataset examples per unit at each end (top-k and bottom-k)."),
+    diverse: int = typer.Option(DEFAULTS.diverse, "--diverse", help="Images in each unit's diverse set."),
+    project: str = typer.Option(DEFAULTS.project, "--project", help="Projection of each top example: auto (the method that passes the sanity check best on the model), deconvnet, guided, gradient or none."),
     limit: int = typer.Option(None, "--limit", help="Use only the first N entries of the data."),
     seed: int = SeedOption,
-    max_batch: int = typer.Option(64, "--max-batch", help="Most images optimised at once (units render together up to this)."),
+    max_batch: int = typer.Option(DEFAULTS.max_batch, "--max-batch", help="Most images optimised at once (units render together up to this)."),
     judge: str = typer.Option("", "--judge", help="Comma-separated model specs that judge each unit's max image: class probability and rank, photo-likeness (unit pages)."),
     engine: str = EngineOption,
     address: str = AddressOption,

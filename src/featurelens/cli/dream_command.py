@@ -11,6 +11,8 @@ from featurelens.cli.options import DeviceOption, DryRunOption, ForceOption, Dic
 from featurelens.deepdream import DreamSettings, plan_dream
 from featurelens.output.paths import check_chosen_file, check_output_file
 
+DEFAULTS = DreamSettings()  # the option defaults: the settings' own, defined once
+
 
 def dream(
     image: Path = typer.Argument(..., help="The photo to dream on (PNG, JPEG, … any size)."),
@@ -18,11 +20,11 @@ def dream(
     layout: list[str] = LayoutOption,
     dictionary: list[str] = DictionaryOption,
     objective: str = typer.Option(None, "--objective", help="Unit expression to amplify: a layer (default: the model's DeepDream layer, e.g. _blocks.8), LAYER:C channels, A+B across layers …"),
-    octaves: int = typer.Option(4, "--octaves", help="Octaves of the image pyramid, smallest first."),
-    octave_scale: float = typer.Option(1.4, "--octave-scale", help="Size ratio between octaves."),
-    steps: int = typer.Option(10, "--steps", help="Gradient-ascent steps per octave."),
-    lr: float = typer.Option(DreamSettings.lr, "--lr", help="Mean pixel change per step (pixels in [0, 1])."),
-    jitter: int = typer.Option(32, "--jitter", help="Largest random roll in pixels each step."),
+    octaves: int = typer.Option(DEFAULTS.octaves, "--octaves", help="Octaves of the image pyramid, smallest first."),
+    octave_scale: float = typer.Option(DEFAULTS.octave_scale, "--octave-scale", help="Size ratio between octaves."),
+    steps: int = typer.Option(DEFAULTS.steps, "--steps", help="Gradient-ascent steps per octave."),
+    lr: float = typer.Option(DEFAULTS.lr, "--lr", help="Mean pixel change per step (pixels in [0, 1])."),
+    jitter: int = typer.Option(DEFAULTS.jitter, "--jitter", help="Largest random roll in pixels each step."),
     guide: Path = typer.Option(None, "--guide", help="Guide image: match each position to its best-matching guide feature instead of amplifying the layer."),
     tile: int = typer.Option(None, "--tile", help="Largest crop side one forward pass sees: memory follows the tile, not the image. [default: 512, more for deep layers]"),
     seed: int = SeedOption,

@@ -13,6 +13,8 @@ from featurelens.output.folder_run import REPLACES
 from featurelens.output.paths import check_output_folder
 from featurelens.rendering.sizes import size_setting
 
+DEFAULTS = EvolveSettings()  # the option defaults: the settings' own, defined once
+
 
 def evolve(
     units: list[str] = typer.Argument(..., help="Unit addresses, as for render: LAYER:C, LAYER:A..B, logit:NAME …"),
@@ -21,11 +23,11 @@ def evolve(
     model: str = ModelOption,
     layout: list[str] = LayoutOption,
     dictionary: list[str] = DictionaryOption,
-    steps: int = typer.Option(256, "--steps", help="Optimisation steps per render."),
-    size: str = typer.Option("auto", "--size", help="Render side in pixels, or auto."),
-    param: str = typer.Option("fft", "--param", help="Parameterization: fft, pixel, maco or cppn."),
+    steps: int = typer.Option(DEFAULTS.steps, "--steps", help="Optimisation steps per render."),
+    size: str = typer.Option(DEFAULTS.size, "--size", help="Render side in pixels, or auto."),
+    param: str = typer.Option(DEFAULTS.param, "--param", help="Parameterization: fft, pixel, maco or cppn."),
     seed: int = SeedOption,
-    k: int = typer.Option(9, "--k", "-k", help="Top examples kept per unit and checkpoint."),
+    k: int = typer.Option(DEFAULTS.k, "--k", "-k", help="Top examples kept per unit and checkpoint."),
     limit: int = typer.Option(None, "--limit", help="Use only the first N entries of the data."),
     out: Path = typer.Option(Path("evolution"), "--out", "-o", help="Output folder; " + REPLACES + "."),
     device: str = DeviceOption,

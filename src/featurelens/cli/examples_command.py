@@ -17,19 +17,21 @@ from featurelens.output.paths import check_output_folder
 
 SKIPPED_SHOWN = 5  # unreadable files named on stderr; all are in summary.json
 
+DEFAULTS = ExamplesSettings()  # the option defaults: the settings' own, defined once
+
 
 def examples(
     data: str = typer.Option(..., "--data", "-d", help="A folder of images (recursive: jpg, png, webp, bmp), or fashion-mnist:train, fashion-mnist:test, photos; for an audio model (music-cnn) a folder of audio files (wav, flac, ogg, mp3) or music (the built-in collection)."),
     layers: str = typer.Option(..., "--layers", "-l", help="Comma-separated layer names (see `featurelens layers`)."),
-    k: int = typer.Option(9, "--k", "-k", help="Examples kept per channel, at each end (top-k and bottom-k)."),
-    reduce: str = typer.Option("max", "--reduce", help="Rank inputs by the channel's spatial max (peak; trough for bottom-k) or mean."),
+    k: int = typer.Option(DEFAULTS.k, "--k", "-k", help="Examples kept per channel, at each end (top-k and bottom-k)."),
+    reduce: str = typer.Option(DEFAULTS.reduce, "--reduce", help="Rank inputs by the channel's spatial max (peak; trough for bottom-k) or mean."),
     model: str = ModelOption,
     layout: list[str] = LayoutOption,
     dictionary: list[str] = DictionaryOption,
-    batch_size: int = typer.Option(64, "--batch-size", "-b", help="Images per forward pass."),
+    batch_size: int = typer.Option(DEFAULTS.batch_size, "--batch-size", "-b", help="Images per forward pass."),
     size: int = typer.Option(None, "--size", help="Input side in pixels (default: the model's); images are centre-cropped to a square."),
     limit: int = typer.Option(None, "--limit", help="Use only the first N entries of the source."),
-    checkpoint_every: int = typer.Option(20, "--checkpoint-every", help="Save the running state every N batches (0: never); with --engine ray, after every merged shard (unless 0)."),
+    checkpoint_every: int = typer.Option(DEFAULTS.checkpoint_every, "--checkpoint-every", help="Save the running state every N batches (0: never); with --engine ray, after every merged shard (unless 0)."),
     resume: bool = typer.Option(None, "--resume/--fresh", help="Continue from OUT/checkpoint.pt (error if none matches) / ignore it. Default: continue when it matches."),
     project: str = typer.Option(None, "--project", help="deconvnet, guided or gradient: also show the projection of each top example (Zeiler & Fergus Fig. 2)."),
     workers: int = typer.Option(None, "--workers", help="Threads decoding image files (default: up to 8, one per CPU core); with --engine ray: Ray workers at once (default: every GPU of the cluster, else every CPU)."),

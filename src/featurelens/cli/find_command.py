@@ -15,6 +15,8 @@ from featurelens.rendering.sizes import size_setting
 
 SKIPPED_SHOWN = 5  # unreadable files named on stderr; all are on the page and in ranking.json
 
+DEFAULTS = FindSettings()  # the option defaults: the settings' own, defined once
+
 
 def find(
     layers: list[str] = typer.Option(..., "--layers", "-l", help="Layers whose units are ranked (comma-separated or repeated); LAYER/NAME ranks a dictionary's features (--dictionary)."),
@@ -24,15 +26,15 @@ def find(
     model: str = ModelOption,
     layout: list[str] = LayoutOption,
     dictionary: list[str] = DictionaryOption,
-    reduce: str = typer.Option(FindSettings.reduce, "--reduce", help="A unit's score per input: its max over positions (fires anywhere) or mean. The direction always uses the mean."),
-    units: int = typer.Option(FindSettings.units, "--units", help="Top units shown with renders and examples."),
-    k: int = typer.Option(FindSettings.k, "--k", "-k", help="Dataset examples shown per unit."),
+    reduce: str = typer.Option(DEFAULTS.reduce, "--reduce", help="A unit's score per input: its max over positions (fires anywhere) or mean. The direction always uses the mean."),
+    units: int = typer.Option(DEFAULTS.units, "--units", help="Top units shown with renders and examples."),
+    k: int = typer.Option(DEFAULTS.k, "--k", "-k", help="Dataset examples shown per unit."),
     limit: int = typer.Option(None, "--limit", help="Use only the first N negatives and data entries."),
     crops: int = typer.Option(None, "--crops", help="Random crops added per image (default: only a side with fewer than 16 images gets them, enough to reach 16)."),
-    steps: int = typer.Option(FindSettings.steps, "--steps", help="Render steps."),
-    size: str = typer.Option("auto", "--size", help="Render side in pixels, or auto."),
-    param: str = typer.Option(FindSettings.param, "--param", help="Render parameterization: fft, pixel or maco."),
-    batch_size: int = typer.Option(FindSettings.batch_size, "--batch-size", "-b", help="Images per forward pass."),
+    steps: int = typer.Option(DEFAULTS.steps, "--steps", help="Render steps."),
+    size: str = typer.Option(DEFAULTS.size, "--size", help="Render side in pixels, or auto."),
+    param: str = typer.Option(DEFAULTS.param, "--param", help="Render parameterization: fft, pixel or maco."),
+    batch_size: int = typer.Option(DEFAULTS.batch_size, "--batch-size", "-b", help="Images per forward pass."),
     seed: int = SeedOption,
     out: Path = typer.Option(Path("find"), "--out", "-o", help="Output folder; " + REPLACES + "."),
     device: str = DeviceOption,

@@ -14,6 +14,8 @@ from featurelens.output.images import safe_filename
 from featurelens.output.folder_run import REPLACES
 from featurelens.output.paths import check_chosen_file, check_output_file
 
+DEFAULTS = TrainSettings()  # the option defaults: the settings' own, defined once
+
 invert_app = typer.Typer(epilog=epilog("invert"), help="Train a backward network (decoder) for a layer, and see what single units carry.", no_args_is_help=True)
 
 
@@ -24,14 +26,14 @@ def train(
     model: str = ModelOption,
     layout: list[str] = LayoutOption,
     dictionary: list[str] = DictionaryOption,
-    epochs: int = typer.Option(2, "--epochs", help="Passes over the training images."),
-    batch_size: int = typer.Option(128, "--batch-size"),
-    lr: float = typer.Option(3e-3, "--lr", help="Peak Adam learning rate (one-cycle schedule)."),
-    width: int = typer.Option(64, "--width", help="Channels of the decoder's first stage (halved at each upsampling)."),
+    epochs: int = typer.Option(DEFAULTS.epochs, "--epochs", help="Passes over the training images."),
+    batch_size: int = typer.Option(DEFAULTS.batch_size, "--batch-size"),
+    lr: float = typer.Option(DEFAULTS.lr, "--lr", help="Peak Adam learning rate (one-cycle schedule)."),
+    width: int = typer.Option(DEFAULTS.width, "--width", help="Channels of the decoder's first stage (halved at each upsampling)."),
     limit: int = typer.Option(None, "--limit", help="Use at most this many training images."),
     feature_layer: str = typer.Option(None, "--feature-layer", help="Also match the model's activations at this (earlier) layer."),
-    feature_weight: float = typer.Option(1.0, "--feature-weight", help="Weight of the feature loss."),
-    seed: int = typer.Option(0, "--seed", help="Fixes the decoder's initialisation and batch order."),
+    feature_weight: float = typer.Option(DEFAULTS.feature_weight, "--feature-weight", help="Weight of the feature loss."),
+    seed: int = typer.Option(DEFAULTS.seed, "--seed", help="Fixes the decoder's initialisation and batch order."),
     out: Path = typer.Option(None, "--out", "-o", help="Inverter file, rewritten after every epoch (default: MODEL_LAYER_inverter.pt, never replaced without --force)."),
     force: bool = ForceOption,
     device: str = DeviceOption,

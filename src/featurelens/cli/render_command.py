@@ -16,27 +16,29 @@ from featurelens.output.paths import check_output_folder
 from featurelens.rendering import Regularizers, RenderSettings, RobustnessTransform, plan_render
 from featurelens.rendering.sizes import size_setting
 
+DEFAULTS = RenderSettings()  # the option defaults: the settings' own, defined once
+
 
 def render(
     units: list[str] = typer.Argument(..., help="Unit addresses, one image each: LAYER:C, LAYER:A..B (a range), LAYER:C@Y,X (LAYER:C@T on a 1-D audio layer), LAYER, logit:N, logit:NAME, A+B, -A …"),
     model: str = ModelOption,
     layout: list[str] = LayoutOption,
     dictionary: list[str] = DictionaryOption,
-    size: str = typer.Option("auto", "--size", help="Image side in pixels, or auto: the model's input size for units that see the whole input (class logits, late layers), 128 px for the others; for an audio model, spectrogram frames (auto: its clip)."),
-    steps: int = typer.Option(512, "--steps", help="Optimisation steps."),
-    param: str = typer.Option("fft", "--param", help="Parameterization: fft (Lucid), pixel, maco or cppn (resolution-free)."),
+    size: str = typer.Option(DEFAULTS.size, "--size", help="Image side in pixels, or auto: the model's input size for units that see the whole input (class logits, late layers), 128 px for the others; for an audio model, spectrogram frames (auto: its clip)."),
+    steps: int = typer.Option(DEFAULTS.steps, "--steps", help="Optimisation steps."),
+    param: str = typer.Option(DEFAULTS.param, "--param", help="Parameterization: fft (Lucid), pixel, maco or cppn (resolution-free)."),
     lr: float = typer.Option(None, "--lr", help="Adam learning rate (default depends on --param)."),
-    batch: int = typer.Option(1, "--batch", help="Images per unit (with --diversity they differ); frames with --interpolate."),
+    batch: int = typer.Option(DEFAULTS.batch, "--batch", help="Images per unit (with --diversity they differ); frames with --interpolate."),
     seed: int = SeedOption,
-    diversity: float = typer.Option(0.0, "--diversity", help="Weight of the diversity term across a unit's batch (Lucid uses ~1e2)."),
-    interpolate: bool = typer.Option(False, "--interpolate", help="Two units: render --batch frames morphing from the first to the second."),
+    diversity: float = typer.Option(DEFAULTS.diversity, "--diversity", help="Weight of the diversity term across a unit's batch (Lucid uses ~1e2)."),
+    interpolate: bool = typer.Option(DEFAULTS.interpolate, "--interpolate", help="Two units: render --batch frames morphing from the first to the second."),
     l1: float = typer.Option(0.0, "--l1", help="Weight of the L1 prior (pixels towards grey)."),
     l2: float = typer.Option(0.0, "--l2", help="Weight of the L2 prior."),
     tv: float = typer.Option(0.0, "--tv", help="Weight of the total-variation prior."),
     blur: float = typer.Option(0.0, "--blur", help="Weight of the blur prior."),
     no_transforms: bool = typer.Option(False, "--no-transforms", help="Turn off transformation robustness (pad/jitter/scale/rotate)."),
     no_decorrelate: bool = typer.Option(False, "--no-decorrelate", help="Optimise in plain RGB instead of decorrelated colour."),
-    max_batch: int = typer.Option(64, "--max-batch", help="Most images optimised at once; more units run in several batches (on Ray: one batch per worker task)."),
+    max_batch: int = typer.Option(DEFAULTS.max_batch, "--max-batch", help="Most images optimised at once; more units run in several batches (on Ray: one batch per worker task)."),
     out_size: int = typer.Option(None, "--out-size", help="With --param cppn: draw the final images at this size."),
     judge: str = typer.Option("", "--judge", help="Comma-separated model specs that judge the images: class probability and rank, photo-likeness (render.json, contact sheet)."),
     engine: str = EngineOption,

@@ -8,7 +8,7 @@ from featurelens.cli.options import DeviceOption, DryRunOption, DictionaryOption
 from featurelens.server.limits import ServerLimits
 from featurelens.server.serve import plan_serve
 
-LIMITS = ServerLimits()
+LIMITS = ServerLimits()  # the option defaults: the limits' own, defined once
 
 
 def serve(

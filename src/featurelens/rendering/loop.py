@@ -20,7 +20,6 @@ from featurelens.models import LoadedModel
 from featurelens.rendering.adam import Adam
 from featurelens.rendering.measure import measure
 from featurelens.rendering.param import CPPNImage, FourierImage, MacoImage, PixelImage, ResampledImage
-from featurelens.rendering.regularizers import gram_diversity
 from featurelens.rendering.result import RenderedUnit
 from featurelens.rendering.sizes import SizeChoice
 from featurelens.rendering.spectrum import natural_magnitude
@@ -84,18 +83,17 @@ def optimise(
     if init is not None:
         warm_start(param, init.to(model.device))
     optimizer = Adam(param.parameters(), lr=settings.lr or default_lr(settings.param, choice.param_side))
-    diversity_layer = objective_of.targets[0].layers[0] if settings.diversity else None
+    terms = settings.objective_terms()
+    layers = list(dict.fromkeys([*objective_of.layers, *(layer for term in terms for layer in term.layers(objective_of))]))
     transform = settings.transforms.for_size(size) if settings.transforms else None
     if transform is not None and model.modality.shown_at_other_sizes:
         transform = transform.spanning(size)  # a large image must also hold when shown at the display side
     if transform and choice.fixed:
         transform = transform.keeping_size()
-    priors = settings.regularizers
-    regularize = any((priors.l1, priors.l2, priors.tv, priors.blur))
     objective = torch.zeros(count)
     channels_last = use_channels_last(model.module)
     done = Optimised(param, objective, 0, False)
-    with ActivationCapture(model.module, objective_of.layers) as capture, affine_batchnorm(model.module):
+    with ActivationCapture(model.module, layers) as capture, affine_batchnorm(model.module):
         try:
             for _ in range(settings.steps):
                 optimizer.zero_grad(set_to_none=True)
@@ -103,10 +101,8 @@ def optimise(
                 seen = transform(images, generator) if transform else images
                 activations = capture.run(as_layout(model.normalize(seen), channels_last))
                 score = objective_of.values(activations)
-                if regularize:
-                    score = score - priors.penalty(images)
-                if diversity_layer:
-                    score = score - settings.diversity * gram_diversity(activations[diversity_layer], [g for g, _ in objective_of.groups])
+                for term in terms:
+                    score = score - term(images, activations, objective_of)
                 (-score.sum()).backward()
                 optimizer.step()
                 done.objective = score.detach()

@@ -31,6 +31,7 @@ from featurelens.models.input_sizes import check_accepted
 from featurelens.rendering.settings import RenderSettings
 from featurelens.rendering.sizes import AUTO, SizeChoice, choose_sizes, fix_sizes
 from featurelens.rendering.spectrogram import AudioRenderPlan, plan_audio_render
+from featurelens.rendering.terms import ObjectiveTerm
 from featurelens.rendering.transforms import RobustnessTransform
 from featurelens.units import UnitExpression, UnitsInput, as_expressions, resolve_expression
 
@@ -208,6 +209,7 @@ def render(
     workers: int | None = None,
     data: str | None = None,
     retry: bool = RenderSettings.retry,
+    terms: Sequence[ObjectiveTerm] = (),
     device: torch.device | str | None = None,
     progress: ProgressArg = None,
 ) -> RenderResult:
@@ -229,10 +231,13 @@ def render(
     Every image is held against `data` (a source spec; None: the model's own data, fashion-cnn's test set, else the
     bundled photos) on its own objective: `data_best` and `beats_data` per image, and with `retry` the images below
     the data's best are rendered again from that best item (`retry` says how); the data's best is cached per weights.
+    `terms`: objective terms of your own, each subtracted per image after the priors and diversity (`rendering.terms`).
     """
     settings = RenderSettings(
-        size, steps, param, lr, batch, seed, diversity, interpolate, transforms, regularizers, decorrelate, max_batch, out_size,
-        tuple(judge_list(judge)), engine, address, workers, data, retry,
+        size=size, steps=steps, param=param, lr=lr, batch=batch, seed=seed, diversity=diversity, interpolate=interpolate,
+        transforms=transforms, regularizers=regularizers, decorrelate=decorrelate, max_batch=max_batch, out_size=out_size,
+        judge=tuple(judge_list(judge)), engine=engine, address=address, workers=workers, data=data, retry=retry,
+        terms=tuple(terms),
     )
     return plan_render(model, units, settings, device=device).run(shown_by_default(progress))
 
@@ -241,7 +246,7 @@ def _audio_plan(model: LoadedModel | str, loaded: LoadedModel, expressions: list
                 engine: Engine) -> AudioRenderPlan:
     """An audio model's render: one log-mel per unit (`size`: frames, "auto" the model's clip), sonified."""
     defaults = RenderSettings()
-    for name in ("param", "batch", "diversity", "interpolate", "decorrelate", "out_size", "judge", "engine", "regularizers", "data"):
+    for name in ("param", "batch", "diversity", "interpolate", "decorrelate", "out_size", "judge", "engine", "regularizers", "data", "terms"):
         if getattr(settings, name) != getattr(defaults, name):
             raise FeaturelensError(f"{{parameter}} is not available for an audio model's render", parameter=name)
     frames = None if settings.size == AUTO else settings.size

@@ -17,6 +17,18 @@ class Regularizers:
     tv: float = 0.0
     blur: float = 0.0
 
+    def any(self) -> bool:
+        """Whether any prior is weighted (a render with none skips the term)."""
+        return any((self.l1, self.l2, self.tv, self.blur))
+
+    def layers(self, objective: object) -> tuple[str, ...]:
+        """An objective term that reads no layer (`rendering.terms`)."""
+        return ()
+
+    def __call__(self, images: torch.Tensor, activations: object, objective: object) -> torch.Tensor:
+        """The penalty, as an objective term (`rendering.terms`)."""
+        return self.penalty(images)
+
     def penalty(self, images: torch.Tensor) -> torch.Tensor:
         total = images.new_zeros(images.shape[0])
         centred = images - 0.5

@@ -10,6 +10,7 @@ from featurelens.models import LoadedModel
 from featurelens.rendering.param import PARAMETERIZATIONS, RESOLUTION_FREE
 from featurelens.rendering.regularizers import Regularizers
 from featurelens.rendering.sizes import AUTO, check_size
+from featurelens.rendering.terms import Diversity, ObjectiveTerm
 from featurelens.rendering.transforms import RobustnessTransform
 
 
@@ -22,7 +23,8 @@ class RenderSettings:
     the batches on Ray workers (`address`: the cluster to join, None starts a local instance; `workers`: at most
     this many batches at once). `data`: a data source spec (a folder, "fashion-mnist:test", "photos") every image is held
     against on its own objective (None: the model's own data, else the bundled photos); with `retry` the images that
-    end below the data's best are rendered again from that best item (`rendering.against_data`)."""
+    end below the data's best are rendered again from that best item (`rendering.against_data`). `terms`: objective
+    terms of the user's, subtracted after the priors and diversity (`rendering.terms`)."""
 
     size: int | str = AUTO
     steps: int = 512
@@ -43,6 +45,14 @@ class RenderSettings:
     workers: int | None = None
     data: str | None = None
     retry: bool = True
+    terms: tuple[ObjectiveTerm, ...] = ()
+
+    def objective_terms(self) -> list[ObjectiveTerm]:
+        """What each step subtracts from the units' objective: the weighted priors, diversity, then `terms`."""
+        built: list[ObjectiveTerm] = [self.regularizers] if self.regularizers.any() else []
+        if self.diversity:
+            built.append(Diversity(self.diversity))
+        return [*built, *self.terms]
 
     def check(self, model: LoadedModel, unit_count: int) -> None:
         require_positive("steps", self.steps)

@@ -8,7 +8,8 @@ import torch
 
 from featurelens.capture import ActivationCapture, capture_activations
 from featurelens.data.sources import open_source
-from featurelens.dictionary.stream import RowStream, layer_rows
+from featurelens.dictionary.rows import layer_rows
+from featurelens.dictionary.stream import RowStream
 
 
 def test_the_buffer_stays_within_its_bound_and_hands_out_every_row_once_shuffled(fashion, one_thread) -> None:

@@ -1,9 +1,8 @@
 """A layer's activations at every position, streamed from a data source as shuffled batches of rows.
 
-Each input batch runs through the model (`ActivationCapture`, stopping at the layer) and its canonical activations
-`[N, C, *positions]` become rows of C (one per image and position: grid cell or token; extra tokens such as a class
-token are left out). Rows go into a `ShuffleBuffer` of bounded size: when the next input batch would not fit, the
-buffer is shuffled and half of it leaves as training batches. Activations are never all in memory: at most the
+Each input batch runs through the model to the layer and becomes rows of its channels (`rows.forward_rows`: one row
+per image and position), here or on Ray workers (`on_ray`). Rows go into a `ShuffleBuffer` of bounded size: when the
+next input batch would not fit, the buffer is shuffled and half of it leaves as training batches. Activations are never all in memory: at most the
 buffer's `capacity` rows, plus the input batch being read. The order depends only on the seed.
 """
 
@@ -11,22 +10,15 @@ from __future__ import annotations
 
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Iterator
 
 import torch
 
-from featurelens.capture import ActivationCapture
 from featurelens.data.sources import ImageSource
+from featurelens.dictionary.rows import forward_rows
 from featurelens.engine import Engine
 from featurelens.errors import FeaturelensError
 from featurelens.models import LoadedModel
-
-
-def layer_rows(activations: torch.Tensor) -> torch.Tensor:
-    """Canonical activations `[N, C, *positions]` → rows `[N × positions, C]`."""
-    if activations.dim() == 2:
-        return activations
-    return activations.movedim(1, -1).reshape(-1, activations.shape[1])  # a view when the map is channels-last, as captures are
 
 
 class ShuffleBuffer:
@@ -68,32 +60,6 @@ class ShuffleBuffer:
         held[kept:] = taken  # the freed slots
         self.held = kept
         return taken
-
-
-def forward_rows(model: LoadedModel, layer: str, source: ImageSource, start: int, stop: int | None, images_per_forward: int,
-                 size: int, progress: Callable[[int], None] | None = None) -> Iterator[torch.Tensor]:
-    """Rows of `layer` for each forward pass over entries `start` … `stop`-1 of `source`, in order: the local engine's
-    pass, and each Ray worker's shard of it (`on_ray`), one code path so both give the same bytes. `progress(entries)`."""
-    _keep_freed_memory()
-    with ActivationCapture(model.module, [layer]) as capture:
-        for batch in source.batches(start, stop, images_per_forward, model.in_channels, size):
-            if len(batch.indices):
-                with torch.no_grad():  # not around the yield: grad mode is global, and the trainer runs between yields
-                    rows = layer_rows(capture.run(model.normalize(batch.images.to(model.device, non_blocking=True)))[layer])
-                yield rows
-                del rows  # freed before the next forward, as in a plain loop
-            if progress is not None:
-                progress(batch.end - start)
-
-
-def _keep_freed_memory() -> None:
-    """Free a 31 MiB block once, so that glibc's malloc keeps up to 62 MiB of freed memory for the next forward.
-
-    glibc gives a freed heap top back to the system when it exceeds twice the largest mmapped block freed so far.
-    fashion-cnn frees two 25 MiB maps (conv1, relu1 of 256 images) each forward: just over that bound, so every
-    forward faulted 50 MiB back in (+35 ms on 45 ms) whenever nothing larger had been freed before — the raw loop of
-    the benchmark had (its 31 MiB of normalised images). Elsewhere (other allocators) this costs a malloc."""
-    torch.empty(31 * 2**20, dtype=torch.uint8)  # allocated and freed at once, never touched
 
 
 @dataclass

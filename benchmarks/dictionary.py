@@ -5,7 +5,8 @@ peak memory against the size of the activations it streams.
       training stream reads them (source → forward → rows of 128 → shuffle buffer → batches) against the raw forward of
       the same batches on images already decoded and normalised in memory, stopped at the same layer. Raw and stream
       alternate `--repeats` times (load on a shared machine hits both alike); their medians are compared (target:
-      stream ≥ 0.9× raw).
+      stream ≥ 0.9× raw). Each repeat streams afresh, so the first touch of the buffer's memory (a fixed cost per run)
+      is counted: `--images 60000` is a whole pass of fashion-mnist:train, as training reads it.
   (b) training: positions/s of a `--steps`-step topk run (1 024 features, k 8, batches of 4 096 positions), the
       stream included.
   (c) memory: the peak of live tensor bytes during a shorter training run (a dispatch-mode meter), against the

@@ -10,9 +10,8 @@ from featurelens.dictionary.api import learn_dictionary
 from featurelens.dictionary.stream import RowStream
 from featurelens.engine import Engine
 
-SMALL = dict(  # 36 steps of 490 rows: 1.2 passes over 300 images of 49 rows
-    features=128, k=4, batch_rows=490, buffer_rows=4900, images_per_forward=20, limit=300, steps=36, eval_limit=20,
-             purity=False)
+# 36 steps of 490 rows: 1.2 passes over 300 images of 49 rows
+SMALL = dict(features=128, k=4, batch_rows=490, buffer_rows=4900, images_per_forward=20, limit=300, steps=36, eval_limit=20, purity=False)
 
 
 def test_the_ray_stream_is_the_local_stream_byte_for_byte(ray_local, fashion, one_thread) -> None:
@@ -20,7 +19,7 @@ def test_the_ray_stream_is_the_local_stream_byte_for_byte(ray_local, fashion, on
     stream = lambda engine: RowStream(fashion, "conv3", source, 28, batch_rows=100, capacity=3000, images_per_forward=7,  # noqa: E731
                                       seed=5, passes=2, limit=200, engine=engine)
     local, on_ray = torch.cat(list(stream(Engine()))), torch.cat(list(stream(Engine("ray"))))
-    assert len(local) == 2 * 200 * 49 and torch.equal(on_ray, local)  # 8 shards of 4 forwards (the last 4 images short)
+    assert len(local) == 2 * 200 * 49 and torch.equal(on_ray, local)  # 8 shards of 4 forwards of 7 (the last: 4 images)
 
 
 def test_a_seed_trains_the_same_dictionary_on_ray_as_here(ray_local, fashion, one_thread) -> None:

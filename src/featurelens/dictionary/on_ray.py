@@ -3,7 +3,9 @@ forward pass's rows; the driver shuffles them exactly as the local stream does (
 
 Imported by `RowStream` only when the engine is "ray". A shard starts where a forward pass of the local stream starts
 and runs the same code (`rows.forward_rows`), so the rows, merged in shard order, are the local pass's, forward by
-forward. Shards are a few forwards each: the rows waiting on the driver stay small next to the shuffle buffer.
+forward: the same batches, and for a seed the same dictionary, as the local engine wherever the forward gives the
+same floats on a worker (one torch thread) as on the driver (tests/dictionary/test_on_ray.py checks both). Shards are
+a few forwards each: the rows waiting on the driver stay small next to the shuffle buffer.
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ class ShuffleBuffer:
         gone[order[:count]] = True
         kept = self.held - count  # close the gaps: kept slots past the new end move into the holes before it
         held[gone[:kept].nonzero().squeeze(1)] = held[kept + (~gone[kept:]).nonzero().squeeze(1)]
-        held[kept:] = taken  # the freed slots
+        held[kept:] = taken.sort().values  # the freed slots, in memory order: the next rows are written front to back
         self.held = kept
         return taken
 

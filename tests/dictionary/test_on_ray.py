@@ -15,7 +15,7 @@ SMALL = dict(features=128, k=4, batch_rows=490, buffer_rows=4900, images_per_for
 
 
 def test_the_ray_stream_is_the_local_stream_byte_for_byte(ray_local, fashion, one_thread) -> None:
-    source = open_source("fashion-mnist:test")
+    source = open_source("fashion-mnist:train")  # as the next test's: each worker reads it once
     stream = lambda engine: RowStream(fashion, "conv3", source, 28, batch_rows=100, capacity=3000, images_per_forward=7,  # noqa: E731
                                       seed=5, passes=2, limit=200, engine=engine)
     local, on_ray = torch.cat(list(stream(Engine()))), torch.cat(list(stream(Engine("ray"))))

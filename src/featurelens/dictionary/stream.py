@@ -78,7 +78,7 @@ class RowStream:
     """Shuffled batches of `batch_rows` rows of `layer` over `source`, read `passes` times (None: without end).
 
     `engine` "ray" runs the forward passes on Ray workers (`on_ray`) and shuffles their rows here in the same
-    order: the same batches, byte for byte, wherever the forward gives the same floats (one thread or several)."""
+    order: the same batches, byte for byte, wherever a worker's forward (one thread) gives the floats this process's does."""
 
     model: LoadedModel
     layer: str
@@ -122,6 +122,7 @@ class RowStream:
             with closing(passes()) as rows:
                 yield from rows
             done += 1
+
     def _batches(self, slots: torch.Tensor) -> Iterator[torch.Tensor]:
         """Whole batches of the rows at `slots`, each gathered as it is asked for (all before the buffer's next `add`)."""
         for start in range(0, len(slots) - self.batch_rows + 1, self.batch_rows):

@@ -5,7 +5,8 @@ The recipe behind `src/featurelens/models/weights/fashion_cnn_conv3_dict.pt` (`-
 settings in `RECIPE`, trained on fashion-mnist:train and measured on fashion-mnist:test, seed 0. The same seed gives
 the same bytes on the same machine and thread count (`--threads`; another CPU or thread count gives other floats with
 about the same figures; the shipped file: `OMP_NUM_THREADS=1`, 3.5 to 11 minutes on a shared 2-core machine; a rerun gave it byte for byte). Output goes where `--out` says, never into the installed package: the shipped file changes
-only by copying a checked retrain over it by hand. The same run from the command line:
+only by copying a checked retrain over it by hand. To compare hashes, write it as `--out s3.pt`: torch names the
+archive's folder after the file name, and the shipped file was saved under that one. The same run from the command line:
 
     featurelens dictionary -m fashion-cnn --layer conv3 --data fashion-mnist:train --out fashion_cnn_conv3_dict.pt \\
         --method topk --anchored --anchor-relaxation 0.3 --features 1024 --k 32 --epochs 1

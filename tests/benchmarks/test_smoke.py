@@ -85,7 +85,8 @@ SMOKES = [
         r"^projections of \d+ top examples .*: {num} s against {num} s raw forward\+backward → ratio {num}",
     ), needs=(_fashion_mnist,)),
     Smoke("dictionary.py", (
-        r"^activation pass, \d+ images of fashion-mnist:train to conv3 \(\d+ positions\): raw forward {pos} images/s, stream {pos} images/s, ratio {num}$",
+        r"^activation pass, \d+ images of fashion-mnist:train to conv3 \(\d+ positions\): raw forward {pos} images/s, stream {pos} images/s, ratio {num} "
+        r"\(medians of \d+ interleaved repeats; ratios {num}( {num})*\)$",
         r"^training topk 1024 features k=8: \d+ steps of 4096 positions in {num} s, {pos} positions/s \(stream included\); FVE {signed}$",
         r"^memory: peak live tensors {pos} MiB during \d+ training steps \(buffer bound {num} MiB\); every activation of .* {num} MiB, {num}x the peak$",
     ), needs=(_fashion_mnist,)),

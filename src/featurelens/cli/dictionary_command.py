@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from featurelens.cli.dry_run import run_or_describe
-from featurelens.cli.options import DeviceOption, DryRunOption, LayoutOption, ModelOption, SeedOption, with_model_options
+from featurelens.cli.options import AddressOption, DeviceOption, DryRunOption, EngineOption, LayoutOption, ModelOption, SeedOption, with_model_options
 from featurelens.dictionary.api import DictionarySettings as Defaults, plan_dictionary
 from featurelens.dictionary.file import METHODS
 
@@ -34,6 +34,8 @@ def dictionary(
     name: str = typer.Option(Defaults.name, "--name", help="The dictionary's name: its features are the units LAYER/NAME:F."),
     checkpoint_every: int = typer.Option(Defaults.checkpoint_every, "--checkpoint-every", help="Save a checkpoint every N steps (0: never)."),
     resume: bool = typer.Option(None, "--resume/--fresh", help="Continue from OUT.checkpoint (error if none matches) / ignore it. Default: continue when it matches."),
+    engine: str = EngineOption,
+    address: str = AddressOption,
     seed: int = SeedOption,
     layout: list[str] = LayoutOption,
     device: str = DeviceOption,
@@ -48,7 +50,8 @@ def dictionary(
     """
     settings = Defaults(method=method, features=features, k=k, steps=steps, epochs=epochs, batch_rows=batch_rows,
                         learning_rate=learning_rate, buffer_rows=buffer_rows, anchored=anchored, anchor_relaxation=anchor_relaxation, whiten=whiten, limit=limit, name=name, eval_data=eval_data,
-                        eval_limit=eval_limit, checkpoint=checkpoint_path(out), checkpoint_every=checkpoint_every, resume=resume)
+                        eval_limit=eval_limit, checkpoint=checkpoint_path(out), checkpoint_every=checkpoint_every, resume=resume,
+                        engine=engine, address=address)
     plan = plan_dictionary(with_model_options(model, layout, None, device), data, layer, settings, device=device, seed=seed)
     for note in plan.notes:
         typer.echo(f"note: {note}", err=True)

@@ -20,6 +20,7 @@ import torch
 
 from featurelens.dataset_examples.checkpoint import load_checkpoint, save_checkpoint
 from featurelens.dataset_examples.run import layer_names, layer_shapes
+from featurelens.dataset_examples.shards import check_shardable
 from featurelens.data.sources import ImageSource, open_source
 from featurelens.dictionary.file import DEFAULT_NAME, METHODS, Dictionary, check_name
 from featurelens.dictionary.labels import labels_of
@@ -29,6 +30,7 @@ from featurelens.dictionary.sae import SparseAutoencoder, kmeans
 from featurelens.dictionary.stream import RowStream
 from featurelens.dictionary.train import TrainingState, train_autoencoder
 from featurelens.dictionary.whitening import Whitening
+from featurelens.engine import Engine, check_engine
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
 from featurelens.models import LoadedModel, model_for, weights_digest
 from featurelens.progress import ProgressArg, shown_by_default
@@ -67,6 +69,8 @@ class DictionarySettings:
     checkpoint: str | Path | None = None
     checkpoint_every: int = 200
     resume: bool | None = None
+    engine: str = "local"  # "ray": the activation pass runs on Ray workers; the same batches, the same dictionary
+    address: str | None = None  # with "ray": the cluster to join (None: start a local Ray instance)
 
 
 @dataclass
@@ -118,6 +122,8 @@ class DictionaryPlan:
     seed: int
     settings: DictionarySettings
     fingerprint: dict
+    engine: Engine = field(default_factory=Engine)
+    model_spec: str | None = None  # what Ray workers load (None: the model travels pickled)
     resume_state: TrainingState | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -131,16 +137,17 @@ class DictionaryPlan:
         epochs = self.steps * s.batch_rows / max(1, entries * self.positions)
         start = f"; continuing after step {self.resume_state.step}" if self.resume_state else ""
         measured = f"; measured on {self.eval_source.name}" if self.eval_source is not None else ""
+        forward = f"; the activation pass on Ray workers{self.engine.describe()}" if self.engine.is_ray else ""
         return (f"learn a {s.method} dictionary of {self.features} features (k={s.k}) over {self.layer} of {self.model.spec} "
                 f"({self.channels} channels × {self.positions} positions) on {self.model.device}: {self.steps} steps of "
                 f"{s.batch_rows} positions ({epochs:.2f} epochs of {entries} entries of {self.source.name}), "
-                f"buffer {s.buffer_rows} rows, seed {self.seed}{start}{measured}")
+                f"buffer {s.buffer_rows} rows, seed {self.seed}{forward}{start}{measured}")
 
     def run(self, progress: ProgressArg = None) -> DictionaryResult:
         """Stream, fit, train (checkpointed), measure. Ctrl-C keeps what finished (and the checkpoint to continue)."""
         s = self.settings
         stream = RowStream(self.model, self.layer, self.source, self.size, s.batch_rows, self._buffer_rows(),
-                           self._images_per_forward(), self.seed, passes=None, limit=s.limit)
+                           self._images_per_forward(), self.seed, passes=None, limit=s.limit, engine=self.engine, model_spec=self.model_spec)
         batches = iter(stream)
         try:
             first = list(islice(batches, max(1, min(self.steps, FIT_ROWS // s.batch_rows))))
@@ -157,7 +164,7 @@ class DictionaryPlan:
                                                    self.fingerprint, self.resume_state, s.checkpoint_every, save, progress)
         finally:
             batches.close()  # the stream's capture hooks come off the model
-        settings = {**{key: value for key, value in _plain(asdict(s)).items() if key not in ("checkpoint", "resume")},
+        settings = {**{key: value for key, value in _plain(asdict(s)).items() if key not in _RUN_KEYS},
                     "seed": self.seed, "steps": self.steps, "data": self.source.name, "size": self.size}
         dictionary = autoencoder.to_dictionary(self.model.spec, self.layer, s.name, settings)
         if whitening is not None:
@@ -223,11 +230,14 @@ def plan_dictionary(model: LoadedModel | str, data: Any, layer: str, settings: D
     """Check a dictionary job without running it (see `learn_dictionary`); cheap checks first."""
     s = shrink(settings or DictionarySettings())
     _check(s)
+    engine = check_engine(s.engine, s.address, None, device)
     loaded = model_for(model, device)
     names = layer_names(loaded, layer)
     if len(names) != 1:
         raise bad_parameter("layer", f"names {len(names)} layers: a dictionary is learned over one")
     source = open_source(data)
+    if engine.is_ray:
+        check_shardable(source)
     size = s.size or loaded.input_size
     shape = layer_shapes(loaded, names, size)[names[0]]
     channels, positions = shape[0], math.prod(shape[1:])
@@ -242,12 +252,14 @@ def plan_dictionary(model: LoadedModel | str, data: Any, layer: str, settings: D
     fingerprint = {"model": loaded.spec, "weights": weights_digest(loaded.module), "layer": names[0],
                    "source": source.fingerprint() or source.name, "size": size, "seed": seed,
                    **{key: value for key, value in _plain(asdict(s)).items() if key in _TRAINING_KEYS}, "steps": steps}
-    plan = DictionaryPlan(loaded, names[0], source, eval_source, size, channels, positions, steps, seed, s, fingerprint)
+    plan = DictionaryPlan(loaded, names[0], source, eval_source, size, channels, positions, steps, seed, s, fingerprint, engine,
+                          model if isinstance(model, str) else None)
     if s.checkpoint is not None:
         _continue(plan, Path(s.checkpoint), s.resume)
     return plan
 
 
+_RUN_KEYS = ("checkpoint", "resume", "engine", "address")  # how a run went, not what it learned: left out of the file
 _TRAINING_KEYS = ("method", "features", "k", "batch_rows", "learning_rate", "buffer_rows", "images_per_forward", "limit",
                   "whiten", "anchored", "anchor_relaxation", "archetypes", "extreme_share", "relaxation", "dead_after_rows")
 
@@ -320,6 +332,9 @@ def learn_dictionary(
     `data`: a folder, "fashion-mnist:train" / "fashion-mnist:test" / "photos", or an iterable of images. Knobs come
     as `settings` or keywords (`method="topk" | "batchtopk" | "archetypal"`, `features`, `k`, `steps` or `epochs`,
     `batch_rows`, `checkpoint`, …; see `DictionarySettings`). The same seed gives the same bytes on the same machine.
+    `engine="ray"` runs the activation pass on Ray workers (`address`: the cluster to join, None starts a local Ray
+    instance) and shuffles their rows in the local order: the same dictionary wherever the forward pass gives the same
+    floats on the workers (one torch thread each) as here.
     The result has the `Dictionary` (`.save(path)` writes the file `--dictionary FILE` reads), its figures on the
     evaluation data (FVE, L0, dead features, accuracy with the layer reconstructed; top-9 class purity of neurons and
     live features where the data has labels), `.summary()`, `.seconds` and `.interrupted`.

@@ -20,7 +20,7 @@ from featurelens.capture import LOGIT, ActivationCapture, find_layer
 from featurelens.capture.layout import Layout
 from featurelens.data.sources import ImageSource
 from featurelens.dictionary.file import Dictionary
-from featurelens.dictionary.stream import layer_rows
+from featurelens.dictionary.rows import layer_rows
 from featurelens.models import LoadedModel
 
 

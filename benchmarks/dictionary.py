@@ -13,7 +13,7 @@ peak memory against the size of the activations it streams.
       bytes of every activation of the data it read (what holding the activations would cost).
 
 Usage:
-  PYTHONPATH=benchmarks python benchmarks/dictionary.py [--threads N] [--images 10000] [--steps 200] [--repeats 3] [--limit N] [--smoke]
+  PYTHONPATH=benchmarks python benchmarks/dictionary.py [--threads N] [--images 60000] [--steps 200] [--repeats 3] [--limit N] [--smoke]
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def training(model, steps: int, limit: int | None, meter: LiveTensorBytes | None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
-    parser.add_argument("--images", type=int, default=10_000)
+    parser.add_argument("--images", type=int, default=60_000, help="images streamed (default: a whole pass of fashion-mnist:train, as training reads it)")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--memory-steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)

@@ -8,7 +8,7 @@ about the same figures; the shipped file: `OMP_NUM_THREADS=1`, 3.5 to 11 minutes
 only by copying a checked retrain over it by hand. The same run from the command line:
 
     featurelens dictionary -m fashion-cnn --layer conv3 --data fashion-mnist:train --out fashion_cnn_conv3_dict.pt \\
-        --method topk --anchored --anchor-relaxation 0.3 --features 1024 --k 32 --epochs 1
+        --method topk --anchored --closed-form --features 1024 --k 128 --steps 64
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch
 
 from featurelens.dictionary.api import DictionarySettings, learn_dictionary
 
-RECIPE = DictionarySettings(method="topk", anchored=True, anchor_relaxation=0.3, features=1024, k=32, epochs=1.0)
+RECIPE = DictionarySettings(method="topk", anchored=True, closed_form=True, features=1024, k=128, steps=64)
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 """`learn_dictionary`: learn a sparse dictionary over one layer of a model, streamed from a data source, and measure it.
 
 `plan_dictionary` checks the job (what `--dry-run` describes); `DictionaryPlan.run` streams the layer's rows
-(`stream`), fits the scale, the pre-bias (and the archetypes) on the first batches, trains (`train`, checkpointed),
-and measures the result on the evaluation data (`metrics`, and `purity` where the data has labels).
+(`stream`), fits the scale, the pre-bias (and the archetypes) on the first batches, trains (`train`, checkpointed)
+or sets an anchored one in closed form (`closed_form`), and measures the result on the evaluation data (`metrics`,
+and `purity` where the data has labels).
 
 The verb is `featurelens.learn_dictionary`, not `featurelens.dictionary`: that name is this package (its files,
 `Dictionary`, `load_dictionary`), and a function shadowing a package surprises every `import featurelens.dictionary.x`.

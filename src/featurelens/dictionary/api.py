@@ -134,7 +134,8 @@ class DictionaryPlan:
         epochs = self.steps * s.batch_rows / max(1, entries * self.positions)
         start = f"; continuing after step {self.resume_state.step}" if self.resume_state else ""
         measured = f"; measured on {self.eval_source.name}" if self.eval_source is not None else ""
-        return (f"learn a {s.method} dictionary of {self.features} features (k={s.k}) over {self.layer} of {self.model.spec} "
+        kind = f"{s.method} dictionary" + (" (anchored, set in closed form)" if s.closed_form else "")
+        return (f"learn a {kind} of {self.features} features (k={s.k}) over {self.layer} of {self.model.spec} "
                 f"({self.channels} channels × {self.positions} positions) on {self.model.device}: {self.steps} steps of "
                 f"{s.batch_rows} positions ({epochs:.2f} epochs of {entries} entries of {self.source.name}), "
                 f"buffer {s.buffer_rows} rows, seed {self.seed}{start}{measured}")
@@ -188,8 +189,7 @@ class DictionaryPlan:
     def _closed_form(self, autoencoder: SparseAutoencoder, fit_rows: torch.Tensor, batches: Iterator[torch.Tensor],
                      progress: ProgressArg) -> TrainingState:
         """`fit_closed_form` over `steps` batches, reported as a training state (no optimizer, nothing to resume)."""
-        read, seconds = fit_closed_form(autoencoder, fit_rows.to(autoencoder.decoder_bias.device), batches, self.steps,
-                                        progress=progress)
+        read, seconds = fit_closed_form(autoencoder, fit_rows, batches, self.steps, progress=progress)
         return TrainingState(read, {}, {}, torch.zeros(0, dtype=torch.long), seconds, self.fingerprint)
 
     def _buffer_rows(self) -> int:

@@ -5,7 +5,7 @@ direction fixed on its anchor (an extreme centroid of the data, `api`), each fea
 free to serve reconstruction without changing what it answers to. Here they are set without gradient steps:
   - gain and bias make each feature's pre-activation its projection standardized over the fit rows, plus `margin`:
     top-k then keeps, for each row, the features that row is most unusual for, so every feature wins the rows it is
-    most extreme on (none is dead, whatever the thread count: nothing is trained);
+    most extreme on (fashion-cnn conv3: none dead, at one thread or two: nothing is trained);
   - the decoder rows and the decoder bias are the least-squares fit of the rows from their codes (normal equations
     in float64, summed over every batch read). Decoder rows are therefore not unit length: their length carries the
     code's scale, which the encoder cannot change without changing which features top-k keeps.

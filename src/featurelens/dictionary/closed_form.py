@@ -7,8 +7,9 @@ free to serve reconstruction without changing what it answers to. Here they are 
     top-k then keeps, for each row, the features that row is most unusual for, so every feature wins the rows it is
     most extreme on (fashion-cnn conv3: none dead, at one thread or two: nothing is trained);
   - the decoder rows and the decoder bias are the least-squares fit of the rows from their codes (normal equations
-    in float64, summed over every batch read). Decoder rows are therefore not unit length: their length carries the
-    code's scale, which the encoder cannot change without changing which features top-k keeps.
+    in float64, summed over every batch read; training's error metric, an invertible map, leaves that solution as it
+    is). Decoder rows are therefore not unit length: their length carries the code's scale, which the encoder cannot
+    change without changing which features top-k keeps.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ seed gives the same bytes, and a run stopped by Ctrl-C continues from its checkp
 from __future__ import annotations
 
 import pytest
+import torch
 
 from featurelens.dictionary.api import DictionarySettings, learn_dictionary, plan_dictionary
 from featurelens.dictionary.file import load_dictionary
@@ -51,3 +52,17 @@ def test_a_seed_gives_the_same_bytes_and_a_resumed_run_the_same_result(fashion, 
     assert not finished.interrupted and not (tmp_path / "resumed.checkpoint").exists()
     assert (tmp_path / "resumed/dictionary.pt").read_bytes() == first
     assert load_dictionary(tmp_path / "resumed/dictionary.pt").settings["seed"] == 0
+
+
+def test_the_closed_form_keeps_the_anchor_directions_and_sets_the_rest_for_reconstruction(fashion, one_thread) -> None:
+    """Purity ranks by direction only: the closed form's directions are those of anchored training without relaxation
+    (the archetypes), while its gains, biases and least-squares decoder rebuild the layer better, with no feature dead."""
+    anchored = dict(SMALL, method="topk", anchored=True, eval_limit=300)
+    closed = learn_dictionary(fashion, "fashion-mnist:train", "conv3", closed_form=True, steps=8, progress=False, **anchored)
+    again = learn_dictionary(fashion, "fashion-mnist:train", "conv3", closed_form=True, steps=8, progress=False, **anchored)
+    trained = learn_dictionary(fashion, "fashion-mnist:train", "conv3", steps=8, progress=False, **anchored)
+    directions = closed.dictionary.unit_map()[0]
+    assert torch.allclose(directions, trained.dictionary.unit_map()[0], atol=1e-4)
+    assert torch.equal(closed.dictionary.decoder_weight, again.dictionary.decoder_weight)
+    assert closed.metrics.dead == 0.0 and closed.metrics.l0 == 8
+    assert closed.metrics.fve > trained.metrics.fve and closed.metrics.fve > 0.6

@@ -17,7 +17,7 @@ import featurelens
 PACKAGE = Path(featurelens.__file__).resolve().parent
 SHIPPED_SHA256 = {
     "audio/weights/music_cnn.pt": "e458a1651f7da6c908a24083d3c90f0e3cfddbfca0f0171b9fb5ca41091f8648",
-    "models/weights/fashion_cnn_conv3_dict.pt": "ae8a396eaaebdd933080d78105e28e06f12cfa1e73b4e400440c7ae8713a3204",
+    "models/weights/fashion_cnn_conv3_dict.pt": "e6229671f90392cb753e6dfc0fcf6d49faaadb48cc8197dde83cf14a8a5bcea8",
     "models/weights/fashion_cnn.pt": "f3286beed784d3ba103771d2db1d45cf0f4f48fd7c22a6638c081408271e4e70",
     "models/weights/fashion_cnn_pool2_inverter.pt": "96afceb29aea46cf5c7d25a429ff5299df7dab17b7388faa8645610cb15dc372",
     "models/weights/fashion_cnn_seed1.pt": "58d19f58175252c2b8477038b52b784cc0117bad6b532e6c1a8f8bb6f122cbd9",

@@ -27,6 +27,7 @@ def dictionary(
     buffer_rows: int = typer.Option(Defaults.buffer_rows, "--buffer-rows", help="Positions the shuffle buffer holds at most (activations are never all in memory)."),
     anchored: bool = typer.Option(Defaults.anchored, "--anchored", help="Each feature's encoder keeps the direction of an archetype (a centroid of the data's extreme points); only its gain and bias are learned: features that answer to one kind of input."),
     anchor_relaxation: float = typer.Option(Defaults.anchor_relaxation, "--anchor-relaxation", help="With --anchored: how far (in norm, 0 … 2) an encoder direction may move from its archetype."),
+    closed_form: bool = typer.Option(Defaults.closed_form, "--closed-form", help="With --anchored (topk): no gradient steps: each feature's gain and bias standardize its value over the first batches and the decoder is the least-squares fit over --steps batches. The directions (what a feature answers to) stay the archetypes'; each feature wins the positions it is most extreme on, so features rarely die."),
     whiten: bool = typer.Option(Defaults.whiten, "--whiten/--no-whiten", help="Learn over ZCA-whitened activations (the file still reads the raw layer)."),
     limit: int = typer.Option(None, "--limit", help="Train on only the first N entries of --data."),
     eval_data: str = typer.Option(None, "--eval-data", help="Data the figures are measured on (default: fashion-mnist:test for fashion-mnist:train, else --data)."),
@@ -49,9 +50,9 @@ def dictionary(
     unit LAYER/NAME:F.
     """
     settings = Defaults(method=method, features=features, k=k, steps=steps, epochs=epochs, batch_rows=batch_rows,
-                        learning_rate=learning_rate, buffer_rows=buffer_rows, anchored=anchored, anchor_relaxation=anchor_relaxation, whiten=whiten, limit=limit, name=name, eval_data=eval_data,
-                        eval_limit=eval_limit, checkpoint=checkpoint_path(out), checkpoint_every=checkpoint_every, resume=resume,
-                        engine=engine, address=address)
+                         learning_rate=learning_rate, buffer_rows=buffer_rows, anchored=anchored, anchor_relaxation=anchor_relaxation, closed_form=closed_form, whiten=whiten, limit=limit, name=name, eval_data=eval_data,
+                         eval_limit=eval_limit, checkpoint=checkpoint_path(out), checkpoint_every=checkpoint_every, resume=resume,
+                         engine=engine, address=address)
     plan = plan_dictionary(with_model_options(model, layout, None, device), data, layer, settings, device=device, seed=seed)
     for note in plan.notes:
         typer.echo(f"note: {note}", err=True)

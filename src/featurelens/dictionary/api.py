@@ -1,8 +1,9 @@
 """`learn_dictionary`: learn a sparse dictionary over one layer of a model, streamed from a data source, and measure it.
 
 `plan_dictionary` checks the job (what `--dry-run` describes); `DictionaryPlan.run` streams the layer's rows
-(`stream`), fits the scale, the pre-bias (and the archetypes) on the first batches, trains (`train`, checkpointed),
-and measures the result on the evaluation data (`metrics`, and `purity` where the data has labels).
+(`stream`), fits the scale, the pre-bias (and the archetypes) on the first batches, trains (`train`, checkpointed)
+or sets an anchored one in closed form (`closed_form`), and measures the result on the evaluation data (`metrics`,
+and `purity` where the data has labels).
 
 The verb is `featurelens.learn_dictionary`, not `featurelens.dictionary`: that name is this package (its files,
 `Dictionary`, `load_dictionary`), and a function shadowing a package surprises every `import featurelens.dictionary.x`.
@@ -14,7 +15,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from itertools import chain, islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -22,6 +23,7 @@ from featurelens.dataset_examples.checkpoint import load_checkpoint, save_checkp
 from featurelens.dataset_examples.run import layer_names, layer_shapes
 from featurelens.dataset_examples.shards import check_shardable
 from featurelens.data.sources import ImageSource, open_source
+from featurelens.dictionary.closed_form import fit_closed_form
 from featurelens.dictionary.file import DEFAULT_NAME, METHODS, Dictionary, check_name
 from featurelens.dictionary.labels import labels_of
 from featurelens.dictionary.metrics import DictionaryMetrics, measure
@@ -63,6 +65,7 @@ class DictionarySettings:
     archetypes: int | None = None  # archetypal, anchored: k-means centroids the atoms mix (None: as many as features)
     anchored: bool = False  # encoder rows keep their archetype's direction; only gains and biases are learned (`sae`)
     anchor_relaxation: float = 0.0  # anchored: how far (in norm) an encoder direction may move from its archetype's
+    closed_form: bool = False  # anchored topk: standardized gains and biases, least-squares decoder, no gradient steps (`closed_form`)
     extreme_share: float = 0.06  # archetypal, anchored: the share of rows farthest from the mean that the archetypes cluster
     relaxation: float = 0.01
     dead_after_rows: int = 200_000
@@ -138,7 +141,8 @@ class DictionaryPlan:
         start = f"; continuing after step {self.resume_state.step}" if self.resume_state else ""
         measured = f"; measured on {self.eval_source.name}" if self.eval_source is not None else ""
         forward = f"; the activation pass on Ray workers{self.engine.describe()}" if self.engine.is_ray else ""
-        return (f"learn a {s.method} dictionary of {self.features} features (k={s.k}) over {self.layer} of {self.model.spec} "
+        kind = f"{s.method} dictionary" + (" (anchored, set in closed form)" if s.closed_form else "")
+        return (f"learn a {kind} of {self.features} features (k={s.k}) over {self.layer} of {self.model.spec} "
                 f"({self.channels} channels × {self.positions} positions) on {self.model.device}: {self.steps} steps of "
                 f"{s.batch_rows} positions ({epochs:.2f} epochs of {entries} entries of {self.source.name}), "
                 f"buffer {s.buffer_rows} rows, seed {self.seed}{forward}{start}{measured}")
@@ -156,12 +160,16 @@ class DictionaryPlan:
                                        parameter="batch_rows")
             autoencoder, whitening = self._fitted_autoencoder(torch.cat(first))
             prepare = whitening if whitening is not None else (lambda rows: rows / autoencoder.scale)
+            fit_rows = prepare(torch.cat(first)) if s.closed_form else None
             scaled = (prepare(rows) for rows in chain(first, batches))
             del first  # the chain lets go of the first batches once they are trained on
             checkpoint = Path(s.checkpoint) if s.checkpoint else None
             save = (lambda state: save_checkpoint(state, checkpoint)) if checkpoint else None
-            state, interrupted = train_autoencoder(autoencoder, scaled, self.steps, s.learning_rate, s.dead_after_rows,
-                                                   self.fingerprint, self.resume_state, s.checkpoint_every, save, progress)
+            if s.closed_form:
+                state, interrupted = self._closed_form(autoencoder, fit_rows, scaled, progress), False
+            else:
+                state, interrupted = train_autoencoder(autoencoder, scaled, self.steps, s.learning_rate, s.dead_after_rows,
+                                                       self.fingerprint, self.resume_state, s.checkpoint_every, save, progress)
         finally:
             batches.close()  # the stream's capture hooks come off the model
         settings = {**{key: value for key, value in _plain(asdict(s)).items() if key not in _RUN_KEYS},
@@ -184,6 +192,12 @@ class DictionaryPlan:
         dictionary.to("cpu")
         return DictionaryResult(dictionary, metrics, neurons, features, state.step, state.step * s.batch_rows,
                                 state.seconds, interrupted, list(self.notes))
+
+    def _closed_form(self, autoencoder: SparseAutoencoder, fit_rows: torch.Tensor, batches: Iterator[torch.Tensor],
+                     progress: ProgressArg) -> TrainingState:
+        """`fit_closed_form` over `steps` batches, reported as a training state (no optimizer, nothing to resume)."""
+        read, seconds = fit_closed_form(autoencoder, fit_rows, batches, self.steps, progress=progress)
+        return TrainingState(read, {}, {}, torch.zeros(0, dtype=torch.long), seconds, self.fingerprint)
 
     def _buffer_rows(self) -> int:
         """The shuffle buffer: the setting, or less when the data has fewer rows (no need to hold a pass twice)."""
@@ -261,7 +275,7 @@ def plan_dictionary(model: LoadedModel | str, data: Any, layer: str, settings: D
 
 _RUN_KEYS = ("checkpoint", "resume", "engine", "address")  # how a run went, not what it learned: left out of the file
 _TRAINING_KEYS = ("method", "features", "k", "batch_rows", "learning_rate", "buffer_rows", "images_per_forward", "limit",
-                  "whiten", "anchored", "anchor_relaxation", "archetypes", "extreme_share", "relaxation", "dead_after_rows")
+                  "whiten", "anchored", "anchor_relaxation", "closed_form", "archetypes", "extreme_share", "relaxation", "dead_after_rows")
 
 
 def _check(s: DictionarySettings) -> None:
@@ -280,6 +294,8 @@ def _check(s: DictionarySettings) -> None:
         raise bad_parameter("extreme_share", f"must be in (0, 1], got {s.extreme_share}")
     if not 0 <= s.anchor_relaxation < 2:
         raise bad_parameter("anchor_relaxation", f"must be in [0, 2), got {s.anchor_relaxation}")
+    if s.closed_form and not (s.anchored and s.method == "topk"):
+        raise bad_parameter("closed_form", "needs --anchored and --method topk: it sets an anchored topk dictionary's gains, biases and decoder")
     if not 0 <= s.relaxation < 1:
         raise bad_parameter("relaxation", f"must be in [0, 1), got {s.relaxation}")
 

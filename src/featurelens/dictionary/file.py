@@ -41,7 +41,7 @@ class Dictionary:
     scale: float
     encoder_weight: torch.Tensor  # [F, C]
     encoder_bias: torch.Tensor  # [F]
-    decoder_weight: torch.Tensor  # [F, C], rows of unit norm
+    decoder_weight: torch.Tensor  # [F, C], rows of unit norm when trained (in whitened units when whitened; closed form: any norm)
     decoder_bias: torch.Tensor  # [C]
     name: str = DEFAULT_NAME
     threshold: float | None = None  # batchtopk: the activation above which a feature fires at inference

@@ -17,7 +17,6 @@ import torch
 from featurelens.engine import Engine, check_engine
 from featurelens.errors import FeaturelensError, require_positive
 from featurelens.dataset_examples.audio_pass import AudioExamplesPlan, plan_audio_examples
-from featurelens.dataset_examples.audio_result import AudioExamplesResult
 from featurelens.dataset_examples.audio_state import AudioExamplesState
 from featurelens.dataset_examples.checkpoint import save_checkpoint, state_to_resume
 from featurelens.dataset_examples.projections import example_projections
@@ -164,7 +163,7 @@ def examples(
     address: str | None = None,
     device: torch.device | str | None = None,
     progress: ProgressArg = None,
-) -> ExamplesResult | AudioExamplesResult:
+) -> ExamplesResult:
     """Top-k and bottom-k inputs of every channel of `layers` over `data`, in one pass.
 
     `data`: a folder of images, "fashion-mnist:train" / "fashion-mnist:test" / "photos", or any
@@ -179,7 +178,7 @@ def examples(
 
     An audio model (`music-cnn`) takes a folder of audio files (wav, flac, ogg, mp3) or "music" (the built-in
     collection) and ranks clips by the peak (or mean) of each channel over time; each example has the time of
-    the peak and the excerpt the unit hears (an `AudioExamplesResult`). Unreadable files are skipped and
+    the peak and the excerpt the unit hears (its `inputs` a `ClipInputs`). Unreadable files are skipped and
     counted; other sample rates are resampled, stereo mixed down, clips shorter than the receptive field
     zero-padded; `result.notes` says each once.
     """

@@ -18,13 +18,14 @@ import numpy as np
 import torch
 
 from featurelens.capture import ActivationCapture
-from featurelens.dataset_examples.audio_result import AudioExamplesResult, AudioLayerExamples
 from featurelens.dataset_examples.ahead import run_ahead
 from featurelens.audio.clip_source import AudioSource, ClipBatch, open_audio_source
 from featurelens.dataset_examples.audio_state import AudioExamplesState
 from featurelens.dataset_examples.checkpoint import save_checkpoint
 from featurelens.dataset_examples.distribution import ScoreSample
-from featurelens.dataset_examples.result import RankedExamples
+from featurelens.dataset_examples.clip_inputs import ClipInputs
+from featurelens.dataset_examples.result import ExamplesResult, LayerExamples, RankedExamples
+from featurelens.data.sources import Skipped
 from featurelens.dataset_examples.run import channel_spans, check_settings, empty_sample, layer_names, layer_shapes, rank_batch
 from featurelens.dataset_examples.topk import Ranked, StreamingTopK
 from featurelens.errors import FeaturelensError
@@ -69,7 +70,7 @@ class AudioExamplesPlan:
                 "layers": list(self.layers), "k": self.k, "reduce": self.reduce, "limit": self.limit,
                 "distribution": self.distribution}
 
-    def run(self, progress: ProgressArg = None) -> AudioExamplesResult:
+    def run(self, progress: ProgressArg = None) -> ExamplesResult:
         """One pass, continued from `resume_state` and saved to `checkpoint` every `checkpoint_every` batches and on
         Ctrl-C, which keeps the clips ranked so far (`interrupted`); a finished pass removes its checkpoint."""
         model, audio = self.model, self.model.audio
@@ -102,14 +103,15 @@ class AudioExamplesPlan:
             unreadable = self.source.report.unreadable
             reason = f": none of the {len(unreadable)} files could be read (e.g. {unreadable[0][0]}: {unreadable[0][1]})" if unreadable else ""
             raise FeaturelensError(f"the source {self.source.name!r} gave no clips{reason}")
-        spans = channel_spans(self.channels)
-        layers = [AudioLayerExamples(n, self.channels[n], self.fields[n], _ranked_examples(table.layer_ranked(run.ranked, n), run.widths[n]),
-                                     run.sample.rows(*span) if run.sample is not None and run.seen else None)
-                  for n, span in zip(self.layers, spans)]
+        layers = [LayerExamples(n, self.channels[n], 1, 0, self.fields[n],  # a clip's map is as wide as it is long
+                                _ranked_examples(table.layer_ranked(run.ranked, n), run.widths[n]),
+                                run.sample.rows(*span) if run.sample is not None and run.seen else None)
+                  for n, span in zip(self.layers, channel_spans(self.channels))]
         notes = self.source.report.lines(audio.sample_rate, self.source.min_samples)
         entries = len(run.done | self.source.failed())
-        return AudioExamplesResult(model, self.source, layers, self.k, self.reduce, run.seen, max(entries, run.seen), notes,
-                                   interrupted, time.perf_counter() - started)
+        skipped = [Skipped(item, reason) for item, reason in self.source.report.unreadable]
+        return ExamplesResult(model.spec, self.source, layers, self.k, self.reduce, ClipInputs(model, self.source), run.seen,
+                              max(entries, run.seen), skipped, notes, interrupted, time.perf_counter() - started)
 
     def _spectra(self, skip: frozenset[int]) -> Iterator[tuple[ClipBatch, torch.Tensor]]:
         """Each batch of clips (but the `skip` entries) with the network's input, made ahead in a thread (`run_ahead`):

@@ -20,6 +20,7 @@ import torch
 
 from featurelens.capture import LOGIT, ActivationCapture, find_layer, probe
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
+from featurelens.dataset_examples.image_inputs import ImageInputs
 from featurelens.dataset_examples.result import ExamplesResult, LayerExamples, RankedExamples
 from featurelens.data.sources import ImageSource, Skipped, open_source
 from featurelens.dataset_examples.state import ExamplesState
@@ -133,10 +134,9 @@ def run_pass(
     if done.sample is not None:
         for layer, (start, stop) in zip(layers_out, channel_spans(plan.channels)):
             layer.distribution = done.sample.rows(start, stop)
-    return ExamplesResult(
-        plan.model.spec, plan.source, layers_out, plan.k, plan.reduce, plan.size, plan.model.in_channels, done.items_seen,
-        done.entries, list(done.skipped), interrupted, state.seconds, dict(done.cached_images), state,
-    )
+    inputs = ImageInputs(plan.source, plan.size, plan.model.in_channels, dict(done.cached_images))
+    return ExamplesResult(plan.model.spec, plan.source, layers_out, plan.k, plan.reduce, inputs, done.items_seen, done.entries,
+                          list(done.skipped), interrupted=interrupted, seconds=state.seconds, state=state)
 
 
 @dataclass

@@ -20,7 +20,7 @@ import torch
 from featurelens.atlas.pass_data import LayerPass
 from featurelens.atlas.settings import DISTRIBUTION_SAMPLE
 from featurelens.capture import capture_activations
-from featurelens.dataset_examples.audio_pass import plan_audio_examples
+from featurelens.dataset_examples.audio_pass import plan_clip_pass
 from featurelens.geometry import ReceptiveField, time_fields
 from featurelens.models import LoadedModel
 from featurelens.atlas.files import render_path, save_picture
@@ -103,10 +103,10 @@ def audio_examples(store: AtlasBuild, entries: list[LayerEntry], progress: Progr
     per channel the record's `examples` (top and bottom clips with paths relative to the atlas and the excerpt in %)
     and `distribution` (the unit's peak over time on every clip, or a seeded sample of them)."""
     s = store.settings
-    plan = plan_audio_examples(store.model, store.manifest.data, [e.name for e in entries], s.k, "max", limit=s.limit,
-                               distribution=DISTRIBUTION_SAMPLE)
+    plan = plan_clip_pass(store.model, store.manifest.data, [e.name for e in entries], s.k, "max", limit=s.limit,
+                          distribution=DISTRIBUTION_SAMPLE)
     with store.report.timing("examples"):
-        result = plan.run(progress)
+        result = plan.run(progress=progress)
     if result.interrupted:
         raise KeyboardInterrupt
     found: dict[str, dict[int, dict]] = {}

@@ -156,6 +156,8 @@ class PassPlan:
     limit: int | None
     model_spec: str | None = None  # the spec the model was given as (None: a LoadedModel), for workers to load
     distribution: int = 0  # images sampled per channel for the score distribution (0: none)
+    notes: list[str] = field(default_factory=list)  # what planning decided (an image pass decides nothing to say)
+    read_state = staticmethod(ExamplesState.from_dict)  # how its checkpoint file is read (a class attribute, not a field)
 
     @property
     def channels(self) -> dict[str, int]:
@@ -166,6 +168,17 @@ class PassPlan:
     def entries(self) -> int:
         """Entries the pass will read (0 when the source cannot say)."""
         return min(len(self.source), self.limit) if self.limit else len(self.source)
+
+    def describe(self) -> str:
+        """What the pass reads and how it ranks: "1000 entries of photos at 224 px, top and bottom 9 by max"."""
+        count = f"{self.entries} entries of " if self.entries else ""
+        return f"{count}{self.source.name} at {self.size} px, top and bottom {self.k} by {self.reduce}"
+
+    def run(self, resume: ExamplesState | None = None, checkpoint_every: int = 0,
+            on_checkpoint: Callable[[ExamplesState], None] | None = None, progress: ProgressArg = None,
+            stream: Stream | None = None) -> ExamplesResult:
+        """The pass (`run_pass`)."""
+        return run_pass(self, resume, checkpoint_every, on_checkpoint, progress, stream)
 
 
 def plan_pass(

@@ -54,11 +54,6 @@ class AtlasBuild(Protocol):
     report: PhaseTimes
 
 
-def can_render(model: LoadedModel) -> bool:
-    """Whether the atlas renders the model's units: audio renders grow a log-mel, so torchcrepe's units get none."""
-    return model.audio is None or model.audio.makes_log_mel
-
-
 def frame_fields(model: LoadedModel, layers: list[str]) -> dict[str, ReceptiveField]:
     """What each layer's units hear, as the atlas stores fields: one row of spectrogram frames (size, stride, offset in frames)."""
     fields = {}

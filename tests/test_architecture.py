@@ -143,10 +143,9 @@ def test_each_verb_is_a_function_and_each_capability_a_package() -> None:
     assert deep.dream is featurelens.dream
 
 
-# The audio twins the examples technique still has (issue #16 point 6, step 3: fold them into one pass, result,
-# state and writer with the modality supplying clip and player); this list only shrinks.
-AUDIO_TWINS_LEFT = {"dataset_examples/audio_files.py", "dataset_examples/audio_pass.py", "dataset_examples/audio_result.py",
-                    "dataset_examples/audio_state.py"}
+# The audio twins the examples technique still has (issue #16 point 6, step 3: the result, writer and pages are one,
+# the clips' part in `clip_inputs`; the pass and its state are left to fold); this list only shrinks.
+AUDIO_TWINS_LEFT = {"dataset_examples/audio_pass.py", "dataset_examples/audio_state.py"}
 
 
 def test_no_module_named_audio_outside_the_audio_package() -> None:
@@ -158,7 +157,7 @@ def test_no_module_named_audio_outside_the_audio_package() -> None:
     assert AUDIO_TWINS_LEFT <= outside, f"folded: drop {sorted(AUDIO_TWINS_LEFT - outside)} from AUDIO_TWINS_LEFT"
 
 
-VERBS_WITH_TWO_RESULTS = {"examples"}  # image or audio examples until step 3 folds them: this set only shrinks
+VERBS_WITH_TWO_RESULTS: set[str] = set()  # a verb returning a result per modality: this set only shrinks
 
 
 def test_each_public_verb_returns_one_result_type() -> None:

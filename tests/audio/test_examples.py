@@ -78,12 +78,12 @@ def test_excerpts_lie_in_their_clips_and_are_what_the_unit_hears(music_cnn, awkw
     rows = list(result.examples())
     rng = np.random.default_rng(1)
     for row in rows:
-        field = result.layer(row.layer).field
+        field = result.layer(row.layer).receptive_field
         assert 0 <= row.start <= row.peak <= row.end <= row.duration
         heard = ((field.size - 1) * field.hop_length + field.window) / RATE  # the whole field, where not clipped
         assert row.end - row.start == pytest.approx(heard) or row.start == 0 or row.end == row.duration
     for row in rows[::7]:  # noise outside the excerpt leaves the unit's value at its step unchanged
-        clip = result.clip(row.index)
+        clip = result.inputs.clip(row.index)
         start, end = round(row.start * RATE), round(row.end * RATE)
         changed = clip + rng.normal(0, 0.3, clip.shape).astype(np.float32)
         changed[start:end] = clip[start:end]

@@ -14,7 +14,8 @@ from PIL import Image
 from featurelens.capture import capture_activations
 from featurelens.data.fashion_mnist import load_fashion_mnist
 from featurelens.dataset_examples import collect_examples
-from featurelens.dataset_examples.files import crop_path, input_path, write_examples
+from featurelens.dataset_examples.files import write_examples
+from featurelens.dataset_examples.image_inputs import crop_path, input_path
 
 COLUMNS = [("layer", pa.string()), ("channel", pa.int32()), ("kind", pa.string()), ("rank", pa.int32()),
            ("score", pa.float32()), ("item", pa.int64()), ("y", pa.int32()), ("x", pa.int32()),
@@ -79,7 +80,7 @@ def test_inputs_are_the_dataset_images_and_crops_are_their_boxes(written) -> Non
         whole = np.asarray(Image.open(out / input_path(example.index)))
         assert np.array_equal(whole, images[example.index].numpy())
         x0, y0, x1, y1 = example.box
-        assert np.array_equal(np.asarray(Image.open(out / crop_path(example, result.input_size))), whole[y0:y1, x0:x1])
+        assert np.array_equal(np.asarray(Image.open(out / crop_path(example, result.inputs.size))), whole[y0:y1, x0:x1])
 
 
 def test_pages_work_offline_and_show_top_and_bottom_of_every_channel(written) -> None:
@@ -109,14 +110,14 @@ def test_iterables_give_the_same_examples_as_the_dataset(fashion, fashion_data_m
     rows = lambda result: [(e.channel, e.kind, e.rank, e.index, e.score, e.y, e.x) for e in result.examples()]
     assert rows(streamed) == rows(reference) == rows(listed)
     winners = {e.index for e in streamed.examples()}
-    assert set(streamed.cached_images) == winners  # a generator cannot be re-read: winners' images are kept, no more
+    assert set(streamed.inputs.cached) == winners  # a generator cannot be re-read: winners' images are kept, no more
     first = next(streamed.examples())
     assert np.array_equal(streamed.image(first.index)[:, :, 0], images[first.index].numpy())
 
 
 def test_photos_on_efficientnet_at_a_small_size(lite0) -> None:
     result = collect_examples(lite0, "photos", ["_blocks.3", "_head_act"], k=2, batch_size=8, size=64)
-    assert result.items_seen == 17 and result.input_size == 64
+    assert result.items_seen == 17 and result.inputs.size == 64
     head = result.layer("_head_act")
     assert (head.height, head.width) == (2, 2) and head.ranked["max"].scores.shape == (1280, 2)
     assert all(0 <= e.box[0] < e.box[2] <= 64 and 0 <= e.box[1] < e.box[3] <= 64 for e in result.examples())

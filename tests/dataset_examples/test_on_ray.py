@@ -16,7 +16,7 @@ from featurelens.dataset_examples.on_ray import examples_stream
 from featurelens.dataset_examples.run import plan_pass, run_pass
 from featurelens.engine import Engine
 from featurelens.errors import FeaturelensError
-from featurelens.dataset_examples.files import write_table
+from featurelens.dataset_examples.image_inputs import write_table
 
 from tests.dataset_examples.conftest import fashion_files
 

@@ -15,7 +15,7 @@ import pytest
 from featurelens.errors import FeaturelensError
 from featurelens.dataset_examples import ExamplesState, collect_examples
 from featurelens.dataset_examples.checkpoint import load_checkpoint, save_checkpoint
-from featurelens.dataset_examples.files import write_table
+from featurelens.dataset_examples.image_inputs import write_table
 
 LAYERS = ["relu1", "conv3"]
 SETTINGS = dict(k=5, batch_size=32, limit=1500)

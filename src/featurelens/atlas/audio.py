@@ -1,7 +1,7 @@
 """An atlas of an audio model: each unit's grown spectrograms with their sound, and its top and bottom clips.
 
 The examples are the audio examples pass's (`dataset_examples.audio_pass`: one pass over the clips for all
-layers, ranked by the peak over time), written by its writers (`dataset_examples.audio_files`): each clip and
+layers, ranked by the peak over time), written by its clip inputs (`dataset_examples.clip_inputs`): each clip and
 its spectrogram once under clips/ and spectrograms/, each excerpt under excerpts/. The renders are `render`'s
 audio renders: a log-mel that maximizes (minimizes) the unit, as a picture and as a WAV (Griffin-Lim).
 
@@ -20,11 +20,11 @@ import torch
 from featurelens.atlas.pass_data import LayerPass
 from featurelens.atlas.settings import DISTRIBUTION_SAMPLE
 from featurelens.capture import capture_activations
-from featurelens.dataset_examples.audio_pass import plan_audio_examples
+from featurelens.dataset_examples.audio_pass import plan_clip_pass
 from featurelens.geometry import ReceptiveField, time_fields
 from featurelens.models import LoadedModel
 from featurelens.atlas.files import render_path, save_picture
-from featurelens.dataset_examples.audio_files import channel_blocks, write_example_sounds
+from featurelens.dataset_examples.clip_inputs import channel_blocks
 from featurelens.output.sound import write_wav
 from featurelens.progress import ProgressArg
 from featurelens.rendering import RenderSettings, plan_render
@@ -52,11 +52,6 @@ class AtlasBuild(Protocol):
     manifest: Manifest
     settings: AtlasSettings
     report: PhaseTimes
-
-
-def can_render(model: LoadedModel) -> bool:
-    """Whether the atlas renders the model's units: audio renders grow a log-mel, so torchcrepe's units get none."""
-    return model.audio is None or model.audio.makes_log_mel
 
 
 def frame_fields(model: LoadedModel, layers: list[str]) -> dict[str, ReceptiveField]:
@@ -103,17 +98,17 @@ def audio_examples(store: AtlasBuild, entries: list[LayerEntry], progress: Progr
     per channel the record's `examples` (top and bottom clips with paths relative to the atlas and the excerpt in %)
     and `distribution` (the unit's peak over time on every clip, or a seeded sample of them)."""
     s = store.settings
-    plan = plan_audio_examples(store.model, store.manifest.data, [e.name for e in entries], s.k, "max", limit=s.limit,
-                               distribution=DISTRIBUTION_SAMPLE)
+    plan = plan_clip_pass(store.model, store.manifest.data, [e.name for e in entries], s.k, "max", limit=s.limit,
+                          distribution=DISTRIBUTION_SAMPLE)
     with store.report.timing("examples"):
-        result = plan.run(progress)
+        result = plan.run(progress=progress)
     if result.interrupted:
         raise KeyboardInterrupt
     found: dict[str, dict[int, dict]] = {}
     with store.report.timing("writing"):
         wanted = {entry.name: set(store.manifest.layer(entry.name).units) for entry in entries}  # each set made once
         rows = [row for row in result.examples() if row.channel in wanted[row.layer]]
-        write_example_sounds(result, rows, store.folder)
+        result.inputs.write(result, rows, store.folder, {}, None)
         for entry, layer in zip(entries, result.layers):
             spread = LayerPass.of(layer)
             for block in channel_blocks([row for row in rows if row.layer == entry.name]):

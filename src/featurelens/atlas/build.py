@@ -10,7 +10,6 @@ from typing import Sequence
 
 import torch
 
-from featurelens.atlas.audio import can_render
 from featurelens.atlas.layers import LayersInput, atlas_layers
 from featurelens.atlas.manifest import Manifest
 from featurelens.atlas.renders import images_per_unit
@@ -47,7 +46,7 @@ class AtlasPlan:
         renders = sum(1 for layer, channels in self.units.items() for c in channels if layer not in done or c not in done[layer].renders)
         text = (f"build an atlas of {self.model.spec} on {self.model.device} in {self.folder}: {len(self.units)} layer(s) "
                 f"({', '.join(self.units)}), {units} unit(s); ")
-        if can_render(self.model):
+        if self.model.modality.renders:
             text += (f"render {renders} unit(s) ({images_per_unit(s.diverse)} images each: max, min, {s.diverse} diverse; "
                      f"{s.steps} steps, size {s.render_setting()})")
         else:

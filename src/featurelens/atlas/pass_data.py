@@ -14,6 +14,7 @@ import numpy as np
 from featurelens.atlas.settings import HISTOGRAM_BINS
 from featurelens.data.sources import ImageSource
 from featurelens.dataset_examples import ExamplesResult, LayerExamples, RankedExamples
+from featurelens.dataset_examples.image_inputs import ImageInputs
 from featurelens.dataset_examples.topk import KINDS
 from featurelens.geometry import ReceptiveField
 from featurelens.atlas.files import save_arrays
@@ -76,4 +77,4 @@ class LayerPass:
         """An `ExamplesResult` of this layer alone, reading inputs from `source` again (for crops and projections)."""
         height, width = (shape[1], shape[2]) if len(shape) == 3 else (1, 1)
         layer = LayerExamples(name, shape[0], height, width, field, self.ranked)
-        return ExamplesResult(spec, source, [layer], k, reduce, size, in_channels, self.count, self.count)
+        return ExamplesResult(spec, source, [layer], k, reduce, ImageInputs(source, size, in_channels), self.count, self.count)

@@ -62,9 +62,10 @@ class AtlasSettings:
         require_positive("max_batch", self.max_batch)
 
     def for_model(self, model: LoadedModel) -> "AtlasSettings":
-        """The settings as `model` can use them: an audio model's units get a max and a min sound, no diverse set
-        and no projections."""
-        return replace(self, diverse=0, project=None) if model.audio is not None else self
+        """The settings as `model` can use them: its modality says whether units get a diverse set and projections
+        (an audio model's units get a max and a min sound, neither)."""
+        modality = model.modality
+        return replace(self, diverse=self.diverse if modality.renders_diverse else 0, project=self.project if modality.projects else None)
 
     def render_size(self, model: LoadedModel) -> int:
         """The side layers are checked at (the smallest any unit renders at)."""

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from featurelens.atlas.audio import audio_examples, audio_renders, can_render, frame_fields
+from featurelens.atlas.audio import audio_examples, audio_renders, frame_fields
 from featurelens.atlas.layers import layer_info
 from featurelens.atlas.manifest import LayerEntry, Manifest
 from featurelens.atlas.pass_data import LayerPass
@@ -200,7 +200,7 @@ class AtlasStore:
         optimisation batch (`max_batch` images); records, manifest and pages follow each batch."""
         wanted = self._checked(self.add_layers([layer])[0], channels)
         entry = self.add_units(layer, wanted)
-        todo = [c for c in wanted if c not in set(entry.renders)] if can_render(self.model) else []
+        todo = [c for c in wanted if c not in set(entry.renders)] if self.model.modality.renders else []
         self.report.renders_skipped += len(wanted) - len(todo)
         if not todo:
             return
@@ -456,7 +456,7 @@ def new_manifest(model: LoadedModel, data: str | None, settings: AtlasSettings) 
     summary = {"spec": model.spec, "input_size": model.input_size, "in_channels": model.in_channels,
                "classes": len(model.class_names) if model.class_names else None}
     if model.audio is not None:  # the pages speak of clips, frames and sounds, and say when units cannot be rendered
-        summary.update(modality="audio", renders=can_render(model))
+        summary.update(modality="audio", renders=model.modality.renders)
     content = {**settings.content(model), "image_format": picture_format(model.in_channels, model.input_size),
                "reduce": REDUCE, "score": SPATIAL_SCORE}
     layers = [{"name": info.name, "type": info.type, "shape": list(info.shape)} for info in found.layers]

@@ -26,6 +26,15 @@ class AudioModality:
     map_noun: str = "map over time"
     normalizes: bool = False
     shown_at_other_sizes: bool = False
+    projects: bool = False  # no deconvnet back onto a waveform: an example is its excerpt
+    renders_diverse: bool = False  # a unit is heard as its max and its min sound
+    takes_photos: bool = False
+    shows_top_classes: bool = False  # the live page shows the sound's maps over time, not its classes
+
+    @property
+    def renders(self) -> bool:
+        """Whether units can be grown: renders grow a log-mel, so a model without a log-mel front end (torchcrepe) has none."""
+        return self.sound.makes_log_mel
 
     def to(self, device: torch.device | str) -> None:
         """Move the front end with the network."""

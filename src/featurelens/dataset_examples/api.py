@@ -1,6 +1,7 @@
 """`examples`: each unit's top-k and bottom-k inputs over a dataset, with checkpoints and optional projections.
 
-The pass itself is `run.collect_examples`; this adds what a long job needs: a checkpoint file saved
+One plan for images and for sound: the pass itself is `run.PassPlan` (images in order, on Ray too) or
+`audio_pass.ClipPassPlan` (clips grouped by length); this adds what a long job needs: a checkpoint file saved
 every N batches and continued from on the next run (`checkpoint.state_to_resume`), and the
 projection of every top example (Zeiler & Fergus, Figure 2), batched, after the pass.
 """
@@ -10,49 +11,76 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import torch
 
 from featurelens.engine import Engine, check_engine
 from featurelens.errors import FeaturelensError, require_positive
-from featurelens.dataset_examples.audio_pass import AudioExamplesPlan, plan_audio_examples
-from featurelens.dataset_examples.audio_result import AudioExamplesResult
-from featurelens.dataset_examples.audio_state import AudioExamplesState
+from featurelens.dataset_examples.audio_pass import plan_clip_pass
 from featurelens.dataset_examples.checkpoint import save_checkpoint, state_to_resume
 from featurelens.dataset_examples.projections import example_projections
 from featurelens.dataset_examples.result import ExamplesResult
-from featurelens.dataset_examples.run import PassPlan, plan_pass, run_pass
+from featurelens.dataset_examples.run import plan_pass
 from featurelens.dataset_examples.shards import check_shardable
-from featurelens.dataset_examples.state import ExamplesState
 from featurelens.models import LoadedModel, model_for
 from featurelens.progress import ProgressArg, shown_by_default
 from featurelens.projection.rectifiers import check_method
 from featurelens.quick import shrink
 
 
+class ExamplesPass(Protocol):
+    """The one pass over the data an examples job runs: images read in order (`run.PassPlan`, on Ray too) or clips
+    grouped by length (`audio_pass.ClipPassPlan`). Each reads its own checkpoint state (`read_state`)."""
+
+    model: LoadedModel
+    layers: list[str]
+    source: Any
+    notes: list[str]
+    read_state: Callable[[dict], Any]
+
+    @property
+    def entries(self) -> int: ...
+
+    @property
+    def fingerprint(self) -> dict: ...
+
+    def describe(self) -> str: ...
+
+    def run(self, resume: Any, checkpoint_every: int, on_checkpoint: Callable[[Any], None] | None, progress: ProgressArg,
+            stream: Any) -> ExamplesResult: ...
+
+
 @dataclass
 class ExamplesPlan:
-    """A checked examples job. `notes` says what was decided about a checkpoint (resumed, ignored and why)."""
+    """A checked examples job, of images or of clips. `notes` says what was decided (a checkpoint resumed, ignored and
+    why; a batch size lowered)."""
 
-    passplan: PassPlan
+    passplan: ExamplesPass
     project: str | None = None
     checkpoint: Path | None = None
     checkpoint_every: int = 20
-    resume_state: ExamplesState | None = None
+    resume_state: Any = None  # the pass's state read from `checkpoint` (`ExamplesState`, or `AudioExamplesState` for clips)
     projection_batch: int = 16
     notes: list[str] = field(default_factory=list)
     engine: Engine = field(default_factory=Engine)
 
+    @property
+    def source(self) -> Any:
+        """Where the entries come from (an `ImageSource` or an `AudioSource`)."""
+        return self.passplan.source
+
+    @property
+    def entries(self) -> int:
+        """Entries the pass will read (0 when the source cannot say)."""
+        return self.passplan.entries
+
     def describe(self) -> str:
         plan = self.passplan
-        source = plan.source.name
-        count = f"{plan.entries} entries of " if plan.entries else ""
         extra = f"; projections by {self.project}" if self.project else ""
         start = f"; continuing after {self.resume_state.entries} entries" if self.resume_state else ""
         where = self.engine.describe() or f" on {plan.model.device}"
-        return (f"find examples of {', '.join(plan.layers)} of {plan.model.spec}{where}: {count}{source} at "
-                f"{plan.size} px, top and bottom {plan.k} by {plan.reduce}{extra}{start}")
+        return f"find examples of {', '.join(plan.layers)} of {plan.model.spec}{where}: {plan.describe()}{extra}{start}"
 
     def run(self, progress: ProgressArg = None) -> ExamplesResult:
         """The pass (checkpointed), then the projections. Ctrl-C keeps what finished, and the checkpoint to continue from."""
@@ -65,7 +93,7 @@ class ExamplesPlan:
         every = self.checkpoint_every if save else 0
         if self.engine.is_ray and every:
             every = 1  # after every merged shard: a few per worker, each many batches
-        result = run_pass(self.passplan, self.resume_state, every, save, progress, stream)
+        result = self.passplan.run(self.resume_state, every, save, progress, stream)
         if self.project and not result.interrupted:
             started = time.perf_counter()
             result.projection_method = self.project
@@ -105,8 +133,8 @@ class ExamplesSettings:
 def plan_examples(
     model: LoadedModel | str, data: Any, layers: Sequence[str] | str, settings: ExamplesSettings | None = None,
     *, device: torch.device | str | None = None,
-) -> ExamplesPlan | AudioExamplesPlan:
-    """Check an examples job without running it (see `examples`); an audio model's job is an `AudioExamplesPlan`."""
+) -> ExamplesPlan:
+    """Check an examples job without running it (see `examples`)."""
     s = shrink(settings or ExamplesSettings())
     if s.project is not None:
         check_method(s.project)
@@ -120,29 +148,27 @@ def plan_examples(
     passplan.model_spec = model if isinstance(model, str) else None  # what Ray workers load
     if engine.is_ray:
         check_shardable(passplan.source)
-    plan = ExamplesPlan(passplan, s.project, Path(s.checkpoint) if s.checkpoint else None, s.checkpoint_every, engine=engine)
-    if plan.checkpoint is not None:
-        _continue(plan, s.resume, passplan.fingerprint, ExamplesState.from_dict)
-    return plan
+    return _checked(passplan, s, engine)
 
 
-def _audio_plan(model: LoadedModel, data: Any, layers: Sequence[str] | str, s: ExamplesSettings) -> AudioExamplesPlan:
+def _audio_plan(model: LoadedModel, data: Any, layers: Sequence[str] | str, s: ExamplesSettings) -> ExamplesPlan:
     """An audio model's examples: clips ranked over time, checkpointed and continued as an image pass is."""
     for name, value, default in (("project", s.project, None), ("size", s.size, None), ("engine", s.engine, "local")):
         if value != default:
             raise FeaturelensError(f"{{parameter}} is not available for an audio model's examples (got {value!r})", parameter=name)
-    plan = plan_audio_examples(model, data, layers, s.k, s.reduce, s.batch_size, s.limit)
-    if s.checkpoint is not None:
-        plan.checkpoint, plan.checkpoint_every = Path(s.checkpoint), s.checkpoint_every
-        _continue(plan, s.resume, plan.fingerprint, AudioExamplesState.from_dict)
+    return _checked(plan_clip_pass(model, data, layers, s.k, s.reduce, s.batch_size, s.limit), s, Engine())
+
+
+def _checked(passplan: ExamplesPass, s: ExamplesSettings, engine: Engine) -> ExamplesPlan:
+    """The job around a planned pass: its checkpoint, and the state to continue from out of it (`state_to_resume`),
+    noting what was decided."""
+    plan = ExamplesPlan(passplan, s.project, Path(s.checkpoint) if s.checkpoint else None, s.checkpoint_every,
+                        notes=list(passplan.notes), engine=engine)
+    if plan.checkpoint is not None:
+        plan.resume_state, note = state_to_resume(plan.checkpoint, s.resume, passplan.fingerprint, passplan.read_state)
+        if note:
+            plan.notes.append(note)
     return plan
-
-
-def _continue(plan: ExamplesPlan | AudioExamplesPlan, resume: bool | None, fingerprint: dict, read) -> None:
-    """Take the state to continue from out of the plan's checkpoint file (`state_to_resume`), noting what was decided."""
-    plan.resume_state, note = state_to_resume(plan.checkpoint, resume, fingerprint, read)
-    if note:
-        plan.notes.append(note)
 
 
 def examples(
@@ -164,7 +190,7 @@ def examples(
     address: str | None = None,
     device: torch.device | str | None = None,
     progress: ProgressArg = None,
-) -> ExamplesResult | AudioExamplesResult:
+) -> ExamplesResult:
     """Top-k and bottom-k inputs of every channel of `layers` over `data`, in one pass.
 
     `data`: a folder of images, "fashion-mnist:train" / "fashion-mnist:test" / "photos", or any
@@ -179,7 +205,7 @@ def examples(
 
     An audio model (`music-cnn`) takes a folder of audio files (wav, flac, ogg, mp3) or "music" (the built-in
     collection) and ranks clips by the peak (or mean) of each channel over time; each example has the time of
-    the peak and the excerpt the unit hears (an `AudioExamplesResult`). Unreadable files are skipped and
+    the peak and the excerpt the unit hears (its `inputs` a `ClipInputs`). Unreadable files are skipped and
     counted; other sample rates are resampled, stereo mixed down, clips shorter than the receptive field
     zero-padded; `result.notes` says each once.
     """

@@ -11,20 +11,19 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from featurelens.capture import ActivationCapture
-from featurelens.dataset_examples.audio_result import AudioExamplesResult, AudioLayerExamples
 from featurelens.dataset_examples.ahead import run_ahead
 from featurelens.audio.clip_source import AudioSource, ClipBatch, open_audio_source
 from featurelens.dataset_examples.audio_state import AudioExamplesState
-from featurelens.dataset_examples.checkpoint import save_checkpoint
 from featurelens.dataset_examples.distribution import ScoreSample
-from featurelens.dataset_examples.result import RankedExamples
+from featurelens.dataset_examples.clip_inputs import ClipInputs
+from featurelens.dataset_examples.result import ExamplesResult, LayerExamples, RankedExamples
+from featurelens.data.sources import Skipped
 from featurelens.dataset_examples.run import channel_spans, check_settings, empty_sample, layer_names, layer_shapes, rank_batch
 from featurelens.dataset_examples.topk import Ranked, StreamingTopK
 from featurelens.errors import FeaturelensError
@@ -34,8 +33,8 @@ from featurelens.progress import ProgressArg, reporting
 
 
 @dataclass
-class AudioExamplesPlan:
-    """A checked audio examples job."""
+class ClipPassPlan:
+    """A checked pass over an audio model's clips (what `api.ExamplesPlan` runs for sound)."""
 
     model: LoadedModel
     layers: list[str]
@@ -46,21 +45,19 @@ class AudioExamplesPlan:
     reduce: str
     batch_size: int
     limit: int | None = None
-    notes: list[str] = field(default_factory=list)  # what was decided before the pass (a checkpoint continued or not)
+    notes: list[str] = field(default_factory=list)  # what planning decided (a batch size lowered)
     distribution: int = 0  # clips sampled per channel for the score distribution (0: none; see dataset_examples.distribution)
-    checkpoint: Path | None = None
-    checkpoint_every: int = 20  # batches between checkpoint saves
-    resume_state: AudioExamplesState | None = None
+    read_state = staticmethod(AudioExamplesState.from_dict)  # how its checkpoint file is read (a class attribute, not a field)
 
     @property
     def entries(self) -> int:
         return min(len(self.source), self.limit) if self.limit else len(self.source)
 
     def describe(self) -> str:
+        """What the pass reads and how it ranks: "8 audio files of music at 16000 Hz, top and bottom 9 by the peak over time"."""
         over = "peak" if self.reduce == "max" else "mean"
-        return (f"find examples of {', '.join(self.layers)} of {self.model.spec} on {self.model.device}: {self.entries} "
-                f"audio files of {self.source.name} at {self.model.audio.sample_rate} Hz, top and bottom {self.k} by the "
-                f"{over} over time")
+        return (f"{self.entries} audio files of {self.source.name} at {self.model.audio.sample_rate} Hz, top and bottom "
+                f"{self.k} by the {over} over time")
 
     @functools.cached_property
     def fingerprint(self) -> dict:
@@ -69,13 +66,15 @@ class AudioExamplesPlan:
                 "layers": list(self.layers), "k": self.k, "reduce": self.reduce, "limit": self.limit,
                 "distribution": self.distribution}
 
-    def run(self, progress: ProgressArg = None) -> AudioExamplesResult:
-        """One pass, continued from `resume_state` and saved to `checkpoint` every `checkpoint_every` batches and on
-        Ctrl-C, which keeps the clips ranked so far (`interrupted`); a finished pass removes its checkpoint."""
+    def run(self, resume: AudioExamplesState | None = None, checkpoint_every: int = 0,
+            on_checkpoint: Callable[[AudioExamplesState], None] | None = None, progress: ProgressArg = None,
+            stream: None = None) -> ExamplesResult:
+        """One pass, continued from `resume`, its state handed to `on_checkpoint` every `checkpoint_every` batches;
+        Ctrl-C keeps the clips ranked so far (`interrupted`, and `state` to continue from). Clips run here (no `stream`)."""
         model, audio = self.model, self.model.audio
         table = StreamingTopK(self.channels, self.k, self.reduce, model.device)
         max_rows = table.max_rows().to(model.device)
-        run = _Running.resumed(self, table) if self.resume_state is not None else _Running.fresh(self, table)
+        run = _Running.resumed(self, table, resume) if resume is not None else _Running.fresh(self, table)
         started, interrupted, batches = time.perf_counter() - run.seconds, False, 0
         try:
             with torch.no_grad(), ActivationCapture(model.module, self.layers) as capture, \
@@ -89,27 +88,24 @@ class AudioExamplesPlan:
                     run.done.update(batch.indices.tolist())
                     run.seen, batches = run.seen + len(batch.indices), batches + 1
                     report.update(batch.end, self.entries)
-                    if self.checkpoint is not None and self.checkpoint_every and batches % self.checkpoint_every == 0:
-                        save_checkpoint(run.state(self, time.perf_counter() - started), self.checkpoint)
+                    if on_checkpoint is not None and checkpoint_every and batches % checkpoint_every == 0:
+                        on_checkpoint(run.state(self, time.perf_counter() - started))
         except KeyboardInterrupt:
             interrupted = True
-        if self.checkpoint is not None:
-            if interrupted:
-                save_checkpoint(run.state(self, time.perf_counter() - started), self.checkpoint)
-            else:
-                self.checkpoint.unlink(missing_ok=True)
         if run.seen == 0 and not interrupted:
             unreadable = self.source.report.unreadable
             reason = f": none of the {len(unreadable)} files could be read (e.g. {unreadable[0][0]}: {unreadable[0][1]})" if unreadable else ""
             raise FeaturelensError(f"the source {self.source.name!r} gave no clips{reason}")
-        spans = channel_spans(self.channels)
-        layers = [AudioLayerExamples(n, self.channels[n], self.fields[n], _ranked_examples(table.layer_ranked(run.ranked, n), run.widths[n]),
-                                     run.sample.rows(*span) if run.sample is not None and run.seen else None)
-                  for n, span in zip(self.layers, spans)]
+        layers = [LayerExamples(n, self.channels[n], 1, 0, self.fields[n],  # a clip's map is as wide as it is long
+                                _ranked_examples(table.layer_ranked(run.ranked, n), run.widths[n]),
+                                run.sample.rows(*span) if run.sample is not None and run.seen else None)
+                  for n, span in zip(self.layers, channel_spans(self.channels))]
         notes = self.source.report.lines(audio.sample_rate, self.source.min_samples)
         entries = len(run.done | self.source.failed())
-        return AudioExamplesResult(model, self.source, layers, self.k, self.reduce, run.seen, max(entries, run.seen), notes,
-                                   interrupted, time.perf_counter() - started)
+        skipped = [Skipped(item, reason) for item, reason in self.source.report.unreadable]
+        seconds = time.perf_counter() - started
+        return ExamplesResult(model.spec, self.source, layers, self.k, self.reduce, ClipInputs(model, self.source), run.seen,
+                              max(entries, run.seen), skipped, notes, interrupted, seconds, run.state(self, seconds))
 
     def _spectra(self, skip: frozenset[int]) -> Iterator[tuple[ClipBatch, torch.Tensor]]:
         """Each batch of clips (but the `skip` entries) with the network's input, made ahead in a thread (`run_ahead`):
@@ -131,20 +127,19 @@ class _Running:
     seconds: float = 0.0
 
     @classmethod
-    def fresh(cls, plan: AudioExamplesPlan, table: StreamingTopK) -> "_Running":
+    def fresh(cls, plan: ClipPassPlan, table: StreamingTopK) -> "_Running":
         device = plan.model.device
         return cls(Ranked.empty(table.rows, device), empty_sample(table, plan.distribution, device), set(), 0,
                    {layer: {} for layer in plan.layers})
 
     @classmethod
-    def resumed(cls, plan: AudioExamplesPlan, table: StreamingTopK) -> "_Running":
-        state = plan.resume_state
+    def resumed(cls, plan: ClipPassPlan, table: StreamingTopK, state: AudioExamplesState) -> "_Running":
         plan.source.restore(state.report, state.samples)
         ranked, sample = state.on(plan.model.device)
         widths = {layer: dict(state.widths.get(layer, {})) for layer in plan.layers}
         return cls(ranked, sample, set(state.done), state.items_seen, widths, state.seconds)
 
-    def state(self, plan: AudioExamplesPlan, seconds: float) -> AudioExamplesState:
+    def state(self, plan: ClipPassPlan, seconds: float) -> AudioExamplesState:
         """The checkpoint: the clips ranked and the files that gave none, with their report and lengths only."""
         done = sorted(self.done | plan.source.failed())
         samples = {index: plan.source.samples[index] for index in self.done if index in plan.source.samples}
@@ -168,9 +163,9 @@ def _ranked_examples(kinds: dict[str, Ranked], widths: dict[int, int]) -> dict[s
     return out
 
 
-def plan_audio_examples(model: LoadedModel, data: Any, layers: Sequence[str] | str, k: int = 9, reduce: str = "max",
-                        batch_size: int = 64, limit: int | None = None, distribution: int = 0) -> AudioExamplesPlan:
-    """Check an audio examples job: `data` a folder of audio files or "music" (the built-in collection)."""
+def plan_clip_pass(model: LoadedModel, data: Any, layers: Sequence[str] | str, k: int = 9, reduce: str = "max",
+                   batch_size: int = 64, limit: int | None = None, distribution: int = 0) -> ClipPassPlan:
+    """Check a pass over an audio model's clips: `data` a folder of audio files or "music" (the built-in collection)."""
     check_settings(k, reduce, batch_size, limit)
     names = layer_names(model, layers)
     shapes = layer_shapes(model, names, model.input_size)
@@ -183,7 +178,7 @@ def plan_audio_examples(model: LoadedModel, data: Any, layers: Sequence[str] | s
     audio = model.audio
     min_samples = (model.min_size - 1) * audio.hop_length  # the network's receptive field: shorter clips are padded
     source = open_audio_source(data, audio.sample_rate, min_samples)
-    plan = AudioExamplesPlan(model, names, source, fields, {n: shapes[n][0] for n in names}, k, reduce, batch_size, limit,
+    plan = ClipPassPlan(model, names, source, fields, {n: shapes[n][0] for n in names}, k, reduce, batch_size, limit,
                              distribution=distribution)
     if audio.max_batch and batch_size > audio.max_batch:
         plan.batch_size = audio.max_batch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Collection, Iterator, Mapping, Sequence
 
 ExampleKey = tuple[str, int, str, int]  # (layer, channel, kind, rank from 1)
 
@@ -41,3 +42,14 @@ class AudioExample(ExampleRow):
     start: float  # the excerpt: what the unit at `step` hears
     end: float
     duration: float  # the whole clip, as the model heard it
+
+
+def ranked_slots(layers: Sequence[Any], channels: Mapping[str, Collection[int]] | None) -> Iterator[tuple[Any, int, str, int]]:
+    """(layer, channel, kind, rank from 0) of every example, in table order: layer by layer, channel by channel, "max"
+    before "min"; with `channels` ({layer: channels}), only those."""
+    for layer in layers:
+        chosen = range(layer.channels) if channels is None else sorted(channels.get(layer.layer, ()))
+        for channel in chosen:
+            for kind in ("max", "min"):
+                for rank in range(layer.ranked[kind].scores.shape[1]):
+                    yield layer, channel, kind, rank

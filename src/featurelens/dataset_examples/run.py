@@ -20,6 +20,7 @@ import torch
 
 from featurelens.capture import LOGIT, ActivationCapture, find_layer, probe
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
+from featurelens.dataset_examples.image_inputs import ImageInputs
 from featurelens.dataset_examples.result import ExamplesResult, LayerExamples, RankedExamples
 from featurelens.data.sources import ImageSource, Skipped, open_source
 from featurelens.dataset_examples.state import ExamplesState
@@ -133,10 +134,9 @@ def run_pass(
     if done.sample is not None:
         for layer, (start, stop) in zip(layers_out, channel_spans(plan.channels)):
             layer.distribution = done.sample.rows(start, stop)
-    return ExamplesResult(
-        plan.model.spec, plan.source, layers_out, plan.k, plan.reduce, plan.size, plan.model.in_channels, done.items_seen,
-        done.entries, list(done.skipped), interrupted, state.seconds, dict(done.cached_images), state,
-    )
+    inputs = ImageInputs(plan.source, plan.size, plan.model.in_channels, dict(done.cached_images))
+    return ExamplesResult(plan.model.spec, plan.source, layers_out, plan.k, plan.reduce, inputs, done.items_seen, done.entries,
+                          list(done.skipped), interrupted=interrupted, seconds=state.seconds, state=state)
 
 
 @dataclass
@@ -156,6 +156,8 @@ class PassPlan:
     limit: int | None
     model_spec: str | None = None  # the spec the model was given as (None: a LoadedModel), for workers to load
     distribution: int = 0  # images sampled per channel for the score distribution (0: none)
+    notes: list[str] = field(default_factory=list)  # what planning decided (an image pass decides nothing to say)
+    read_state = staticmethod(ExamplesState.from_dict)  # how its checkpoint file is read (a class attribute, not a field)
 
     @property
     def channels(self) -> dict[str, int]:
@@ -166,6 +168,17 @@ class PassPlan:
     def entries(self) -> int:
         """Entries the pass will read (0 when the source cannot say)."""
         return min(len(self.source), self.limit) if self.limit else len(self.source)
+
+    def describe(self) -> str:
+        """What the pass reads and how it ranks: "1000 entries of photos at 224 px, top and bottom 9 by max"."""
+        count = f"{self.entries} entries of " if self.entries else ""
+        return f"{count}{self.source.name} at {self.size} px, top and bottom {self.k} by {self.reduce}"
+
+    def run(self, resume: ExamplesState | None = None, checkpoint_every: int = 0,
+            on_checkpoint: Callable[[ExamplesState], None] | None = None, progress: ProgressArg = None,
+            stream: Stream | None = None) -> ExamplesResult:
+        """The pass (`run_pass`)."""
+        return run_pass(self, resume, checkpoint_every, on_checkpoint, progress, stream)
 
 
 def plan_pass(

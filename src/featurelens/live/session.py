@@ -71,7 +71,7 @@ class LiveSession:
         found = probe(model)
         self.shapes = found.shapes()
         self.grid_layers = [info.name for info in found.layers if len(info.shape) in model.modality.map_ranks]
-        self.has_classes = model.audio is None and LOGIT in self.shapes and len(self.shapes[LOGIT]) == 1
+        self.has_classes = model.modality.shows_top_classes and LOGIT in self.shapes and len(self.shapes[LOGIT]) == 1
         self.signed = _signed_on_photos(model, self.grid_layers)
         self.default_layer = live_layer(model, self.shapes, self.grid_layers, self.signed)
         self.runners = LayerRunners(model.module, check_logits=self.has_classes)
@@ -165,7 +165,7 @@ def scaled_maps(activation: torch.Tensor, signed: bool = False) -> tuple[np.ndar
 
 def _signed_on_photos(model: LoadedModel, layers: list[str]) -> set[str]:
     """The layers whose maps go below zero on the bundled photos (an image model's; none known yet for sound)."""
-    if model.audio is not None:
+    if not model.modality.takes_photos:
         return set()
     photos = model.normalize(photo_batch(model.input_size, model.in_channels).to(model.device))
     lowest = lowest_values(model.module, photos)

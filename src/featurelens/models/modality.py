@@ -25,6 +25,11 @@ class Modality(Protocol):
     map_noun: str  # what such a map is called in messages: "spatial map", "map over time"
     normalizes: bool  # whether inputs go through the model's mean/std (images do; a spectrogram enters as it is)
     shown_at_other_sizes: bool  # whether a finished input is also judged at other sides (images shown at 128 px)
+    projects: bool  # whether a unit's examples are projected back onto their input (deconvnet, guided: images only)
+    renders_diverse: bool  # whether a unit also gets a diverse set of renders beside its max and min
+    renders: bool  # whether a unit's input can be grown at all (sound: only through a log-mel front end)
+    takes_photos: bool  # whether the bundled photos are inputs of this kind (the live page probes layers on them)
+    shows_top_classes: bool  # whether a live input is shown with the model's top classes
     sound: AudioInput | None  # the front end and conventions of an audio model's input (None for images)
 
     def to(self, device: torch.device | str) -> None: ...
@@ -49,6 +54,11 @@ class ImageModality:
     map_noun: str = "spatial map"
     normalizes: bool = True
     shown_at_other_sizes: bool = True
+    projects: bool = True
+    renders_diverse: bool = True
+    renders: bool = True
+    takes_photos: bool = True
+    shows_top_classes: bool = True
     sound: AudioInput | None = None
 
     def to(self, device: torch.device | str) -> None:

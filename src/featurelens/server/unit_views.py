@@ -12,7 +12,6 @@ import threading
 from pathlib import Path
 
 from featurelens.atlas import AtlasStore
-from featurelens.atlas.audio import can_render
 from featurelens.capture import probe
 from featurelens.errors import FeaturelensError
 from featurelens.models import LoadedModel
@@ -41,7 +40,7 @@ class UnitViews:
         self.check(layer, channel)
         record = read_json(self.folder / record_path(layer, channel))
         missing = []
-        if (record is None or not (record.get("renders") or {}).get("max")) and can_render(self.model):
+        if (record is None or not (record.get("renders") or {}).get("max")) and self.model.modality.renders:
             missing.append("renders")
         if record is None or not record.get("examples"):
             missing.append("examples")

@@ -400,7 +400,7 @@ def test_python_snippet_runs_as_printed(newcomer, index, tmp_path, monkeypatch) 
     for marker, claim in SNIPPET_CLAIMS.items():
         if marker in snippet:
             assert claim(namespace), marker
-    if "sound.save(\"music-render\")" in snippet:
+    if "grown.save(\"music-render\")" in snippet:
         assert {"000_conv3-5.png", "000_conv3-5.wav"} <= {p.name for p in (folder / "music-render").iterdir()}
 
 

@@ -17,7 +17,7 @@ class Regularizers:
     tv: float = 0.0
     blur: float = 0.0
 
-    def any(self) -> bool:
+    def weighted(self) -> bool:
         """Whether any prior is weighted (a render with none skips the term)."""
         return any((self.l1, self.l2, self.tv, self.blur))
 

@@ -49,7 +49,7 @@ class RenderSettings:
 
     def objective_terms(self) -> list[ObjectiveTerm]:
         """What each step subtracts from the units' objective: the weighted priors, diversity, then `terms`."""
-        built: list[ObjectiveTerm] = [self.regularizers] if self.regularizers.any() else []
+        built: list[ObjectiveTerm] = [self.regularizers] if self.regularizers.weighted() else []
         if self.diversity:
             built.append(Diversity(self.diversity))
         return [*built, *self.terms]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -69,6 +70,12 @@ def main_cli(monkeypatch, capsys):
         return code, captured.err
 
     return run
+
+
+def as_in_a_terminal() -> None:
+    """`preexec_fn` for a CLI child that a test stops with SIGINT: a child of a background job inherits an ignored
+    SIGINT (and Python then installs no Ctrl-C handler); a terminal gives the default, restored here."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_featurelens(*args: str, cwd=None, timeout: float = 600) -> subprocess.CompletedProcess:

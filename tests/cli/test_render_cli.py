@@ -8,6 +8,8 @@ import pytest
 _absent = lambda package: pytest.mark.skipif(importlib.util.find_spec(package) is not None, reason=f"{package} is installed")
 from PIL import Image
 
+from tests.conftest import as_in_a_terminal
+
 
 @pytest.mark.parametrize(
     "args, message",
@@ -114,10 +116,9 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_images(tmp_path):
 
     code = "from featurelens.cli.app import main; main()"
     args = ["render", "--model", "fashion-cnn", "--size", "28", "--steps", "1000000", "--out", str(tmp_path), "conv3:0", "conv3:1"]
-    # A child of a background job inherits an ignored SIGINT; restore the default as a terminal would.
     process = subprocess.Popen(
         [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=as_in_a_terminal,
     )
     time.sleep(10)  # start-up, then some optimisation steps
     assert process.poll() is None, process.communicate()

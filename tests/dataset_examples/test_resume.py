@@ -16,6 +16,7 @@ from featurelens.errors import FeaturelensError
 from featurelens.dataset_examples import ExamplesState, collect_examples
 from featurelens.dataset_examples.checkpoint import load_checkpoint, save_checkpoint
 from featurelens.dataset_examples.image_inputs import write_table
+from tests.conftest import as_in_a_terminal
 
 LAYERS = ["relu1", "conv3"]
 SETTINGS = dict(k=5, batch_size=32, limit=1500)
@@ -77,7 +78,8 @@ def test_cli_run_stopped_after_a_checkpoint_resumes_to_the_same_table(fashion, f
             "--k", "5", "--batch-size", "8", "--limit", "2000", "--checkpoint-every", "2", "--out", str(out)]
     command = [sys.executable, "-c", "from featurelens.cli.app import main; main()", *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # batches of 8: one thread beats two on a shared 2-core box
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=as_in_a_terminal)
     wait_for(out / "checkpoint.pt", process)
     process.send_signal(stop)
     _, err = process.communicate(timeout=120)

@@ -18,6 +18,7 @@ from websockets.sync.client import connect
 from featurelens.data import fashion_mnist
 from featurelens.server import ServerLimits, create_app
 
+from tests.conftest import as_in_a_terminal
 from tests.server.conftest import RunningServer, free_port
 from tests.server.test_http import jpeg, next_frame
 
@@ -31,7 +32,8 @@ def start_serve(tmp_path, *args: str) -> tuple[subprocess.Popen, str, dict]:
     port = free_port()
     command = [sys.executable, "-c", "from featurelens.cli.app import main; main()", "serve", "--model", "fashion-cnn",
                "--data", "fashion-mnist:test", "--atlas", str(tmp_path / "atlas"), "--port", str(port), *args]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                               preexec_fn=as_in_a_terminal)
     line = process.stderr.readline()
     assert f"open http://127.0.0.1:{port}/?token=" in line, line
     token = line.split("?token=")[1].split()[0]

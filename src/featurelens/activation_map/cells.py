@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from featurelens.activation_map.layout import Layout, grid_cells
+from featurelens.activation_map.layout import PointPlacement, grid_cells
 from featurelens.activation_map.points import Points
 from featurelens.activation_map.result import MapCell, PlacedFeature
 
@@ -31,7 +31,7 @@ def filled_cells(points: Points, xy: np.ndarray, grid: int, min_count: int, exam
     return cells
 
 
-def placed_features(layout: Layout, atoms: np.ndarray, grid: int) -> list[PlacedFeature]:
+def placed_features(layout: PointPlacement, atoms: np.ndarray, grid: int) -> list[PlacedFeature]:
     """Each dictionary atom [F, C] at the UMAP position of its decoder direction (UMAP's transform), with its cell."""
     xy = layout.place(atoms)
     where = grid_cells(xy, grid)

@@ -48,7 +48,7 @@ class Frame:
 
 
 @dataclass
-class Layout:
+class PointPlacement:
     """Where each point lies: `xy` [P, 2] in the unit square; `reducer` places new vectors (`transform`) in the same frame."""
 
     xy: np.ndarray
@@ -62,7 +62,7 @@ class Layout:
             return self.frame.place(self.reducer.transform(np.asarray(vectors, np.float32)))
 
 
-def lay_out(vectors: np.ndarray, neighbors: int, min_dist: float, seed: int) -> Layout:
+def lay_out(vectors: np.ndarray, neighbors: int, min_dist: float, seed: int) -> PointPlacement:
     """The 2-D layout of `vectors` [P, C]."""
     if len(vectors) < 3:
         raise FeaturelensError(f"only {len(vectors)} activation vector(s) to lay out: give more inputs ({{parameter}}) or positions",
@@ -72,7 +72,7 @@ def lay_out(vectors: np.ndarray, neighbors: int, min_dist: float, seed: int) -> 
         warnings.simplefilter("ignore")
         raw = reducer.fit_transform(np.asarray(vectors, np.float32))
     frame = Frame.around(raw)
-    return Layout(frame.place(raw), frame, reducer)
+    return PointPlacement(frame.place(raw), frame, reducer)
 
 
 def grid_cells(xy: np.ndarray, grid: int) -> np.ndarray:

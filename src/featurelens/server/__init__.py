@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from featurelens.server.app import create_app
     from featurelens.server.limits import ServerLimits
-    from featurelens.server.serve import ServePlan, plan_serve, serve
+    from featurelens.server.serve import ServePlan, plan_serve
 
-_HOME = {"create_app": "app", "ServerLimits": "limits", "ServePlan": "serve", "plan_serve": "serve", "serve": "serve"}
+# The function `serve` is not among them: once its module is imported, `featurelens.server.serve` is that module.
+_HOME = {"create_app": "app", "ServerLimits": "limits", "ServePlan": "serve", "plan_serve": "serve"}
 __all__ = sorted(_HOME)
 
 

@@ -79,10 +79,7 @@ class Dictionary:
     def encode(self, rows: torch.Tensor) -> torch.Tensor:
         """Sparse codes [rows, F] of layer rows [rows, C] (top k per row; batchtopk above its threshold)."""
         pre = torch.relu((rows / self.scale - self.decoder_bias) @ self.encoder_weight.T + self.encoder_bias)
-        if self.method == "batchtopk" and self.threshold is not None:
-            return pre * (pre > self.threshold)
-        top = pre.topk(min(self.k, pre.shape[1]), dim=1)
-        return torch.zeros_like(pre).scatter_(1, top.indices, top.values)
+        return kept_codes(pre, self.k, self.threshold if self.method == "batchtopk" else None)
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Layer rows [rows, C] rebuilt from codes [rows, F]."""
@@ -106,6 +103,15 @@ class Dictionary:
         torch.save({"format": FORMAT, **record}, partial)
         partial.replace(path)
         return path
+
+
+def kept_codes(pre: torch.Tensor, k: int, threshold: float | torch.Tensor | None = None) -> torch.Tensor:
+    """The codes a dictionary keeps of pre-activations [rows, F]: those above `threshold` (batchtopk at inference), or
+    without one the top `k` of each row. Shared by the file (`Dictionary.encode`) and training (`sae`)."""
+    if threshold is not None:
+        return pre * (pre > threshold)
+    top = pre.topk(min(k, pre.shape[1]), dim=1)
+    return torch.zeros_like(pre).scatter(1, top.indices, top.values)
 
 
 def load_dictionary(path: Path | str) -> Dictionary:

@@ -25,7 +25,7 @@ import math
 import torch
 from torch import nn
 
-from featurelens.dictionary.file import METHODS, Dictionary
+from featurelens.dictionary.file import METHODS, Dictionary, kept_codes
 from featurelens.errors import FeaturelensError
 
 AUX_WEIGHT = 1 / 32  # Gao et al.'s AuxK coefficient
@@ -107,9 +107,8 @@ class SparseAutoencoder(nn.Module):
                     self.threshold.copy_(smallest if self.threshold < 0 else
                                          THRESHOLD_MOMENTUM * self.threshold + (1 - THRESHOLD_MOMENTUM) * smallest)
                 return torch.zeros_like(pre).flatten().scatter(0, kept.indices, kept.values).view_as(pre)
-            return pre * (pre > self.threshold)
-        top = pre.topk(min(self.k, pre.shape[1]), dim=1)
-        return torch.zeros_like(pre).scatter(1, top.indices, top.values)
+            return kept_codes(pre, self.k, self.threshold)
+        return kept_codes(pre, self.k)
 
     def forward(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         codes = self.sparse(self.pre_codes(rows))

@@ -158,11 +158,12 @@ class DictionaryPlan:
             if not first:
                 raise FeaturelensError(f"the source {self.source.name!r} gave fewer rows than one batch ({s.batch_rows}): lower {{parameter}}",
                                        parameter="batch_rows")
-            autoencoder, whitening = self._fitted_autoencoder(torch.cat(first))
+            first_rows = torch.cat(first)
+            autoencoder, whitening = self._fitted_autoencoder(first_rows)
             prepare = whitening if whitening is not None else (lambda rows: rows / autoencoder.scale)
-            fit_rows = prepare(torch.cat(first)) if s.closed_form else None
+            fit_rows = prepare(first_rows) if s.closed_form else None
             scaled = (prepare(rows) for rows in chain(first, batches))
-            del first  # the chain lets go of the first batches once they are trained on
+            del first, first_rows  # the chain lets go of the first batches once they are trained on
             checkpoint = Path(s.checkpoint) if s.checkpoint else None
             save = (lambda state: save_checkpoint(state, checkpoint)) if checkpoint else None
             if s.closed_form:

@@ -4,6 +4,7 @@ them (`RenderSettings.terms`, `fl.render(..., terms=[...])`)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 import featurelens as fl
@@ -65,3 +66,8 @@ def test_a_term_reads_a_layer_the_units_do_not(fashion) -> None:
         return float(out["a"].pow(2).mean())
 
     assert conv1_energy(quiet) < conv1_energy(plain)
+
+
+def test_something_that_is_not_a_term_is_refused_in_one_line(fashion) -> None:
+    with pytest.raises(fl.FeaturelensError, match=r"^terms 0.5 is not an objective term: give objects with layers\(objective\)"):
+        fl.render(fashion, "conv3:5", steps=2, progress=False, terms=[0.5])

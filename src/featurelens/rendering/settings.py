@@ -71,3 +71,7 @@ class RenderSettings:
             raise bad_parameter("interpolate", f"needs exactly two units, got {unit_count}")
         if self.interpolate and self.batch < 2:
             raise bad_parameter("interpolate", "needs batch of at least 2 (the number of frames)")
+        for term in self.terms:
+            if not callable(term) or not callable(getattr(term, "layers", None)):
+                raise bad_parameter("terms", f"{term!r} is not an objective term: give objects with layers(objective) and "
+                                             "__call__(images, activations, objective) (featurelens.rendering.terms)")

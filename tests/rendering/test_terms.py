@@ -71,3 +71,8 @@ def test_a_term_reads_a_layer_the_units_do_not(fashion) -> None:
 def test_something_that_is_not_a_term_is_refused_in_one_line(fashion) -> None:
     with pytest.raises(fl.FeaturelensError, match=r"^terms 0.5 is not an objective term: give objects with layers\(objective\)"):
         fl.render(fashion, "conv3:5", steps=2, progress=False, terms=[0.5])
+
+
+def test_terms_on_an_audio_models_render_are_refused_in_one_line(music_cnn) -> None:
+    with pytest.raises(fl.FeaturelensError, match=r"^terms is not available for an audio model's render$"):
+        fl.render(music_cnn, "conv3:5", steps=2, progress=False, terms=[Brightness(1.0)])

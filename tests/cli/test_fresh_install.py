@@ -42,10 +42,11 @@ def test_usage_mistakes_print_the_usage_and_exit_2(fresh_featurelens, args, expe
     assert expected in done.stderr
 
 
-def test_library_errors_print_exactly_as_written(fresh_featurelens) -> None:
-    done = subprocess.run([str(fresh_featurelens), "render", "layer1:0", "--model", "timm:resnet18"], capture_output=True, text=True, timeout=300)
+@pytest.mark.parametrize("zoo", ["timm", "torchvision"])
+def test_library_errors_print_exactly_as_written(fresh_featurelens, zoo) -> None:
+    done = subprocess.run([str(fresh_featurelens), "render", "layer1:0", "--model", f"{zoo}:resnet18"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.strip() == "error: model 'timm:resnet18' needs the timm package: pip install 'featurelens[timm]'"
+    assert done.stderr.strip() == f"error: model '{zoo}:resnet18' needs the {zoo} package: pip install 'featurelens[{zoo}]'"
 
 
 def test_help_and_dry_run_work(fresh_featurelens) -> None:

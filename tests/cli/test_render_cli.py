@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import sys
 
 import pytest
 
@@ -21,7 +22,7 @@ from tests.conftest import as_in_a_terminal
         (["render", "--steps", "0", "_blocks.8:1"], "--steps must be positive"),
         (["render", "--steps", "-5", "_blocks.8:1"], "--steps must be positive"),
         (["render", "_blocks.8:1@"], "expected Y,X, 'center' or 'cls'"),
-        pytest.param(["render", "--model", "torchvision:resnet18", "layer1:0"], "needs the torchvision package: pip install torch==2.14.1 torchvision==0.29.1", marks=_absent("torchvision")),
+        pytest.param(["render", "--model", "torchvision:resnet18", "layer1:0"], "needs the torchvision package: pip install 'featurelens[torchvision]'", marks=_absent("torchvision")),
         pytest.param(["render", "--model", "timm:resnet18", "layer1:0"], "needs the timm package", marks=_absent("timm")),
         (["layers", "--model", "missing_file.py:build"], "model file 'missing_file.py' not found"),
         (["overview", "--layers", "_blocks.99"], "unknown layer '_blocks.99'"),
@@ -37,7 +38,8 @@ def test_bad_input_is_one_line_and_exit_code_2(featurelens_cli, args, message):
     assert message in lines[0]
 
 
-def test_messages_with_brackets_print_intact(main_cli) -> None:
+def test_messages_with_brackets_print_intact(main_cli, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "timm", None)  # as where timm is not installed (CI installs it)
     code, err = main_cli("render", "--model", "timm:resnet18", "layer1:0")
     assert code == 2 and err.strip().endswith("pip install 'featurelens[timm]'")
 

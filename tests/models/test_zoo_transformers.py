@@ -1,7 +1,7 @@
 """torchvision's ViT-B/16 and Swin-T and timm's vit_tiny_patch16_224 (random weights; the mechanics are the weights'
 own) through every technique at their fixed size: token and channels-last layers read as features on the patch
-grid, heads as units. These zoos do not import beside the CPU torch build CI installs (torchvision needs
-`pip install torch==2.14.1 torchvision==0.29.1`, and timm needs torchvision), so this runs where they are installed."""
+grid, heads as units. CI installs both (`featurelens[torchvision,timm]`: torchvision 0.28.0, built for the pinned
+torch 2.13.0), so this runs there."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _installed(spec: str) -> bool:
 @pytest.mark.parametrize("spec", list(MODELS))
 def test_a_zoo_transformer_goes_through_every_technique_at_its_size(spec) -> None:
     if not _installed(spec):
-        pytest.skip("pip install torch==2.14.1 torchvision==0.29.1 timm (not beside the CPU torch build)")
+        pytest.skip("pip install 'featurelens[torchvision,timm]'")
     layer, layout, features, attention, heads = MODELS[spec]
     model = fl.load_model(spec)
     found = {info.name: info for info in probe(model).layers}

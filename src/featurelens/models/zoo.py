@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from featurelens.errors import FeaturelensError
+from featurelens.models.torchvision_kernels import prepare_torchvision_import
 from featurelens.models.loaded import IMAGENET_MEAN, IMAGENET_STD, LoadedModel, imagenet_class_names
 from featurelens.models.user_files import load_weights
 
@@ -34,17 +35,18 @@ def split_spec(spec: str) -> tuple[str, str | None]:
     return name, (weights or None)
 
 
-# torchvision's builds each need one torch: this pair installs together (a larger CUDA build than the CPU torch 2.13.0)
-INSTALL = {"torchvision": "pip install torch==2.14.1 torchvision==0.29.1"}
-
-
 def require(package: str, spec: str) -> Any:
-    """Import an optional zoo package, or say how to install it."""
+    """Import an optional zoo package (timm imports torchvision), or say how to install it."""
+    prepare_torchvision_import()
     try:
         return importlib.import_module(package)
     except ImportError:
-        hint = INSTALL.get(package, f"pip install 'featurelens[{package}]'")
-        raise FeaturelensError(f"model {spec!r} needs the {package} package: {hint}") from None
+        raise FeaturelensError(f"model {spec!r} needs the {package} package: pip install 'featurelens[{package}]'") from None
+    except RuntimeError as err:  # a torchvision built for another torch
+        raise FeaturelensError(
+            f"model {spec!r}: {package} does not load beside torch {torch.__version__} ({_first_line(err)}): "
+            f"install the torchvision built for it, e.g. pip install 'featurelens[{package}]'"
+        ) from None
 
 
 def create(zoo: str, name: str, build: Callable[[str], nn.Module], known: Callable[[], list[str]]) -> nn.Module:

@@ -247,8 +247,9 @@ def stream_entries(
 ) -> Iterator[Finished]:
     """The entries below `stop` not yet `done` through the model, batch by batch, each batch ranked into `table`
     (`shapes`: each layer's planned output, in the table's order)."""
+    # not inference_mode: LoadedModel caches normalize constants; `closing`: a reader's threads stop with the pass
     with torch.no_grad(), ActivationCapture(model.module, list(shapes)) as capture, \
-            closing(inputs.batches(model, done.done, stop, batch_size)) as batches:  # not inference_mode: LoadedModel caches normalize constants
+            closing(inputs.batches(model, done.done, stop, batch_size)) as batches:
         max_rows = table.max_rows().to(model.device) if done.sample is not None else None
         for batch in batches:
             ranked, cached, sample = done.ranked, done.cached_images, done.sample

@@ -7,7 +7,8 @@ import math
 import torch
 
 from featurelens.dataset_examples.entries import DoneEntries
-from featurelens.dataset_examples.run import Finished, merge_range, plan_pass, rank_range, run_pass
+from featurelens.dataset_examples.ranges import merge_range, rank_range
+from featurelens.dataset_examples.run import Finished, plan_pass, run_pass
 from featurelens.dataset_examples.topk import Ranked, StreamingTopK, merge_ranked
 
 

@@ -2,7 +2,7 @@
 
 Imported by `ExamplesPlan.run` only when the engine is "ray".
 
-The driver merges shard after shard in entry order (`dataset_examples.merge_range`), so what has
+The driver merges shard after shard in entry order (`ranges.merge_range`), so what has
 been merged is always a prefix of the data: the checkpoint it saves is the local engine's own file
 (same format, same fingerprint, `entries` = the merged prefix), and either engine continues from
 the other's. Shards finished out of order wait (a few small tables) until the ones before them merge.
@@ -14,7 +14,8 @@ from contextlib import closing
 from dataclasses import replace
 from typing import Callable, Iterator
 
-from featurelens.dataset_examples.run import Finished, PassPlan, RangeRanking, Stream, merge_range, rank_range
+from featurelens.dataset_examples.ranges import RangeRanking, merge_range, rank_range
+from featurelens.dataset_examples.run import Finished, PassPlan, Stream
 from featurelens.dataset_examples.shards import Shard, folder_seen_by_workers, shard_maker, shard_ranges
 from featurelens.data.sources import FolderSource
 from featurelens.dataset_examples.topk import StreamingTopK

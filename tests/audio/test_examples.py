@@ -186,3 +186,37 @@ def test_an_interrupted_pass_continues_from_its_checkpoint_to_the_uninterrupted_
     assert rest.notes == whole.notes  # each awkward file said once, however many runs it took
     with pytest.raises(fl.FeaturelensError, match="resume"):
         fl.examples(music_cnn, str(awkward_folder), "conv3", k=4, checkpoint=checkpoint, resume=True)  # none left to continue
+
+
+def test_a_network_with_two_d_maps_continues_from_its_checkpoint_to_the_uninterrupted_result(music_cnn, awkward_folder):
+    """Maps [C, H, T] are as wide as each clip is long: the widths of the clips ranked so far go into the checkpoint, so
+    each example's (y, x) reads back the same after a resume; a batch size above the network's maximum is lowered."""
+    from dataclasses import replace
+
+    from featurelens.audio.modality import AudioModality
+    from featurelens.dataset_examples.run import plan_pass
+
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(torch.nn.Unflatten(1, (1, music_cnn.audio.channels)), torch.nn.Conv2d(1, 4, 3, stride=(4, 2)))
+    audio = replace(music_cnn.audio, map_height=music_cnn.audio.channels, max_batch=2)
+    model = fl.LoadedModel(network.eval(), "two-d", music_cnn.input_size, music_cnn.in_channels, (0.0,), (1.0,),
+                           min_size=music_cnn.min_size, modality=AudioModality(audio))
+    plan = lambda: plan_pass(model, str(awkward_folder), "1", k=3, batch_size=3)
+    assert plan().notes == ["two-d runs at most 2 clips at once (batch size 3 lowered)"]
+    whole = plan().run()
+    states, calls = [], []
+
+    def interrupt_after_three_batches(done, total):
+        calls.append(done)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    first = plan().run(None, 2, states.append, interrupt_after_three_batches)
+    assert first.interrupted and states and states[-1].widths["1"]  # clips of other lengths than the model's own
+    rest = plan().run(states[-1])
+    for kind in ("max", "min"):
+        ours, theirs = rest.layer("1").ranked[kind], whole.layer("1").ranked[kind]
+        np.testing.assert_array_equal(ours.indices, theirs.indices)
+        np.testing.assert_array_equal(ours.y, theirs.y)
+        np.testing.assert_array_equal(ours.x, theirs.x)
+    assert (rest.entries, rest.items_seen, rest.skipped, rest.notes) == (whole.entries, whole.items_seen, whole.skipped, whole.notes)

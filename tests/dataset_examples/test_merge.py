@@ -6,7 +6,9 @@ import math
 
 import torch
 
-from featurelens.dataset_examples.run import Finished, merge_range, plan_pass, rank_range, run_pass
+from featurelens.dataset_examples.entries import DoneEntries
+from featurelens.dataset_examples.ranges import merge_range, rank_range
+from featurelens.dataset_examples.run import Finished, plan_pass, run_pass
 from featurelens.dataset_examples.topk import Ranked, StreamingTopK, merge_ranked
 
 
@@ -14,9 +16,9 @@ def test_ranges_ranked_alone_then_merged_equal_one_pass(fashion, fashion_data) -
     plan = plan_pass(fashion, "fashion-mnist:test", ["relu1", "conv3"], k=5, batch_size=32, limit=1000)
     whole = run_pass(plan)
     table = StreamingTopK(plan.channels, plan.k, plan.reduce)
-    done = Finished(0, 0, [], Ranked.empty(table.rows))
+    done = Finished(DoneEntries(), 0, [], Ranked.empty(table.rows))
     for start, stop in [(0, 320), (320, 352), (352, 1000)]:  # uneven ranges, each starting where a batch starts
-        ranking = rank_range(plan.model, plan.channels, plan.source, start, stop, plan.k, plan.reduce, plan.batch_size, plan.size)
+        ranking = rank_range(plan.model, plan.shapes, plan.source, start, stop, plan.k, plan.reduce, plan.batch_size, plan.size)
         done = merge_range(done, ranking, plan.k)
     assert (done.entries, done.items_seen, done.batches) == (1000, 1000, 3)
     for layer in plan.layers:

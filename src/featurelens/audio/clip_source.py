@@ -13,9 +13,9 @@ from __future__ import annotations
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Collection, Iterable, Iterator
+from typing import Any, Collection, Container, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -29,15 +29,19 @@ _PENDING_BATCHES = 4  # clips held back waiting for others of their length: at m
 
 @dataclass
 class ClipBatch:
-    """Clips of one length: `waveforms` [B, samples], `indices` [B] their entries; `end`: entries read so far."""
+    """Clips of one length: `waveforms` [B, samples], `indices` [B] their entries; `end`: entries read so far;
+    `failed`: the entries read since the batch before that gave no clip."""
 
     waveforms: torch.Tensor
     indices: torch.Tensor
     end: int
+    failed: list[int] = field(default_factory=list)
 
 
 class AudioSource:
     """The audio files of `folder` as entries, read at `sample_rate` and at least `min_samples` long."""
+
+    random_access = True  # any entry can be read again (`clip`)
 
     def __init__(self, folder: Path | str, sample_rate: int, min_samples: int, name: str | None = None) -> None:
         self.folder = Path(folder)
@@ -56,10 +60,10 @@ class AudioSource:
         """What was awkward about the files read so far (a checkpoint's first), in entry order."""
         return self.report_of(None)
 
-    def report_of(self, entries: Iterable[int] | None) -> LoadReport:
+    def report_of(self, entries: Container[int] | None) -> LoadReport:
         """The report of `entries` only (None: of every file read), after the restored one."""
         with self._lock:
-            chosen = sorted(self._reports) if entries is None else sorted(set(entries) & self._reports.keys())
+            chosen = sorted(i for i in self._reports if entries is None or i in entries)
             merged = LoadReport().add(self._restored)
             for index in chosen:
                 merged.add(self._reports[index])
@@ -69,6 +73,16 @@ class AudioSource:
         """Entries read so far that gave no clip."""
         with self._lock:
             return set(self._failed)
+
+    def unreadable(self, entries: Iterable[int]) -> list[tuple[str, str]]:
+        """(file, why) of each of `entries` that could not be read, in entry order."""
+        with self._lock:
+            return [pair for index in sorted(entries) if index in self._reports for pair in self._reports[index].unreadable]
+
+    def samples_of(self, entries: Container[int]) -> dict[int, int]:
+        """The lengths of the clips of `entries` (those read so far)."""
+        with self._lock:
+            return {index: samples for index, samples in self.samples.items() if index in entries}
 
     def restore(self, report: LoadReport, samples: dict[int, int]) -> None:
         """Continue where a checkpoint left off: its files' report and its clips' lengths."""
@@ -98,21 +112,28 @@ class AudioSource:
         return clip.audio
 
     def batches(self, batch_size: int, stop: int | None = None, skip: Collection[int] = ()) -> Iterator[ClipBatch]:
-        """Entries 0 … stop-1 but those in `skip`, in batches of at most `batch_size` clips of equal length
-        (unreadable files skipped)."""
+        """Entries 0 … stop-1 but those in `skip`, in batches of at most `batch_size` clips of equal length;
+        unreadable files are skipped, each named by the next batch (`failed`; a batch of no clips at the end)."""
         pending: dict[int, list[tuple[int, np.ndarray]]] = {}
+        failed: list[int] = []
         stop = len(self) if stop is None else min(stop, len(self))
         for index, clip in self._read_ahead([index for index in range(stop) if index not in skip], batch_size):
-            if clip is not None:
-                self.samples[index] = len(clip.audio)
-                group = pending.setdefault(len(clip.audio), [])
-                group.append((index, clip.audio))
-                if len(group) == batch_size:
-                    yield _batch(pending.pop(len(clip.audio)), index + 1)
-                elif sum(map(len, pending.values())) > _PENDING_BATCHES * batch_size:
-                    yield _batch(pending.pop(max(pending, key=lambda length: len(pending[length]))), index + 1)
+            if clip is None:
+                failed.append(index)
+                continue
+            group = pending.setdefault(len(clip.audio), [])
+            group.append((index, clip.audio))
+            if len(group) == batch_size:
+                yield _batch(pending.pop(len(clip.audio)), index + 1, failed)
+                failed = []
+            elif sum(map(len, pending.values())) > _PENDING_BATCHES * batch_size:
+                yield _batch(pending.pop(max(pending, key=lambda length: len(pending[length]))), index + 1, failed)
+                failed = []
         for length in sorted(pending, key=lambda length: pending[length][0][0]):
-            yield _batch(pending[length], stop)
+            yield _batch(pending[length], stop, failed)
+            failed = []
+        if failed:
+            yield _batch([], stop, failed)
 
     def _read_ahead(self, entries: list[int], ahead: int) -> Iterator[tuple[int, AudioClip | None]]:
         """(entry, clip or None) for `entries` in order, read up to `ahead` entries early by one thread:
@@ -125,6 +146,8 @@ class AudioSource:
                     self._reports[index] = report
                 if clip is None:
                     self._failed.add(index)
+                else:
+                    self.samples[index] = len(clip.audio)
             return clip
 
         with ThreadPoolExecutor(1) as reader:  # one thread: files are read, and reported, in entry order
@@ -140,6 +163,9 @@ class AudioSource:
 
     def fingerprint(self) -> str:
         return f"{self.folder.resolve()}:{len(self)}"
+
+    def close(self) -> None:
+        """Nothing held open: each batch's reading thread ends with it."""
 
 
 def audio_data_spec(data: str | Path) -> str:
@@ -162,8 +188,9 @@ def _music_folder(parameter: str | None = None) -> Path:
     return folder
 
 
-def _batch(clips: list[tuple[int, np.ndarray]], end: int) -> ClipBatch:
-    return ClipBatch(torch.from_numpy(np.stack([audio for _, audio in clips])), torch.tensor([i for i, _ in clips]), end)
+def _batch(clips: list[tuple[int, np.ndarray]], end: int, failed: list[int]) -> ClipBatch:
+    waveforms = torch.from_numpy(np.stack([audio for _, audio in clips])) if clips else torch.empty(0, 0)
+    return ClipBatch(waveforms, torch.tensor([i for i, _ in clips], dtype=torch.int64), end, failed)
 
 
 def _collection_labels(folder: Path) -> dict[str, str]:

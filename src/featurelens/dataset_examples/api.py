@@ -1,9 +1,9 @@
 """`examples`: each unit's top-k and bottom-k inputs over a dataset, with checkpoints and optional projections.
 
-One plan for images and for sound: the pass itself is `run.PassPlan` (images in order, on Ray too) or
-`audio_pass.ClipPassPlan` (clips grouped by length); this adds what a long job needs: a checkpoint file saved
-every N batches and continued from on the next run (`checkpoint.state_to_resume`), and the
-projection of every top example (Zeiler & Fergus, Figure 2), batched, after the pass.
+One plan for images and for sound: the pass itself is `run.PassPlan` (images in order, on Ray too; clips grouped by
+length, through their reader); this adds what a long job needs: a checkpoint file saved every N batches and continued
+from on the next run (`checkpoint.state_to_resume`), and the projection of every top example (Zeiler & Fergus,
+Figure 2), batched, after the pass.
 """
 
 from __future__ import annotations
@@ -11,44 +11,22 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Sequence
 
 import torch
 
 from featurelens.engine import Engine, check_engine
 from featurelens.errors import FeaturelensError, require_positive
-from featurelens.dataset_examples.audio_pass import plan_clip_pass
 from featurelens.dataset_examples.checkpoint import save_checkpoint, state_to_resume
 from featurelens.dataset_examples.projections import example_projections
 from featurelens.dataset_examples.result import ExamplesResult
-from featurelens.dataset_examples.run import plan_pass
+from featurelens.dataset_examples.run import PassPlan, plan_pass
 from featurelens.dataset_examples.shards import check_shardable
+from featurelens.dataset_examples.state import ExamplesState
 from featurelens.models import LoadedModel, model_for
 from featurelens.progress import ProgressArg, shown_by_default
 from featurelens.projection.rectifiers import check_method
 from featurelens.quick import shrink
-
-
-class ExamplesPass(Protocol):
-    """The one pass over the data an examples job runs: images read in order (`run.PassPlan`, on Ray too) or clips
-    grouped by length (`audio_pass.ClipPassPlan`). Each reads its own checkpoint state (`read_state`)."""
-
-    model: LoadedModel
-    layers: list[str]
-    source: Any
-    notes: list[str]
-    read_state: Callable[[dict], Any]
-
-    @property
-    def entries(self) -> int: ...
-
-    @property
-    def fingerprint(self) -> dict: ...
-
-    def describe(self) -> str: ...
-
-    def run(self, resume: Any, checkpoint_every: int, on_checkpoint: Callable[[Any], None] | None, progress: ProgressArg,
-            stream: Any) -> ExamplesResult: ...
 
 
 @dataclass
@@ -56,11 +34,11 @@ class ExamplesPlan:
     """A checked examples job, of images or of clips. `notes` says what was decided (a checkpoint resumed, ignored and
     why; a batch size lowered)."""
 
-    passplan: ExamplesPass
+    passplan: PassPlan
     project: str | None = None
     checkpoint: Path | None = None
     checkpoint_every: int = 20
-    resume_state: Any = None  # the pass's state read from `checkpoint` (`ExamplesState`, or `AudioExamplesState` for clips)
+    resume_state: ExamplesState | None = None  # the pass's state read from `checkpoint`
     projection_batch: int = 16
     notes: list[str] = field(default_factory=list)
     engine: Engine = field(default_factory=Engine)
@@ -141,34 +119,28 @@ def plan_examples(
     require_positive("checkpoint_every", s.checkpoint_every, allow_zero=True)
     engine = check_engine(s.engine, s.address, s.workers, device)
     loaded = model_for(model, device)
-    if loaded.audio is not None:
-        return _audio_plan(loaded, data, layers, s)
     passplan = plan_pass(loaded, data, layers, s.k, s.reduce, s.batch_size, size=s.size, limit=s.limit, device=device,
                          workers=None if engine.is_ray else s.workers)
+    _refuse_unavailable(passplan, s)
     passplan.model_spec = model if isinstance(model, str) else None  # what Ray workers load
     if engine.is_ray:
         check_shardable(passplan.source)
-    return _checked(passplan, s, engine)
-
-
-def _audio_plan(model: LoadedModel, data: Any, layers: Sequence[str] | str, s: ExamplesSettings) -> ExamplesPlan:
-    """An audio model's examples: clips ranked over time, checkpointed and continued as an image pass is."""
-    for name, value, default in (("project", s.project, None), ("size", s.size, None), ("engine", s.engine, "local")):
-        if value != default:
-            raise FeaturelensError(f"{{parameter}} is not available for an audio model's examples (got {value!r})", parameter=name)
-    return _checked(plan_clip_pass(model, data, layers, s.k, s.reduce, s.batch_size, s.limit), s, Engine())
-
-
-def _checked(passplan: ExamplesPass, s: ExamplesSettings, engine: Engine) -> ExamplesPlan:
-    """The job around a planned pass: its checkpoint, and the state to continue from out of it (`state_to_resume`),
-    noting what was decided."""
     plan = ExamplesPlan(passplan, s.project, Path(s.checkpoint) if s.checkpoint else None, s.checkpoint_every,
                         notes=list(passplan.notes), engine=engine)
     if plan.checkpoint is not None:
-        plan.resume_state, note = state_to_resume(plan.checkpoint, s.resume, passplan.fingerprint, passplan.read_state)
+        plan.resume_state, note = state_to_resume(plan.checkpoint, s.resume, passplan.fingerprint)
         if note:
             plan.notes.append(note)
     return plan
+
+
+def _refuse_unavailable(passplan: PassPlan, s: ExamplesSettings) -> None:
+    """A one-line error for a setting the model's kind of entry does not take (a clip has no `size`, no projection)."""
+    for name, default in passplan.inputs.unavailable.items():
+        value = getattr(s, name)
+        if value != default:
+            raise FeaturelensError(f"{{parameter}} is not available for an {passplan.model.modality.name} model's examples "
+                                   f"(got {value!r})", parameter=name)
 
 
 def examples(

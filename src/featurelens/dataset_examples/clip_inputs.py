@@ -11,19 +11,24 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Collection, Iterator, Mapping
+from typing import Any, ClassVar, Collection, Iterator, Mapping
 
 import numpy as np
 import torch
 
+from featurelens.audio.clip_source import AudioSource, open_audio_source
+from featurelens.audio.sources import LoadReport
+from featurelens.data.sources import Skipped
+from featurelens.dataset_examples.ahead import run_ahead
+from featurelens.dataset_examples.entries import DoneEntries, EntryBatch
 from featurelens.dataset_examples.files import channel_blocks as shown_by_channel
+from featurelens.dataset_examples.layers import layer_shapes
 from featurelens.dataset_examples.rows import AudioExample, ranked_slots
+from featurelens.errors import FeaturelensError
+from featurelens.geometry import TimeField, time_fields
+from featurelens.models import LoadedModel
 from featurelens.output.images import safe_filename, to_pil
 from featurelens.output.spectrogram import spectrogram_picture
-
-if TYPE_CHECKING:
-    from featurelens.audio.clip_source import AudioSource
-    from featurelens.models import LoadedModel
 
 
 @dataclass
@@ -36,6 +41,14 @@ class ClipInputs:
     noun = "clips"  # class attributes, not fields: fixed for sound
     figures = "dataset_examples/_clips.html.j2"
     players_per_example = 2  # the excerpt and the whole clip
+    unavailable: ClassVar[dict[str, Any]] = {"project": None, "size": None, "engine": "local"}  # refused, with their defaults
+
+    @classmethod
+    def opened(cls, model: LoadedModel, data: Any, size: int | None, workers: int | None) -> "ClipInputs":
+        """`data` ("music" or a folder of audio files) as `model` hears it; clips are as long as they are (no `size`),
+        and shorter ones padded to the network's receptive field."""
+        min_samples = (model.min_size - 1) * model.audio.hop_length
+        return cls(model, open_audio_source(data, model.audio.sample_rate, min_samples))
 
     @property
     def sample_rate(self) -> int:
@@ -126,6 +139,72 @@ class ClipInputs:
     def page_facts(self) -> dict:
         """What the pages show of sound: wide spectrograms, the sample rate."""
         return {"thumb": 240, "sample_rate": self.sample_rate}
+
+    # What the examples pass asks of its entries (`run.PassPlan`).
+
+    @property
+    def size(self) -> int:
+        """Frames of the model's own clip (layers are probed at it; each clip runs at its own length)."""
+        return self.model.input_size
+
+    @property
+    def max_batch(self) -> int | None:
+        """Clips the model takes at once (None: any number)."""
+        return self.model.audio.max_batch
+
+    def layer_shapes(self, model: LoadedModel, names: list[str]) -> dict[str, tuple[int, ...]]:
+        """Each layer's output, checked to be a map of channels over time ([C, T], [C, H, T]) or a vector [C]."""
+        shapes = layer_shapes(model, names, model.input_size)
+        longer = layer_shapes(model, names, model.input_size + 1)  # one frame more: channels must not change with it
+        for name in names:
+            if longer[name][0] != shapes[name][0] or len(shapes[name]) > (2 if model.audio.map_height == 1 else 3):
+                raise FeaturelensError(f"layer {name!r} of {model.spec} (output {shapes[name]}) is no map of channels over "
+                                       "time: audio examples rank layers [C, T], [C, H, T] (2-D networks) or vectors [C]")
+        return shapes
+
+    def fields(self, model: LoadedModel, names: list[str]) -> dict[str, TimeField]:
+        """What each layer's units hear of a clip."""
+        return time_fields(model, names)
+
+    def describe(self, entries: int, k: int, reduce: str) -> str:
+        """"8 audio files of music at 16000 Hz, top and bottom 9 by the peak over time"."""
+        over = "peak" if reduce == "max" else "mean"
+        return (f"{entries} audio files of {self.source.name} at {self.sample_rate} Hz, top and bottom {k} by the {over} "
+                "over time")
+
+    def map_size(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        """1 × 0: each clip's map is as wide as the clip is long."""
+        return 1, 0
+
+    def batches(self, model: LoadedModel, done: DoneEntries, stop: int | None, batch_size: int) -> Iterator[EntryBatch]:
+        """The clips not done, in batches of equal length, through the front end a batch ahead in a thread of its own:
+        reading and the front end of the next batch overlap the network and the ranking of this one."""
+        return run_ahead(self._spectra(model, done, stop, batch_size))
+
+    def _spectra(self, model: LoadedModel, done: DoneEntries, stop: int | None, batch_size: int) -> Iterator[EntryBatch]:
+        with torch.no_grad():  # grad mode is per thread: this runs in `run_ahead`'s
+            for batch in self.source.batches(batch_size, stop, done):
+                done = done.adding(batch.indices.tolist() + batch.failed)
+                skipped = [Skipped(item, reason) for item, reason in self.source.unreadable(batch.failed)]
+                spectra = model.audio.spectrogram(batch.waveforms.to(model.device)) if len(batch.indices) else batch.waveforms
+                yield EntryBatch(spectra, batch.indices, done, batch.end, skipped)
+
+    def checkpoint(self, done: DoneEntries) -> dict:
+        """What the source read of the `done` entries: its report of their files, and their clips' lengths (so each
+        awkward file is said once however many runs it took)."""
+        return {"report": self.source.report_of(done).to_dict(), "samples": self.source.samples_of(done)}
+
+    def restore(self, state: dict) -> None:
+        """Continue where `checkpoint` left off."""
+        self.source.restore(LoadReport.from_dict(state["report"]), {int(i): int(n) for i, n in state["samples"].items()})
+
+    def notes(self) -> list[str]:
+        """What was done to awkward files, each said once."""
+        return self.source.report.lines(self.sample_rate, self.source.min_samples)
+
+    def with_cached(self, images: dict[int, torch.Tensor]) -> "ClipInputs":
+        """These inputs: a clip source reads any entry again."""
+        return self
 
 
 def channel_blocks(rows: list[AudioExample]) -> list[dict]:

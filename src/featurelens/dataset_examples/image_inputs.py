@@ -10,19 +10,22 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Collection, Iterator, Mapping
+from typing import Any, ClassVar, Collection, Iterator, Mapping
 
 import numpy as np
 import torch
 
+from featurelens.data.sources import ImageSource, open_source
+from featurelens.dataset_examples.entries import DoneEntries, EntryBatch
 from featurelens.dataset_examples.files import channel_blocks
+from featurelens.dataset_examples.layers import layer_shapes
 from featurelens.dataset_examples.rows import Example, ranked_slots
+from featurelens.errors import bad_parameter
+from featurelens.geometry import ReceptiveField, receptive_fields
+from featurelens.models import LoadedModel
 from featurelens.output.images import safe_filename, to_pil
-
-if TYPE_CHECKING:
-    from featurelens.data.sources import ImageSource
 
 @dataclass
 class ImageInputs:
@@ -37,6 +40,17 @@ class ImageInputs:
     noun = "images"  # class attributes, not fields: fixed for images
     figures = "dataset_examples/_images.html.j2"
     players_per_example = 0
+    unavailable: ClassVar[dict[str, Any]] = {}  # settings an image model's examples refuse: none
+    max_batch: ClassVar[int | None] = None  # images a model takes at once: any number
+
+    @classmethod
+    def opened(cls, model: LoadedModel, data: Any, size: int | None, workers: int | None) -> "ImageInputs":
+        """`data` as `model` sees it, at `size` px (default: its input size); `workers` threads decode files."""
+        source = open_source(data, workers)
+        size = size or model.input_size
+        if size < model.min_size:
+            raise bad_parameter("size", f"{size} is below {model.spec}'s minimum of {model.min_size} pixels")
+        return cls(source, size, model.in_channels)
 
     def item(self, index: int) -> str | int:
         """How the source names entry `index`: path relative to the folder, or the index."""
@@ -109,6 +123,46 @@ class ImageInputs:
     def page_facts(self) -> dict:
         """What the pages show of images: the thumbnail side (small inputs are shown larger, pixelated)."""
         return {"size": self.size, "thumb": max(64, min(self.size, 112))}
+
+    # What the examples pass asks of its entries (`run.PassPlan`).
+
+    def layer_shapes(self, model: LoadedModel, names: list[str]) -> dict[str, tuple[int, ...]]:
+        """Each layer's output [C], [C, L] or [C, H, W] at the pass's size."""
+        return layer_shapes(model, names, self.size)
+
+    def fields(self, model: LoadedModel, names: list[str]) -> dict[str, ReceptiveField]:
+        """What each layer's units see of an image."""
+        return receptive_fields(model, names, self.size)
+
+    def describe(self, entries: int, k: int, reduce: str) -> str:
+        """"1000 entries of photos at 224 px, top and bottom 9 by max"."""
+        count = f"{entries} entries of " if entries else ""
+        return f"{count}{self.source.name} at {self.size} px, top and bottom {k} by {reduce}"
+
+    def map_size(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        """(height, width) of a layer's map of output `shape`: [C, H, W], [C, L] as 1 × L, [C] as 1 × 1."""
+        return (shape[1], shape[2]) if len(shape) == 3 else (1, shape[1] if len(shape) == 2 else 1)
+
+    def batches(self, model: LoadedModel, done: DoneEntries, stop: int | None, batch_size: int) -> Iterator[EntryBatch]:
+        """The entries after the done prefix, in order, normalised for `model`."""
+        for batch in self.source.batches(done.prefix, stop, batch_size, self.channels, self.size):
+            inputs = model.normalize(batch.images.to(model.device, non_blocking=True)) if len(batch.indices) else batch.images
+            yield EntryBatch(inputs, batch.indices, DoneEntries(batch.end), batch.end, batch.skipped, batch.images)
+
+    def checkpoint(self, done: DoneEntries) -> dict:
+        """Nothing of the source to keep: an image source reads the same after a restart."""
+        return {}
+
+    def restore(self, state: dict) -> None:
+        """Nothing to restore (see `checkpoint`)."""
+
+    def notes(self) -> list[str]:
+        """Nothing to say about the files read: unreadable ones are the result's `skipped`."""
+        return []
+
+    def with_cached(self, images: dict[int, torch.Tensor]) -> "ImageInputs":
+        """These inputs, with the winners' images of a one-shot iterable kept."""
+        return replace(self, cached=dict(images))
 
 
 def write_table(rows: list[Example], path: Path) -> Path:

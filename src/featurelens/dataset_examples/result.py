@@ -18,7 +18,6 @@ from featurelens.dataset_examples.files import write_examples  # the writer read
 from featurelens.results import TechniqueResult
 
 if TYPE_CHECKING:
-    from featurelens.dataset_examples.audio_state import AudioExamplesState
     from featurelens.dataset_examples.files import ExampleFigures
 
 
@@ -114,7 +113,7 @@ class ExamplesResult(TechniqueResult):
     notes: list[str] = field(default_factory=list)
     interrupted: bool = False
     seconds: float = 0.0
-    state: ExamplesState | AudioExamplesState | None = field(default=None, repr=False)  # what a checkpoint stores to continue the pass
+    state: ExamplesState | None = field(default=None, repr=False)  # what a checkpoint stores to continue the pass
     projections: dict[ExampleKey, np.ndarray] = field(default_factory=dict, repr=False)
     projection_method: str | None = None
     projection_seconds: float = 0.0

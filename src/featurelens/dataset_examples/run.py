@@ -1,7 +1,10 @@
-"""The dataset-examples pass: stream a source through the model once, keep each channel's top-k and bottom-k.
+"""The dataset-examples pass, for images and for sound: stream a source through the model once, keep each channel's
+top-k and bottom-k.
 
 `collect_examples` is the engine; `featurelens.dataset_examples.api.examples` adds checkpoint files,
-projections and the plan/run split the command line uses.
+projections and the plan/run split the command line uses. What differs between images and clips (how entries
+are read and batched, what a checkpoint keeps of the source, how the pass is described) is asked of the
+entries' reader, `ImageInputs` or `ClipInputs` (`reading.inputs_for`); the pass itself is one.
 
 The forward pass stops at the deepest requested layer (`ActivationCapture`). Memory does not grow
 with the dataset: O(layers × channels × k). The pass can hand out its state every N batches
@@ -12,39 +15,48 @@ uninterrupted run's. Ctrl-C ends the pass after the last whole batch and returns
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from contextlib import closing
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from featurelens.capture import LOGIT, ActivationCapture, find_layer, probe
-from featurelens.errors import FeaturelensError, bad_parameter, require_positive
-from featurelens.dataset_examples.image_inputs import ImageInputs
+from featurelens.capture import ActivationCapture
+from featurelens.errors import FeaturelensError, require_positive
+from featurelens.dataset_examples.entries import DoneEntries
+from featurelens.dataset_examples.layers import check_settings, layer_names, layer_shapes
+from featurelens.dataset_examples.reading import EntryReader, inputs_for
 from featurelens.dataset_examples.result import ExamplesResult, LayerExamples, RankedExamples
-from featurelens.data.sources import ImageSource, Skipped, open_source
+from featurelens.data.sources import Skipped
 from featurelens.dataset_examples.state import ExamplesState
 from featurelens.dataset_examples.distribution import ScoreSample
-from featurelens.dataset_examples.topk import REDUCES, Ranked, StreamingTopK, merge_ranked
-from featurelens.geometry import receptive_fields
+from featurelens.dataset_examples.topk import Ranked, StreamingTopK
 from featurelens.geometry.effective_field import effective_boxes
 from featurelens.models import LoadedModel, model_for, weights_digest
-from featurelens.models.input_sizes import check_accepted
 from featurelens.progress import ProgressArg, reporting
+
+__all__ = ["collect_examples", "layer_names", "layer_shapes", "plan_pass", "run_pass"]  # layer_* live in `layers`
 
 
 @dataclass(frozen=True)
 class Finished:
     """What has finished, replaced as one object after each batch so Ctrl-C never leaves half a batch."""
 
-    entries: int
+    done: DoneEntries
     items_seen: int
     skipped: list[Skipped]
     ranked: Ranked  # the whole table of `StreamingTopK`
     cached_images: dict[int, torch.Tensor] = field(default_factory=dict)
     batches: int = 0  # batches finished in this run (on Ray: shards merged)
-    shown: int | None = None  # entries the progress shows as done (None: `entries`); Ray counts unmerged work too
+    shown: int | None = None  # entries the progress shows as read (None: `entries`); clips read ahead, Ray counts unmerged work
     sample: ScoreSample | None = None  # the score distribution, when the pass gathers one
+    widths: dict[str, dict[int, int]] = field(default_factory=dict)  # layer → entry → map width where not the planned one
+
+    @property
+    def entries(self) -> int:
+        """Entries done."""
+        return len(self.done)
 
 
 Stream = Callable[["PassPlan", StreamingTopK, Finished], Iterator[Finished]]
@@ -71,7 +83,8 @@ def collect_examples(
     """Top-k ("max") and bottom-k ("min") inputs of every channel of `layers` over `data`.
 
     - `data`: a folder path, "fashion-mnist:train" / "fashion-mnist:test" / "photos", an `ImageSource`,
-      or any iterable of [C, H, W] / [H, W] tensors, arrays or PIL images (or (image, label) pairs).
+      or any iterable of [C, H, W] / [H, W] tensors, arrays or PIL images (or (image, label) pairs);
+      for an audio model, a folder of audio files or "music".
     - `reduce`: "max" scores an input by the channel's spatial peak (its trough for bottom-k), "mean"
       by the spatial mean; positions are those of the peak (top-k) or trough (bottom-k).
     - Images are centre-cropped to a square and resized to `size` (default: the model's input size).
@@ -110,7 +123,7 @@ def run_pass(
     interrupted = False
     saved = done.batches
     try:
-        with reporting(progress, f"examples of {len(plan.layers)} layer(s)", rate_unit="images", transient=True) as report:
+        with reporting(progress, f"examples of {len(plan.layers)} layer(s)", rate_unit=plan.inputs.noun, transient=True) as report:
             for done in finished:
                 report.update(done.shown or done.entries, plan.entries or None)
                 if on_checkpoint is not None and checkpoint_every and done.batches != saved and done.batches % checkpoint_every == 0:
@@ -119,34 +132,33 @@ def run_pass(
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        finished.close()  # a distributed stream cancels the work still running
+        finished.close()  # a distributed stream cancels the work still running; a local one stops its reading threads
         plan.source.close()
     if done.items_seen == 0 and not interrupted:
         if done.skipped:
             first = done.skipped[0]
             raise FeaturelensError(f"none of the {len(done.skipped)} files could be read (e.g. {first.item}: {first.reason})")
-        raise FeaturelensError(f"the source {plan.source.name!r} has no images")
+        raise FeaturelensError(f"the source {plan.source.name!r} has no {plan.inputs.noun}")
     state = _snapshot(plan, table, done, clock)
-    layers_out = [_layer_examples(n, plan.shapes[n], plan.fields[n], table.layer_ranked(done.ranked, n)) for n in plan.layers]
+    layers_out = [_layer_examples(n, plan.shapes[n], plan.inputs.map_size(plan.shapes[n]), plan.fields[n],
+                                  table.layer_ranked(done.ranked, n), done.widths.get(n, {})) for n in plan.layers]
     for layer in layers_out:
         if layer.receptive_field.method == "global" and len(plan.shapes[layer.layer]) == 3 and layer.height * layer.width > 1:
             _crop_by_effective_fields(plan, layer, done.cached_images)
     if done.sample is not None:
         for layer, (start, stop) in zip(layers_out, channel_spans(plan.channels)):
             layer.distribution = done.sample.rows(start, stop)
-    inputs = ImageInputs(plan.source, plan.size, plan.model.in_channels, dict(done.cached_images))
-    return ExamplesResult(plan.model.spec, plan.source, layers_out, plan.k, plan.reduce, inputs, done.items_seen, done.entries,
-                          list(done.skipped), interrupted=interrupted, seconds=state.seconds, state=state)
+    return ExamplesResult(plan.model.spec, plan.source, layers_out, plan.k, plan.reduce, plan.inputs.with_cached(done.cached_images),
+                          done.items_seen, done.entries, list(done.skipped), plan.inputs.notes(), interrupted, state.seconds, state)
 
 
 @dataclass
 class PassPlan:
-    """Everything fixed before the pass: model, layers, source, input size, layer shapes, receptive fields, fingerprint."""
+    """Everything fixed before the pass: model, layers, the entries' reader, layer shapes, receptive fields, fingerprint."""
 
     model: LoadedModel
     layers: list[str]
-    source: ImageSource
-    size: int
+    inputs: EntryReader  # how entries are read, batched and shown: `ImageInputs` or `ClipInputs`
     shapes: dict[str, tuple[int, ...]]
     fields: dict
     fingerprint: dict
@@ -155,9 +167,18 @@ class PassPlan:
     batch_size: int
     limit: int | None
     model_spec: str | None = None  # the spec the model was given as (None: a LoadedModel), for workers to load
-    distribution: int = 0  # images sampled per channel for the score distribution (0: none)
-    notes: list[str] = field(default_factory=list)  # what planning decided (an image pass decides nothing to say)
-    read_state = staticmethod(ExamplesState.from_dict)  # how its checkpoint file is read (a class attribute, not a field)
+    distribution: int = 0  # entries sampled per channel for the score distribution (0: none)
+    notes: list[str] = field(default_factory=list)  # what planning decided (a batch size lowered)
+
+    @property
+    def source(self) -> Any:
+        """Where the entries come from: an `ImageSource` or an `AudioSource`."""
+        return self.inputs.source
+
+    @property
+    def size(self) -> int:
+        """The side of the images (px), or the frames of an audio model's own clip."""
+        return self.inputs.size
 
     @property
     def channels(self) -> dict[str, int]:
@@ -171,8 +192,7 @@ class PassPlan:
 
     def describe(self) -> str:
         """What the pass reads and how it ranks: "1000 entries of photos at 224 px, top and bottom 9 by max"."""
-        count = f"{self.entries} entries of " if self.entries else ""
-        return f"{count}{self.source.name} at {self.size} px, top and bottom {self.k} by {self.reduce}"
+        return self.inputs.describe(self.entries, self.k, self.reduce)
 
     def run(self, resume: ExamplesState | None = None, checkpoint_every: int = 0,
             on_checkpoint: Callable[[ExamplesState], None] | None = None, progress: ProgressArg = None,
@@ -190,17 +210,18 @@ def plan_pass(
     require_positive("distribution", distribution, allow_zero=True)
     loaded = model_for(model, device)
     names = layer_names(loaded, layers)
-    images = open_source(data, workers)
-    size = size or loaded.input_size
-    if size < loaded.min_size:
-        raise bad_parameter("size", f"{size} is below {loaded.spec}'s minimum of {loaded.min_size} pixels")
-    shapes = layer_shapes(loaded, names, size)
-    fields = receptive_fields(loaded, names, size)
-    fingerprint = run_fingerprint(loaded, images, names, k, reduce, size)
+    inputs = inputs_for(loaded, data, size, workers)
+    shapes = inputs.layer_shapes(loaded, names)
+    fields = inputs.fields(loaded, names)
+    fingerprint = run_fingerprint(loaded, inputs.source, names, k, reduce, inputs.size)
     if distribution:
         fingerprint["distribution"] = distribution
     given = model if isinstance(model, str) else None
-    return PassPlan(loaded, names, images, size, shapes, fields, fingerprint, k, reduce, batch_size, limit, given, distribution)
+    plan = PassPlan(loaded, names, inputs, shapes, fields, fingerprint, k, reduce, batch_size, limit, given, distribution)
+    if inputs.max_batch and batch_size > inputs.max_batch:
+        plan.batch_size = inputs.max_batch
+        plan.notes.append(f"{loaded.spec} runs at most {inputs.max_batch} {inputs.noun} at once (batch size {batch_size} lowered)")
+    return plan
 
 
 class _Clock:
@@ -216,27 +237,40 @@ class _Clock:
 
 def _stream(plan: PassPlan, table: StreamingTopK, done: Finished) -> Iterator[Finished]:
     """Run the source through the model batch by batch; yield what has finished after each batch."""
-    return stream_entries(plan.model, plan.layers, plan.source, table, done, plan.limit, plan.batch_size, plan.size)
+    return stream_entries(plan.model, plan.shapes, plan.inputs, table, done, plan.limit, plan.batch_size)
 
 
 def stream_entries(
-    model: LoadedModel, layers: list[str], source: ImageSource, table: StreamingTopK, done: Finished,
-    stop: int | None, batch_size: int, size: int,
+    model: LoadedModel, shapes: dict[str, tuple[int, ...]], inputs: EntryReader, table: StreamingTopK, done: Finished,
+    stop: int | None, batch_size: int,
 ) -> Iterator[Finished]:
-    """Entries `done.entries` … `stop`-1 of `source` through the model, batch by batch, each batch ranked into `table`."""
-    with torch.no_grad(), ActivationCapture(model.module, layers) as capture:  # not inference_mode: LoadedModel caches normalize constants
+    """The entries below `stop` not yet `done` through the model, batch by batch, each batch ranked into `table`
+    (`shapes`: each layer's planned output, in the table's order)."""
+    # not inference_mode: LoadedModel caches normalize constants; `closing`: a reader's threads stop with the pass
+    with torch.no_grad(), ActivationCapture(model.module, list(shapes)) as capture, \
+            closing(inputs.batches(model, done.done, stop, batch_size)) as batches:
         max_rows = table.max_rows().to(model.device) if done.sample is not None else None
-        for batch in source.batches(done.entries, stop, batch_size, model.in_channels, size):
+        for batch in batches:
             ranked, cached, sample = done.ranked, done.cached_images, done.sample
             if len(batch.indices):
-                acts = capture.run(model.normalize(batch.images.to(model.device, non_blocking=True)))
+                acts = capture.run(batch.inputs)
+                _note_widths(done.widths, acts, shapes, batch.indices)
                 ranked, sample = rank_batch(table, ranked, sample, max_rows, acts, batch.indices)
                 del acts  # free this batch's maps before the next forward allocates its own
-                if not source.random_access:
-                    cached = _keep_winner_images(cached, ranked, batch.indices, batch.images)
-            done = Finished(batch.end, done.items_seen + len(batch.indices), done.skipped + batch.skipped, ranked,
-                            cached, done.batches + 1, sample=sample)
+                if not inputs.source.random_access:
+                    cached = _keep_winner_images(cached, ranked, batch.indices, batch.originals)
+            done = Finished(batch.done, done.items_seen + len(batch.indices), done.skipped + batch.skipped, ranked,
+                            cached, done.batches + 1, batch.read, sample, done.widths)
             yield done
+
+
+def _note_widths(widths: dict[str, dict[int, int]], acts: dict[str, torch.Tensor], shapes: dict[str, tuple[int, ...]],
+                 indices: torch.Tensor) -> None:
+    """Record each entry's map width on [C, H, W] maps as wide as the entry itself (clips of other lengths than the
+    planned one), so a flat position reads back as (y, x). An entry noted and then not ranked costs nothing."""
+    for layer, act in acts.items():
+        if act.dim() == 4 and act.shape[-1] != shapes[layer][-1]:
+            widths.setdefault(layer, {}).update(dict.fromkeys(indices.tolist(), act.shape[-1]))
 
 
 def rank_batch(table: StreamingTopK, ranked: Ranked, sample: ScoreSample | None, max_rows: torch.Tensor | None,
@@ -251,96 +285,16 @@ def rank_batch(table: StreamingTopK, ranked: Ranked, sample: ScoreSample | None,
     return ranked, sample
 
 
-@dataclass
-class RangeRanking:
-    """The ranking of one range of entries `start` … `stop`-1 (a shard): the whole table on the CPU, with its counts."""
-
-    start: int
-    stop: int
-    items_seen: int
-    skipped: list[Skipped]
-    ranked: Ranked
-    sample: ScoreSample | None = None  # the range's score distribution, when the pass gathers one
-
-
-def rank_range(
-    model: LoadedModel, channels: dict[str, int], source: ImageSource, start: int, stop: int, k: int, reduce: str,
-    batch_size: int, size: int, progress: Callable[[int], None] | None = None, distribution: int = 0,
-) -> RangeRanking:
-    """Top-k and bottom-k of every channel over entries `start` … `stop`-1 alone (what one Ray worker does with a shard).
-
-    `start` must be where a batch of the whole pass starts, so the batches, and with them every score,
-    are those of a single pass; `merge_range` then folds the shard's ranking in exactly.
-    `progress(entries done in the range)` after each batch.
-    """
-    table = StreamingTopK(channels, k, reduce, model.device)
-    done = Finished(start, 0, [], Ranked.empty(table.rows, model.device), sample=empty_sample(table, distribution, model.device))
-    for done in stream_entries(model, list(channels), source, table, done, stop, batch_size, size):
-        if progress is not None:
-            progress(done.entries - start)
-    sample = done.sample.to("cpu") if done.sample is not None else None
-    return RangeRanking(start, done.entries, done.items_seen, list(done.skipped), done.ranked.to("cpu"), sample)
-
-
-def merge_range(done: Finished, ranking: RangeRanking, k: int) -> Finished:
-    """What has finished once the range that starts at `done.entries` is added (its skipped entries follow in order)."""
-    if ranking.start != done.entries:
-        raise ValueError(f"ranges merge in order: expected one starting at {done.entries}, got {ranking.start}")
-    ranked = merge_ranked([done.ranked, ranking.ranked], k)
-    sample = done.sample.merged(ranking.sample) if done.sample is not None and ranking.sample is not None else done.sample
-    return replace(done, entries=ranking.stop, items_seen=done.items_seen + ranking.items_seen,
-                   skipped=done.skipped + ranking.skipped, ranked=ranked, batches=done.batches + 1, shown=None, sample=sample)
-
-
 def _snapshot(plan: PassPlan, table: StreamingTopK, done: Finished, clock: _Clock) -> ExamplesState:
-    """The state a checkpoint stores (rankings per layer, on the CPU)."""
+    """The state a checkpoint stores (rankings per layer, on the CPU, and what the reader keeps of its source)."""
     ranked = {n: {kind: r.to("cpu") for kind, r in table.layer_ranked(done.ranked, n).items()} for n in plan.layers}
     sample = done.sample.to("cpu") if done.sample is not None else None
-    return ExamplesState(plan.fingerprint, done.entries, done.items_seen, clock.seconds(), list(done.skipped), ranked,
-                         dict(done.cached_images), sample)
+    widths = {layer: dict(found) for layer, found in done.widths.items()}
+    return ExamplesState(plan.fingerprint, done.done, done.items_seen, clock.seconds(), list(done.skipped), ranked,
+                         dict(done.cached_images), sample, widths, plan.inputs.checkpoint(done.done))
 
 
-def layer_names(model: LoadedModel, layers: Sequence[str] | str) -> list[str]:
-    """The layers asked for ("a,b" or a list), each checked to exist (unknown names fail with the closest ones)."""
-    names = [n.strip() for n in layers.split(",")] if isinstance(layers, str) else [str(n).strip() for n in layers]
-    names = list(dict.fromkeys(n for n in names if n))
-    if not names:
-        raise bad_parameter("layers", "names none: give at least one, e.g. conv2 (see `featurelens layers`)")
-    for name in names:
-        if name != LOGIT:
-            find_layer(model.module, name)
-    return names
-
-
-def check_settings(k: int, reduce: str, batch_size: int, limit: int | None) -> None:
-    """Cheap checks of the ranking knobs, each a one-line error naming its parameter."""
-    if not isinstance(k, int) or k <= 0:
-        raise bad_parameter("k", f"must be a positive number of examples per unit, got {k}")
-    if reduce not in REDUCES:
-        raise FeaturelensError(f"unknown {{parameter}} {reduce!r}: use {' or '.join(REDUCES)}", parameter="reduce")
-    require_positive("batch_size", batch_size)
-    if limit is not None:
-        require_positive("limit", limit)
-
-
-def layer_shapes(model: LoadedModel, names: list[str], size: int) -> dict[str, tuple[int, ...]]:
-    """Output shape (without batch) of each layer, from the model's probe; only [C], [C, L] and [C, H, W] rank."""
-    check_accepted(model, size, names)
-    found = probe(model, size)
-    known = found.shapes()
-    shapes = {}
-    for name in names:
-        if name not in known:
-            reason = found.unreachable(name, model.spec)
-            raise FeaturelensError(reason or f"layer {name!r} produces no tensor in the forward pass: pick another (see `featurelens layers`)")
-        shape = known[name]
-        if not 1 <= len(shape) <= 3:
-            raise FeaturelensError(f"layer {name!r} has output shape {shape}: pick a layer with [C], [C, L] or [C, H, W] outputs")
-        shapes[name] = shape
-    return shapes
-
-
-def run_fingerprint(model: LoadedModel, source: ImageSource, layers: list[str], k: int, reduce: str, size: int) -> dict:
+def run_fingerprint(model: LoadedModel, source: Any, layers: list[str], k: int, reduce: str, size: int) -> dict:
     """What must match for a checkpoint to be continued: model and weights, source entries, layers, k, reduce, size."""
     return {
         "model": model.spec,
@@ -357,10 +311,13 @@ def run_fingerprint(model: LoadedModel, source: ImageSource, layers: list[str], 
 def _start(plan: PassPlan, resume: ExamplesState | None, table: StreamingTopK) -> Finished:
     device = plan.model.device
     if resume is None:
-        return Finished(0, 0, [], Ranked.empty(table.rows, device), sample=empty_sample(table, plan.distribution, device))
+        return Finished(DoneEntries(), 0, [], Ranked.empty(table.rows, device), sample=empty_sample(table, plan.distribution, device))
+    plan.inputs.restore(resume.source)
     ranked = table.from_layers(resume.ranked).to(device)
     sample = resume.sample.to(device) if resume.sample is not None else None
-    return Finished(resume.entries, resume.items_seen, list(resume.skipped), ranked, dict(resume.cached_images), 0, sample=sample)
+    widths = {layer: dict(found) for layer, found in resume.widths.items()}
+    return Finished(resume.done, resume.items_seen, list(resume.skipped), ranked, dict(resume.cached_images), 0,
+                    sample=sample, widths=widths)
 
 
 def empty_sample(table: StreamingTopK, size: int, device: torch.device | str) -> ScoreSample | None:
@@ -409,12 +366,17 @@ def _crop_by_effective_fields(plan: "PassPlan", layer: LayerExamples, cached: di
     layer.effective_ranks = ranks
 
 
-def _layer_examples(name: str, shape: tuple[int, ...], field_, kinds: dict[str, Ranked]) -> LayerExamples:
-    height, width = (shape[1], shape[2]) if len(shape) == 3 else (1, shape[1] if len(shape) == 2 else 1)
+def _layer_examples(name: str, shape: tuple[int, ...], map_size: tuple[int, int], field_, kinds: dict[str, Ranked],
+                    widths: dict[int, int]) -> LayerExamples:
+    """A layer's rankings as arrays, each flat position read as (y, x): on [C, H, W] maps y·W + x, W the map's width
+    (the entry's own where `widths` has it); on [C, L] and [C] maps the position is x."""
     ranked = {}
     for kind, r in kinds.items():
-        positions = r.positions.cpu()
-        ranked[kind] = RankedExamples(
-            r.scores.cpu().numpy(), r.indices.cpu().numpy(), (positions // width).numpy(), (positions % width).numpy()
-        )
-    return LayerExamples(name, shape[0], height, width, field_, ranked)
+        positions, indices = r.positions.cpu().numpy(), r.indices.cpu().numpy()
+        if len(shape) == 3:
+            width = np.vectorize(lambda i: widths.get(int(i), shape[2]), otypes=[np.int64])(indices) if widths and indices.size else shape[2]
+            y, x = positions // width, positions % width
+        else:
+            y, x = np.zeros_like(positions), positions
+        ranked[kind] = RankedExamples(r.scores.cpu().numpy(), indices, y, x)
+    return LayerExamples(name, shape[0], *map_size, field_, ranked)

@@ -209,6 +209,20 @@ def test_effective_field_crops_keep_to_a_budget_of_gradients(monkeypatch) -> Non
     assert layer.box("max", 0, 2) == (0, 0, known.SIDE, known.SIDE)  # past the budget: the whole input
 
 
+def test_effective_field_crops_cost_at_most_a_few_gradients_per_input(monkeypatch) -> None:
+    """A few inputs ranked for many units (a ViT-B layer has 768 features): the crops keep to a budget per input ranked,
+    the best example of the first units, and say which; the others show the whole input."""
+    from featurelens.dataset_examples import run
+
+    monkeypatch.setattr(run, "EFFECTIVE_PER_INPUT", 1)  # 4 inputs: 4 gradients, 2 per end, for 6 features
+    layer = fl.examples(known.mixing_model(), feature_images()[:4], ["mixed"], k=1, progress=False).layer("mixed")
+    assert (layer.effective_units, layer.effective_ranks) == (2, 1)
+    assert layer.crop == "effective field (the best example of units 0–1)"
+    y, x = CELLS[1]
+    assert layer.box("max", 1, 0) == (4 * x, 4 * y, 4 * x + 4, 4 * y + 4)
+    assert layer.box("max", 2, 0) == (0, 0, known.SIDE, known.SIDE)  # past the budget: the whole input
+
+
 def test_guided_projection_through_gelu_passes_positive_signal_times_the_slope() -> None:
     """On a GELU network guided backprop sends back relu(grad) × GELU'(x) at each GELU (for ReLU that is the usual
     0/1 mask); deconvnet, whose rule ignores the forward input, has no rectifier to apply and says so."""

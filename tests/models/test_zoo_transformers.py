@@ -13,6 +13,8 @@ import torch
 
 import featurelens as fl
 from featurelens.capture import probe
+from featurelens.errors import FeaturelensError
+from featurelens.models.input_sizes import is_fixed_size
 
 MODELS = {  # spec: (a token or channels-last layer, its layout, its features, an attention layer, its heads)
     "torchvision:vit_b_16:random": ("encoder.layers.encoder_layer_6", "tokens 1+14×14", 768, "encoder.layers.encoder_layer_6.self_attention", 12),
@@ -45,3 +47,9 @@ def test_a_zoo_transformer_goes_through_every_technique_at_its_size(spec) -> Non
     assert [unit["size"] for unit in rendered.summary()["units"]] == [224, 224]
     dreamt = fl.dream(model, torch.rand(3, 180, 240), objective=layer, steps=1, octaves=2, progress=False)
     assert dreamt.images[0].shape == (180, 240, 3)
+    if spec.startswith("torchvision:vit"):  # one input size: another is refused in one line naming it
+        assert is_fixed_size(model, ["logit"])
+        with pytest.raises(FeaturelensError, match="224×224"):
+            fl.render(model, "logit:3", size=236, steps=1, progress=False)
+        with pytest.raises(FeaturelensError, match="224×224"):
+            fl.project(model, torch.rand(1, 3, 240, 240), "logit:0", method="gradient", progress=False)

@@ -3,7 +3,6 @@ each octave to it, and a size the model refuses is a one-line error naming the s
 
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 import torch
@@ -141,17 +140,3 @@ def test_the_cli_renders_and_dreams_a_fixed_size_model(fixed_spec, tmp_path, fea
     done = featurelens_cli("dream", str(photo), "--model", fixed_spec, "--objective", "logit:3", "--octaves", "2", "--steps", "2",
                            "--out", str(tmp_path / "d.png"))
     assert done.returncode == 0, done.stderr[-2000:]
-
-
-@pytest.mark.skipif(importlib.util.find_spec("torchvision") is None, reason="torchvision is not installed")
-def test_torchvision_vit_b_16_renders_and_dreams_at_224() -> None:
-    vit = load_model("torchvision:vit_b_16:random")
-    assert is_fixed_size(vit, ["logit"])
-    unit = render(vit, "logit:3", steps=2, progress=False).units[0]
-    assert unit.image.shape[:2] == (224, 224)
-    result = dream(vit, torch.rand(1, 3, 150, 200), "logit:3", octaves=1, steps=1, progress=False)
-    assert result.image.shape[-2:] == (150, 200)
-    with pytest.raises(FeaturelensError, match="224×224"):
-        render(vit, "logit:3", size=236, steps=1, progress=False)
-    with pytest.raises(FeaturelensError, match="224×224"):
-        project(vit, F.interpolate(torch.rand(1, 3, 8, 8), size=240), "logit:0", method="gradient", progress=False)

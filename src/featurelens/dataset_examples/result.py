@@ -45,6 +45,7 @@ class LayerExamples:
     ranked: dict[str, RankedExamples]
     distribution: ScoreDistribution | None = None  # each channel's top-k score over the dataset, when gathered
     effective_ranks: int = 0  # examples per unit and end cropped by their effective field (global fields only)
+    effective_units: int = 0  # ... of the first this many units (all of them unless over the crops' budget)
 
     def box(self, kind: str, channel: int, rank: int) -> tuple[int, int, int, int]:
         """Crop (x0, y0, x1, y1) of the input that example `rank` (0-based) of `channel` saw at its extreme: its receptive
@@ -60,8 +61,15 @@ class LayerExamples:
         for layers that see the whole input) or "receptive field"."""
         if not self.effective_ranks:
             return "receptive field"
+        return f"effective field ({self.effective_scope})" if self.effective_scope else "effective field"
+
+    @property
+    def effective_scope(self) -> str:
+        """Which examples the effective-field crops cover when not all (they cost a backward pass each): "" for all."""
+        if self.effective_units < self.channels:
+            return f"the best example of units 0–{self.effective_units - 1}"
         kept = self.ranked["max"].indices.shape[1]
-        return "effective field" if self.effective_ranks >= kept else f"effective field (the first {self.effective_ranks} of each unit)"
+        return "" if self.effective_ranks >= kept else f"the first {self.effective_ranks} of each unit"
 
 
 class ExampleInputs(Protocol):

@@ -144,7 +144,7 @@ def run_pass(
                                   table.layer_ranked(done.ranked, n), done.widths.get(n, {})) for n in plan.layers]
     for layer in layers_out:
         if layer.receptive_field.method == "global" and len(plan.shapes[layer.layer]) == 3 and layer.height * layer.width > 1:
-            _crop_by_effective_fields(plan, layer, done.cached_images)
+            _crop_by_effective_fields(plan, layer, done.cached_images, done.items_seen)
     if done.sample is not None:
         for layer, (start, stop) in zip(layers_out, channel_spans(plan.channels)):
             layer.distribution = done.sample.rows(start, stop)
@@ -344,26 +344,30 @@ def _keep_winner_images(cached: dict, ranked: Ranked, indices: torch.Tensor, bat
 
 
 EFFECTIVE_BOXES = 2048  # gradients per layer for effective-field crops (one backward pass per example)
+EFFECTIVE_PER_INPUT = 16  # ... and at most this many per input ranked: the crops never cost far more than the pass
 
 
-def _crop_by_effective_fields(plan: "PassPlan", layer: LayerExamples, cached: dict[int, torch.Tensor]) -> None:
+def _crop_by_effective_fields(plan: "PassPlan", layer: LayerExamples, cached: dict[int, torch.Tensor], inputs: int) -> None:
     """Give the examples of a layer whose field is the whole input (attention) the box their unit's gradient marks:
-    one backward per example, so at most EFFECTIVE_BOXES per layer, best ranks first; the rest show the whole input."""
+    one backward per example, so at most EFFECTIVE_BOXES per layer and EFFECTIVE_PER_INPUT per input ranked, best
+    ranks first (when even one rank of every unit is over budget, the best example of the first units); the rest show
+    the whole input."""
     model = plan.model
     patch = (max(1, plan.size // layer.height), max(1, plan.size // layer.width))
     channels, kept = layer.ranked["max"].indices.shape
-    ranks = max(1, min(kept, EFFECTIVE_BOXES // max(1, channels * len(layer.ranked))))
+    per_kind = max(1, min(EFFECTIVE_BOXES, EFFECTIVE_PER_INPUT * inputs) // len(layer.ranked))
+    ranks, units = max(1, min(kept, per_kind // channels)), min(channels, per_kind)
     def image_of(entry: int) -> torch.Tensor:
         return cached[entry] if entry in cached else plan.source.image(entry, model.in_channels, plan.size)
 
     for ranked in layer.ranked.values():
-        entries = ranked.indices[:, :ranks].reshape(-1)
-        positions = torch.from_numpy(np.stack([ranked.y[:, :ranks].reshape(-1), ranked.x[:, :ranks].reshape(-1)], 1))
-        units = torch.arange(channels).repeat_interleave(ranks)
+        entries = ranked.indices[:units, :ranks].reshape(-1)
+        positions = torch.from_numpy(np.stack([ranked.y[:units, :ranks].reshape(-1), ranked.x[:units, :ranks].reshape(-1)], 1))
         boxes = np.tile(np.array([0, 0, plan.size, plan.size], np.int64), (channels, kept, 1))
-        boxes[:, :ranks] = effective_boxes(model, layer.layer, image_of, entries, units, positions, patch).reshape(channels, ranks, 4)
+        which = torch.arange(units).repeat_interleave(ranks)
+        boxes[:units, :ranks] = effective_boxes(model, layer.layer, image_of, entries, which, positions, patch).reshape(units, ranks, 4)
         ranked.boxes = boxes
-    layer.effective_ranks = ranks
+    layer.effective_ranks, layer.effective_units = ranks, units
 
 
 def _layer_examples(name: str, shape: tuple[int, ...], map_size: tuple[int, int], field_, kinds: dict[str, Ranked],

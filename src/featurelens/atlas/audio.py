@@ -5,7 +5,8 @@ layers, ranked by the peak over time), written by its clip inputs (`dataset_exam
 its spectrogram once under clips/ and spectrograms/, each excerpt under excerpts/. The renders are `render`'s
 audio renders: a log-mel that maximizes (minimizes) the unit, as a picture and as a WAV (Griffin-Lim).
 
-It reads the atlas being built through the Protocol below, so imports run one way, store → audio.
+`SoundParts` is what the store asks for an audio model (`atlas.store.PARTS`); it reads the atlas being built through
+the Protocol below, so imports run one way, store → audio.
 """
 
 from __future__ import annotations
@@ -38,8 +39,12 @@ SOUND = "wav"
 PEAK_OVER_TIME = "peak over time"  # what the audio score is called on the pages
 
 
-class PhaseTimes(Protocol):
-    """Where a build adds the seconds of each phase (an `atlas.store.BuildReport`)."""
+class BuildCounts(Protocol):
+    """Where a build counts what it did and adds the seconds of each phase (an `atlas.store.BuildReport`)."""
+
+    examples_built: int
+    examples_skipped: int
+    passes: int
 
     def timing(self, phase: str) -> AbstractContextManager[None]: ...
 
@@ -51,7 +56,46 @@ class AtlasBuild(Protocol):
     model: LoadedModel
     manifest: Manifest
     settings: AtlasSettings
-    report: PhaseTimes
+    report: BuildCounts
+
+    def update_records(self, entry: LayerEntry, parts: dict[int, dict]) -> None: ...
+
+    def write_unit_pages(self, entry: LayerEntry, channels: set[int]) -> None: ...
+
+    def store_renders(self, entry: LayerEntry, parts: dict[int, dict]) -> None: ...
+
+
+class SoundParts:
+    """An audio model's atlas (the store's `ModalityParts` for sound): fields in spectrogram frames, a max and a min
+    sound per unit grown one chunk at a time, examples from one pass over the clips."""
+
+    def fields(self, model: LoadedModel, layers: list[str]) -> dict[str, ReceptiveField]:
+        return frame_fields(model, layers)
+
+    def render(self, store: AtlasBuild, entry: LayerEntry, chunks: list[list[int]], progress: ProgressArg) -> None:
+        for channels in chunks:  # grown spectrograms and their sound, one render job per chunk
+            store.store_renders(entry, audio_renders(store, entry, channels, progress))
+
+    def examples(self, store: AtlasBuild, entries: list[LayerEntry], progress: ProgressArg) -> None:
+        """Clips of the units that have none yet: one audio pass (quick: clips, not images) for their layers."""
+        todo = {e.name: [c for c in e.units if c not in set(e.examples)] for e in entries}
+        store.report.examples_skipped += sum(len(e.units) - len(todo[e.name]) for e in entries)
+        entries = [e for e in entries if todo[e.name]]
+        if not entries:
+            return
+        found = audio_examples(store, entries, progress)
+        store.report.passes += len(entries)
+        with store.report.timing("writing"):
+            for entry in entries:
+                store.update_records(entry, {c: found[entry.name][c] for c in todo[entry.name]})
+                entry.examples = sorted(set(entry.examples) | set(todo[entry.name]))
+                store.manifest.save(store.folder)
+                store.write_unit_pages(entry, set(todo[entry.name]))
+        store.report.examples_built += sum(len(channels) for channels in todo.values())
+
+    def summary(self, model: LoadedModel) -> dict:
+        """The pages speak of clips, frames and sounds, and say when units cannot be rendered."""
+        return {"modality": "audio", "renders": model.modality.renders}
 
 
 def frame_fields(model: LoadedModel, layers: list[str]) -> dict[str, ReceptiveField]:

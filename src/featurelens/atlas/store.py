@@ -14,11 +14,11 @@ from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
-from featurelens.atlas.audio import audio_examples, audio_renders, frame_fields
+from featurelens.atlas.audio import SoundParts
 from featurelens.atlas.layers import layer_info
 from featurelens.atlas.manifest import LayerEntry, Manifest
 from featurelens.atlas.pass_data import LayerPass
@@ -33,7 +33,7 @@ from featurelens.dataset_examples.projections import example_projections
 from featurelens.dataset_examples.run import plan_pass, run_pass
 from featurelens.engine import check_engine
 from featurelens.errors import FeaturelensError
-from featurelens.geometry import receptive_fields
+from featurelens.geometry import ReceptiveField, receptive_fields
 from featurelens.models import LoadedModel, model_for
 from featurelens.atlas.files import (
     INDEX, MANIFEST, crop_path, input_path, pass_path, picture_format, projection_path, read_json, record_path,
@@ -85,6 +85,7 @@ class AtlasStore:
         self.report = BuildReport()
         self._source = None
         self._judges: tuple[LoadedModel, ...] | None = None
+        self.parts: ModalityParts = PARTS[model.modality.name]
 
     # --- opening -------------------------------------------------------------------------------------
 
@@ -133,7 +134,7 @@ class AtlasStore:
         if new:
             size = self.settings.render_size(self.model)
             infos = [layer_info(self.model, name, size) for name in new]
-            fields = frame_fields(self.model, new) if self.model.audio else receptive_fields(self.model, new, self.model.input_size)
+            fields = self.parts.fields(self.model, new)
             with self.report.timing("writing"):
                 for info in infos:
                     self.manifest.add_layer(LayerEntry.of(info, fields[info.name]))
@@ -157,7 +158,7 @@ class AtlasStore:
             self.manifest.save(self.folder)
             position = {c: i for i, c in enumerate(entry.units)}
             neighbours = {entry.units[j] for c in new for j in (position[c] - 1, position[c] + 1) if 0 <= j < len(entry.units)}
-            self._write_pages(entry, set(new) | neighbours)
+            self.write_unit_pages(entry, set(new) | neighbours)
         return entry
 
     def _checked(self, entry: LayerEntry, channels: Iterable[int]) -> list[int]:
@@ -177,13 +178,13 @@ class AtlasStore:
             "renders": {"max": None, "min": None, "diverse": []}, "render_figures": None, "examples": None, "distribution": None,
         }
 
-    def _update_records(self, entry: LayerEntry, parts: dict[int, dict]) -> None:
+    def update_records(self, entry: LayerEntry, parts: dict[int, dict]) -> None:
         """Merge `parts[channel]` into each unit's record."""
         for channel, part in parts.items():
             path = self.folder / record_path(entry.name, channel)
             write_json(path, {**(read_json(path) or self._empty_record(entry, channel)), **part})
 
-    def _write_pages(self, entry: LayerEntry, channels: set[int]) -> None:
+    def write_unit_pages(self, entry: LayerEntry, channels: set[int]) -> None:
         self.pages.write_units(self.manifest, entry, channels)
         self.pages.write_layer(self.manifest, entry)
         self.pages.write_index(self.manifest)
@@ -208,24 +209,28 @@ class AtlasStore:
         per_unit = images_per_unit(s.diverse)
         chunk = max(1, s.max_batch // per_unit)
         chunks = [todo[start:start + chunk] for start in range(0, len(todo), chunk)]  # units optimised together
-        if self.model.audio is not None:  # grown spectrograms and their sound, one render job per chunk
-            for channels in chunks:
-                self._store_renders(entry, audio_renders(self, entry, channels, progress))
-            return
+        self.parts.render(self, entry, chunks, progress)
+
+    def _render_images(self, entry: LayerEntry, chunks: list[list[int]], progress: ProgressArg) -> None:
+        """An image model's renders: each chunk of units in one batch (max, min and diverse images), or all chunks on Ray."""
+        s = self.settings
+        per_unit = images_per_unit(s.diverse)
         render_settings = RenderSettings(size=s.render_setting(), steps=s.steps, seed=s.seed, max_batch=s.max_batch,
                                          engine=s.engine, address=s.address, workers=s.workers, judge=self.judges(),
                                          data=self.manifest.data)  # each image held against the atlas's data
         if s.engine == "ray":
             self._renders_on_ray(entry, chunks, render_settings, progress)
             return
-        total = len(todo) * per_unit * s.steps
-        with reporting(progress, f"rendering {len(todo)} unit(s) of {layer}") as report:
-            for number, channels in enumerate(chunks):
-                before = number * chunk * per_unit * s.steps
+        units = sum(len(channels) for channels in chunks)
+        total = units * per_unit * s.steps
+        with reporting(progress, f"rendering {units} unit(s) of {entry.name}") as report:
+            before = 0
+            for channels in chunks:
                 with self.report.timing("render"):
-                    rendered = render_units(self.model, layer, channels, entry.spatial, render_settings, s.diverse,
-                                            tick=lambda done, _: report.update(before + done, total))
+                    rendered = render_units(self.model, entry.name, channels, entry.spatial, render_settings, s.diverse,
+                                            tick=lambda done, _, before=before: report.update(before + done, total))
                 self._write_renders(entry, rendered)
+                before += len(channels) * per_unit * s.steps
 
     def judges(self) -> tuple[LoadedModel, ...]:
         """The judge models of the settings (`plan_atlas` hands them loaded), loaded once when given as specs."""
@@ -269,15 +274,15 @@ class AtlasStore:
                 figures["max"]["judged"] = {spec: judged.summary() for spec, judged in unit.max.judged.items()}
                 parts[unit.channel] = {"renders": {"max": urls["max"], "min": urls["min"], "diverse": [urls[f"diverse{i}"] for i in range(len(unit.diverse))]},
                                        "render_figures": figures}
-        self._store_renders(entry, parts)
+        self.store_renders(entry, parts)
 
-    def _store_renders(self, entry: LayerEntry, parts: dict[int, dict]) -> None:
+    def store_renders(self, entry: LayerEntry, parts: dict[int, dict]) -> None:
         """Records, manifest and pages after renders of the channels in `parts` (their record parts) were written."""
         with self.report.timing("writing"):
-            self._update_records(entry, parts)
+            self.update_records(entry, parts)
             entry.renders = sorted(set(entry.renders) | set(parts))
             self.manifest.save(self.folder)
-            self._write_pages(entry, set(parts))
+            self.write_unit_pages(entry, set(parts))
         self.report.renders_built += len(parts)
 
     # --- dataset examples ------------------------------------------------------------------------------
@@ -293,9 +298,11 @@ class AtlasStore:
         if channels is not None:
             channels = [channels] if isinstance(channels, (int, np.integer)) else list(channels)
             entries = [self.add_units(entry.name, channels) for entry in entries]
-        if self.model.audio is not None:
-            self._audio_examples(entries, progress)
-            return
+        self.parts.examples(self, entries, progress)
+
+    def _image_examples(self, entries: list[LayerEntry], progress: ProgressArg) -> None:
+        """An image model's examples: one pass for the layers without one, then per chunk of units the projections of
+        their top examples, the crops and the records."""
         missing = [e for e in entries if e.pass_info is None or not (self.folder / pass_path(e.name)).is_file()]
         passes = self._run_pass(missing, progress) if missing else {}
         method = self.projection_method() if any(set(e.units) - set(e.examples) for e in entries) else None
@@ -330,23 +337,6 @@ class AtlasStore:
                 self.manifest.save(self.folder)
                 self.pages.write_index(self.manifest)
         return self.manifest.projection["method"]
-
-    def _audio_examples(self, entries: list[LayerEntry], progress: ProgressArg) -> None:
-        """Clips of the units that have none yet: one audio pass (quick: clips, not images) for their layers."""
-        todo = {e.name: [c for c in e.units if c not in set(e.examples)] for e in entries}
-        self.report.examples_skipped += sum(len(e.units) - len(todo[e.name]) for e in entries)
-        entries = [e for e in entries if todo[e.name]]
-        if not entries:
-            return
-        found = audio_examples(self, entries, progress)
-        self.report.passes += len(entries)
-        with self.report.timing("writing"):
-            for entry in entries:
-                self._update_records(entry, {c: found[entry.name][c] for c in todo[entry.name]})
-                entry.examples = sorted(set(entry.examples) | set(todo[entry.name]))
-                self.manifest.save(self.folder)
-                self._write_pages(entry, set(todo[entry.name]))
-        self.report.examples_built += sum(len(channels) for channels in todo.values())
 
     def source(self):
         """The data source, opened once (examples' inputs are read again for crops and projections)."""
@@ -412,10 +402,10 @@ class AtlasStore:
                     kind.sort(key=lambda example: example["rank"])
             score = SPATIAL_SCORE if entry.spatial else "value"
             shown = {"projection": record_part(self.manifest.projection)} if self.settings.project and self.manifest.projection else {}
-            self._update_records(entry, {c: {"examples": examples[c], "distribution": found.distribution(c, score), **shown} for c in channels})
+            self.update_records(entry, {c: {"examples": examples[c], "distribution": found.distribution(c, score), **shown} for c in channels})
             entry.examples = sorted(set(entry.examples) | set(channels))
             self.manifest.save(self.folder)
-            self._write_pages(entry, set(channels))
+            self.write_unit_pages(entry, set(channels))
         self.report.examples_built += len(channels)
 
 
@@ -455,9 +445,42 @@ def new_manifest(model: LoadedModel, data: str | None, settings: AtlasSettings) 
     found = probe(model, model.input_size)
     summary = {"spec": model.spec, "input_size": model.input_size, "in_channels": model.in_channels,
                "classes": len(model.class_names) if model.class_names else None}
-    if model.audio is not None:  # the pages speak of clips, frames and sounds, and say when units cannot be rendered
-        summary.update(modality="audio", renders=model.modality.renders)
+    summary.update(PARTS[model.modality.name].summary(model))
     content = {**settings.content(model), "image_format": picture_format(model.in_channels, model.input_size),
                "reduce": REDUCE, "score": SPATIAL_SCORE}
     layers = [{"name": info.name, "type": info.type, "shape": list(info.shape)} for info in found.layers]
     return Manifest(summary, data, content, [], layers)
+
+
+class ModalityParts(Protocol):
+    """What an atlas does its own way for a kind of input (`PARTS`, by `LoadedModel.modality.name`): how a layer's
+    fields are measured, how chunks of units are rendered and written, how examples are found, and what the manifest
+    says of the model besides its spec and size."""
+
+    def fields(self, model: LoadedModel, layers: list[str]) -> dict[str, ReceptiveField]: ...
+
+    def render(self, store: AtlasStore, entry: LayerEntry, chunks: list[list[int]], progress: ProgressArg) -> None: ...
+
+    def examples(self, store: AtlasStore, entries: list[LayerEntry], progress: ProgressArg) -> None: ...
+
+    def summary(self, model: LoadedModel) -> dict: ...
+
+
+class ImageParts:
+    """An image model's atlas: receptive fields in pixels, max, min and diverse images (here or on Ray), examples from
+    one pass over the data with their crops and projections."""
+
+    def fields(self, model: LoadedModel, layers: list[str]) -> dict[str, ReceptiveField]:
+        return receptive_fields(model, layers, model.input_size)
+
+    def render(self, store: AtlasStore, entry: LayerEntry, chunks: list[list[int]], progress: ProgressArg) -> None:
+        store._render_images(entry, chunks, progress)
+
+    def examples(self, store: AtlasStore, entries: list[LayerEntry], progress: ProgressArg) -> None:
+        store._image_examples(entries, progress)
+
+    def summary(self, model: LoadedModel) -> dict:
+        return {}
+
+
+PARTS: dict[str, ModalityParts] = {"image": ImageParts(), "audio": SoundParts()}

@@ -6,18 +6,17 @@ its spectrogram once under clips/ and spectrograms/, each excerpt under excerpts
 audio renders: a log-mel that maximizes (minimizes) the unit, as a picture and as a WAV (Griffin-Lim).
 
 `SoundParts` is what the store asks for an audio model (`atlas.store.PARTS`); it reads the atlas being built through
-the Protocol below, so imports run one way, store → audio.
+`atlas.parts.AtlasBuild`, so imports run one way, store → audio.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from featurelens.atlas.parts import AtlasBuild
 from featurelens.atlas.pass_data import LayerPass
 from featurelens.atlas.settings import DISTRIBUTION_SAMPLE
 from featurelens.capture import capture_activations
@@ -32,37 +31,10 @@ from featurelens.rendering import RenderSettings, plan_render
 from featurelens.rendering.sizes import AUTO
 
 if TYPE_CHECKING:
-    from featurelens.atlas.manifest import LayerEntry, Manifest
-    from featurelens.atlas.settings import AtlasSettings
+    from featurelens.atlas.manifest import LayerEntry
 
 SOUND = "wav"
 PEAK_OVER_TIME = "peak over time"  # what the audio score is called on the pages
-
-
-class BuildCounts(Protocol):
-    """Where a build counts what it did and adds the seconds of each phase (an `atlas.store.BuildReport`)."""
-
-    examples_built: int
-    examples_skipped: int
-    passes: int
-
-    def timing(self, phase: str) -> AbstractContextManager[None]: ...
-
-
-class AtlasBuild(Protocol):
-    """What the audio parts read of the atlas being built (an `atlas.store.AtlasStore`)."""
-
-    folder: Path
-    model: LoadedModel
-    manifest: Manifest
-    settings: AtlasSettings
-    report: BuildCounts
-
-    def update_records(self, entry: LayerEntry, parts: dict[int, dict]) -> None: ...
-
-    def write_unit_pages(self, entry: LayerEntry, channels: set[int]) -> None: ...
-
-    def store_renders(self, entry: LayerEntry, parts: dict[int, dict]) -> None: ...
 
 
 class SoundParts:

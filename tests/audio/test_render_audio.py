@@ -83,10 +83,10 @@ def test_an_audio_render_is_the_one_render_plan_with_a_sound_medium(music_cnn, f
     """One plan type for every modality: what differs is the medium the units are grown in (`plan.medium`)."""
     from featurelens.rendering import RenderPlan, plan_render
     from featurelens.rendering.optimize import ImageMedium
-    from featurelens.rendering.spectrogram import SoundMedium
+    from featurelens.rendering.spectrogram import LogMelParam, SoundMedium
 
     sound, image = plan_render(music_cnn, ["conv3:0", "-relu3:1"], steps=2), plan_render(fashion, "conv3:0", steps=2)
     assert type(sound) is RenderPlan and type(image) is RenderPlan
-    assert isinstance(sound.medium, SoundMedium) and sound.medium.log_mel and isinstance(image.medium, ImageMedium)
+    assert isinstance(sound.medium, SoundMedium) and isinstance(sound.medium.param, LogMelParam) and isinstance(image.medium, ImageMedium)
     assert [c.size for c in sound.sizes] == [music_cnn.input_size] * 2 and str(sound.medium.objectives[1]) == "-conv3:1"
     assert sound.describe().startswith("render 2 sound(s) of music-cnn") and image.describe().startswith("render 1 image(s)")

@@ -8,6 +8,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Protocol
 
 from featurelens.errors import FeaturelensError
 from featurelens.live.audio import open_audio_bytes
@@ -16,6 +17,15 @@ from featurelens.models.modality import ImageModality, Modality
 
 KEPT = 16  # uploads remembered at once; older ones are forgotten first
 KEPT_BYTES = 256 << 20  # … and at most this much of them (decoded sounds are large)
+
+
+class UploadKind(Protocol):
+    """What an upload is for a model's modality (`UPLOADS`): how it is called, checked and kept, and the file type it is served as."""
+
+    noun: str  # what the page is told to send: "image", "sound"
+    suffix: str  # the type it is served as: /api/uploads/ID.SUFFIX
+
+    def encode(self, data: bytes) -> tuple[bytes, dict]: ...
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,7 @@ class UploadStore:
 
     def __init__(self, limit_bytes: int, modality: Modality = ImageModality()):
         self.limit_bytes = limit_bytes
-        self.kind: ImageUpload | SoundUpload = UPLOADS[modality.name](modality)
+        self.kind: UploadKind = UPLOADS[modality.name](modality)
         self._items: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
 

@@ -4,6 +4,8 @@ Many units render together: image i of the batch belongs to unit i, and one opti
 for all of them. The forward pass stops at the deepest layer the units need. Units rendered at
 different sizes (`size="auto"`) run in separate batches; judges see the finished images at the end.
 With engine "ray" the batches run on Ray workers (`rendering.on_ray`), with the same images.
+Every model's render is one `RenderPlan`; what it grows is its `medium`: `ImageMedium` here, or for an audio
+model `rendering.spectrogram.SoundMedium` (a log-mel or a waveform per unit, made audible).
 """
 
 from __future__ import annotations

@@ -77,3 +77,16 @@ def test_torchcrepe_renders_grow_the_pitch_of_their_bin():
     peak = np.fft.rfftfreq(len(unit.sound.waveform), 1 / 16000)[spectrum.argmax()]
     pitch = 10 * 2 ** ((1997.3794 + 20 * 200) / 1200)
     assert abs(1200 * np.log2(peak / pitch)) < 100  # within a semitone
+
+
+def test_an_audio_render_is_the_one_render_plan_with_a_sound_medium(music_cnn, fashion):
+    """One plan type for every modality: what differs is the medium the units are grown in (`plan.medium`)."""
+    from featurelens.rendering import RenderPlan, plan_render
+    from featurelens.rendering.optimize import ImageMedium
+    from featurelens.rendering.spectrogram import LogMelParam, SoundMedium
+
+    sound, image = plan_render(music_cnn, ["conv3:0", "-relu3:1"], steps=2), plan_render(fashion, "conv3:0", steps=2)
+    assert type(sound) is RenderPlan and type(image) is RenderPlan
+    assert isinstance(sound.medium, SoundMedium) and isinstance(sound.medium.param, LogMelParam) and isinstance(image.medium, ImageMedium)
+    assert [c.size for c in sound.sizes] == [music_cnn.input_size] * 2 and str(sound.medium.objectives[1]) == "-conv3:1"
+    assert sound.describe().startswith("render 2 sound(s) of music-cnn") and image.describe().startswith("render 1 image(s)")

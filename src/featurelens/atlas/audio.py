@@ -5,18 +5,18 @@ layers, ranked by the peak over time), written by its clip inputs (`dataset_exam
 its spectrogram once under clips/ and spectrograms/, each excerpt under excerpts/. The renders are `render`'s
 audio renders: a log-mel that maximizes (minimizes) the unit, as a picture and as a WAV (Griffin-Lim).
 
-It reads the atlas being built through the Protocol below, so imports run one way, store → audio.
+`SoundParts` is what the store asks for an audio model (`atlas.store.PARTS`); it reads the atlas being built through
+`atlas.parts.AtlasBuild`, so imports run one way, store → audio.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from featurelens.atlas.parts import AtlasBuild
 from featurelens.atlas.pass_data import LayerPass
 from featurelens.atlas.settings import DISTRIBUTION_SAMPLE
 from featurelens.capture import capture_activations
@@ -31,27 +31,43 @@ from featurelens.rendering import RenderSettings, plan_render
 from featurelens.rendering.sizes import AUTO
 
 if TYPE_CHECKING:
-    from featurelens.atlas.manifest import LayerEntry, Manifest
-    from featurelens.atlas.settings import AtlasSettings
+    from featurelens.atlas.manifest import LayerEntry
 
 SOUND = "wav"
 PEAK_OVER_TIME = "peak over time"  # what the audio score is called on the pages
 
 
-class PhaseTimes(Protocol):
-    """Where a build adds the seconds of each phase (an `atlas.store.BuildReport`)."""
+class SoundParts:
+    """An audio model's atlas (the store's `ModalityParts` for sound): fields in spectrogram frames, a max and a min
+    sound per unit grown one chunk at a time, examples from one pass over the clips."""
 
-    def timing(self, phase: str) -> AbstractContextManager[None]: ...
+    def fields(self, model: LoadedModel, layers: list[str]) -> dict[str, ReceptiveField]:
+        return frame_fields(model, layers)
 
+    def render(self, store: AtlasBuild, entry: LayerEntry, chunks: list[list[int]], progress: ProgressArg) -> None:
+        for channels in chunks:  # grown spectrograms and their sound, one render job per chunk
+            store.store_renders(entry, audio_renders(store, entry, channels, progress))
 
-class AtlasBuild(Protocol):
-    """What the audio parts read of the atlas being built (an `atlas.store.AtlasStore`)."""
+    def examples(self, store: AtlasBuild, entries: list[LayerEntry], progress: ProgressArg) -> None:
+        """Clips of the units that have none yet: one audio pass (quick: clips, not images) for their layers."""
+        todo = {e.name: [c for c in e.units if c not in set(e.examples)] for e in entries}
+        store.report.examples_skipped += sum(len(e.units) - len(todo[e.name]) for e in entries)
+        entries = [e for e in entries if todo[e.name]]
+        if not entries:
+            return
+        found = audio_examples(store, entries, progress)
+        store.report.passes += len(entries)
+        with store.report.timing("writing"):
+            for entry in entries:
+                store.update_records(entry, {c: found[entry.name][c] for c in todo[entry.name]})
+                entry.examples = sorted(set(entry.examples) | set(todo[entry.name]))
+                store.manifest.save(store.folder)
+                store.write_unit_pages(entry, set(todo[entry.name]))
+        store.report.examples_built += sum(len(channels) for channels in todo.values())
 
-    folder: Path
-    model: LoadedModel
-    manifest: Manifest
-    settings: AtlasSettings
-    report: PhaseTimes
+    def summary(self, model: LoadedModel) -> dict:
+        """The pages speak of clips, frames and sounds, and say when units cannot be rendered."""
+        return {"modality": "audio", "renders": model.modality.renders}
 
 
 def frame_fields(model: LoadedModel, layers: list[str]) -> dict[str, ReceptiveField]:

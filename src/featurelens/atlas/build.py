@@ -16,7 +16,6 @@ from featurelens.atlas.renders import images_per_unit
 from featurelens.atlas.result import AtlasResult
 from featurelens.atlas.settings import AUTO_PROJECTION, AtlasSettings, data_spec, unit_count
 from featurelens.atlas.store import AtlasStore, check_existing
-from featurelens.data.sources import open_source
 from featurelens.models import LoadedModel, model_for
 from featurelens.atlas.files import site_size
 from featurelens.progress import ProgressArg, shown_by_default
@@ -96,9 +95,9 @@ def plan_atlas(
     loaded = model_for(model, device)
     RenderSettings(size=settings.render_setting(), steps=settings.steps).check(loaded, 1)
     existing, settings = check_existing(Path(settings.out), loaded, data, settings)
-    spec = data_spec(data, loaded)  # an audio model's: checked to hold audio files
-    if spec is not None and loaded.audio is None:
-        open_source(spec)  # an empty or unreadable folder fails now, not after the renders
+    spec = data_spec(data, loaded)
+    if spec is not None:
+        loaded.modality.data_spec(spec)  # an empty or unreadable folder fails now, not after the renders
     # Judges are loaded now, once: an unknown or unloadable one fails before any work, and the store renders with these.
     settings = replace(settings, judge=tuple(model_for(judge, loaded.device) for judge in judge_list(settings.judge)))
     chosen = atlas_layers(loaded, layers, settings.render_size(loaded))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from featurelens.audio.clip_source import audio_data_spec
 from featurelens.data.sources import BUILTIN_SOURCES
 from featurelens.engine import check_engine
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive
@@ -97,20 +96,12 @@ def unit_count(units: int | str) -> int | None:
     return units
 
 
-def data_spec(data: str | Path | None, model: LoadedModel | None = None) -> str | None:
-    """The data source as the atlas stores it: a built-in name, or a folder's absolute path; one-line error if missing.
-    For an audio `model`: "music" or a folder of audio files."""
+def data_spec(data: str | Path | None, model: LoadedModel) -> str | None:
+    """The data source as the atlas stores it, as the model's modality says (a built-in name, or a folder's absolute
+    path: of images, or for an audio model "music" or a folder of audio files); one-line error if missing."""
     if data is None:
         return None
-    if model is not None and model.audio is not None and isinstance(data, (str, Path)):
-        return audio_data_spec(data)
     if not isinstance(data, (str, Path)):
         raise FeaturelensError(f"{{parameter}} of an atlas is a folder or a built-in source ({', '.join(BUILTIN_SOURCES)}), "
                                f"not a {type(data).__name__}: the atlas reads its examples again later", parameter="data")
-    text = str(data)
-    if text in BUILTIN_SOURCES:
-        return text
-    path = Path(text).expanduser()
-    if not path.exists():
-        raise FeaturelensError(f"data source {text!r} not found: give a folder of images or one of {', '.join(BUILTIN_SOURCES)}")
-    return str(path.resolve())
+    return model.modality.stored_data(data)

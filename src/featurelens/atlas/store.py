@@ -4,13 +4,13 @@ The `atlas` job and the live server share it: `ensure_renders` and `ensure_examp
 what the manifest does not list yet, write the pictures, the unit records, the manifest and the
 pages those touch, chunk by chunk, so a Ctrl-C (KeyboardInterrupt, re-raised after saving) keeps
 every finished chunk and a second call does the rest. One job at a time; readers on other threads
-only ever see whole files (every write is a rename).
+only ever see whole files (every write is a rename). How fields are measured, units rendered and
+examples found is the model's modality's way (`PARTS`: `atlas.images`, `atlas.audio`).
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,39 +18,26 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from featurelens.atlas.audio import audio_examples, audio_renders, frame_fields
+from featurelens.atlas.audio import SoundParts
+from featurelens.atlas.files import INDEX, MANIFEST, picture_format, read_json, record_path, unit_page_path, write_json
+from featurelens.atlas.images import ImageParts
 from featurelens.atlas.layers import layer_info
 from featurelens.atlas.manifest import LayerEntry, Manifest
-from featurelens.atlas.pass_data import LayerPass
-from featurelens.atlas.renders import UnitRenders, images_per_unit, render_extremes, render_plan, render_units, unit_renders
-from featurelens.atlas.sanity import projection_choice, record_part
-from featurelens.atlas.settings import AUTO_PROJECTION, DISTRIBUTION_SAMPLE, REDUCE, SPATIAL_SCORE, AtlasSettings, data_spec
+from featurelens.atlas.pages import AtlasPages
+from featurelens.atlas.parts import ModalityParts
+from featurelens.atlas.renders import images_per_unit
+from featurelens.atlas.settings import AUTO_PROJECTION, REDUCE, SPATIAL_SCORE, AtlasSettings, data_spec
 from featurelens.capture import LOGIT, probe
 from featurelens.data.sources import open_source
-from featurelens.dataset_examples import ExamplesResult
-from featurelens.dataset_examples.checkpoint import save_checkpoint, state_to_resume
-from featurelens.dataset_examples.projections import example_projections
-from featurelens.dataset_examples.run import plan_pass, run_pass
-from featurelens.engine import check_engine
 from featurelens.errors import FeaturelensError
-from featurelens.geometry import receptive_fields
 from featurelens.models import LoadedModel, model_for
-from featurelens.atlas.files import (
-    INDEX, MANIFEST, crop_path, input_path, pass_path, picture_format, projection_path, read_json, record_path,
-    render_path, save_picture, unit_page_path, write_json,
-)
-from featurelens.atlas.pages import AtlasPages
 from featurelens.output.paths import check_output_folder
-from featurelens.progress import ProgressArg, reporting
-from featurelens.rendering import RenderSettings
+from featurelens.progress import ProgressArg
 from featurelens.rendering.optimize import judge_list
 from featurelens.units.resolve import channel_out_of_range
 
-CHECKPOINT = "examples-checkpoint.pt"  # the running state of an unfinished examples pass
-EXAMPLE_CHUNK = 32  # units whose examples are written (and saved in the manifest) together
-PASS_BATCH = 64
-PROJECTION_BATCH = 16
 RECORD_FORMAT = 1
+PARTS: dict[str, ModalityParts] = {"image": ImageParts(), "audio": SoundParts()}  # by `LoadedModel.modality.name`
 
 
 @dataclass
@@ -85,6 +72,7 @@ class AtlasStore:
         self.report = BuildReport()
         self._source = None
         self._judges: tuple[LoadedModel, ...] | None = None
+        self.parts: ModalityParts = PARTS[model.modality.name]
 
     # --- opening -------------------------------------------------------------------------------------
 
@@ -133,7 +121,7 @@ class AtlasStore:
         if new:
             size = self.settings.render_size(self.model)
             infos = [layer_info(self.model, name, size) for name in new]
-            fields = frame_fields(self.model, new) if self.model.audio else receptive_fields(self.model, new, self.model.input_size)
+            fields = self.parts.fields(self.model, new)
             with self.report.timing("writing"):
                 for info in infos:
                     self.manifest.add_layer(LayerEntry.of(info, fields[info.name]))
@@ -157,7 +145,7 @@ class AtlasStore:
             self.manifest.save(self.folder)
             position = {c: i for i, c in enumerate(entry.units)}
             neighbours = {entry.units[j] for c in new for j in (position[c] - 1, position[c] + 1) if 0 <= j < len(entry.units)}
-            self._write_pages(entry, set(new) | neighbours)
+            self.write_unit_pages(entry, set(new) | neighbours)
         return entry
 
     def _checked(self, entry: LayerEntry, channels: Iterable[int]) -> list[int]:
@@ -177,13 +165,13 @@ class AtlasStore:
             "renders": {"max": None, "min": None, "diverse": []}, "render_figures": None, "examples": None, "distribution": None,
         }
 
-    def _update_records(self, entry: LayerEntry, parts: dict[int, dict]) -> None:
+    def update_records(self, entry: LayerEntry, parts: dict[int, dict]) -> None:
         """Merge `parts[channel]` into each unit's record."""
         for channel, part in parts.items():
             path = self.folder / record_path(entry.name, channel)
             write_json(path, {**(read_json(path) or self._empty_record(entry, channel)), **part})
 
-    def _write_pages(self, entry: LayerEntry, channels: set[int]) -> None:
+    def write_unit_pages(self, entry: LayerEntry, channels: set[int]) -> None:
         self.pages.write_units(self.manifest, entry, channels)
         self.pages.write_layer(self.manifest, entry)
         self.pages.write_index(self.manifest)
@@ -208,24 +196,7 @@ class AtlasStore:
         per_unit = images_per_unit(s.diverse)
         chunk = max(1, s.max_batch // per_unit)
         chunks = [todo[start:start + chunk] for start in range(0, len(todo), chunk)]  # units optimised together
-        if self.model.audio is not None:  # grown spectrograms and their sound, one render job per chunk
-            for channels in chunks:
-                self._store_renders(entry, audio_renders(self, entry, channels, progress))
-            return
-        render_settings = RenderSettings(size=s.render_setting(), steps=s.steps, seed=s.seed, max_batch=s.max_batch,
-                                         engine=s.engine, address=s.address, workers=s.workers, judge=self.judges(),
-                                         data=self.manifest.data)  # each image held against the atlas's data
-        if s.engine == "ray":
-            self._renders_on_ray(entry, chunks, render_settings, progress)
-            return
-        total = len(todo) * per_unit * s.steps
-        with reporting(progress, f"rendering {len(todo)} unit(s) of {layer}") as report:
-            for number, channels in enumerate(chunks):
-                before = number * chunk * per_unit * s.steps
-                with self.report.timing("render"):
-                    rendered = render_units(self.model, layer, channels, entry.spatial, render_settings, s.diverse,
-                                            tick=lambda done, _: report.update(before + done, total))
-                self._write_renders(entry, rendered)
+        self.parts.render(self, entry, chunks, progress)
 
     def judges(self) -> tuple[LoadedModel, ...]:
         """The judge models of the settings (`plan_atlas` hands them loaded), loaded once when given as specs."""
@@ -233,51 +204,13 @@ class AtlasStore:
             self._judges = tuple(model_for(spec, self.model.device) for spec in judge_list(self.settings.judge))
         return self._judges
 
-    def _renders_on_ray(self, entry: LayerEntry, chunks: list[list[int]], settings: RenderSettings, progress: ProgressArg) -> None:
-        """The local engine's batches of units, rendered at once by Ray workers (the same images); what finished is kept."""
-        from featurelens.rendering.on_ray import render_plans_on_ray  # Ray only when asked for
-
-        s = self.settings
-        plans = [render_plan(self.model, entry.name, channels, entry.spatial, settings, s.diverse) for channels in chunks]
-        with self.report.timing("render"):
-            results = render_plans_on_ray(plans, plans[0].engine, progress)
-        for channels, result in zip(chunks, results):
-            if not result.interrupted:
-                self._write_renders(entry, unit_renders(channels, s.diverse, result))
-        if any(result.interrupted for result in results):
-            raise KeyboardInterrupt
-
-    def _write_renders(self, entry: LayerEntry, rendered: list[UnitRenders]) -> None:
-        ext = self.manifest.settings["image_format"]
-        parts = {}
-        with self.report.timing("render"):
-            extremes = render_extremes(self.model, entry.name, rendered)
-        with self.report.timing("writing"):
-            for unit in rendered:
-                urls = {}
-                for name, image in unit.named():
-                    urls[name] = render_path(entry.name, unit.channel, name, ext)
-                    save_picture(image.image, self.folder / urls[name])
-                # the min image minimises -unit: its figures, negated, are the unit's own (and the photos' lowest);
-                # "extreme" is its peak (trough) as the examples are ranked, to compare with the data's top (bottom) one
-                # "data_best" is the data's highest (lowest) mean, "beats_data" whether the image goes past it
-                figures = {kind: {"activation": sign * image.activation, "robust_activation": sign * image.robust_activation,
-                                  "photos": sign * image.natural_max, "extreme": extremes[unit.channel][kind],
-                                  "data_best": None if image.data_best is None else sign * image.data_best,
-                                  "beats_data": image.beats_data, "retry": image.retry}
-                           for kind, image, sign in (("max", unit.max, 1.0), ("min", unit.min, -1.0))}
-                figures["max"]["judged"] = {spec: judged.summary() for spec, judged in unit.max.judged.items()}
-                parts[unit.channel] = {"renders": {"max": urls["max"], "min": urls["min"], "diverse": [urls[f"diverse{i}"] for i in range(len(unit.diverse))]},
-                                       "render_figures": figures}
-        self._store_renders(entry, parts)
-
-    def _store_renders(self, entry: LayerEntry, parts: dict[int, dict]) -> None:
+    def store_renders(self, entry: LayerEntry, parts: dict[int, dict]) -> None:
         """Records, manifest and pages after renders of the channels in `parts` (their record parts) were written."""
         with self.report.timing("writing"):
-            self._update_records(entry, parts)
+            self.update_records(entry, parts)
             entry.renders = sorted(set(entry.renders) | set(parts))
             self.manifest.save(self.folder)
-            self._write_pages(entry, set(parts))
+            self.write_unit_pages(entry, set(parts))
         self.report.renders_built += len(parts)
 
     # --- dataset examples ------------------------------------------------------------------------------
@@ -293,130 +226,13 @@ class AtlasStore:
         if channels is not None:
             channels = [channels] if isinstance(channels, (int, np.integer)) else list(channels)
             entries = [self.add_units(entry.name, channels) for entry in entries]
-        if self.model.audio is not None:
-            self._audio_examples(entries, progress)
-            return
-        missing = [e for e in entries if e.pass_info is None or not (self.folder / pass_path(e.name)).is_file()]
-        passes = self._run_pass(missing, progress) if missing else {}
-        method = self.projection_method() if any(set(e.units) - set(e.examples) for e in entries) else None
-        for entry in entries:
-            todo = [c for c in entry.units if c not in set(entry.examples)]
-            self.report.examples_skipped += len(entry.units) - len(todo)
-            if not todo:
-                continue
-            found = passes.get(entry.name) or LayerPass.load(self.folder / pass_path(entry.name))
-            result = found.examples_of(entry.name, entry.shape, entry.field, self.source(), self.model.spec, self.settings.k,
-                                       REDUCE, self.model.input_size, self.model.in_channels)
-            for start in range(0, len(todo), EXAMPLE_CHUNK):
-                chunk = todo[start:start + EXAMPLE_CHUNK]
-                projections = {}
-                if method:
-                    with self.report.timing("projections"):
-                        projections = example_projections(self.model, result, method, batch_size=PROJECTION_BATCH,
-                                                          progress=progress, channels={entry.name: chunk})
-                self._write_examples(entry, result, found, chunk, projections)
-
-    def projection_method(self) -> str | None:
-        """The method the examples' projections use (None: no projections): the settings' method, or with "auto" the
-        one that passes the sanity check best on the model. Every method's score is measured once and kept in the
-        manifest (`projection`), so the whole atlas shows one method."""
-        if not self.settings.project:
-            return None
-        if self.manifest.projection is None or self.manifest.projection.get("requested") != self.settings.project:
-            with self.report.timing("projections"):
-                self.manifest.projection = projection_choice(self.model, self.source(), self.manifest.data, self.settings.project,
-                                                             self.settings.render_size(self.model), self.settings.limit)
-            with self.report.timing("writing"):
-                self.manifest.save(self.folder)
-                self.pages.write_index(self.manifest)
-        return self.manifest.projection["method"]
-
-    def _audio_examples(self, entries: list[LayerEntry], progress: ProgressArg) -> None:
-        """Clips of the units that have none yet: one audio pass (quick: clips, not images) for their layers."""
-        todo = {e.name: [c for c in e.units if c not in set(e.examples)] for e in entries}
-        self.report.examples_skipped += sum(len(e.units) - len(todo[e.name]) for e in entries)
-        entries = [e for e in entries if todo[e.name]]
-        if not entries:
-            return
-        found = audio_examples(self, entries, progress)
-        self.report.passes += len(entries)
-        with self.report.timing("writing"):
-            for entry in entries:
-                self._update_records(entry, {c: found[entry.name][c] for c in todo[entry.name]})
-                entry.examples = sorted(set(entry.examples) | set(todo[entry.name]))
-                self.manifest.save(self.folder)
-                self._write_pages(entry, set(todo[entry.name]))
-        self.report.examples_built += sum(len(channels) for channels in todo.values())
+        self.parts.examples(self, entries, progress)
 
     def source(self):
         """The data source, opened once (examples' inputs are read again for crops and projections)."""
         if self._source is None:
             self._source = open_source(self.manifest.data)
         return self._source
-
-    def _run_pass(self, entries: list[LayerEntry], progress: ProgressArg) -> dict[str, LayerPass]:
-        """One pass for all `entries`, continued from the checkpoint an interrupted pass left; saves each layer's results."""
-        plan = plan_pass(self.model, self.source(), [e.name for e in entries], self.settings.k, REDUCE, PASS_BATCH,
-                         limit=self.settings.limit, distribution=DISTRIBUTION_SAMPLE)
-        checkpoint = self.folder / CHECKPOINT
-        resume, _ = state_to_resume(checkpoint, None, plan.fingerprint)
-        s, stream = self.settings, None
-        if s.engine == "ray":  # shards ranked by Ray workers, merged exactly
-            from featurelens.dataset_examples.on_ray import examples_stream
-
-            stream = examples_stream(check_engine(s.engine, s.address, s.workers))
-        with self.report.timing("examples"):
-            result = run_pass(plan, resume, 1 if stream else 20, lambda state: save_checkpoint(state, checkpoint), progress, stream)
-        if result.interrupted:
-            save_checkpoint(result.state, checkpoint)
-            raise KeyboardInterrupt
-        passes = {}
-        with self.report.timing("writing"):
-            for layer in result.layers:
-                passes[layer.layer] = LayerPass.of(layer)
-                passes[layer.layer].save(self.folder / pass_path(layer.layer))
-                self.manifest.layer(layer.layer).pass_info = {"images": result.items_seen, "entries": result.entries,
-                                                              "skipped": len(result.skipped), "seconds": round(result.seconds, 3)}
-            self.manifest.save(self.folder)
-            checkpoint.unlink(missing_ok=True)
-        self.report.passes += len(entries)
-        return passes
-
-    def _write_examples(self, entry: LayerEntry, result: ExamplesResult, found: LayerPass, channels: list[int], projections: dict) -> None:
-        ext, size = self.manifest.settings["image_format"], self.model.input_size
-        rows = defaultdict(list)
-        for row in result.examples({entry.name: channels}):
-            rows[row.index].append(row)
-        examples = {c: {"max": [], "min": []} for c in channels}
-        with self.report.timing("writing"):
-            for index, members in rows.items():
-                image = result.image(index)
-                whole = input_path(index, ext)
-                if not (self.folder / whole).is_file():
-                    save_picture(image, self.folder / whole)
-                for row in members:
-                    x0, y0, x1, y1 = row.box
-                    crop = whole if row.box == (0, 0, size, size) else crop_path(entry.name, row.channel, row.kind, row.rank, ext)
-                    if crop != whole:
-                        save_picture(image[y0:y1, x0:x1], self.folder / crop)
-                    picture = projections.get((row.layer, row.channel, row.kind, row.rank))
-                    projection = projection_path(entry.name, row.channel, row.rank, ext) if picture is not None else None
-                    if picture is not None:
-                        save_picture(picture, self.folder / projection)
-                    examples[row.channel][row.kind].append({
-                        "rank": row.rank, "score": row.score, "item": row.item, "index": row.index, "y": row.y, "x": row.x,
-                        "box": list(row.box), "input": whole, "crop": crop, "projection": projection,
-                    })
-            for found_examples in examples.values():
-                for kind in found_examples.values():
-                    kind.sort(key=lambda example: example["rank"])
-            score = SPATIAL_SCORE if entry.spatial else "value"
-            shown = {"projection": record_part(self.manifest.projection)} if self.settings.project and self.manifest.projection else {}
-            self._update_records(entry, {c: {"examples": examples[c], "distribution": found.distribution(c, score), **shown} for c in channels})
-            entry.examples = sorted(set(entry.examples) | set(channels))
-            self.manifest.save(self.folder)
-            self._write_pages(entry, set(channels))
-        self.report.examples_built += len(channels)
 
 
 def check_existing(folder: Path, model: LoadedModel, data: str | Path | None, settings: AtlasSettings | None) -> tuple[Manifest | None, AtlasSettings]:
@@ -455,9 +271,9 @@ def new_manifest(model: LoadedModel, data: str | None, settings: AtlasSettings) 
     found = probe(model, model.input_size)
     summary = {"spec": model.spec, "input_size": model.input_size, "in_channels": model.in_channels,
                "classes": len(model.class_names) if model.class_names else None}
-    if model.audio is not None:  # the pages speak of clips, frames and sounds, and say when units cannot be rendered
-        summary.update(modality="audio", renders=model.modality.renders)
+    summary.update(PARTS[model.modality.name].summary(model))
     content = {**settings.content(model), "image_format": picture_format(model.in_channels, model.input_size),
                "reduce": REDUCE, "score": SPATIAL_SCORE}
     layers = [{"name": info.name, "type": info.type, "shape": list(info.shape)} for info in found.layers]
     return Manifest(summary, data, content, [], layers)
+

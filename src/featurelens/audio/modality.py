@@ -7,6 +7,7 @@ models' registration (`models.sound_networks`), and techniques read it through t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,3 +65,11 @@ class AudioModality:
         from featurelens.output.spectrogram import spectrogram_picture
 
         return spectrogram_picture(item)
+
+    def stored_data(self, data: str | Path) -> str:
+        """A data source as an atlas stores it: "music" or a folder's absolute path, checked as `data_spec` checks it."""
+        return self.data_spec(data)
+
+    def input_facts(self) -> dict | None:
+        """What a page says of the input besides its size: the rate it is heard at and the clip length, in seconds."""
+        return {"sample_rate": self.sound.sample_rate, "clip_seconds": self.sound.clip_seconds}

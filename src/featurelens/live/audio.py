@@ -90,7 +90,7 @@ def open_audio_bytes(data: bytes, sample_rate: int) -> np.ndarray:
 
 def process_audio(session: LiveSession, waveform: torch.Tensor, options: LiveOptions) -> LiveAudioFrame:
     """Run one window ([1, samples] at the model's rate) of a `LiveSession` with checked `LiveOptions`."""
-    model, audio = session.model, session.model.audio
+    model, audio = session.model, session.model.modality.sound
     with session.lock:
         started = time.perf_counter()
         with torch.no_grad():

@@ -16,10 +16,28 @@ from __future__ import annotations
 import json
 import struct
 
-from featurelens.live.audio import LiveAudioFrame
-from featurelens.live.session import LiveFrame
+from featurelens.live.audio import LiveAudioFrame, decode_audio, process_audio
+from featurelens.live.frames import decode_frame
+from featurelens.live.session import LiveFrame, LiveOptions, LiveSession
 
 MAGIC = b"FLV1"
+
+
+def process_message(session: LiveSession, data: bytes, options: LiveOptions) -> LiveFrame | LiveAudioFrame:
+    """One binary message from the page through the model, read as its modality sends them (`_READERS`): a frame for an
+    image model, the newest few seconds of sound (a message of its own kind) for an audio model."""
+    return _READERS[session.model.modality.name](session, data, options)
+
+
+def _read_frame(session: LiveSession, data: bytes, options: LiveOptions) -> LiveFrame:
+    return session.process(decode_frame(data, session.model.in_channels, session.model.input_size), options)
+
+
+def _read_sound(session: LiveSession, data: bytes, options: LiveOptions) -> LiveAudioFrame:
+    return process_audio(session, decode_audio(data, session.model.modality.sound), options)
+
+
+_READERS = {"image": _read_frame, "audio": _read_sound}
 
 
 def encode_frame(frame: LiveFrame | LiveAudioFrame, number: int, extra: dict | None = None) -> bytes:

@@ -9,12 +9,14 @@ Everything else (capture, units, ranking, writing) is shared; what a result adds
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from featurelens.audio.input import AudioInput
+from featurelens.errors import FeaturelensError
 
 
 class Modality(Protocol):
@@ -43,6 +45,10 @@ class Modality(Protocol):
     def data_spec(self, data: Any) -> str: ...
 
     def picture(self, item: np.ndarray) -> np.ndarray: ...
+
+    def stored_data(self, data: str | Path) -> str: ...
+
+    def input_facts(self) -> dict | None: ...
 
 
 @dataclass(frozen=True)
@@ -86,3 +92,20 @@ class ImageModality:
     def picture(self, item: np.ndarray) -> np.ndarray:
         """The image itself, uint8 [H, W, C]."""
         return item
+
+    def stored_data(self, data: str | Path) -> str:
+        """A data source as an atlas stores it, to read it again later: a built-in name or a folder's absolute path;
+        a one-line error when it is missing (whether it opens is `data_spec`'s question)."""
+        from featurelens.data.sources import BUILTIN_SOURCES  # the image readers load only when images are read
+
+        text = str(data)
+        if text in BUILTIN_SOURCES:
+            return text
+        path = Path(text).expanduser()
+        if not path.exists():
+            raise FeaturelensError(f"data source {text!r} not found: give a folder of images or one of {', '.join(BUILTIN_SOURCES)}")
+        return str(path.resolve())
+
+    def input_facts(self) -> dict | None:
+        """What a page says of the input besides its size: nothing more for an image."""
+        return None

@@ -4,13 +4,15 @@ Many units render together: image i of the batch belongs to unit i, and one opti
 for all of them. The forward pass stops at the deepest layer the units need. Units rendered at
 different sizes (`size="auto"`) run in separate batches; judges see the finished images at the end.
 With engine "ray" the batches run on Ray workers (`rendering.on_ray`), with the same images.
+Every model's render is one `RenderPlan`; what it grows is its `medium`: `ImageMedium` here, or for an audio
+model `rendering.spectrogram.SoundMedium` (a log-mel or a waveform per unit, made audible).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 import torch
@@ -30,7 +32,7 @@ from featurelens.rendering.result import RenderedUnit, RenderResult
 from featurelens.models.input_sizes import check_accepted
 from featurelens.rendering.settings import RenderSettings
 from featurelens.rendering.sizes import AUTO, SizeChoice, choose_sizes, fix_sizes
-from featurelens.rendering.spectrogram import AudioRenderPlan, plan_audio_render
+from featurelens.rendering.spectrogram import sound_medium
 from featurelens.rendering.terms import ObjectiveTerm
 from featurelens.rendering.transforms import RobustnessTransform
 from featurelens.units import UnitExpression, UnitsInput, as_expressions, resolve_expression
@@ -38,9 +40,66 @@ from featurelens.units import UnitExpression, UnitsInput, as_expressions, resolv
 JudgesInput = Sequence[str | LoadedModel] | str | LoadedModel
 
 
+class RenderMedium(Protocol):
+    """What a render grows and how a grown unit is shown, the part of a `RenderPlan` its model's modality decides:
+    `ImageMedium` (a parameterized image, robust to jitter and scale) or `rendering.spectrogram.SoundMedium` (a log-mel
+    or a waveform at fixed loudness, made audible)."""
+
+    def describe(self, plan: RenderPlan) -> str: ...
+
+    def run(self, plan: RenderPlan, progress: ProgressArg) -> RenderResult: ...
+
+
+@dataclass(frozen=True)
+class ImageMedium:
+    """Images: each unit's parameterization (`settings.param`) grown in batches of one size (here, or on Ray), then held
+    against the data and judged."""
+
+    def describe(self, plan: RenderPlan) -> str:
+        s = plan.settings
+        units = ", ".join(dict.fromkeys(str(t) for t in plan.targets))
+        sides = "/".join(str(side) for side in sorted({c.size for c in plan.sizes}, reverse=True))
+        resampled = sorted({c.param_side for c in plan.sizes if c.param_side != c.size})
+        size = f"{sides} px" + (f" (parameterized at {'/'.join(map(str, resampled))} px and resampled)" if resampled else "")
+        size += " (auto)" if s.size == AUTO else ""
+        size += " (the model takes that size only: transforms resample back to it)" if any(c.fixed for c in plan.sizes) else ""
+        judged = f"; judged by {', '.join(j.spec for j in plan.judges)}" if plan.judges else ""
+        where = f"{plan.engine.describe()} in {len(plan.chunks())} batch(es)" if plan.engine.is_ray else f" on {plan.model.device}"
+        reference = plan.data_reference()
+        note = f" ({reference.note})" if reference.note else ""
+        retry = ", rendering again the ones below it" if s.retry else ""
+        return (f"render {len(plan.targets)} image(s) of {plan.model.spec}{where}: {units}; "
+                f"{size}, {s.steps} steps, param {s.param}, seed {s.seed}{judged}; held against {reference.title}{note}{retry}; "
+                f"fixed cost before the first step: {references_cost(plan.model, reference, plan.targets, plan.sizes, plan.cache)}")
+
+    def run(self, plan: RenderPlan, progress: ProgressArg = None) -> RenderResult:
+        """Optimise every image (one size at a time, in batches of at most `max_batch`), then judge them.
+        Ctrl-C returns what is done so far."""
+        if plan.engine.is_ray:
+            from featurelens.rendering.on_ray import render_on_ray  # Ray only when asked for
+
+            return render_on_ray(plan, progress)
+        started = time.perf_counter()
+        result = plan.empty_result()
+        total = len(plan.targets) * plan.settings.steps
+        finished: dict[int, RenderedUnit] = {}
+        with reporting(progress, f"rendering {len(plan.targets)} image(s)") as report:
+            done = 0
+            for chunk in plan.chunks():
+                tick = lambda work, before=done: report.update(before + work, total)
+                rendered = render_chunk(plan.model, [plan.targets[i] for i in chunk], [plan.sizes[i] for i in chunk],
+                                        plan.settings, chunk[0], tick)
+                plan.keep(result, chunk, rendered, finished)
+                if rendered.interrupted:
+                    break
+                done += len(chunk) * plan.settings.steps
+        return plan.finish(result, finished, started)
+
+
 @dataclass
 class RenderPlan:
-    """A checked render: the model, each image's unit expression and size, the settings, the judges. `run()` does the work."""
+    """A checked render: the model, each image's unit expression and size, the settings, the judges, and the `medium`
+    the units are grown in (images; sound for an audio model). `run()` does the work."""
 
     model: LoadedModel
     targets: list[UnitExpression]
@@ -51,6 +110,7 @@ class RenderPlan:
     model_spec: str | None = None  # the spec the model was given as (None: a LoadedModel), for Ray workers to load
     reference: Reference | None = None  # the data every image is held against (None: plan_render's default)
     _cache: ModelCache | None = field(default=None, repr=False)
+    medium: RenderMedium = field(default_factory=ImageMedium)  # what is grown and how it is shown
 
     @property
     def cache(self) -> ModelCache:
@@ -65,44 +125,11 @@ class RenderPlan:
         return self.reference
 
     def describe(self) -> str:
-        s = self.settings
-        units = ", ".join(dict.fromkeys(str(t) for t in self.targets))
-        sides = "/".join(str(side) for side in sorted({c.size for c in self.sizes}, reverse=True))
-        resampled = sorted({c.param_side for c in self.sizes if c.param_side != c.size})
-        size = f"{sides} px" + (f" (parameterized at {'/'.join(map(str, resampled))} px and resampled)" if resampled else "")
-        size += " (auto)" if s.size == AUTO else ""
-        size += " (the model takes that size only: transforms resample back to it)" if any(c.fixed for c in self.sizes) else ""
-        judged = f"; judged by {', '.join(j.spec for j in self.judges)}" if self.judges else ""
-        where = f"{self.engine.describe()} in {len(self.chunks())} batch(es)" if self.engine.is_ray else f" on {self.model.device}"
-        reference = self.data_reference()
-        note = f" ({reference.note})" if reference.note else ""
-        retry = ", rendering again the ones below it" if s.retry else ""
-        return (f"render {len(self.targets)} image(s) of {self.model.spec}{where}: {units}; "
-                f"{size}, {s.steps} steps, param {s.param}, seed {s.seed}{judged}; held against {reference.title}{note}{retry}; "
-                f"fixed cost before the first step: {references_cost(self.model, reference, self.targets, self.sizes, self.cache)}")
+        return self.medium.describe(self)
 
     def run(self, progress: ProgressArg = None) -> RenderResult:
-        """Optimise every image (one size at a time, in batches of at most `max_batch`), then judge them.
-        Ctrl-C returns what is done so far."""
-        if self.engine.is_ray:
-            from featurelens.rendering.on_ray import render_on_ray  # Ray only when asked for
-
-            return render_on_ray(self, progress)
-        started = time.perf_counter()
-        result = self.empty_result()
-        total = len(self.targets) * self.settings.steps
-        finished: dict[int, RenderedUnit] = {}
-        with reporting(progress, f"rendering {len(self.targets)} image(s)") as report:
-            done = 0
-            for chunk in self.chunks():
-                tick = lambda work, before=done: report.update(before + work, total)
-                rendered = render_chunk(self.model, [self.targets[i] for i in chunk], [self.sizes[i] for i in chunk],
-                                        self.settings, chunk[0], tick)
-                self.keep(result, chunk, rendered, finished)
-                if rendered.interrupted:
-                    break
-                done += len(chunk) * self.settings.steps
-        return self.finish(result, finished, started)
+        """Grow every unit's input in the plan's medium (`ImageMedium.run`, `SoundMedium.run`). Ctrl-C returns what is done so far."""
+        return self.medium.run(self, progress)
 
     def chunks(self) -> list[list[int]]:
         """Image indices grouped by size (largest first), each group cut into batches of at most `max_batch`."""
@@ -153,9 +180,9 @@ def plan_render(
     *,
     device: torch.device | str | None = None,
     **overrides,
-) -> RenderPlan | AudioRenderPlan:
+) -> RenderPlan:
     """Check a render without running it: settings, units against the model at each unit's render size, judges.
-    An audio model's render is an `AudioRenderPlan` (a log-mel per unit, made audible)."""
+    An audio model's plan grows a sound per unit (`SoundMedium`: a log-mel or a waveform, made audible)."""
     settings = shrink(replace(settings or RenderSettings(), **overrides))
     engine = check_engine(settings.engine, settings.address, settings.workers, device)
     expressions = as_expressions(units)
@@ -243,15 +270,17 @@ def render(
 
 
 def _audio_plan(model: LoadedModel | str, loaded: LoadedModel, expressions: list[UnitExpression], settings: RenderSettings,
-                engine: Engine) -> AudioRenderPlan:
-    """An audio model's render: one log-mel per unit (`size`: frames, "auto" the model's clip), sonified."""
+                engine: Engine) -> RenderPlan:
+    """An audio model's render: one log-mel (or waveform) per unit (`size`: frames, "auto" the model's clip), sonified."""
     defaults = RenderSettings()
     for name in ("param", "batch", "diversity", "interpolate", "decorrelate", "out_size", "judge", "engine", "regularizers", "data", "terms"):
         if getattr(settings, name) != getattr(defaults, name):
             raise FeaturelensError(f"{{parameter}} is not available for an audio model's render", parameter=name)
     frames = None if settings.size == AUTO else settings.size
     resolved = [resolve_expression(e, loaded, probe(loaded, frames)) for e in expressions]
-    return plan_audio_render(loaded, resolved, frames, settings.steps, settings.seed, settings.lr, settings.transforms is not None)
+    medium = sound_medium(loaded, resolved, frames, settings.lr)
+    sizes = [SizeChoice(medium.frames, "the model's clip" if frames is None else "given")] * len(resolved)
+    return RenderPlan(loaded, resolved, settings, sizes, [], engine, model if isinstance(model, str) else None, medium=medium)
 
 
 _PLANS = {"image": _image_plan, "audio": _audio_plan}  # a modality's render: what it grows and how it is shown

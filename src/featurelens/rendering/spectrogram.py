@@ -8,7 +8,8 @@ in place of an image's jitter and scale. The result is sonified by phase reconst
 squares back to linear power, then Griffin-Lim), and the sound is fed back through the front end to check
 that it still drives the unit — against noise of the same loudness. A model whose front end makes no log-mel
 (torchcrepe: it only frames the waveform) has the waveform itself grown instead, at the same fixed loudness,
-robust to random time shifts.
+robust to random time shifts. `SoundMedium` is the medium of an audio model's `RenderPlan`; `LogMelParam` and
+`WaveformParam` are its two parameterizations.
 """
 
 from __future__ import annotations
@@ -16,18 +17,21 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
+from typing import Callable, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from featurelens.audio.frontend import log_mel_to_waveform
+from featurelens.audio.input import AudioInput
 from featurelens.capture import LOGIT, ActivationCapture, capture_activations, find_layer, probe
 from featurelens.errors import FeaturelensError
 from featurelens.models import LoadedModel
 from featurelens.progress import ProgressArg, reporting
 from featurelens.rendering.adam import Adam
 from featurelens.rendering.result import RenderedUnit, RenderResult, Sound
+from featurelens.rendering.settings import RenderSettings
 from featurelens.units import PerImageTargets, UnitExpression, expression_value
 
 NOISE_RMS = 0.1  # -20 dBFS: the level the collection's clips are normalised to
@@ -78,95 +82,149 @@ def fixed_rms(raw: torch.Tensor, rms: float) -> torch.Tensor:
     return raw * (rms / raw.square().mean(dim=1, keepdim=True).sqrt().clamp_min(1e-12))
 
 
-@dataclass
-class AudioRenderPlan:
-    """A checked audio render: the model, each sound's unit expression, frames, steps, robustness, seed.
-
-    A model with a log-mel front end grows log-mels (then Griffin-Lim); another (torchcrepe, whose front end
-    only frames the waveform) grows the waveform itself, at fixed loudness, robust to time shifts."""
+class GrownUnits(Protocol):
+    """What a sound's render reads of its plan (a `rendering.optimize.RenderPlan`): the model, each sound's unit
+    expression, and the settings (`steps`, `seed`; robust to shifts unless `transforms` is None)."""
 
     model: LoadedModel
     targets: list[UnitExpression]
-    frames: int
-    steps: int
-    seed: int
+    settings: RenderSettings
+
+
+class SoundParam(Protocol):
+    """What a sound render grows (`LogMelParam`, `WaveformParam`): its start from noise and fixed loudness, its random
+    shifts, the network's input it makes, and how a grown one is heard."""
+
     lr: float
-    robust: bool
-    objectives: list[UnitExpression] | None = None  # what the optimiser drives (default: `targets`; see `through_relus`)
-    griffin_lim: int = 64  # phase-reconstruction iterations
 
-    @property
-    def in_log_mel(self) -> bool:
-        """Whether the parameterization is the model's own log-mel (else the waveform)."""
-        return self.model.audio.makes_log_mel
+    def how(self, robust: bool) -> str: ...
 
-    def describe(self) -> str:
-        units = ", ".join(dict.fromkeys(str(t) for t in self.targets))
-        if self.in_log_mel:
-            how = f"log-mel at fixed loudness, {'time and pitch shifts' if self.robust else 'no shifts'}; sonified by Griffin-Lim"
-        else:
-            how = f"waveform at fixed loudness, {'time shifts' if self.robust else 'no shifts'}"
-        return (f"render {len(self.targets)} sound(s) of {self.model.spec} on {self.model.device}: {units}; "
-                f"{self.model.size_label(self.frames)}, {self.steps} steps, {how}, seed {self.seed}")
+    def start(self, audio: AudioInput, noise: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]: ...
 
-    def run(self, progress: ProgressArg = None) -> RenderResult:
+    def shift(self) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]: ...
+
+    def network_input(self, audio: AudioInput, grown: torch.Tensor) -> torch.Tensor: ...
+
+    def heard(self, audio: AudioInput, grown: torch.Tensor, value: Callable, seed: int) -> tuple[torch.Tensor, torch.Tensor, float, float]: ...
+
+
+@dataclass(frozen=True)
+class LogMelParam:
+    """The model's own log-mel [B, bands, frames] at the mean mel power of the noise it starts from, shifted in time and
+    pitch; heard through Griffin-Lim (`griffin_lim` iterations) and the front end again."""
+
+    lr: float = LR
+    griffin_lim: int = 64
+
+    def how(self, robust: bool) -> str:
+        return f"log-mel at fixed loudness, {'time and pitch shifts' if robust else 'no shifts'}; sonified by Griffin-Lim"
+
+    def start(self, audio: AudioInput, noise: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+        start = audio.spectrogram(noise)
+        level = float(torch.logsumexp(start.flatten(1), 1).mean() - math.log(start[0].numel()))
+        return start, lambda x: fixed_loudness(x, level)
+
+    def shift(self) -> SpectrogramShift:
+        return SpectrogramShift()
+
+    def network_input(self, audio: AudioInput, grown: torch.Tensor) -> torch.Tensor:
+        return grown
+
+    def heard(self, audio: AudioInput, grown: torch.Tensor, value: Callable, seed: int) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+        """(waveform, log-mel [1, bands, frames], the unit on the grown log-mel, the unit on the waveform through the front end)."""
+        device = grown.device
+        waveform = log_mel_to_waveform(grown.cpu(), audio.frontend.cpu(), self.griffin_lim, seed=seed)[0]
+        audio.frontend.to(device)
+        return waveform, grown, float(value(grown)[0]), float(value(audio.spectrogram(waveform[None].to(device)))[0])
+
+
+@dataclass(frozen=True)
+class WaveformParam:
+    """The waveform itself [B, samples] at the noise's RMS, shifted in time (a front end that only frames the waveform,
+    torchcrepe's): what the network hears is what it grew."""
+
+    lr: float = WAVEFORM_LR
+
+    def how(self, robust: bool) -> str:
+        return f"waveform at fixed loudness, {'time shifts' if robust else 'no shifts'}"
+
+    def start(self, audio: AudioInput, noise: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+        return noise, lambda x: fixed_rms(x, NOISE_RMS)
+
+    def shift(self) -> TimeShift:
+        return TimeShift()
+
+    def network_input(self, audio: AudioInput, grown: torch.Tensor) -> torch.Tensor:
+        return audio.spectrogram(grown)
+
+    def heard(self, audio: AudioInput, grown: torch.Tensor, value: Callable, seed: int) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+        waveform = grown[0].cpu()
+        grown_value = float(value(audio.spectrogram(grown))[0])
+        return waveform, audio.log_mel(waveform[None]), grown_value, grown_value
+
+
+@dataclass
+class SoundMedium:
+    """What an audio model's render grows (the `RenderMedium` of sound): one input per unit, `frames` wide, at a fixed
+    loudness (`param`: a log-mel, or the waveform for a front end without one), then made audible and measured as heard."""
+
+    frames: int
+    param: SoundParam
+    objectives: list[UnitExpression] | None = None  # what the optimiser drives (default: the targets; see `through_relus`)
+
+    def describe(self, plan: GrownUnits) -> str:
+        units = ", ".join(dict.fromkeys(str(t) for t in plan.targets))
+        return (f"render {len(plan.targets)} sound(s) of {plan.model.spec} on {plan.model.device}: {units}; "
+                f"{plan.model.size_label(self.frames)}, {plan.settings.steps} steps, {self.param.how(plan.settings.transforms is not None)}, "
+                f"seed {plan.settings.seed}")
+
+    def run(self, plan: GrownUnits, progress: ProgressArg = None) -> RenderResult:
         """Optimise all sounds together, then sonify and measure each. Ctrl-C keeps the last step's."""
         started = time.perf_counter()
-        model, audio = self.model, self.model.audio
-        generator = torch.Generator().manual_seed(self.seed)
+        model, audio, steps, param = plan.model, plan.model.modality.sound, plan.settings.steps, self.param
+        generator = torch.Generator().manual_seed(plan.settings.seed)
         samples = (self.frames - 1) * audio.hop_length
         with torch.no_grad():
-            start = noise(len(self.targets), samples, NOISE_RMS, generator).to(model.device)
-            if self.in_log_mel:
-                start = audio.spectrogram(start)
-                level = float(torch.logsumexp(start.flatten(1), 1).mean() - math.log(start[0].numel()))
-        fixed = (lambda x: fixed_loudness(x, level)) if self.in_log_mel else (lambda x: fixed_rms(x, NOISE_RMS))
-        shift = (SpectrogramShift() if self.in_log_mel else TimeShift()) if self.robust else None
+            start, fixed = param.start(audio, noise(len(plan.targets), samples, NOISE_RMS, generator).to(model.device))
+        shift = param.shift() if plan.settings.transforms is not None else None
         raw = start.clone().requires_grad_(True)
-        optimizer = Adam([raw], lr=self.lr)
-        targets = PerImageTargets(self.objectives or self.targets)
+        optimizer = Adam([raw], lr=param.lr)
+        targets = PerImageTargets(self.objectives or plan.targets)
         interrupted, done = False, 0
         with ActivationCapture(model.module, targets.layers) as capture, \
-                reporting(progress, f"rendering {len(self.targets)} sound(s)") as report:
+                reporting(progress, f"rendering {len(plan.targets)} sound(s)") as report:
             try:
-                for done in range(1, self.steps + 1):
+                for done in range(1, steps + 1):
                     x = fixed(raw)
                     if shift is not None:
                         x = shift(x, generator)
-                    objective = targets.values(capture.run(x if self.in_log_mel else audio.spectrogram(x)))
+                    objective = targets.values(capture.run(param.network_input(audio, x)))
                     optimizer.zero_grad(set_to_none=True)
                     (-objective.sum()).backward()
                     optimizer.step()
-                    report.update(done, self.steps)
+                    report.update(done, steps)
             except KeyboardInterrupt:
                 interrupted = True
         with torch.no_grad():
             final = fixed(raw)
-            sounds = [self._measured(expression, final[i:i + 1], generator) for i, expression in enumerate(self.targets)]
+            sounds = [self._measured(plan, expression, final[i:i + 1], generator) for i, expression in enumerate(plan.targets)]
         return RenderResult(units=sounds, seconds=time.perf_counter() - started, steps=done, interrupted=interrupted,
                             size=self.frames, model=model.spec, sample_rate=audio.sample_rate)
 
-    def _measured(self, expression: UnitExpression, grown: torch.Tensor, generator: torch.Generator) -> RenderedUnit:
+    def _measured(self, plan: GrownUnits, expression: UnitExpression, grown: torch.Tensor, generator: torch.Generator) -> RenderedUnit:
         """Make one grown sound audible and measure the unit on the network's input, on the sound fed back through the
         front end, and on noise as loud as that sound."""
-        audio, module, device = self.model.audio, self.model.module, self.model.device
+        model = plan.model
+        audio, module, device = model.modality.sound, model.module, model.device
         value = lambda x: expression_value(expression, capture_activations(module, x, expression.layers))  # noqa: E731
-        if self.in_log_mel:
-            waveform = log_mel_to_waveform(grown.cpu(), audio.frontend.cpu(), self.griffin_lim, seed=self.seed)[0]
-            audio.frontend.to(device)
-            log_mel, grown_value = grown, float(value(grown)[0])
-            heard_value = float(value(audio.spectrogram(waveform[None].to(device)))[0])
-        else:  # the grown waveform is the sound itself: what the network hears is what it grew
-            waveform = grown[0].cpu()
-            log_mel, grown_value = audio.log_mel(waveform[None]), float(value(audio.spectrogram(grown))[0])
-            heard_value = grown_value
+        waveform, log_mel, grown_value, heard_value = self.param.heard(audio, grown, value, plan.settings.seed)
         rms = float(waveform.square().mean().sqrt())
         noises = noise(4, len(waveform), rms, generator)
         log_mel = log_mel[0].cpu().numpy()
         sound = Sound(log_mel=log_mel, waveform=waveform.numpy(), heard=heard_value,
                       noise=float(value(audio.spectrogram(noises.to(device))).mean()), rms=rms)
         # a sound is judged by how it is heard and against noise, not by jitter or photos: those figures stay its activation
-        return RenderedUnit(unit=str(expression), image=self.model.modality.picture(log_mel), objective=grown_value,
+        return RenderedUnit(unit=str(expression), image=model.modality.picture(log_mel), objective=grown_value,
                             activation=grown_value, robust_activation=grown_value, natural_max=0.0, size=self.frames, sound=sound)
 
 
@@ -185,13 +243,11 @@ def through_relus(expression: UnitExpression, model: LoadedModel, frames: int) -
     return expression.map_units(before)
 
 
-def plan_audio_render(model: LoadedModel, targets: list[UnitExpression], frames: int | None, steps: int, seed: int,
-                      lr: float | None, robust: bool) -> AudioRenderPlan:
-    """Check an audio render (units already resolved against the model at `frames`)."""
+def sound_medium(model: LoadedModel, targets: list[UnitExpression], frames: int | None, lr: float | None) -> SoundMedium:
+    """What an audio render of `targets` (already resolved against the model at `frames`; None: its clip) grows, checked."""
     frames = frames or model.input_size
     if frames < model.min_size:
         raise FeaturelensError(f"{{parameter}} {frames} frames is below {model.spec}'s receptive field of {model.min_size}",
                                parameter="size")
-    in_log_mel = model.audio.makes_log_mel
-    return AudioRenderPlan(model, targets, frames, steps, seed, lr or (LR if in_log_mel else WAVEFORM_LR), robust,
-                           [through_relus(target, model, frames) for target in targets])
+    param = LogMelParam() if model.modality.sound.makes_log_mel else WaveformParam()
+    return SoundMedium(frames, replace(param, lr=lr) if lr else param, [through_relus(target, model, frames) for target in targets])

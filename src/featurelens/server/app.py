@@ -47,7 +47,7 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
     slots = ConnectionSlots(limits.max_connections)
     views = UnitViews(model, data, folder, jobs, session.lock)
     max_upload_bytes = int(limits.max_upload_mb * (1 << 20))
-    uploads = UploadStore(max_upload_bytes, model.audio)
+    uploads = UploadStore(max_upload_bytes, model.modality)
     methods = projection_menu(folder)
     defaults = LiveOptions(layer=session.default_layer, method=methods[0]["method"])
 
@@ -133,8 +133,7 @@ def create_app(model: LoadedModel, *, data: str = "photos", atlas: Path | None =
 
 def _too_large(uploads: UploadStore) -> JSONResponse:
     limit = uploads.limit_bytes / (1 << 20)
-    what = "sound" if uploads.audio else "image"
-    return JSONResponse({"error": f"the upload is larger than {limit:g} MB: send a smaller {what}"}, status_code=413)
+    return JSONResponse({"error": f"the upload is larger than {limit:g} MB: send a smaller {uploads.kind.noun}"}, status_code=413)
 
 
 def projection_menu(atlas: Path) -> list[dict]:
@@ -169,5 +168,5 @@ def _model_info(model: LoadedModel, session: LiveSession, defaults: LiveOptions,
         "photos": len(bundled_photos()),
         "max_upload_mb": max_upload / (1 << 20),
         "modality": model.modality.name,
-        "audio": {"sample_rate": model.audio.sample_rate, "clip_seconds": model.audio.clip_seconds} if model.audio else None,
+        "audio": model.modality.input_facts(),  # an audio model's sample rate and clip length
     }

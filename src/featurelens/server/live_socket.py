@@ -18,7 +18,7 @@ import traceback
 from fastapi import WebSocket, WebSocketDisconnect
 
 from featurelens.errors import FeaturelensError
-from featurelens.live import LiveOptions, LiveSession, decode_audio, decode_frame, encode_frame, process_audio
+from featurelens.live import LiveOptions, LiveSession, encode_frame, process_message
 from featurelens.server.live_options import parse_options
 
 TRY_AGAIN_LATER = 1013  # the WebSocket close code for a server at its limit
@@ -103,7 +103,7 @@ def _run_model(session: LiveSession, newest: NewestFrame, answer) -> None:
     while (taken := newest.take()) is not None:
         data, options, dropped = taken
         try:
-            frame = _process(session, data, options)
+            frame = process_message(session, data, options)
         except FeaturelensError as err:
             answer(json.dumps({"type": "error", "message": str(err)}))
             continue
@@ -120,13 +120,6 @@ def _hand_to(loop: asyncio.AbstractEventLoop, answers: asyncio.Queue, answer: st
         loop.call_soon_threadsafe(answers.put_nowait, answer)
     except RuntimeError:  # the server stopped while this frame was in the model: nobody is waiting for it
         pass
-
-
-def _process(session: LiveSession, data: bytes, options: LiveOptions):
-    if session.model.audio is not None:  # the newest few seconds of sound, in a message of its own kind
-        return process_audio(session, decode_audio(data, session.model.audio), options)
-    image = decode_frame(data, session.model.in_channels, session.model.input_size)
-    return session.process(image, options)
 
 
 async def _send(websocket: WebSocket, answers: asyncio.Queue, newest: NewestFrame) -> None:

@@ -143,18 +143,12 @@ def test_each_verb_is_a_function_and_each_capability_a_package() -> None:
     assert deep.dream is featurelens.dream
 
 
-# The audio twins the examples technique still has (issue #16 point 6: the pass and its state are one; audio_pass.py is
-# an import shim left for `atlas.audio` until it imports `run.plan_pass`); this list only shrinks.
-AUDIO_TWINS_LEFT = {"dataset_examples/audio_pass.py"}
-
-
 def test_no_module_named_audio_outside_the_audio_package() -> None:
     """A modality is an object, not a second track: what differs for sound belongs in the modality, not in `audio_X.py`
     beside `X.py` (the audio model's own package, featurelens/audio, excepted)."""
     named = {path.relative_to(SOURCE).as_posix() for path in SOURCE.rglob("audio_*.py")}
     outside = {name for name in named if not name.startswith("audio/")}
-    assert outside <= AUDIO_TWINS_LEFT, sorted(outside - AUDIO_TWINS_LEFT)
-    assert AUDIO_TWINS_LEFT <= outside, f"folded: drop {sorted(AUDIO_TWINS_LEFT - outside)} from AUDIO_TWINS_LEFT"
+    assert not outside, sorted(outside)
 
 
 VERBS_WITH_TWO_RESULTS: set[str] = set()  # a verb returning a result per modality: this set only shrinks
@@ -178,11 +172,6 @@ def test_a_model_carries_its_modality() -> None:
     assert model.modality == ImageModality() and model.modality.sound is None and model.audio is None
     assert model.input_pair() == (8, 8) and model.size_label(5) == "5×5"
     assert model.dry_run_input(4, 6).shape == (1, 3, 4, 6)
-
-
-# Files that still ask whether a model is an audio model (issue #16: the examples technique's entry point, being folded
-# by its own change); this set only shrinks.
-AUDIO_BRANCHES_LEFT = {"dataset_examples/api.py"}
 
 
 def audio_branches(tree: ast.AST) -> list[int]:
@@ -212,4 +201,4 @@ def test_no_technique_asks_whether_its_model_is_an_audio_model() -> None:
     `model.audio` is there (the audio model's own package excepted)."""
     found = {path.relative_to(SOURCE).as_posix() for path in SOURCE.rglob("*.py") if audio_branches(ast.parse(path.read_text()))}
     outside = {name for name in found if not name.startswith("audio/")}
-    assert outside <= AUDIO_BRANCHES_LEFT, sorted(outside - AUDIO_BRANCHES_LEFT)
+    assert not outside, sorted(outside)

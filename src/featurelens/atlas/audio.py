@@ -1,6 +1,6 @@
 """An atlas of an audio model: each unit's grown spectrograms with their sound, and its top and bottom clips.
 
-The examples are the audio examples pass's (`dataset_examples.audio_pass`: one pass over the clips for all
+The examples are the examples pass's over clips (`dataset_examples.run.plan_pass`: one pass over the clips for all
 layers, ranked by the peak over time), written by its clip inputs (`dataset_examples.clip_inputs`): each clip and
 its spectrogram once under clips/ and spectrograms/, each excerpt under excerpts/. The renders are `render`'s
 audio renders: a log-mel that maximizes (minimizes) the unit, as a picture and as a WAV (Griffin-Lim).
@@ -20,7 +20,7 @@ from featurelens.atlas.parts import AtlasBuild
 from featurelens.atlas.pass_data import LayerPass
 from featurelens.atlas.settings import DISTRIBUTION_SAMPLE
 from featurelens.capture import capture_activations
-from featurelens.dataset_examples.audio_pass import plan_clip_pass
+from featurelens.dataset_examples.run import plan_pass
 from featurelens.geometry import ReceptiveField, time_fields
 from featurelens.models import LoadedModel
 from featurelens.atlas.files import render_path, save_picture
@@ -114,8 +114,8 @@ def audio_examples(store: AtlasBuild, entries: list[LayerEntry], progress: Progr
     per channel the record's `examples` (top and bottom clips with paths relative to the atlas and the excerpt in %)
     and `distribution` (the unit's peak over time on every clip, or a seeded sample of them)."""
     s = store.settings
-    plan = plan_clip_pass(store.model, store.manifest.data, [e.name for e in entries], s.k, "max", limit=s.limit,
-                          distribution=DISTRIBUTION_SAMPLE)
+    plan = plan_pass(store.model, store.manifest.data, [e.name for e in entries], s.k, "max", limit=s.limit,
+                     distribution=DISTRIBUTION_SAMPLE)
     with store.report.timing("examples"):
         result = plan.run(progress=progress)
     if result.interrupted:

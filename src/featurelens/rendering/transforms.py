@@ -50,7 +50,7 @@ class RobustnessTransform:
         the display's with a 15 % margin (224 px: 0.66–1.1; the activation shown at 128 px goes from 65 % of the
         full-size one to 88 %). Shown well above it (a 128 px image at 224), the scales zoom in from the top scale to
         that times the ratio (1.1–1.93), and a zoomed-in crop roams the whole image so that every part of it is also
-        grown at the larger scale (shown at 224 px: from 48 % of the 128 px activation to 84 %, RESULTS.md).
+        grown at the larger scale (shown at 224 px: from 46–52 % of the 128 px activation to 82–84 %, RESULTS.md).
         `span_display=False` keeps the scales as they are."""
         shrunk = size >= DISPLAY_SIDE * SPAN_MARGIN
         enlarged = shown >= size * SPAN_MARGIN

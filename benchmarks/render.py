@@ -14,8 +14,9 @@
   with the seconds each takes per unit.
 --mode scale: whether images hold when shown at another size: for --units channels of each block of
   --scale-layers and four class logits, rendered with the defaults (size auto), the activation on the image
-  at its own size, shown at 128 px and at 224 px, with the display scales spanned (the default) and
-  without (`RobustnessTransform(span_display=False)`).
+  at its own size, shown at 128 px and at 224 px, with the scales spanned to both sides (the default) and
+  without (`RobustnessTransform(span_display=False)`); and Lucent's images of the first --lucent-units units
+  of each group (128 px, --lucent-steps steps), measured the same way.
 
 Without Lucent, its rows are skipped (one line says so); --mode quality then has nothing to compare with.
 
@@ -171,27 +172,42 @@ def time_to_quality(model, args) -> None:
 
 
 def scale(model, args) -> None:
-    """Activation of default renders shown at 128 px and at the model's 224 px, scales spanned or not."""
+    """Activation of default renders shown at 128 px and at the model's 224 px, scales spanned or not; Lucent's beside."""
     groups = [[f"{layer}:{c}" for c in range(args.units)] for layer in args.scale_layers.split(",")]
     groups.append([f"logit:{model.class_index(name)}" for name in CLASSES[: args.units]])
     print(f"threads={args.threads} model=efficientnet-lite0 steps={args.steps} units per group={args.units} seed=0")
-    print("| units | spanned | size | activation | shown at 128 | shown at 224 | 128 ÷ 224 (median) |")
+    print("| units | renderer | size | activation | shown at 128 | shown at 224 | 128 ÷ 224 (median) |")
     print("|---|---|---|---|---|---|---|")
-    differences = {True: [], False: []}
+    differences = {}
     for units in groups:
         for spanned in (True, False):
             result = fl.render(model, units, steps=args.steps, seed=0, data=None, progress=False,
                                transforms=RobustnessTransform(span_display=spanned))
             rows = result.summary()["units"]
             at = {side: [row["activation_at"][side] for row in rows] for side in ("128", "224")}
-            ratios = [low / high for low, high in zip(at["128"], at["224"]) if high > 0]
-            differences[spanned] += [abs(1 - r) if r <= 1 else abs(1 - 1 / r) for r in ratios]
-            print(f"| {units[0]}…{units[-1].split(':')[1]} | {'yes' if spanned else 'no'} | {rows[0]['size']} | "
-                  f"{statistics.median(r['activation'] for r in rows):.2f} | {statistics.median(at['128']):.2f} | "
-                  f"{statistics.median(at['224']):.2f} | {statistics.median(ratios):.2f} |")
-    for spanned in (True, False):
-        print(f"median difference between 128 px and 224 px, scales {'spanned' if spanned else 'not spanned'}: "
-              f"{100 * statistics.median(differences[spanned]):.0f} % (target ≤ 20 %)")
+            label = f"featurelens, scales {'spanned' if spanned else 'not spanned'}"
+            _scale_row(units, label, rows[0]["size"], [r["activation"] for r in rows], at["128"], at["224"], differences)
+    lucent_steps = f"Lucent, {args.lucent_steps} steps"
+    if args.lucent_units and (missing := missing_peer("lucent", LUCENT_INSTALL)):
+        print(missing)
+    elif args.lucent_units:
+        for units in groups:
+            compared = units[: args.lucent_units]
+            images = [lucent_render(model, unit, 128, args.lucent_steps)[0] for unit in compared]
+            at128 = [channel_activation(model, image, unit) for image, unit in zip(images, compared)]
+            at224 = [channel_activation(model, image, unit, 224) for image, unit in zip(images, compared)]
+            _scale_row(compared, lucent_steps, 128, at128, at128, at224, differences)
+    for label, found in differences.items():
+        print(f"median difference between 128 px and 224 px, {label}: {100 * statistics.median(found):.0f} % "
+              f"over {len(found)} units (target ≤ 20 %)")
+
+
+def _scale_row(units, label, size, activation, at128, at224, differences) -> None:
+    """One table row of --mode scale; each unit's difference between 128 and 224 px is added to `differences[label]`."""
+    ratios = [low / high for low, high in zip(at128, at224) if high > 0]
+    differences.setdefault(label, []).extend(abs(1 - r) if r <= 1 else abs(1 - 1 / r) for r in ratios)
+    print(f"| {units[0]}…{units[-1].split(':')[1]} | {label} | {size} | {statistics.median(activation):.2f} | "
+          f"{statistics.median(at128):.2f} | {statistics.median(at224):.2f} | {statistics.median(ratios):.2f} |", flush=True)
 
 
 SMOKE = {"scale_layers": "_blocks.10", "units": 2, "size": 64, "steps": 3, "raw_steps": 2, "lucent_units": 1, "classes": 1, "transfer_sizes": 1, "lucent_steps": 16}
@@ -210,7 +226,7 @@ def main() -> None:
     parser.add_argument("--scale-layers", default="_blocks.4,_blocks.8,_blocks.10,_blocks.15", help="--mode scale: the blocks measured (with four logits)")
     parser.add_argument("--classes", type=int, default=len(CLASSES), help="--mode transfer: how many of the classes")
     parser.add_argument("--transfer-sizes", type=int, default=3, help="--mode transfer: how many featurelens rows (auto, 224, 128)")
-    parser.add_argument("--lucent-steps", type=int, default=512, help="--mode quality: Lucent's steps (the ladder stops there)")
+    parser.add_argument("--lucent-steps", type=int, default=512, help="--mode quality and scale: Lucent's steps (the quality ladder stops there)")
     args = parse_args(parser, SMOKE)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -71,8 +71,9 @@ SMOKES = [
         r"^\| featurelens defaults \(size auto\) \| \d+ \| {num} \| {num} \| {num} \| {num} \|$",
     ), args=("--mode", "transfer")),
     Smoke("render.py", (
-        r"^\| _blocks\.10:0…1 \| yes \| 224 \| {signed} \| {signed} \| {signed} \| {signed} \|$",
-        r"^median difference between 128 px and 224 px, scales not spanned: {num} % \(target ≤ 20 %\)$",
+        r"^\| _blocks\.10:0…1 \| featurelens, scales spanned \| 224 \| {signed} \| {signed} \| {signed} \| {signed} \|$",
+        r"^median difference between 128 px and 224 px, featurelens, scales not spanned: {num} % over \d+ units \(target ≤ 20 %\)$",
+        r"^(\| _blocks\.10:0…0 \| Lucent, \d+ steps \| 128 \| {signed} \| {signed} \| {signed} \| {signed} \||lucent is not installed, its rows are skipped .*)$",
     ), args=("--mode", "scale")),
     Smoke("dream.py", (
         r"^\| featurelens dream, \d+ octaves × \d+ steps \| {num} \| {num} \|$",

@@ -32,7 +32,7 @@ def channels(lite0):
 
 def test_cppn_renders_channels_far_above_the_best_natural_photo(channels):
     ratios = [u.activation / u.natural_max for u in channels.units]
-    assert statistics.median(ratios) >= 5.0, ratios
+    assert statistics.median(ratios) >= 4.0, ratios  # 4.7; 5.9 at 128 px only, before the images had to hold at 224 too
 
 
 def test_drawn_at_twice_the_size_a_render_keeps_most_of_its_activation(channels, lite0):

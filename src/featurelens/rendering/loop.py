@@ -87,7 +87,7 @@ def optimise(
     layers = list(dict.fromkeys([*objective_of.layers, *(layer for term in terms for layer in term.layers(objective_of))]))
     transform = settings.transforms.for_size(size) if settings.transforms else None
     if transform is not None and model.modality.shown_at_other_sizes:
-        transform = transform.spanning(size)  # a large image must also hold when shown at the display side
+        transform = transform.spanning(size, model.input_size)  # it must also hold at the sides it is shown at
     if transform and choice.fixed:
         transform = transform.keeping_size()
     objective = torch.zeros(count)

@@ -43,6 +43,17 @@ class LiveAudioFrame:
     unit: dict | None = None
     seconds: dict = field(default_factory=dict)
 
+    def header(self) -> dict:
+        """What the page's message header says of this window (`live.protocol.encode_frame`)."""
+        (channels, steps), (bands, frames) = self.maps.shape, self.mel.shape
+        return {"kind": "audio", "layer": self.layer, "channels": channels, "steps": steps, "peaks": self.peaks,
+                "bands": bands, "frames": frames, "window_seconds": self.window_seconds, "unit": self.unit,
+                "seconds": self.seconds}
+
+    def payload(self) -> list[bytes]:
+        """The activations over time, then the log-mel."""
+        return [self.maps.tobytes(), self.mel.tobytes()]
+
 
 def encode_audio(samples: np.ndarray, sample_rate: int) -> bytes:
     """The audio message the page sends (used by tests and benchmarks)."""

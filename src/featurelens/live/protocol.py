@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import struct
+from typing import Protocol
 
 from featurelens.live.audio import LiveAudioFrame, decode_audio, process_audio
 from featurelens.live.frames import decode_frame
@@ -40,31 +41,17 @@ def _read_sound(session: LiveSession, data: bytes, options: LiveOptions) -> Live
 _READERS = {"image": _read_frame, "audio": _read_sound}
 
 
-def encode_frame(frame: LiveFrame | LiveAudioFrame, number: int, extra: dict | None = None) -> bytes:
+class LiveMessage(Protocol):
+    """A processed frame or sound window: its header's fields and its payload's parts (`LiveFrame`, `LiveAudioFrame`)."""
+
+    def header(self) -> dict: ...
+
+    def payload(self) -> list[bytes]: ...
+
+
+def encode_frame(frame: LiveMessage, number: int, extra: dict | None = None) -> bytes:
     """The binary message for one processed frame (or audio window)."""
-    if isinstance(frame, LiveAudioFrame):
-        return _encode_audio_frame(frame, number, extra)
-    channels, height, width = frame.maps.shape
-    header = {
-        "frame": number, "layer": frame.layer, "channels": channels, "height": height, "width": width,
-        "peaks": frame.peaks, "signed": frame.signed, "classes": frame.classes, "why": frame.why, "unit": frame.unit,
-        "projection": list(frame.projection.shape) if frame.projection is not None else None,
-        "seconds": frame.seconds, **(extra or {}),
-    }
-    parts = [frame.maps.tobytes()]
-    if frame.projection is not None:
-        parts.append(frame.projection.tobytes())
-    return _message(header, parts)
-
-
-def _encode_audio_frame(frame: LiveAudioFrame, number: int, extra: dict | None) -> bytes:
-    (channels, steps), (bands, frames) = frame.maps.shape, frame.mel.shape
-    header = {
-        "kind": "audio", "frame": number, "layer": frame.layer, "channels": channels, "steps": steps, "peaks": frame.peaks,
-        "bands": bands, "frames": frames, "window_seconds": frame.window_seconds, "unit": frame.unit,
-        "seconds": frame.seconds, **(extra or {}),
-    }
-    return _message(header, [frame.maps.tobytes(), frame.mel.tobytes()])
+    return _message({"frame": number, **frame.header(), **(extra or {})}, frame.payload())
 
 
 def _message(header: dict, payload: list[bytes]) -> bytes:

@@ -61,6 +61,17 @@ class LiveFrame:
     unit: dict | None = None
     seconds: dict = field(default_factory=dict)
 
+    def header(self) -> dict:
+        """What the page's message header says of this frame (`live.protocol.encode_frame`)."""
+        channels, height, width = self.maps.shape
+        return {"layer": self.layer, "channels": channels, "height": height, "width": width, "peaks": self.peaks,
+                "signed": self.signed, "classes": self.classes, "why": self.why, "unit": self.unit,
+                "projection": list(self.projection.shape) if self.projection is not None else None, "seconds": self.seconds}
+
+    def payload(self) -> list[bytes]:
+        """The maps, then the unit's projection picture when one is chosen."""
+        return [self.maps.tobytes()] + ([self.projection.tobytes()] if self.projection is not None else [])
+
 
 class LiveSession:
     """The live model: checks options against its layers and turns frames into `LiveFrame`s, one at a time."""

@@ -115,6 +115,7 @@ def main() -> None:
             ("frames", lambda: server_rate(model, args.layer, args.window)),
         ]:
             figures.setdefault(name, []).append(value())
+        print(f"round {len(figures['step'])}: " + ", ".join(f"{name} {values[-1]:.4g}" for name, values in figures.items()), flush=True)
     raw_rate, ours_rate = max(figures["raw rate"]), max(figures["rate"])
     raw_frames, frames = max(figures["raw frames"]), max(figures["frames"])
     print(f"fashion-vit, {args.layer} ({model.input_size} px), threads={torch.get_num_threads()}, best of {args.repeats}")

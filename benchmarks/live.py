@@ -61,7 +61,7 @@ def default_layer(server: RunningServer) -> str:
 
 def raw_forward_rate(model, layer: str, seconds: float) -> float:
     """Frames per second of the bare forward to `layer`, batch 1 (what the live grid cannot beat)."""
-    x = model.normalize(photo_batch(model.input_size)[1:2])
+    x = model.normalize(photo_batch(model.input_size, model.in_channels)[1:2])
     with torch.no_grad(), ActivationCapture(model.module, [layer]) as capture:
         return calls_per_second(lambda: capture.run(x), seconds)
 

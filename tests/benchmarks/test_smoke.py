@@ -98,6 +98,9 @@ SMOKES = [
     Smoke("transformer.py", (
         r"^\| render step, \d+ units \| {num} ms \| {num} ms \| {num}× \(target ≤ 1.15×\) \|$",
         r"^\| examples, \d+ images \| {pos} images/s \| {pos} images/s \| {num}× \(target ≥ 0.9×\) \|$",
+        r"^\| live grid \(server alone\), \S+ \| {pos} fps \| {pos} fps \| {num}× \|$",
+        *([r"^\| render step, timm vit_tiny_patch16_224 \S+, \d+ units at 224 px, \d+ steps \| {num} ms \| {num} ms \| {num}× \(target ≤ 1.15×\) \|$"]
+          if importlib.util.find_spec("timm") else []),
     ), needs=(_fashion_mnist,)),
     Smoke("atlas.py", (
         r"^atlas: {num} s wall \({num} s in the job\)",

@@ -75,6 +75,11 @@ SMOKES = [
         r"^median difference between 128 px and 224 px, featurelens, scales not spanned: {num} % over \d+ units \(target ≤ 20 %\)$",
         r"^(\| _blocks\.10:0…0 \| Lucent, \d+ steps \| 128 \| {signed} \| {signed} \| {signed} \| {signed} \||lucent is not installed, its rows are skipped .*)$",
     ), args=("--mode", "scale")),
+    Smoke("schedule.py", (
+        r"^\| _blocks\.4:0…0 \| 3 \| before \| 64 \| {signed} \| {signed} \| {num} % \|$",
+        r"^\| logit:285…285 \| 3 \| now \| 64 \| {signed} \| {signed} \| {num} % \|$",
+        r"^median difference between 128 px and 224 px, schedule now: {num} % over \d+ renders \(target ≤ 20 %\)$",
+    )),
     Smoke("dream.py", (
         r"^\| featurelens dream, \d+ octaves × \d+ steps \| {num} \| {num} \|$",
         r"^\| featurelens dream, 1 octave × \d+ steps \| {num} \| {num} \|$",

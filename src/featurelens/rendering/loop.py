@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from featurelens.rendering.settings import RenderSettings
 
 PARAM_LR = {"fft": 0.05, "pixel": 0.05, "maco": 0.25, "cppn": 0.005}  # Adam step per parameterization
+# Adam's first beta for the Fourier basis: 0.5 follows the gradient of the current transform, not a long average of
+# others (more activation in the same steps on every layer of efficientnet-lite0, RESULTS.md "Schedule")
+PARAM_BETAS = {"fft": (0.5, 0.999)}
+ROAMING_LR = {"fft": 2.0}  # its step is this much larger for images grown at zooms that roam (`RobustnessTransform.spanning`)
 
 
 def default_lr(param: str, size: int) -> float:
@@ -82,7 +86,6 @@ def optimise(
     param = make_param(model, count, choice.param_side, settings, torch.Generator().manual_seed(seed), shown=size)
     if init is not None:
         warm_start(param, init.to(model.device))
-    optimizer = Adam(param.parameters(), lr=settings.lr or default_lr(settings.param, choice.param_side))
     terms = settings.objective_terms()
     layers = list(dict.fromkeys([*objective_of.layers, *(layer for term in terms for layer in term.layers(objective_of))]))
     transform = settings.transforms.for_size(size) if settings.transforms else None
@@ -90,6 +93,10 @@ def optimise(
         transform = transform.spanning(size, model.input_size)  # it must also hold at the sides it is shown at
     if transform and choice.fixed:
         transform = transform.keeping_size()
+    # a roaming zoomed crop sees 27–83 % of the image, so each part gets a gradient about every other step
+    roaming = ROAMING_LR.get(settings.param, 1.0) if transform and transform.roam else 1.0
+    lr = settings.lr or default_lr(settings.param, choice.param_side) * roaming
+    optimizer = Adam(param.parameters(), lr=lr, betas=PARAM_BETAS.get(settings.param, (0.9, 0.999)))
     objective = torch.zeros(count)
     channels_last = use_channels_last(model.module)
     done = Optimised(param, objective, 0, False)

@@ -4,7 +4,8 @@ For four units of each group (`_blocks.4` and `_blocks.8`, rendered at 128 px; `
 class logits, at 224 px: what size auto picks), rendered with the defaults at each of --steps, the median activation
 of the final images shown at 128 px and at 224 px (the model's input), and the median difference between the two;
 once with the schedule before (Adam betas 0.9/0.999 and the same step for every render) and once with the current one
-(`rendering.loop.PARAM_BETAS`, `ROAMING_LR`). Both cost the same per step: the schedule changes no pixel count.
+(`rendering.loop.ROAMING_ADAM`: for images grown at roaming zooms). Both cost the same per step: the schedule changes
+no pixel count.
 
 Usage:
   PYTHONPATH=src:benchmarks python benchmarks/schedule.py [--steps 64 96] [--units 4] [--threads 1] [--smoke]
@@ -23,7 +24,7 @@ from featurelens.rendering import loop
 
 GROUPS = ("_blocks.4", "_blocks.8", "_blocks.10", "_blocks.15", "logit")
 LOGITS = (285, 967, 1, 130)  # Egyptian cat, espresso, goldfish, flamingo
-SCHEDULES = {"before": ({}, {}), "now": (dict(loop.PARAM_BETAS), dict(loop.ROAMING_LR))}
+SCHEDULES = {"before": {}, "now": dict(loop.ROAMING_ADAM)}
 
 
 def group_units(group: str, count: int) -> list[str]:
@@ -54,8 +55,8 @@ def main() -> None:
     for group in args.groups.split(","):
         units = group_units(group, args.units)
         for steps in args.steps:
-            for name, (betas, roaming) in SCHEDULES.items():
-                loop.PARAM_BETAS, loop.ROAMING_LR = betas, roaming
+            for name, schedule in SCHEDULES.items():
+                loop.ROAMING_ADAM = schedule
                 side, at128, at224 = shown_at(model, units, steps, size)
                 found = [abs(1 - min(a, b) / max(a, b)) for a, b in zip(at128, at224) if max(a, b) > 0]
                 differences[name].extend(found)

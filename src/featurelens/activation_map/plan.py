@@ -24,7 +24,7 @@ from featurelens.activation_map.layout import lay_out
 from featurelens.activation_map.points import sample_points
 from featurelens.activation_map.result import MapCell, MapResult
 from featurelens.activation_map.settings import MapSettings
-from featurelens.dataset_examples.run import layer_names, layer_shapes
+from featurelens.dataset_examples.layers import layer_names, layer_shapes
 from featurelens.data.sources import ImageSource, open_source
 from featurelens.dictionary import Dictionary, load_dictionary
 from featurelens.errors import FeaturelensError, bad_parameter

@@ -29,7 +29,7 @@ from featurelens.concepts.probe import fit_probe
 from featurelens.concepts.result import FindResult, InputCounts, UnitSeparation
 from featurelens.concepts.separation import best_thresholds, roc_auc
 from featurelens.dataset_examples import ExamplesSettings, plan_examples
-from featurelens.dataset_examples.run import layer_names
+from featurelens.dataset_examples.layers import layer_names
 from featurelens.data.sources import ImageSource
 from featurelens.dictionary.attach import attached
 from featurelens.errors import FeaturelensError, bad_parameter, require_positive

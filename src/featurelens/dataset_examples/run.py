@@ -25,7 +25,7 @@ import torch
 from featurelens.capture import ActivationCapture
 from featurelens.errors import FeaturelensError, require_positive
 from featurelens.dataset_examples.entries import DoneEntries
-from featurelens.dataset_examples.layers import check_settings, layer_names, layer_shapes
+from featurelens.dataset_examples.layers import check_settings, layer_names
 from featurelens.dataset_examples.reading import EntryReader, inputs_for
 from featurelens.dataset_examples.result import ExamplesResult, LayerExamples, RankedExamples
 from featurelens.data.sources import Skipped
@@ -35,8 +35,6 @@ from featurelens.dataset_examples.topk import Ranked, StreamingTopK
 from featurelens.geometry.effective_field import effective_boxes
 from featurelens.models import LoadedModel, model_for, weights_digest
 from featurelens.progress import ProgressArg, reporting
-
-__all__ = ["collect_examples", "layer_names", "layer_shapes", "plan_pass", "run_pass"]  # layer_* live in `layers`
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import torch
 
 from featurelens.dataset_examples.checkpoint import load_checkpoint, save_checkpoint
-from featurelens.dataset_examples.run import layer_names, layer_shapes
+from featurelens.dataset_examples.layers import layer_names, layer_shapes
 from featurelens.dataset_examples.shards import check_shardable
 from featurelens.data.sources import ImageSource, open_source
 from featurelens.dictionary.closed_form import fit_closed_form

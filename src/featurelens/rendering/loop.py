@@ -34,6 +34,7 @@ PARAM_LR = {"fft": 0.05, "pixel": 0.05, "maco": 0.25, "cppn": 0.005}  # Adam ste
 # twice as large (1.5× fewer steps to the same activation, RESULTS.md "Schedule"). Elsewhere beta 0.5 raises the
 # activation too, but class renders then transfer less to other models (0.85 → 0.81), so they keep Adam's defaults.
 ROAMING_ADAM = {"fft": (2.0, (0.5, 0.999))}  # param → (step factor, betas)
+ADAM = (1.0, (0.9, 0.999))  # every other render: the step as given, Adam's own betas
 
 
 def default_lr(param: str, size: int) -> float:
@@ -95,7 +96,7 @@ def optimise(
     if transform and choice.fixed:
         transform = transform.keeping_size()
     # a roaming zoomed crop sees 27–83 % of the image, so each part gets a gradient about every other step
-    factor, betas = ROAMING_ADAM.get(settings.param, (1.0, (0.9, 0.999))) if transform and transform.roam else (1.0, (0.9, 0.999))
+    factor, betas = ROAMING_ADAM.get(settings.param, ADAM) if transform and transform.roam else ADAM
     optimizer = Adam(param.parameters(), lr=settings.lr or default_lr(settings.param, choice.param_side) * factor, betas=betas)
     objective = torch.zeros(count)
     channels_last = use_channels_last(model.module)

@@ -99,3 +99,22 @@ def test_fewer_items_than_k_keeps_them_all() -> None:
     assert ranked["max"].positions.tolist() == [[3, 3, 3], [3, 3, 3]]
     assert ranked["min"].positions.tolist() == [[0, 0, 0], [0, 0, 0]]
     assert ranked["min"].scores.tolist() == [[0.0, 8.0, 16.0], [4.0, 12.0, 20.0]]
+
+
+def test_out_of_order_batches_with_ties_and_nans_rank_as_one_sort() -> None:
+    """Batches skip rows whose best cannot reach the k-th kept; ties, NaN and -0.0 still rank exactly, even when a lower
+    entry index arrives after a higher one (clips finish out of order)."""
+    generator = torch.Generator().manual_seed(0)
+    values = torch.tensor([float("nan"), float("-inf"), -1.0, -0.0, 0.0, 1.0, 2.0, float("inf")])
+    act = values[torch.randint(len(values), (96, 3, 2, 2), generator=generator)]
+    order = torch.randperm(96, generator=generator)
+    table = StreamingTopK({"a": 3}, 5, "max")
+    for start in range(0, 96, 8):
+        chosen = order[start : start + 8]
+        table.ranked = table.updated({"a": act[chosen]}, chosen)
+    whole = StreamingTopK({"a": 3}, 5, "max")
+    whole.ranked = whole.updated({"a": act}, torch.arange(96))
+    for kind in ("max", "min"):
+        streamed, at_once = table.layer_ranked(table.ranked, "a")[kind], whole.layer_ranked(whole.ranked, "a")[kind]
+        assert torch.equal(streamed.indices, at_once.indices) and torch.equal(streamed.positions, at_once.positions)
+        assert torch.equal(streamed.scores.nan_to_num(), at_once.scores.nan_to_num())

@@ -131,27 +131,52 @@ class StreamingTopK:
         return torch.cat([torch.arange(first, first + self.channels[layer]) for layer, kind, first in self._blocks if kind == "max"])
 
     def ranked_after(self, maps: dict[str, torch.Tensor], signed: torch.Tensor, indices: torch.Tensor) -> Ranked:
-        """The ranking after one batch whose `maps` and `signed_scores` are given."""
+        """The ranking after one batch whose `maps` and `signed_scores` are given.
+
+        Once a row holds k entries, only a batch score that reaches its k-th can change it; after the first few
+        thousand inputs that is a handful of rows per batch, so only those are ranked again.
+        """
         running = self.ranked
-        done, batch = running.scores.shape[1], signed.shape[0]
+        done = running.scores.shape[1]
         indices = indices.to(signed.device)
+        if done < self.k:
+            return self._ranked_rows(running, maps, signed, indices, None)
+        inf = float("inf")
+        best = torch.nan_to_num(signed, nan=-inf).amax(0)  # NaN ranks last, as -inf does (rank_keys)
+        kth = torch.nan_to_num(running.scores[:, -1], nan=-inf)
+        rows = torch.nonzero(best >= kth).squeeze(1)  # ties too: the entry index decides those
+        if not len(rows):
+            return running
+        part = self._ranked_rows(Ranked(running.scores[rows], running.indices[rows], running.positions[rows]),
+                                 maps, signed[:, rows], indices, rows)
+        return Ranked(running.scores.index_copy(0, rows, part.scores), running.indices.index_copy(0, rows, part.indices),
+                      running.positions.index_copy(0, rows, part.positions))
+
+    def _ranked_rows(self, running: Ranked, maps: dict[str, torch.Tensor], signed: torch.Tensor, indices: torch.Tensor,
+                     rows: torch.Tensor | None) -> Ranked:
+        """The rankings of the table's rows `rows` (None: all), whose running part is `running`, after one batch."""
+        done, batch = running.scores.shape[1], signed.shape[0]
+        count = running.scores.shape[0]
         cand_scores = torch.cat([running.scores, signed.t()], 1)
-        cand_indices = torch.cat([running.indices, indices.view(1, batch).expand(self.rows, batch)], 1)
+        cand_indices = torch.cat([running.indices, indices.view(1, batch).expand(count, batch)], 1)
         top = rank_keys(cand_scores, cand_indices).topk(min(self.k, done + batch), dim=1, sorted=True).indices
         positions = running.positions.gather(1, top.clamp(max=done - 1)) if done else torch.zeros_like(top)
-        self._locate(maps, positions, top, done)
+        self._locate(maps, positions, top, done, rows)
         return Ranked(cand_scores.gather(1, top), cand_indices.gather(1, top), positions)
 
-    def _locate(self, maps: dict[str, torch.Tensor], positions: torch.Tensor, top: torch.Tensor, done: int) -> None:
+    def _locate(self, maps: dict[str, torch.Tensor], positions: torch.Tensor, top: torch.Tensor, done: int,
+                rows: torch.Tensor | None) -> None:
         """Fill in the spatial position of the winners that come from this batch (few, once the ranking settles).
 
         Only for them: an index-returning reduction over the whole batch costs several times a plain max.
-        Winners come sorted by row, so each (layer, kind) block of rows is one slice of them.
+        Winners come sorted by table row (`rows[i]` is the table row of row i, or i itself), so each
+        (layer, kind) block of rows is one slice of them.
         """
-        row, slot = torch.nonzero(top >= done, as_tuple=True)
-        if not len(row):
+        local, slot = torch.nonzero(top >= done, as_tuple=True)
+        if not len(local):
             return
-        batch_row = top[row, slot] - done
+        row = local if rows is None else rows[local]
+        batch_row = top[local, slot] - done
         edges = torch.searchsorted(row, self._block_starts.to(row.device)).tolist()
         found = []
         for (layer, kind, first), begin, end in zip(self._blocks, edges, edges[1:]):
@@ -160,7 +185,7 @@ class StreamingTopK:
             chosen = maps[layer][batch_row[begin:end], row[begin:end] - first]  # [winners, N]
             found.append((chosen.argmax(dim=1) if kind == "max" else chosen.argmin(dim=1), begin, end))  # first occurrence
         for values, begin, end in found:
-            positions[row[begin:end], slot[begin:end]] = values
+            positions[local[begin:end], slot[begin:end]] = values
 
     def layer_ranked(self, ranked: Ranked, layer: str) -> dict[str, Ranked]:
         """{"max": …, "min": …} rows of one layer from a whole-table ranking, with true scores."""

@@ -12,6 +12,7 @@ from typing import Callable, Iterator
 import torch
 
 from featurelens.capture import ActivationCapture
+from featurelens.capture.freed_memory import keep_freed_memory
 from featurelens.data.sources import ImageSource
 from featurelens.models import LoadedModel
 
@@ -27,7 +28,7 @@ def forward_rows(model: LoadedModel, layer: str, source: ImageSource, start: int
                  size: int, progress: Callable[[int], None] | None = None) -> Iterator[torch.Tensor]:
     """Rows of `layer` for each forward pass of `images_per_forward` entries over `start` … `stop`-1 of `source`, in
     order (the local stream's pass, or a Ray worker's shard of it); `progress(entries done)` after each."""
-    _keep_freed_memory()
+    keep_freed_memory()
     with ActivationCapture(model.module, [layer]) as capture:
         for batch in source.batches(start, stop, images_per_forward, model.in_channels, size):
             if len(batch.indices):
@@ -37,13 +38,3 @@ def forward_rows(model: LoadedModel, layer: str, source: ImageSource, start: int
                 del rows  # freed before the next forward, as in a plain loop
             if progress is not None:
                 progress(batch.end - start)
-
-
-def _keep_freed_memory() -> None:
-    """Free a 31 MiB block once, so that glibc's malloc keeps up to 62 MiB of freed memory for the next forward.
-
-    glibc gives a freed heap top back to the system when it exceeds twice the largest mmapped block freed so far.
-    fashion-cnn frees two 25 MiB maps (conv1, relu1 of 256 images) each forward: just over that bound, so every
-    forward faulted 50 MiB back in (+35 ms on 45 ms) whenever nothing larger had been freed before — the raw loop of
-    the benchmark had (its 31 MiB of normalised images). Elsewhere (other allocators) this costs a malloc."""
-    torch.empty(31 * 2**20, dtype=torch.uint8)  # allocated and freed at once, never touched

@@ -29,6 +29,7 @@ from featurelens.geometry import TimeField, time_fields
 from featurelens.models import LoadedModel
 from featurelens.output.images import safe_filename, to_pil
 from featurelens.output.spectrogram import spectrogram_picture
+from featurelens.output.sound import write_wav
 
 
 @dataclass
@@ -123,10 +124,10 @@ class ClipInputs:
         rate = self.sample_rate
         for index, clip_rows in sorted(by_index.items()):
             audio = self.clip(index)
-            _write_wav(out_dir / clip_path(index), audio, rate)
+            write_wav(out_dir / clip_path(index), audio, rate, fit=False)
             to_pil(spectrogram_picture(self.log_mel(index, audio))).save(out_dir / spectrogram_path(index), compress_level=1)
             for row in clip_rows:
-                _write_wav(out_dir / excerpt_path(row), audio[round(row.start * rate):round(row.end * rate)], rate)
+                write_wav(out_dir / excerpt_path(row), audio[round(row.start * rate):round(row.end * rate)], rate, fit=False)
 
     def blocks(self, result: Any, layer: Any, rows: list[AudioExample], projections: Mapping) -> list[dict]:
         """Template data: per channel (headed by what it stands for, e.g. a pitch), the top and the bottom clips with
@@ -227,9 +228,3 @@ def spectrogram_path(index: int) -> str:
 
 def excerpt_path(row: AudioExample) -> str:
     return f"excerpts/{safe_filename(row.layer)}/c{row.channel:04d}-{row.kind}{row.rank:02d}.wav"
-
-
-def _write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    import soundfile
-
-    soundfile.write(str(path), np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")

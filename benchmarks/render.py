@@ -9,9 +9,10 @@
 --mode transfer: class visualizations of 8 ImageNet classes with each renderer's defaults (and
   featurelens at fixed sizes), judged by EfficientNet-Lite1 and Lite2: probability of the class,
   top-5 rate, seconds per unit.
---mode quality: time to quality: the activation Lucent reaches in 512 steps on the first
-  --lucent-units channels, and the fewest featurelens steps (a ladder of step counts) that reach it,
-  with the seconds each takes per unit.
+--mode quality: time to quality, for each of --groups (blocks 4, 8, 10, 15 and class logits, 16 units per
+  command): the activation Lucent reaches in 512 steps on the first --lucent-units units (at its 128 px), and the
+  fewest featurelens steps (the --ladder of whole commands, fixed costs included, size auto) that reach it, each
+  image judged at the size its tool rendered it for; the seconds per unit of each, and a summary row per group.
 --mode scale: whether images hold when shown at another size: for --units channels of each block of
   --scale-layers and four class logits, rendered with the defaults (size auto), the activation on the image
   at its own size, shown at 128 px and at 224 px, with the scales spanned to both sides (the default) and
@@ -21,7 +22,8 @@
 Without Lucent, its rows are skipped (one line says so); --mode quality then has nothing to compare with.
 
 Usage (see RESULTS.md for the install line of the peer):
-  PYTHONPATH=/tmp/bench-lib:benchmarks python benchmarks/render.py [--mode speed|transfer|quality] [--steps 512] [--lucent-units 4] [--threads 1] [--smoke]
+  PYTHONPATH=/tmp/bench-lib:benchmarks python benchmarks/render.py [--mode speed|transfer|quality|scale] [--steps 512] [--lucent-units 4] [--threads 1] [--smoke]
+  PYTHONPATH=/tmp/bench-lib:benchmarks python benchmarks/render.py --mode quality [--groups _blocks.10,logit] [--ladder 32 48 64] [--lucent-cache DIR]
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -144,31 +147,68 @@ def transfer(model, args) -> None:
 
 
 def time_to_quality(model, args) -> None:
-    """Fewest featurelens steps reaching the activation Lucent reaches in 512 steps on the same channels."""
+    """For each group of --groups: the activation Lucent reaches in --lucent-steps steps on its first units, and the
+    fewest featurelens steps (a ladder of whole commands, fixed costs included) that reach it, each judged at the size
+    its tool rendered it for; then one summary row per group."""
     if missing := missing_peer("lucent", LUCENT_INSTALL):
         print(f"{missing}: --mode quality measures against Lucent, nothing to do")
         return
-    units = [f"{args.layer}:{c}" for c in range(args.units)]
-    compared = units[: args.lucent_units]
-    lucent = [lucent_render(model, unit, 128, args.lucent_steps) for unit in compared]
-    lucent_seconds = statistics.mean(t for _, t in lucent)
-    # Measured the same way for both: the channel mean on the final uint8 image, at its own size and shown at 224.
-    lucent_native = statistics.mean(channel_activation(model, image, u) for (image, _), u in zip(lucent, compared))
-    lucent_224 = statistics.mean(channel_activation(model, image, u, 224) for (image, _), u in zip(lucent, compared))
-    print(f"threads={args.threads} model=efficientnet-lite0 units={compared[0]}..{compared[-1]} (featurelens renders all {len(units)} in one batch)")
-    print(f"lucent {args.lucent_steps} steps: {lucent_seconds:.1f} s/unit, activation {lucent_native:.2f} at its own 128 px, {lucent_224:.2f} shown at 224")
-    print("| featurelens steps | s/unit | activation (128 px) | shown at 224 | reaches Lucent's | Lucent s/unit ÷ featurelens s/unit |")
-    print("|---|---|---|---|---|---|")
-    for steps in [s for s in QUALITY_LADDER if s <= args.lucent_steps] or [args.lucent_steps]:
-        result = fl.render(model, units, steps=steps, seed=0)
-        per_unit = result.seconds / len(units)
-        images = [u.image for u in result.units[: len(compared)]]
-        native = statistics.mean(channel_activation(model, image, u) for image, u in zip(images, compared))
-        shown = statistics.mean(channel_activation(model, image, u, 224) for image, u in zip(images, compared))
-        reached = native >= lucent_native  # both rendered and measured at 128 px; the 224 px column is for information
-        print(f"| {steps} | {per_unit:.2f} | {native:.2f} | {shown:.2f} | {'yes' if reached else 'no'} | {lucent_seconds / per_unit:.1f}× |")
-        if reached:
-            break
+    print(f"threads={args.threads} model=efficientnet-lite0 units per command={args.units} Lucent units per group={args.lucent_units}")
+    summary = []
+    for group in args.groups.split(","):
+        units = group_units(model, group, args.units)
+        compared = units[: args.lucent_units]
+        lucent = [lucent_cached(model, unit, args) for unit in compared]
+        lucent_seconds = statistics.mean(t for _, t in lucent)
+        # Measured the same way for both: the unit on the final uint8 image, at its own size (and shown at 224).
+        lucent_native = statistics.mean(channel_activation(model, image, u) for (image, _), u in zip(lucent, compared))
+        lucent_224 = statistics.mean(channel_activation(model, image, u, 224) for (image, _), u in zip(lucent, compared))
+        print(f"{group}: lucent {args.lucent_steps} steps: {lucent_seconds:.1f} s/unit, activation {lucent_native:.2f} "
+              f"at its own 128 px, {lucent_224:.2f} shown at 224")
+        print("| featurelens steps | size | s/unit | activation (own size) | shown at 224 | reaches Lucent's | Lucent s/unit ÷ featurelens s/unit |")
+        print("|---|---|---|---|---|---|---|")
+        row = None
+        for steps in [s for s in args.ladder if s <= args.lucent_steps] or [args.lucent_steps]:
+            result = fl.render(model, units, steps=steps, seed=0, progress=False)
+            per_unit = result.seconds / len(units)
+            images, size = [u.image for u in result.units[: len(compared)]], result.units[0].size
+            native = statistics.mean(channel_activation(model, image, u) for image, u in zip(images, compared))
+            shown = statistics.mean(channel_activation(model, image, u, 224) for image, u in zip(images, compared))
+            reached = native >= lucent_native
+            row = (steps, size, per_unit, native, reached, lucent_seconds / per_unit)
+            print(f"| {steps} | {size} | {per_unit:.2f} | {native:.2f} | {shown:.2f} | {'yes' if reached else 'no'} | "
+                  f"{lucent_seconds / per_unit:.1f}× |", flush=True)
+            if reached:
+                break
+        summary.append((f"{units[0]}…{units[-1].split(':')[1]}", lucent_seconds, lucent_native, *row))
+    print(f"| units ({args.units} per command) | Lucent s/unit | Lucent activation | featurelens steps | size | featurelens s/unit | "
+          "featurelens activation | reaches | Lucent ÷ featurelens |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for label, lucent_seconds, lucent_native, steps, size, per_unit, native, reached, ratio in summary:
+        print(f"| {label} | {lucent_seconds:.1f} | {lucent_native:.2f} | {steps} | {size} | {per_unit:.2f} | {native:.2f} | "
+              f"{'yes' if reached else 'no'} | **{ratio:.1f}×** |")
+
+
+def group_units(model, group: str, count: int) -> list[str]:
+    """`count` units of a block (its first channels), or of "logit" (CLASSES, then further ImageNet classes)."""
+    if group != "logit":
+        return [f"{group}:{c}" for c in range(count)]
+    named = [model.class_index(name) for name in CLASSES]
+    return [f"logit:{c}" for c in (named + [c for c in range(0, 1000, 37) if c not in named])[:count]]
+
+
+def lucent_cached(model, unit: str, args) -> tuple[np.ndarray, float]:
+    """`lucent_render` at 128 px, read from --lucent-cache when that run was saved there (image and its seconds)."""
+    if not args.lucent_cache:
+        return lucent_render(model, unit, 128, args.lucent_steps)
+    path = Path(args.lucent_cache) / f"{unit.replace(':', '-')}-128px-{args.lucent_steps}.npz"
+    if path.exists():
+        saved = np.load(path)
+        return saved["image"], float(saved["seconds"])
+    image, seconds = lucent_render(model, unit, 128, args.lucent_steps)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, image=image, seconds=seconds)
+    return image, seconds
 
 
 def scale(model, args) -> None:
@@ -210,7 +250,7 @@ def _scale_row(units, label, size, activation, at128, at224, differences) -> Non
           f"{statistics.median(at128):.2f} | {statistics.median(at224):.2f} | {statistics.median(ratios):.2f} |", flush=True)
 
 
-SMOKE = {"scale_layers": "_blocks.10", "units": 2, "size": 64, "steps": 3, "raw_steps": 2, "lucent_units": 1, "classes": 1, "transfer_sizes": 1, "lucent_steps": 16}
+SMOKE = {"groups": "_blocks.10,logit", "ladder": [3], "scale_layers": "_blocks.10", "units": 2, "size": 64, "steps": 3, "raw_steps": 2, "lucent_units": 1, "classes": 1, "transfer_sizes": 1, "lucent_steps": 16}
 
 
 def main() -> None:
@@ -226,6 +266,9 @@ def main() -> None:
     parser.add_argument("--scale-layers", default="_blocks.4,_blocks.8,_blocks.10,_blocks.15", help="--mode scale: the blocks measured (with four logits)")
     parser.add_argument("--classes", type=int, default=len(CLASSES), help="--mode transfer: how many of the classes")
     parser.add_argument("--transfer-sizes", type=int, default=3, help="--mode transfer: how many featurelens rows (auto, 224, 128)")
+    parser.add_argument("--groups", default="_blocks.4,_blocks.8,_blocks.10,_blocks.15,logit", help="--mode quality: the blocks (and the logits) measured")
+    parser.add_argument("--ladder", type=int, nargs="+", default=list(QUALITY_LADDER), help="--mode quality: featurelens step counts tried, each a whole command")
+    parser.add_argument("--lucent-cache", default=None, help="--mode quality: a folder where Lucent's images (and seconds) are kept between runs")
     parser.add_argument("--lucent-steps", type=int, default=512, help="--mode quality and scale: Lucent's steps (the quality ladder stops there)")
     args = parse_args(parser, SMOKE)
     torch.set_num_threads(args.threads)

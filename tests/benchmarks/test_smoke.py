@@ -75,6 +75,10 @@ SMOKES = [
         r"^median difference between 128 px and 224 px, featurelens, scales not spanned: {num} % over \d+ units \(target ≤ 20 %\)$",
         r"^(\| _blocks\.10:0…0 \| Lucent, \d+ steps \| 128 \| {signed} \| {signed} \| {signed} \| {signed} \||lucent is not installed, its rows are skipped .*)$",
     ), args=("--mode", "scale")),
+    Smoke("render.py", (
+        r"^(\| _blocks\.10:0…1 \| {num} \| {signed} \| 3 \| 224 \| {num} \| {signed} \| (yes|no) \| \*\*{num}×\*\* \||lucent is not installed.*nothing to do)$",
+        r"^(\| logit:285…967 \| {num} \| {signed} \| 3 \| 224 \| {num} \| {signed} \| (yes|no) \| \*\*{num}×\*\* \||lucent is not installed.*nothing to do)$",
+    ), args=("--mode", "quality")),
     Smoke("schedule.py", (
         r"^\| _blocks\.4:0…0 \| 3 \| before \| 64 \| {signed} \| {signed} \| {num} % \|$",
         r"^\| logit:285…285 \| 3 \| now \| 64 \| {signed} \| {signed} \| {num} % \|$",

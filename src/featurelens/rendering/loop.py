@@ -100,7 +100,7 @@ def optimise(
     optimizer = Adam(param.parameters(), lr=settings.lr or default_lr(settings.param, choice.param_side) * factor, betas=betas)
     objective = torch.zeros(count)
     channels_last = use_channels_last(model.module)
-    lowered = settings.precision == "bfloat16"  # the network's forward only: the image, Adam and the measurements stay float32
+    lowered = settings.precision == "bfloat16"  # the network's steps only: the image and Adam stay float32
     done = Optimised(param, objective, 0, False)
     with ActivationCapture(model.module, layers) as capture, affine_batchnorm(model.module):
         try:

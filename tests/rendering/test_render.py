@@ -106,6 +106,7 @@ def test_total_variation_prior_smooths_the_image(fashion):
         (dict(size=16), "below the minimum input size 28"),
         (dict(param="wavelet"), "unknown param 'wavelet'"),
         (dict(interpolate=True, batch=3), "exactly two units"),
+        (dict(precision="float16"), "precision use one of float32, bfloat16"),
     ],
 )
 def test_bad_settings_are_one_line_errors(fashion, overrides, message):
@@ -117,6 +118,17 @@ def test_class_logit_by_name_on_the_default_model(lite0):
     unit = render(lite0, ['logit:"espresso"'], size=64, steps=24).units[0]
     assert unit.unit == "logit:967"
     assert unit.activation > unit.natural_max
+
+
+def test_bfloat16_steps_are_deterministic_and_reach_what_float32_reaches(lite0):
+    units = ["_blocks.10:0", "logit:967"]
+    full = render(lite0, units, size=96, steps=24, retry=False)
+    lowered = render(lite0, units, size=96, steps=24, retry=False, precision="bfloat16")
+    again = render(lite0, units, size=96, steps=24, retry=False, precision="bfloat16")
+    assert all(np.array_equal(a, b) for a, b in zip(lowered.images, again.images))
+    assert not np.array_equal(full.images[0], lowered.images[0])  # the steps did run in bfloat16
+    for ours, theirs in zip(lowered.units, full.units):  # figures are measured in float32 on the final images
+        assert ours.activation == pytest.approx(theirs.activation, rel=0.15)
 
 
 def test_one_gather_for_channel_batches_equals_per_unit_values():

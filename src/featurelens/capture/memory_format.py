@@ -51,7 +51,8 @@ class _AffineForward:
         self.scale, self.shift = scale.view(1, -1, 1, 1), shift.view(1, -1, 1, 1)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.addcmul(self.shift, x, self.scale)
+        # in x's dtype: under bfloat16 autocast a float32 scale would promote every BatchNorm's output back to float32
+        return torch.addcmul(self.shift.to(x.dtype), x, self.scale.to(x.dtype))
 
 
 @contextmanager

@@ -46,6 +46,7 @@ def render(
     workers: int = RenderWorkersOption,
     data: str = typer.Option(None, "--data", help="Data to hold every image against on its own objective: a folder of images, fashion-mnist:test, photos … (default: the model's own test data, else the bundled photos); render.json says which images beat its best item."),
     no_retry: bool = typer.Option(False, "--no-retry", help="Keep the images that end below the data's best as they are (flagged), instead of rendering them again from that best item."),
+    precision: str = typer.Option(DEFAULTS.precision, "--precision", help="The network's steps in float32, or bfloat16 (autocast; the image, Adam and figures stay float32)."),
     out: Path = typer.Option(Path("render"), "--out", "-o", help="Output folder; " + REPLACES + "."),
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,
@@ -56,7 +57,7 @@ def render(
         interpolate=interpolate, transforms=None if no_transforms else RobustnessTransform(),
         regularizers=Regularizers(l1=l1, l2=l2, tv=tv, blur=blur), decorrelate=not no_decorrelate,
         max_batch=max_batch, out_size=out_size, judge=(judge,) if judge else (), engine=engine, address=address, workers=workers,
-        data=data, retry=not no_retry,
+        data=data, retry=not no_retry, precision=precision,
     )
     check_output_folder(out)
     result = run_or_describe(plan_render(with_model_options(model, layout, dictionary, device), units, settings, device=device), dry_run, f"write to {out}")

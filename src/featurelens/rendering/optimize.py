@@ -237,6 +237,7 @@ def render(
     data: str | None = None,
     retry: bool = RenderSettings.retry,
     terms: Sequence[ObjectiveTerm] = (),
+    precision: str = RenderSettings.precision,
     device: torch.device | str | None = None,
     progress: ProgressArg = None,
 ) -> RenderResult:
@@ -259,12 +260,13 @@ def render(
     bundled photos) on its own objective: `data_best` and `beats_data` per image, and with `retry` the images below
     the data's best are rendered again from that best item (`retry` says how); the data's best is cached per weights.
     `terms`: objective terms of your own, each subtracted per image after the priors and diversity (`rendering.terms`).
+    `precision` "bfloat16" runs the network's steps under autocast (images, Adam and figures stay float32).
     """
     settings = RenderSettings(
         size=size, steps=steps, param=param, lr=lr, batch=batch, seed=seed, diversity=diversity, interpolate=interpolate,
         transforms=transforms, regularizers=regularizers, decorrelate=decorrelate, max_batch=max_batch, out_size=out_size,
         judge=tuple(judge_list(judge)), engine=engine, address=address, workers=workers, data=data, retry=retry,
-        terms=tuple(terms),
+        terms=tuple(terms), precision=precision,
     )
     return plan_render(model, units, settings, device=device).run(shown_by_default(progress))
 

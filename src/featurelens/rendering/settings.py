@@ -14,6 +14,9 @@ from featurelens.rendering.terms import Diversity, ObjectiveTerm
 from featurelens.rendering.transforms import RobustnessTransform
 
 
+PRECISIONS = ("float32", "bfloat16")  # the network's forward and backward in the render loop
+
+
 @dataclass(frozen=True)
 class RenderSettings:
     """Knobs of one render. `size` is pixels or "auto" (per unit: the model's input size for units that see the
@@ -24,7 +27,8 @@ class RenderSettings:
     this many batches at once). `data`: a data source spec (a folder, "fashion-mnist:test", "photos") every image is held
     against on its own objective (None: the model's own data, else the bundled photos); with `retry` the images that
     end below the data's best are rendered again from that best item (`rendering.against_data`). `terms`: objective
-    terms of the user's, subtracted after the priors and diversity (`rendering.terms`)."""
+    terms of the user's, subtracted after the priors and diversity (`rendering.terms`). `precision` "bfloat16" runs
+    the network's steps under autocast (the image, Adam and every figure stay float32)."""
 
     size: int | str = AUTO
     steps: int = 512
@@ -46,6 +50,7 @@ class RenderSettings:
     data: str | None = None
     retry: bool = True
     terms: tuple[ObjectiveTerm, ...] = ()
+    precision: str = "float32"
 
     def objective_terms(self) -> list[ObjectiveTerm]:
         """What each step subtracts from the units' objective: the weighted priors, diversity, then `terms`."""
@@ -63,6 +68,8 @@ class RenderSettings:
             raise FeaturelensError(f"unknown {{parameter}} {self.param!r}: use one of {', '.join(PARAMETERIZATIONS)}", parameter="param")
         if self.lr is not None:
             require_positive("lr", self.lr)
+        if self.precision not in PRECISIONS:
+            raise bad_parameter("precision", f"use one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if self.out_size is not None:
             require_positive("out_size", self.out_size)
             if self.param not in RESOLUTION_FREE:

@@ -76,3 +76,9 @@ def test_something_that_is_not_a_term_is_refused_in_one_line(fashion) -> None:
 def test_terms_on_an_audio_models_render_are_refused_in_one_line(music_cnn) -> None:
     with pytest.raises(fl.FeaturelensError, match=r"^terms is not available for an audio model's render$"):
         fl.render(music_cnn, "conv3:5", steps=2, progress=False, terms=[Brightness(1.0)])
+
+
+def test_bfloat16_steps_on_an_audio_models_render_are_refused_in_one_line(music_cnn) -> None:
+    """The sound loop has no autocast: a precision it would ignore is refused, not silently dropped."""
+    with pytest.raises(fl.FeaturelensError, match=r"^precision is not available for an audio model's render$"):
+        fl.render(music_cnn, "conv3:5", steps=2, progress=False, precision="bfloat16")

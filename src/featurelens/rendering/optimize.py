@@ -275,7 +275,7 @@ def _audio_plan(model: LoadedModel | str, loaded: LoadedModel, expressions: list
                 engine: Engine) -> RenderPlan:
     """An audio model's render: one log-mel (or waveform) per unit (`size`: frames, "auto" the model's clip), sonified."""
     defaults = RenderSettings()
-    for name in ("param", "batch", "diversity", "interpolate", "decorrelate", "out_size", "judge", "engine", "regularizers", "data", "terms"):
+    for name in ("param", "batch", "diversity", "interpolate", "decorrelate", "out_size", "judge", "engine", "regularizers", "data", "terms", "precision"):
         if getattr(settings, name) != getattr(defaults, name):
             raise FeaturelensError(f"{{parameter}} is not available for an audio model's render", parameter=name)
     frames = None if settings.size == AUTO else settings.size

@@ -46,7 +46,7 @@ def render(
     workers: int = RenderWorkersOption,
     data: str = typer.Option(None, "--data", help="Data to hold every image against on its own objective: a folder of images, fashion-mnist:test, photos … (default: the model's own test data, else the bundled photos); render.json says which images beat its best item."),
     no_retry: bool = typer.Option(False, "--no-retry", help="Keep the images that end below the data's best as they are (flagged), instead of rendering them again from that best item."),
-    precision: str = typer.Option(DEFAULTS.precision, "--precision", help="The network's steps in float32, or bfloat16 (autocast; the image, Adam and figures stay float32)."),
+    precision: str = typer.Option(DEFAULTS.precision, "--precision", help="The network's steps in float32, or bfloat16 (autocast, also for the robustness samples; the image, Adam, the activation and the figures at other sizes stay float32)."),
     out: Path = typer.Option(Path("render"), "--out", "-o", help="Output folder; " + REPLACES + "."),
     device: str = DeviceOption,
     dry_run: bool = DryRunOption,

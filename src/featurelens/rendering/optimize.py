@@ -260,7 +260,8 @@ def render(
     bundled photos) on its own objective: `data_best` and `beats_data` per image, and with `retry` the images below
     the data's best are rendered again from that best item (`retry` says how); the data's best is cached per weights.
     `terms`: objective terms of your own, each subtracted per image after the priors and diversity (`rendering.terms`).
-    `precision` "bfloat16" runs the network's steps under autocast (images, Adam and figures stay float32).
+    `precision` "bfloat16" runs the network's steps and the robustness samples under autocast (images, Adam, the
+    activation and the figures at other sizes stay float32).
     """
     settings = RenderSettings(
         size=size, steps=steps, param=param, lr=lr, batch=batch, seed=seed, diversity=diversity, interpolate=interpolate,

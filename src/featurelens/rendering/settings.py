@@ -28,7 +28,8 @@ class RenderSettings:
     against on its own objective (None: the model's own data, else the bundled photos); with `retry` the images that
     end below the data's best are rendered again from that best item (`rendering.against_data`). `terms`: objective
     terms of the user's, subtracted after the priors and diversity (`rendering.terms`). `precision` "bfloat16" runs
-    the network's steps under autocast (the image, Adam and every figure stay float32)."""
+    the network's steps and the robustness samples under autocast (the image, Adam, the activation and the figures at
+    other sizes stay float32)."""
 
     size: int | str = AUTO
     steps: int = 512

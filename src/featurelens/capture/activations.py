@@ -13,6 +13,7 @@ from torch import nn
 
 from featurelens.capture.attention import is_attention, watch_heads
 from featurelens.capture.layers import LOGIT, find_layer
+from featurelens.capture.freed_memory import keep_freed_memory
 from featurelens.capture.layout import Layout, extra_tokens_key, layer_layout
 from featurelens.capture.memory_format import as_layout, use_channels_last
 from featurelens.capture.probe import layer_layouts
@@ -65,6 +66,7 @@ class ActivationCapture:
         self._extras: dict[str, torch.Tensor] = {}
 
     def __enter__(self) -> "ActivationCapture":
+        keep_freed_memory()  # every loop of forwards runs through a capture
         for name, target in self._targets.items():
             if is_attention(target):  # heads as features (capture.attention): read, never replaced
                 self._handles.extend(watch_heads(target, lambda mod, norms, name=name: self._take(name, mod, norms, replaceable=False)))

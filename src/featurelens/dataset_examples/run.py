@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 from featurelens.capture import ActivationCapture
-from featurelens.capture.freed_memory import keep_freed_memory
 from featurelens.errors import FeaturelensError, require_positive
 from featurelens.dataset_examples.entries import DoneEntries
 from featurelens.dataset_examples.layers import check_settings, layer_names
@@ -245,7 +244,6 @@ def stream_entries(
 ) -> Iterator[Finished]:
     """The entries below `stop` not yet `done` through the model, batch by batch, each batch ranked into `table`
     (`shapes`: each layer's planned output, in the table's order)."""
-    keep_freed_memory()
     # not inference_mode: LoadedModel caches normalize constants; `closing`: a reader's threads stop with the pass
     with torch.no_grad(), ActivationCapture(model.module, list(shapes)) as capture, \
             closing(inputs.batches(model, done.done, stop, batch_size)) as batches:

@@ -12,7 +12,6 @@ from typing import Callable, Iterator
 import torch
 
 from featurelens.capture import ActivationCapture
-from featurelens.capture.freed_memory import keep_freed_memory
 from featurelens.data.sources import ImageSource
 from featurelens.models import LoadedModel
 
@@ -28,7 +27,6 @@ def forward_rows(model: LoadedModel, layer: str, source: ImageSource, start: int
                  size: int, progress: Callable[[int], None] | None = None) -> Iterator[torch.Tensor]:
     """Rows of `layer` for each forward pass of `images_per_forward` entries over `start` … `stop`-1 of `source`, in
     order (the local stream's pass, or a Ray worker's shard of it); `progress(entries done)` after each."""
-    keep_freed_memory()
     with ActivationCapture(model.module, [layer]) as capture:
         for batch in source.batches(start, stop, images_per_forward, model.in_channels, size):
             if len(batch.indices):

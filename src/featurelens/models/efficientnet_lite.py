@@ -87,9 +87,10 @@ class Conv2dSame(nn.Conv2d):
     """A convolution preceded by its own `SamePad2d` child module.
 
     At stride 1 "SAME" is (k - 1) / 2 on every side whatever the size, so the convolution pads itself (its child pads
-    nothing): the same bytes, without `F.pad`'s copy of the map, which on channels-last maps cost a third of
-    EfficientNet-Lite's forward and backward. Stride 2 pads one more pixel after the image than before it on even
-    sizes, which a convolution's own padding cannot do: there the child pads."""
+    nothing): the same bytes, without `F.pad`'s copy of the map, which on channels-last maps costs 3× a plain copy
+    (a 16-unit render 7 % faster; a forward+backward that also needs the weights' gradients 15–24 %). Stride 2 pads
+    one more pixel after the image than before it on even sizes, which a convolution's own padding cannot do: there
+    the child pads."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, groups: int = 1):
         own = (kernel_size - 1) // 2 if stride == 1 else 0

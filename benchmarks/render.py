@@ -213,8 +213,7 @@ def lucent_cached(model, unit: str, args) -> tuple[np.ndarray, float]:
 
 def scale(model, args) -> None:
     """Activation of default renders shown at 128 px and at the model's 224 px, scales spanned or not; Lucent's beside."""
-    groups = [[f"{layer}:{c}" for c in range(args.units)] for layer in args.scale_layers.split(",")]
-    groups.append([f"logit:{model.class_index(name)}" for name in CLASSES[: args.units]])
+    groups = [group_units(model, group, args.units) for group in [*args.scale_layers.split(","), "logit"]]
     print(f"threads={args.threads} model=efficientnet-lite0 steps={args.steps} units per group={args.units} seed=0")
     print("| units | renderer | size | activation | shown at 128 | shown at 224 | 128 ÷ 224 (median) |")
     print("|---|---|---|---|---|---|---|")
@@ -242,10 +241,15 @@ def scale(model, args) -> None:
               f"over {len(found)} units (target ≤ 20 %)")
 
 
+def scale_difference(at128: float, at224: float) -> float:
+    """How far apart a unit's activations shown at 128 px and at 224 px are: 1 - the smaller ÷ the larger."""
+    return abs(1 - min(at128, at224) / max(at128, at224))
+
+
 def _scale_row(units, label, size, activation, at128, at224, differences) -> None:
     """One table row of --mode scale; each unit's difference between 128 and 224 px is added to `differences[label]`."""
     ratios = [low / high for low, high in zip(at128, at224) if high > 0]
-    differences.setdefault(label, []).extend(abs(1 - r) if r <= 1 else abs(1 - 1 / r) for r in ratios)
+    differences.setdefault(label, []).extend(scale_difference(low, high) for low, high in zip(at128, at224) if high > 0)
     print(f"| {units[0]}…{units[-1].split(':')[1]} | {label} | {size} | {statistics.median(activation):.2f} | "
           f"{statistics.median(at128):.2f} | {statistics.median(at224):.2f} | {statistics.median(ratios):.2f} |", flush=True)
 

@@ -20,15 +20,11 @@ import torch
 
 import featurelens as fl
 from _smoke import parse_args
+from render import group_units, scale_difference
 from featurelens.rendering import loop
 
 GROUPS = ("_blocks.4", "_blocks.8", "_blocks.10", "_blocks.15", "logit")
-LOGITS = (285, 967, 1, 130)  # Egyptian cat, espresso, goldfish, flamingo
 SCHEDULES = {"before": {}, "now": dict(loop.ROAMING_ADAM)}
-
-
-def group_units(group: str, count: int) -> list[str]:
-    return [f"logit:{c}" for c in LOGITS[:count]] if group == "logit" else [f"{group}:{c}" for c in range(count)]
 
 
 def shown_at(model, units: list[str], steps: int, size) -> tuple[int, list[float], list[float]]:
@@ -53,12 +49,12 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     differences = {name: [] for name in SCHEDULES}
     for group in args.groups.split(","):
-        units = group_units(group, args.units)
+        units = group_units(model, group, args.units)
         for steps in args.steps:
             for name, schedule in SCHEDULES.items():
                 loop.ROAMING_ADAM = schedule
                 side, at128, at224 = shown_at(model, units, steps, size)
-                found = [abs(1 - min(a, b) / max(a, b)) for a, b in zip(at128, at224) if max(a, b) > 0]
+                found = [scale_difference(a, b) for a, b in zip(at128, at224) if max(a, b) > 0]
                 differences[name].extend(found)
                 print(f"| {units[0]}…{units[-1].split(':')[1]} | {steps} | {name} | {side} | {statistics.median(at128):.2f} | "
                       f"{statistics.median(at224):.2f} | {f'{100 * statistics.median(found):.0f} %' if found else '—'} |", flush=True)

@@ -100,7 +100,6 @@ def optimise(
     optimizer = Adam(param.parameters(), lr=settings.lr or default_lr(settings.param, choice.param_side) * factor, betas=betas)
     objective = torch.zeros(count)
     channels_last = use_channels_last(model.module)
-    lowered = settings.precision == "bfloat16"  # the network's steps only: the image and Adam stay float32
     done = Optimised(param, objective, 0, False)
     with ActivationCapture(model.module, layers) as capture, affine_batchnorm(model.module):
         try:
@@ -108,7 +107,8 @@ def optimise(
                 optimizer.zero_grad(set_to_none=True)
                 images = param()
                 seen = transform(images, generator) if transform else images
-                with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=lowered):
+                # the network's part only: the image and Adam stay float32
+                with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=settings.lowered):
                     activations = capture.run(as_layout(model.normalize(seen), channels_last))
                     score = objective_of.values(activations)
                     for term in terms:
@@ -156,8 +156,7 @@ def render_chunk(
     with torch.no_grad():
         final = done.param()
         shown = done.param(settings.out_size) if settings.out_size else final
-    figures = measure(model, objective_of, final, settings.transforms, generator, keep_size=choice.fixed,
-                      lowered=settings.precision == "bfloat16")
+    figures = measure(model, objective_of, final, settings.transforms, generator, keep_size=choice.fixed, lowered=settings.lowered)
     pixels = to_pixels(shown)
     units = [
         RenderedUnit(str(target), pixels[row], float(done.objective[row]), float(figures.activation[row]),

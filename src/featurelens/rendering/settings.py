@@ -53,6 +53,11 @@ class RenderSettings:
     terms: tuple[ObjectiveTerm, ...] = ()
     precision: str = "float32"
 
+    @property
+    def lowered(self) -> bool:
+        """Whether the network's steps (and the robustness samples) run under bfloat16 autocast."""
+        return self.precision == "bfloat16"
+
     def objective_terms(self) -> list[ObjectiveTerm]:
         """What each step subtracts from the units' objective: the weighted priors, diversity, then `terms`."""
         built: list[ObjectiveTerm] = [self.regularizers] if self.regularizers.weighted() else []

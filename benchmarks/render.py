@@ -8,7 +8,7 @@
   and the activation each reaches on its final image (channel mean, untransformed).
 --mode transfer: class visualizations of 8 ImageNet classes with each renderer's defaults (and
   featurelens at fixed sizes), judged by EfficientNet-Lite1 and Lite2: probability of the class,
-  top-5 rate, seconds per unit.
+  top-5 rate, seconds per unit; featurelens' rows are means over --seeds.
 --mode quality: time to quality, for each of --groups (blocks 4, 8, 10, 15 and class logits, 16 units per
   command): the activation Lucent reaches in 512 steps on the first --lucent-units units (at its 128 px), and the
   fewest featurelens steps (the --ladder of whole commands, fixed costs included, size auto) that reach it, each
@@ -29,6 +29,7 @@ Usage (see RESULTS.md for the install line of the peer):
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import time
 from pathlib import Path
@@ -98,17 +99,20 @@ def lucent_render(model, unit, size, steps):
     class Normalized(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.net = model.module
+            # Lucent hooks every module of the model it is given and never removes the hooks: a copy of its own keeps
+            # them off the model featurelens renders with (hooks there also stop featurelens folding its BatchNorms).
+            self.net = copy.deepcopy(model.module)
 
         def forward(self, x):
             return self.net(model.normalize(x))
 
     layer, channel = unit.split(":")
     lucent_name = "net__fc" if layer == "logit" else "net_" + layer.replace(".", "_")  # the logits are _fc's output
+    network = Normalized().eval()
     torch.manual_seed(0)
     start = time.perf_counter()
     images = render.render_vis(
-        Normalized().eval(), f"{lucent_name}:{channel}", param_f=lambda: param.image(size),
+        network, f"{lucent_name}:{channel}", param_f=lambda: param.image(size),
         thresholds=(steps,), show_image=False, progress=False, preprocess=False,
     )
     seconds = time.perf_counter() - start
@@ -127,13 +131,20 @@ def transfer(model, args) -> None:
     """Class visualizations of CLASSES with each renderer's defaults, judged by other models."""
     judges = [fl.load_model(spec) for spec in JUDGES]
     units = [f"logit:{model.class_index(name)}" for name in CLASSES[: args.classes]]
-    print(f"threads={args.threads} model=efficientnet-lite0 classes={len(units)} steps={args.steps} seed=0 judges={','.join(JUDGES)}")
+    print(f"threads={args.threads} model=efficientnet-lite0 classes={len(units)} steps={args.steps} seeds={' '.join(map(str, args.seeds))} "
+          f"judges={','.join(JUDGES)}")
     rows = []
     sizes = (("featurelens defaults (size auto)", "auto"), ("featurelens --size 224", 224), ("featurelens --size 128", 128))
     for label, size in sizes[: args.transfer_sizes]:
-        result = fl.render(model, units, size=size, steps=args.steps, seed=0)
-        images = [u.image for u in result.units]
-        rows.append((label, result.seconds / len(units), *judged(model, images, units, judges), images[0].shape[0]))
+        runs = []  # per seed: seconds per unit, probability, top-5, per class, side
+        for seed in args.seeds:
+            result = fl.render(model, units, size=size, steps=args.steps, seed=seed)
+            images = [u.image for u in result.units]
+            runs.append((result.seconds / len(units), *judged(model, images, units, judges), images[0].shape[0]))
+        if len(runs) > 1:
+            print(f"{label}, judged probability per seed ({' '.join(map(str, args.seeds))}): {' '.join(f'{r[1]:.3f}' for r in runs)}")
+        per_class = [statistics.mean(r[3][i] for r in runs) for i in range(len(units))]
+        rows.append((label, *(statistics.mean(r[i] for r in runs) for i in range(3)), per_class, runs[0][4]))
     if args.lucent_units and (missing := missing_peer("lucent", LUCENT_INSTALL)):
         print(missing)
     elif args.lucent_units:
@@ -270,6 +281,7 @@ def main() -> None:
     parser.add_argument("--scale-layers", default="_blocks.4,_blocks.8,_blocks.10,_blocks.15", help="--mode scale: the blocks measured (with four logits)")
     parser.add_argument("--classes", type=int, default=len(CLASSES), help="--mode transfer: how many of the classes")
     parser.add_argument("--transfer-sizes", type=int, default=3, help="--mode transfer: how many featurelens rows (auto, 224, 128)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="--mode transfer: featurelens seeds, each row the mean over them (one image's figure moves ±0.1 between seeds)")
     parser.add_argument("--groups", default="_blocks.4,_blocks.8,_blocks.10,_blocks.15,logit", help="--mode quality: the blocks (and the logits) measured")
     parser.add_argument("--ladder", type=int, nargs="+", default=list(QUALITY_LADDER), help="--mode quality: featurelens step counts tried, each a whole command")
     parser.add_argument("--lucent-cache", default=None, help="--mode quality: a folder where Lucent's images (and seconds) are kept between runs")

@@ -68,8 +68,9 @@ SMOKES = [
         r"^(lucent: {num}s/unit over \d+ units -> lucent/featurelens = {num}x|lucent is not installed, its rows are skipped .*)$",
     )),
     Smoke("render.py", (
+        r"^featurelens defaults \(size auto\), judged probability per seed \(0 1\): {num} {num}$",
         r"^\| featurelens defaults \(size auto\) \| \d+ \| {num} \| {num} \| {num} \| {num} \|$",
-    ), args=("--mode", "transfer")),
+    ), args=("--mode", "transfer", "--seeds", "0", "1")),
     Smoke("render.py", (
         r"^\| _blocks\.10:0…1 \| featurelens, scales spanned \| 224 \| {signed} \| {signed} \| {signed} \| {signed} \|$",
         r"^median difference between 128 px and 224 px, featurelens, scales not spanned: {num} % over \d+ units \(target ≤ 20 %\)$",

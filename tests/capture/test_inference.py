@@ -90,6 +90,18 @@ def test_models_that_cannot_be_folded_exactly_are_used_as_they_are() -> None:
     assert folded is shared  # nothing to fold: the convolution's output has two users
 
 
+def test_a_model_that_runs_hooks_of_its_own_is_used_as_it_is(lite0) -> None:
+    """A traced copy would not call them (a dictionary's features, `LAYER/NAME`, are read from a hook on the layer:
+    tests/concepts render one through the loop, which folds)."""
+    x = lite0.normalize(photo_batch(lite0.input_size)[:1])
+    handle = lite0.module._blocks[3].register_forward_hook(lambda *_: None)
+    try:
+        assert fold_batchnorm(lite0.module, ["_blocks.8"], x) is lite0.module
+    finally:
+        handle.remove()
+    assert fold_batchnorm(lite0.module, ["_blocks.8"], x) is not lite0.module  # no hooks: folded
+
+
 def test_a_fold_that_changes_the_activations_is_caught_by_the_check(lite0, monkeypatch) -> None:
     import featurelens.capture.inference as folding
 

@@ -10,7 +10,8 @@
   mostly waits. torch.export ran no faster than eager, torch.compile took 40 s before its first frame
   (benchmarks/RESULTS.md, live).
 
-Any model that cannot be traced, or whose copy disagrees with it on a checking input, is used as it is.
+Any model that cannot be traced, runs hooks of its own, or whose copy disagrees with it on a checking input, is used
+as it is.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def fold_batchnorm(module: nn.Module, keep: Iterable[str], check_input: torch.Te
     """A folded copy of `module` that gives the activations of `keep` (and of `check_layers`, e.g. the logit)
     within 1e-3 of the original on `check_input`; `module` itself when folding is not possible or not exact."""
     kept = set(keep)
-    if module.training or not any(isinstance(m, nn.BatchNorm2d) for m in module.modules()):
+    if module.training or not any(isinstance(m, nn.BatchNorm2d) for m in module.modules()) or _hooked(module):
         return module
     try:
         graph_module = fx.GraphModule(copy.deepcopy(module), _KeepLayersTracer(kept).trace(module))
@@ -57,6 +58,11 @@ def fold_batchnorm(module: nn.Module, keep: Iterable[str], check_input: torch.Te
         expected = capture_activations(module, check_input, layers, stop_early=False)
         found = capture_activations(graph_module, check_input, layers, stop_early=False)
     return graph_module if all(_close(found[name], expected[name]) for name in layers) else module
+
+
+def _hooked(module: nn.Module) -> bool:
+    """Whether hooks of its own run in `module` (attached dictionary features, a user's): a traced copy would not call them."""
+    return any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks for m in module.modules())
 
 
 def forward_to(graph_module: nn.Module, layer: str, check_input: torch.Tensor) -> fx.GraphModule | None:

@@ -89,6 +89,27 @@ def featurelens_cli():
     return run_featurelens
 
 
+def called_norms(module, inputs) -> list[str]:
+    """The names of the BatchNorm2d modules that run in a forward of `module` on `inputs`, in order (hooks removed)."""
+    called, handles = [], []
+    for name, norm in module.named_modules():
+        if isinstance(norm, torch.nn.BatchNorm2d):
+            handles.append(norm.register_forward_hook(lambda *_, name=name: called.append(name)))
+    try:
+        with torch.no_grad():
+            module(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return called
+
+
+@pytest.fixture
+def norms_called():
+    """`called_norms`: which BatchNorms a forward runs (folded copies of a model have fewer)."""
+    return called_norms
+
+
 @pytest.fixture(scope="session")
 def ray_local():
     """A local Ray instance with 2 CPUs, started once per session (≈ 7 s) for the --engine ray tests; jobs join it."""

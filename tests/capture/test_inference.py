@@ -12,23 +12,13 @@ from featurelens.capture.inference import fold_batchnorm, forward_to
 from featurelens.photos import photo_batch
 
 
-def _called_norms(module: nn.Module, inputs: torch.Tensor) -> int:
-    """How many BatchNorm2d modules run in a forward of `module`."""
-    calls = []
-    handles = [m.register_forward_hook(lambda *_: calls.append(1)) for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
-    with torch.no_grad():
-        module(inputs)
-    for handle in handles:
-        handle.remove()
-    return len(calls)
 
-
-def test_a_folded_real_network_gives_the_same_layer_and_logits_with_no_batchnorm_left_outside_the_kept_layer(lite0) -> None:
+def test_a_folded_real_network_gives_the_same_layer_and_logits_with_no_batchnorm_left_outside_the_kept_layer(lite0, norms_called) -> None:
     x = lite0.normalize(photo_batch(lite0.input_size)[1:2])  # the cat
     folded = fold_batchnorm(lite0.module, ["_blocks.8"], x, [LOGIT])
     assert folded is not lite0.module
-    assert _called_norms(lite0.module, x) == 49
-    assert _called_norms(folded, x) == 3  # the three inside the kept block, which stays whole
+    assert len(norms_called(lite0.module, x)) == 49
+    assert len(norms_called(folded, x)) == 3  # the three inside the kept block, which stays whole
     with torch.no_grad():
         expected = capture_activations(lite0.module, x, ["_blocks.8", LOGIT], stop_early=False)
         found = capture_activations(folded, x, ["_blocks.8", LOGIT], stop_early=False)
@@ -110,14 +100,14 @@ def test_a_fold_that_changes_the_activations_is_caught_by_the_check(lite0, monke
     assert fold_batchnorm(lite0.module, ["_blocks.8"], x) is lite0.module
 
 
-def test_a_cut_returns_the_layer_eagerly_on_modules_of_its_own_and_layers_inside_leaf_modules_get_none(lite0) -> None:
+def test_a_cut_returns_the_layer_eagerly_on_modules_of_its_own_and_layers_inside_leaf_modules_get_none(lite0, norms_called) -> None:
     x = lite0.normalize(photo_batch(lite0.input_size)[1:2])
     folded = fold_batchnorm(lite0.module, ["_blocks.8"], x)
     cut = forward_to(folded, "_blocks.8", x)
     assert isinstance(cut, fx.GraphModule)  # plain eager: no TorchScript
     assert not any(isinstance(m, torch.jit.ScriptModule) for m in cut.modules())
     assert "_blocks.9" not in dict(cut.named_modules()) and "_fc" not in dict(cut.named_modules())  # nothing after the layer
-    assert _called_norms(cut, x) == 3  # the three inside the kept block
+    assert len(norms_called(cut, x)) == 3  # the three inside the kept block
     with torch.no_grad():
         expected = capture_activations(lite0.module, x, ["_blocks.8"])["_blocks.8"]
         torch.testing.assert_close(cut(x), expected, rtol=0, atol=1e-4 * float(expected.abs().max()))

@@ -133,12 +133,11 @@ def test_bfloat16_steps_are_deterministic_and_reach_what_float32_reaches(lite0):
     assert reached == pytest.approx(sum(unit.activation for unit in full.units), rel=0.15)
 
 
-def test_steps_run_on_a_copy_with_the_batchnorms_outside_the_rendered_block_folded(lite0, monkeypatch):
+def test_steps_run_on_a_copy_with_the_batchnorms_outside_the_rendered_block_folded(lite0, monkeypatch, norms_called):
     """The loop runs a copy of EfficientNet-Lite0 whose BatchNorms outside the rendered block are folded into their
     convolutions (fewer passes over the maps a step); the model is left as it was."""
     from torch import nn
 
-    from featurelens.capture import capture_activations
     from featurelens.capture.inference import fold_batchnorm
     from featurelens.rendering import loop
 
@@ -150,11 +149,7 @@ def test_steps_run_on_a_copy_with_the_batchnorms_outside_the_rendered_block_fold
     assert [name for name, m in lite0.module.named_modules() if isinstance(m, nn.BatchNorm2d)] == norms
     assert not any(m._forward_hooks for m in lite0.module.modules())
     image = lite0.normalize(torch.from_numpy(result.images[0]).permute(2, 0, 1)[None].float() / 255)
-    called = []
-    for name, module in networks[0].named_modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.register_forward_hook(lambda *_, name=name: called.append(name))
-    capture_activations(networks[0], image, ["_blocks.10"])
+    called = norms_called(networks[0], image)
     assert called and all(name.startswith("_blocks.10.") for name in called)  # the rendered block stays whole
 
 
